@@ -1,0 +1,1 @@
+"""The API Lambda: FastAPI (REST upload, health) + Strawberry (GraphQL), served through Mangum."""

@@ -1,0 +1,72 @@
+"""The GraphQL schema: listEmailStatus and batch, served by DynamoDB key-condition queries only."""
+
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+from fastapi import Depends
+from strawberry.fastapi import BaseContext, GraphQLRouter
+from strawberry.types import Info
+
+from app.deps import batches, send_index
+from app.graphql.types import Batch, EmailSend, EmailStatus, EmailStatusPage, StatusCounts
+from campaign.aws.batches import Batches
+from campaign.aws.send_index import SendIndex
+from campaign.domain.cursor import InvalidCursorError
+from campaign.limits import DEFAULT_PAGE_SIZE
+from campaign.services.list_sends import ListingError, SendFilter, count_batch, list_sends
+
+
+class Context(BaseContext):
+    def __init__(self, index: SendIndex, batch_store: Batches) -> None:
+        super().__init__()
+        self.index = index
+        self.batches = batch_store
+
+
+def get_context(
+    index: Annotated[SendIndex, Depends(send_index)], batch_store: Annotated[Batches, Depends(batches)]
+) -> Context:
+    return Context(index, batch_store)
+
+
+class QueryError(Exception):
+    """A client mistake, reported as a GraphQL error with a readable message."""
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Send statuses, newest first. Filters combine; `nextCursor` pages on.")
+    def list_email_status(
+        self,
+        info: Info[Context, None],
+        status: list[EmailStatus] | None = None,  # type: ignore[valid-type]
+        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
+        to: datetime | None = None,
+        batch_id: str | None = None,
+        first: int = DEFAULT_PAGE_SIZE,
+        after: str | None = None,
+    ) -> EmailStatusPage:
+        where = SendFilter(statuses=status, created_from=from_, created_to=to, batch_id=batch_id)
+        try:
+            page = list_sends(info.context.index, where, first=first, after=after)
+        except (ListingError, InvalidCursorError) as exc:
+            raise QueryError(str(exc)) from exc
+        return EmailStatusPage(items=[EmailSend.from_row(r) for r in page.rows], next_cursor=page.next_cursor)
+
+    @strawberry.field(description="One upload's summary and its live status counts.")
+    def batch(self, info: Info[Context, None], batch_id: str) -> Batch | None:
+        record = info.context.batches.get(batch_id)
+        if record is None:
+            return None
+        counts = count_batch(info.context.index, batch_id)
+        return Batch.from_record(
+            record, StatusCounts(pending=counts.pending, queued=counts.queued, sent=counts.sent, error=counts.error)
+        )
+
+
+schema = strawberry.Schema(query=Query)
+
+
+def graphql_router() -> GraphQLRouter[Context, None]:
+    return GraphQLRouter(schema, context_getter=get_context)

@@ -1,0 +1,22 @@
+"""The FastAPI application: REST routes, GraphQL, one error shape, one body-size limit."""
+
+from fastapi import FastAPI
+
+from app.errors import install_error_handlers
+from app.graphql.schema import graphql_router
+from app.request_limits import BodySizeLimit
+from app.routes import health, upload
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="CSV campaign sender",
+        version="0.1.0",
+        description="Upload an email,subject,content CSV; each row is sent once through SES; query statuses over GraphQL.",
+    )
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit)
+    app.include_router(health.router)
+    app.include_router(upload.router)
+    app.include_router(graphql_router(), prefix="/graphql")
+    return app

@@ -1,0 +1,77 @@
+"""POST /upload: a CSV file in, a batch summary out."""
+
+from fastapi import APIRouter, File, Request, Response, UploadFile
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+from app.deps import IngestDep
+from app.errors import ApiError
+from campaign.domain.csv_rules import CsvFileError
+from campaign.limits import MAX_UPLOAD_BYTES, SKIPPED_ROWS_CAP
+from campaign.services.ingest import ingest_csv
+
+router = APIRouter(tags=["upload"])
+
+
+class _CamelModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class SkippedRowOut(_CamelModel):
+    row: int
+    email: str
+    reason: str
+
+
+class UploadOut(_CamelModel):
+    batch_id: str
+    total: int
+    enqueued: int
+    skipped: int
+    not_enqueued: int
+    duplicate: bool
+    skipped_rows: list[SkippedRowOut]
+
+
+class ErrorOut(BaseModel):
+    error: str
+    message: str
+
+
+_ERRORS: dict[int | str, dict[str, object]] = {
+    400: {"model": ErrorOut, "description": "The file is not a usable CSV (the message says why)"},
+    413: {"model": ErrorOut, "description": f"The file is larger than {MAX_UPLOAD_BYTES} bytes"},
+    415: {"model": ErrorOut, "description": "The request is not multipart/form-data"},
+}
+
+
+@router.post(
+    "/upload",
+    status_code=201,
+    response_model=UploadOut,
+    response_model_by_alias=True,
+    responses={200: {"model": UploadOut, "description": "This file was uploaded before"}, **_ERRORS},
+)
+def upload_csv(request: Request, response: Response, gateways: IngestDep, file: UploadFile | None = File(None)) -> UploadOut:
+    """Queue one send per valid row of an `email,subject,content` CSV; a re-upload is a no-op."""
+    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+        raise ApiError(415, "unsupported_media_type", "send the CSV as multipart/form-data in a field named 'file'")
+    if file is None:
+        raise ApiError(400, "missing_file", "the multipart body has no field named 'file'")
+    content = file.file.read(MAX_UPLOAD_BYTES + 1)
+    if len(content) > MAX_UPLOAD_BYTES:
+        raise ApiError(413, "file_too_large", f"the file exceeds {MAX_UPLOAD_BYTES} bytes", limitBytes=MAX_UPLOAD_BYTES)
+    try:
+        result = ingest_csv(content, gateways)
+    except CsvFileError as exc:
+        raise ApiError(400, exc.code, exc.message, **exc.details) from exc
+    response.status_code = 201 if result.created else 200
+    return UploadOut(
+        batch_id=result.batch_id,
+        total=result.total,
+        enqueued=result.enqueued,
+        skipped=result.skipped,
+        not_enqueued=result.not_enqueued,
+        duplicate=result.duplicate,
+        skipped_rows=[SkippedRowOut(row=s.row, email=s.email, reason=s.reason) for s in result.skipped_rows[:SKIPPED_ROWS_CAP]],
+    )

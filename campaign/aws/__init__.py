@@ -1,0 +1,1 @@
+"""AWS gateways: the only code that talks to boto3."""

@@ -1,0 +1,72 @@
+"""The send queue: SendMessageBatch in groups of 10, retrying the entries SQS reports as Failed."""
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from campaign.aws.clients import client
+from campaign.aws.retry import attempts, backoff
+from campaign.limits import ENQUEUE_DELAY_SECONDS, SQS_SEND_BATCH_MAX
+
+
+@dataclass(frozen=True, slots=True)
+class SendJob:
+    """The message body: ids only. The worker's claim returns the row, so no extra read is needed."""
+
+    send_id: str
+    batch_id: str
+
+    def to_body(self) -> str:
+        return json.dumps({"sendId": self.send_id, "batchId": self.batch_id}, separators=(",", ":"))
+
+    @classmethod
+    def from_body(cls, body: str) -> "SendJob":
+        data = json.loads(body)
+        if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in ("sendId", "batchId")):
+            raise ValueError("message body lacks sendId/batchId strings")
+        return cls(send_id=data["sendId"], batch_id=data["batchId"])
+
+
+class SendQueue:
+    def __init__(self, queue_url: str, delay_seconds: int = ENQUEUE_DELAY_SECONDS) -> None:
+        self._url = queue_url
+        self._delay = delay_seconds
+        self._sqs = client("sqs")
+
+    def enqueue(self, jobs: Sequence[SendJob]) -> dict[str, str]:
+        """Send every job; returns {sendId: reason} for those SQS still refused after retries."""
+        failed: dict[str, str] = {}
+        for start in range(0, len(jobs), SQS_SEND_BATCH_MAX):
+            failed |= self._send_group(jobs[start : start + SQS_SEND_BATCH_MAX])
+        return failed
+
+    def _send_group(self, jobs: Sequence[SendJob]) -> dict[str, str]:
+        remaining = {job.send_id: job for job in jobs}
+        refused: dict[str, str] = {}  # sender faults: retrying the same entry cannot help
+        reasons: dict[str, str] = {}
+        for attempt in attempts():
+            entries = [
+                {"Id": send_id, "MessageBody": job.to_body(), "DelaySeconds": self._delay}
+                for send_id, job in remaining.items()
+            ]
+            try:
+                response = self._sqs.send_message_batch(QueueUrl=self._url, Entries=entries)
+            except (ClientError, BotoCoreError) as exc:
+                # botocore already retried; the outcome is unknown, so report every entry as not enqueued
+                # (a row left PENDING is still claimable if its message did arrive).
+                return refused | dict.fromkeys(remaining, f"SendMessageBatch failed: {exc}")
+            retry: dict[str, SendJob] = {}
+            for entry in response.get("Failed", []):
+                reason = f"{entry.get('Code', 'Failed')}: {entry.get('Message', '')}".rstrip(": ")
+                if entry.get("SenderFault", False):
+                    refused[entry["Id"]] = reason
+                else:
+                    retry[entry["Id"]] = remaining[entry["Id"]]
+                    reasons[entry["Id"]] = reason
+            remaining = retry
+            if not remaining:
+                return refused
+            backoff(attempt)
+        return refused | {send_id: reasons[send_id] for send_id in remaining}

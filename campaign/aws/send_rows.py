@@ -1,0 +1,176 @@
+"""Send rows in DynamoDB: bulk creation at ingest, the worker's claim and result, index queries.
+
+Every change after creation is a conditional UpdateItem, so statuses only move forward and a final
+status is never overwritten, whatever order retries arrive in.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from campaign.aws.clients import client
+from campaign.aws.items import Item, send_row_from_item, send_row_item, status_keys, to_attributes
+from campaign.aws.retry import attempts, backoff
+from campaign.aws.table_schema import CREATED_SORT_KEY, PARTITION_KEY, send_pk
+from campaign.domain.models import SendRow
+from campaign.domain.status import EmailStatus
+from campaign.limits import DYNAMODB_BATCH_GET_MAX, DYNAMODB_BATCH_WRITE_MAX
+
+
+class IncompleteWriteError(RuntimeError):
+    """DynamoDB kept returning unprocessed items after every retry."""
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    row: SendRow
+
+
+@dataclass(frozen=True, slots=True)
+class NotClaimable:
+    """The row exists but is final, or another delivery holds its claim."""
+
+    row: SendRow
+
+
+@dataclass(frozen=True, slots=True)
+class Missing:
+    """No row yet: the ingest writes a row just after its message, so the worker is early."""
+
+
+ClaimResult = Claimed | NotClaimable | Missing
+
+
+def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _is_conditional_failure(exc: ClientError) -> bool:
+    return bool(exc.response["Error"]["Code"] == "ConditionalCheckFailedException")
+
+
+class SendRows:
+    """Repository of send rows in one table."""
+
+    def __init__(self, table_name: str) -> None:
+        self._table = table_name
+        self._ddb = client("dynamodb")
+
+    def create(self, rows: Sequence[SendRow]) -> None:
+        """Write new rows with BatchWriteItem, 25 per call, retrying UnprocessedItems with backoff."""
+        for chunk in _chunks(rows, DYNAMODB_BATCH_WRITE_MAX):
+            pending: list[Item] = [{"PutRequest": {"Item": send_row_item(row)}} for row in chunk]
+            for attempt in attempts():
+                response = self._ddb.batch_write_item(RequestItems={self._table: pending})
+                pending = response.get("UnprocessedItems", {}).get(self._table, [])
+                if not pending:
+                    break
+                backoff(attempt)
+            if pending:
+                raise IncompleteWriteError(f"{len(pending)} rows stayed unprocessed after retries")
+
+    def existing(self, send_ids: Sequence[str]) -> dict[str, SendRow]:
+        """Read rows by id (BatchGetItem, 100 per call): an ingest that resumes must not rewrite them."""
+        found: dict[str, SendRow] = {}
+        for chunk in _chunks(send_ids, DYNAMODB_BATCH_GET_MAX):
+            keys: list[Item] = [{PARTITION_KEY: {"S": send_pk(send_id)}} for send_id in chunk]
+            for attempt in attempts():
+                response = self._ddb.batch_get_item(
+                    RequestItems={self._table: {"Keys": keys, "ConsistentRead": True}}
+                )
+                for item in response["Responses"].get(self._table, []):
+                    row = send_row_from_item(item)
+                    found[row.send_id] = row
+                keys = response.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
+                if not keys:
+                    break
+                backoff(attempt)
+            if keys:
+                raise IncompleteWriteError(f"{len(keys)} rows stayed unread after retries")
+        return found
+
+    def get(self, send_id: str) -> SendRow | None:
+        response = self._ddb.get_item(
+            TableName=self._table, Key={PARTITION_KEY: {"S": send_pk(send_id)}}, ConsistentRead=True
+        )
+        return send_row_from_item(response["Item"]) if "Item" in response else None
+
+    def claim(self, send_id: str, now: str) -> ClaimResult:
+        """Take the right to send: only one delivery of a message can hold an unclaimed, unfinished row."""
+        try:
+            response = self._ddb.update_item(
+                TableName=self._table,
+                Key={PARTITION_KEY: {"S": send_pk(send_id)}},
+                UpdateExpression="SET claimedAt = :now, updatedAt = :now ADD attempts :one",
+                ConditionExpression="attribute_exists(pk) AND #s IN (:pending, :queued) AND attribute_not_exists(claimedAt)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=to_attributes(
+                    {
+                        ":now": now,
+                        ":one": 1,
+                        ":pending": EmailStatus.PENDING.value,
+                        ":queued": EmailStatus.QUEUED.value,
+                    }
+                ),
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if not _is_conditional_failure(exc):
+                raise
+            old = exc.response.get("Item")
+            return NotClaimable(send_row_from_item(old)) if old else Missing()
+        return Claimed(send_row_from_item(response["Attributes"]))
+
+    def release(self, claimed: SendRow, now: str, error: str) -> bool:
+        """Give the claim back after a transient failure, so the redelivered message can try again."""
+        return self._update_if_claimed(
+            claimed, "SET updatedAt = :now, #e = :error REMOVE claimedAt", {":now": now, ":error": error}
+        )
+
+    def finish(
+        self,
+        claimed: SendRow,
+        now: str,
+        status: EmailStatus,
+        *,
+        error: str | None = None,
+        provider_message_id: str | None = None,
+    ) -> bool:
+        """Record the final status of a claimed send; False if the claim was no longer ours."""
+        values: dict[str, Any] = {":now": now}
+        assignments = ["updatedAt = :now"]
+        for name, value in status_keys(claimed.batch_id, status).items():
+            assignments.append(f"#{name} = :{name}")
+            values[f":{name}"] = value
+        if error is not None:
+            assignments.append("#e = :error")
+            values[":error"] = error
+        if provider_message_id is not None:
+            assignments.append("providerMessageId = :mid")
+            values[":mid"] = provider_message_id
+        return self._update_if_claimed(claimed, f"SET {', '.join(assignments)} REMOVE claimedAt", values)
+
+    def _update_if_claimed(self, claimed: SendRow, expression: str, values: dict[str, Any]) -> bool:
+        """Apply an update only while the row still carries this delivery's claim."""
+        if claimed.claimed_at is None:
+            raise ValueError("the row was not claimed")
+        names = {token: token[1:] for token in ("#status", "#statusKey", "#batchStatusKey") if token in expression}
+        if "#e" in expression:
+            names["#e"] = "error"
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key={PARTITION_KEY: {"S": send_pk(claimed.send_id)}},
+                UpdateExpression=expression,
+                ConditionExpression="claimedAt = :claimed",
+                ExpressionAttributeValues=to_attributes({**values, ":claimed": claimed.claimed_at}),
+                ExpressionAttributeNames=names,
+            )
+        except ClientError as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise
+        return True

@@ -1,0 +1,107 @@
+"""Settings read from the environment: the only module that reads os.environ.
+
+A frozen dataclass rather than pydantic-settings keeps the worker's cold start small. Each Lambda asks
+only for what it uses, so a missing variable fails at cold start, not mid-request.
+"""
+
+import os
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import lru_cache
+
+from campaign.limits import ENQUEUE_DELAY_SECONDS
+
+# Environment variable names, defined once; Terraform sets exactly these (tests/infra checks it).
+ENV_TABLE_NAME = "TABLE_NAME"
+ENV_QUEUE_URL = "QUEUE_URL"
+ENV_DLQ_URL = "DLQ_URL"
+ENV_SEND_MODE = "SEND_MODE"
+ENV_SENDER_ADDRESS = "SENDER_ADDRESS"
+ENV_SES_CONFIGURATION_SET = "SES_CONFIGURATION_SET"
+ENV_MAX_RECEIVE_COUNT = "MAX_RECEIVE_COUNT"
+ENV_STAGE = "STAGE"
+ENV_ENQUEUE_DELAY_SECONDS = "ENQUEUE_DELAY_SECONDS"
+
+
+class SendMode(StrEnum):
+    DRY_RUN = "dry-run"
+    SES = "ses"
+
+
+class SettingsError(RuntimeError):
+    """A required setting is missing or malformed."""
+
+
+def _required(name: str) -> str:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise SettingsError(f"environment variable {name} is required")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    table_name: str
+    stage: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApiSettings(Settings):
+    queue_url: str
+    dlq_url: str | None
+    enqueue_delay_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings(Settings):
+    send_mode: SendMode
+    sender_address: str | None
+    configuration_set: str | None
+    # Must equal the queue's redrive maxReceiveCount: on that receive the worker records ERROR
+    # before SQS moves the message to the DLQ.
+    max_receive_count: int
+
+
+def _common() -> dict[str, str]:
+    return {"table_name": _required(ENV_TABLE_NAME), "stage": os.environ.get(ENV_STAGE, "local")}
+
+
+@lru_cache(maxsize=1)
+def api_settings() -> ApiSettings:
+    raw_delay = os.environ.get(ENV_ENQUEUE_DELAY_SECONDS, str(ENQUEUE_DELAY_SECONDS))
+    if not raw_delay.isdigit() or int(raw_delay) > 900:
+        raise SettingsError(f"{ENV_ENQUEUE_DELAY_SECONDS} must be an integer from 0 to 900 (SQS's limit)")
+    return ApiSettings(
+        **_common(),
+        queue_url=_required(ENV_QUEUE_URL),
+        dlq_url=os.environ.get(ENV_DLQ_URL) or None,
+        enqueue_delay_seconds=int(raw_delay),
+    )
+
+
+@lru_cache(maxsize=1)
+def worker_settings() -> WorkerSettings:
+    raw_mode = os.environ.get(ENV_SEND_MODE, SendMode.DRY_RUN.value)
+    try:
+        mode = SendMode(raw_mode)
+    except ValueError as exc:
+        raise SettingsError(f"{ENV_SEND_MODE} must be one of {[m.value for m in SendMode]}") from exc
+    sender = os.environ.get(ENV_SENDER_ADDRESS) or None
+    if mode is SendMode.SES and sender is None:
+        raise SettingsError(f"{ENV_SENDER_ADDRESS} is required when {ENV_SEND_MODE}=ses")
+    raw_count = os.environ.get(ENV_MAX_RECEIVE_COUNT, "5")
+    if not raw_count.isdigit() or int(raw_count) < 1:
+        raise SettingsError(f"{ENV_MAX_RECEIVE_COUNT} must be a positive integer")
+    return WorkerSettings(
+        **_common(),
+        send_mode=mode,
+        sender_address=sender,
+        configuration_set=os.environ.get(ENV_SES_CONFIGURATION_SET) or None,
+        max_receive_count=int(raw_count),
+    )
+
+
+def clear_settings_cache() -> None:
+    """Tests change the environment between cases."""
+    api_settings.cache_clear()
+    worker_settings.cache_clear()

@@ -1,0 +1,1 @@
+"""Plain-Python domain rules: no AWS, no web imports."""

@@ -1,0 +1,177 @@
+"""The CSV contract: which files are refused whole, and which rows are skipped (and why).
+
+A file-level problem raises `CsvFileError` before anything is written; a bad row is only counted.
+"""
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+
+from email_validator import EmailNotValidError, validate_email
+
+from campaign.limits import MAX_CONTENT_BYTES, MAX_SUBJECT_CHARS, MAX_UPLOAD_BYTES
+
+REQUIRED_COLUMNS: tuple[str, ...] = ("email", "subject", "content")
+
+# The stdlib default (128 KiB per field) would turn one long cell into a file-level error; the
+# upload cap already bounds every field.
+csv.field_size_limit(MAX_UPLOAD_BYTES)
+
+
+class SkipReason(StrEnum):
+    """Why a data row was not accepted; each value is what the API reports."""
+
+    MISSING_EMAIL = "missing_email"
+    INVALID_EMAIL = "invalid_email"
+    MISSING_SUBJECT = "missing_subject"
+    SUBJECT_HAS_LINE_BREAK = "subject_has_line_break"
+    SUBJECT_TOO_LONG = "subject_too_long"
+    MISSING_CONTENT = "missing_content"
+    CONTENT_TOO_LONG = "content_too_long"
+    DUPLICATE_RECIPIENT = "duplicate_recipient"
+
+
+class CsvFileError(ValueError):
+    """The file as a whole is unusable; `code` is machine-readable, the message is for people."""
+
+    def __init__(self, code: str, message: str, **details: object) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignRow:
+    """An accepted row. `line` is where the record starts in the file (the header is line 1)."""
+
+    line: int
+    email: str
+    email_key: str
+    subject: str
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedRow:
+    line: int
+    email: str
+    reason: SkipReason
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedCsv:
+    rows: list[CampaignRow]
+    skipped: list[SkippedRow]
+
+    @property
+    def total(self) -> int:
+        return len(self.rows) + len(self.skipped)
+
+
+def parse_campaign_csv(content: bytes) -> ParsedCsv:
+    """Decode, find the header, and sort every non-blank data row into accepted or skipped."""
+    records = _records(_decode(content))
+    header_line, header = next(records, (0, []))
+    columns = _locate_columns(header)
+    rows: list[CampaignRow] = []
+    skipped: list[SkippedRow] = []
+    seen: set[str] = set()
+    for line, record in records:
+        email, subject, content_text = (
+            record[columns[name]] if columns[name] < len(record) else "" for name in REQUIRED_COLUMNS
+        )
+        outcome = _judge_row(line, email, subject, content_text, seen)
+        if isinstance(outcome, CampaignRow):
+            rows.append(outcome)
+        else:
+            skipped.append(outcome)
+    if not rows and not skipped:
+        raise CsvFileError("no_data_rows", f"the file has a header (line {header_line}) but no data rows")
+    return ParsedCsv(rows=rows, skipped=skipped)
+
+
+def _decode(content: bytes) -> str:
+    if not content.strip():
+        raise CsvFileError("empty_file", "the file is empty")
+    if b"\x00" in content:
+        raise CsvFileError("not_csv", "the file contains NUL bytes: it is binary data, not a CSV")
+    try:
+        return content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CsvFileError("not_utf8", f"the file is not valid UTF-8 (bad byte at offset {exc.start})") from exc
+
+
+def _records(text: str) -> Iterator[tuple[int, list[str]]]:
+    """Yield (start line, fields) for each non-blank record, mapping csv errors to a file error."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    start = 1
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise CsvFileError("malformed_csv", f"malformed CSV at line {reader.line_num}: {exc}") from exc
+        if any(field.strip() for field in record):
+            yield start, record
+        start = reader.line_num + 1
+
+
+def _locate_columns(header: list[str]) -> dict[str, int]:
+    names = [name.strip().lower() for name in header]
+    present = [name for name in REQUIRED_COLUMNS if name in names]
+    if not present and len(names) <= 1:
+        raise CsvFileError(
+            "not_csv", "no comma-separated header naming the columns email, subject, content was found"
+        )
+    missing = [name for name in REQUIRED_COLUMNS if name not in names]
+    if missing:
+        raise CsvFileError(
+            "missing_columns",
+            f"the header lacks the required column(s): {', '.join(missing)}",
+            missingColumns=missing,
+        )
+    repeated = [name for name in REQUIRED_COLUMNS if names.count(name) > 1]
+    if repeated:
+        raise CsvFileError("duplicate_columns", f"the header names {', '.join(repeated)} more than once")
+    return {name: names.index(name) for name in REQUIRED_COLUMNS}
+
+
+def _judge_row(line: int, email: str, subject: str, content: str, seen: set[str]) -> CampaignRow | SkippedRow:
+    """Apply the row rules in a fixed order, so each row reports its first problem."""
+    email = email.strip()
+    if not email:
+        return SkippedRow(line, email, SkipReason.MISSING_EMAIL)
+    try:
+        normalized = validate_email(email, check_deliverability=False).normalized
+    except EmailNotValidError:
+        return SkippedRow(line, email, SkipReason.INVALID_EMAIL)
+    reason = _subject_problem(subject) or _content_problem(content)
+    if reason is not None:
+        return SkippedRow(line, normalized, reason)
+    key = normalized.lower()
+    if key in seen:
+        return SkippedRow(line, normalized, SkipReason.DUPLICATE_RECIPIENT)
+    seen.add(key)
+    return CampaignRow(line=line, email=normalized, email_key=key, subject=subject.strip(), content=content)
+
+
+def _subject_problem(subject: str) -> SkipReason | None:
+    if "\r" in subject or "\n" in subject:
+        return SkipReason.SUBJECT_HAS_LINE_BREAK
+    if not subject.strip():
+        return SkipReason.MISSING_SUBJECT
+    if len(subject.strip()) > MAX_SUBJECT_CHARS:
+        return SkipReason.SUBJECT_TOO_LONG
+    return None
+
+
+def _content_problem(content: str) -> SkipReason | None:
+    if not content.strip():
+        return SkipReason.MISSING_CONTENT
+    if len(content.encode()) > MAX_CONTENT_BYTES:
+        return SkipReason.CONTENT_TOO_LONG
+    return None

@@ -1,0 +1,40 @@
+"""Opaque page cursors for listings ordered by the index sort key "<createdAt>#<sendId>".
+
+A cursor is the position of the last row returned, not a per-index DynamoDB key, so it stays valid
+when rows change status (and index partition) between pages: nothing repeats and nothing is dropped.
+"""
+
+import base64
+import binascii
+import json
+
+_VERSION = 1
+
+
+class InvalidCursorError(ValueError):
+    pass
+
+
+def encode_cursor(position: str) -> str:
+    raw = json.dumps({"v": _VERSION, "k": position}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        data = json.loads(raw)
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise InvalidCursorError("the cursor is not one this API issued") from exc
+    if not isinstance(data, dict) or data.get("v") != _VERSION or not isinstance(data.get("k"), str):
+        raise InvalidCursorError("the cursor is not one this API issued")
+    position: str = data["k"]
+    if "#" not in position or not position.isascii():
+        raise InvalidCursorError("the cursor is not one this API issued")
+    return position
+
+
+def key_before(position: str) -> str:
+    """The greatest bound below `position` for keys drawn from [0-9A-Za-z#:.-] (DynamoDB BETWEEN is
+    inclusive, so "strictly before the cursor" needs such a bound)."""
+    return position[:-1] + chr(ord(position[-1]) - 1) + "~"

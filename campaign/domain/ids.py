@@ -1,0 +1,16 @@
+"""Deterministic identifiers: the same file gives the same batch, the same recipient the same send."""
+
+import hashlib
+
+_BATCH_ID_HEX = 32
+_SEND_ID_HEX = 32
+
+
+def batch_id_for(content: bytes) -> str:
+    """A batch is named by its file's bytes, so re-uploads and concurrent uploads collide on purpose."""
+    return hashlib.sha256(content).hexdigest()[:_BATCH_ID_HEX]
+
+
+def send_id_for(batch_id: str, email_key: str) -> str:
+    """One send per (batch, recipient): a retried ingest rewrites the same keys instead of new ones."""
+    return hashlib.sha256(f"{batch_id}:{email_key}".encode()).hexdigest()[:_SEND_ID_HEX]

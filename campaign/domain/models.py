@@ -1,0 +1,59 @@
+"""The records the service stores and reports, as plain data."""
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from campaign.domain.status import EmailStatus
+
+
+@dataclass(frozen=True, slots=True)
+class SendRow:
+    """One recipient of one batch: the unit that is queued, sent once, and listed."""
+
+    send_id: str
+    batch_id: str
+    email: str
+    subject: str
+    content: str
+    status: EmailStatus
+    created_at: str
+    updated_at: str
+    attempts: int = 0
+    error: str | None = None
+    provider_message_id: str | None = None
+    claimed_at: str | None = None
+
+
+class BatchState(StrEnum):
+    INGESTING = "INGESTING"
+    DONE = "DONE"
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedRowReport:
+    row: int
+    email: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRecord:
+    """What one upload produced; stored so that a re-upload can answer with the same summary."""
+
+    batch_id: str
+    created_at: str
+    state: BatchState
+    total: int
+    skipped: int
+    enqueued: int = 0
+    not_enqueued: int = 0
+    skipped_rows: list[SkippedRowReport] = field(default_factory=list)
+    lease_until: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusCounts:
+    pending: int
+    queued: int
+    sent: int
+    error: int

@@ -1,0 +1,41 @@
+"""Every documented limit, defined once. The README's "Limits" table quotes these values."""
+
+# Lambda's synchronous invoke payload is 6,291,456 bytes; API Gateway base64-encodes a multipart body
+# (x 4/3) and wraps it in a JSON event with headers. 4,500,000 raw bytes encode to 6,000,000, which
+# leaves about 290 kB for the event envelope and the multipart framing.
+MAX_UPLOAD_BYTES = 4_500_000
+# The whole multipart request may carry a little framing on top of the file itself.
+MAX_REQUEST_BYTES = MAX_UPLOAD_BYTES + 64 * 1024
+
+MAX_SUBJECT_CHARS = 200
+# DynamoDB items are capped at 400 KB, and each GSI with ALL projection stores a copy of the row.
+MAX_CONTENT_BYTES = 100_000
+# The upload answer and the stored batch summary list at most this many skipped rows.
+SKIPPED_ROWS_CAP = 100
+
+# GraphQL listEmailStatus page size.
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+
+# AWS API batch limits.
+DYNAMODB_BATCH_WRITE_MAX = 25
+DYNAMODB_BATCH_GET_MAX = 100
+SQS_SEND_BATCH_MAX = 10
+
+# How long a batch ingest holds its lease: longer than the API Lambda's 29 s integration timeout, so
+# a lease can only lapse when its holder is dead.
+INGEST_LEASE_SECONDS = 60
+
+# The worker Lambda's timeout (terraform/variables.tf must not exceed it). A claim older than twice
+# this belongs to a worker that died between claiming a send and recording its result.
+WORKER_TIMEOUT_SECONDS = 30
+CLAIM_STALE_AFTER_SECONDS = 2 * WORKER_TIMEOUT_SECONDS
+# SQS hides each new message this long, so that the ingest records its row (written right after the
+# send) before any worker can see the message. A worker that is still early retries later.
+ENQUEUE_DELAY_SECONDS = 2
+# Partial-batch retries (DynamoDB UnprocessedItems, SQS Failed entries) on top of botocore's own.
+PARTIAL_RETRY_ATTEMPTS = 6
+PARTIAL_RETRY_BASE_SECONDS = 0.05
+
+# The worker's SQS event source mapping batch size (Terraform and the local poller use it).
+WORKER_BATCH_SIZE = 10

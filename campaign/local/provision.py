@@ -1,0 +1,36 @@
+"""Create the table, queues and SES identity on the emulator, as terraform/ declares them in AWS."""
+
+from dataclasses import dataclass
+
+from campaign.aws.clients import client
+from campaign.aws.queue_spec import dlq_attributes, queue_attributes
+from campaign.aws.table_schema import create_table_request
+
+DEFAULT_SENDER = "campaigns@example.com"
+
+
+@dataclass(frozen=True, slots=True)
+class LocalResources:
+    table_name: str
+    queue_url: str
+    queue_arn: str
+    dlq_url: str
+    sender_address: str
+
+
+def resource_names(stage: str) -> tuple[str, str, str]:
+    """(table, queue, dlq) names: the same pattern as terraform/locals.tf."""
+    prefix = f"csv-campaign-{stage}"
+    return prefix, f"{prefix}-sends", f"{prefix}-sends-dlq"
+
+
+def provision(stage: str = "local", sender_address: str = DEFAULT_SENDER) -> LocalResources:
+    table_name, queue_name, dlq_name = resource_names(stage)
+    ddb, sqs = client("dynamodb"), client("sqs")
+    ddb.create_table(**create_table_request(table_name))
+    dlq_url = sqs.create_queue(QueueName=dlq_name, Attributes=dlq_attributes())["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_url = sqs.create_queue(QueueName=queue_name, Attributes=queue_attributes(dlq_arn))["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    client("sesv2").create_email_identity(EmailIdentity=sender_address)
+    return LocalResources(table_name, queue_url, queue_arn, dlq_url, sender_address)

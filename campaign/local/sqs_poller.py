@@ -1,0 +1,79 @@
+"""What Lambda's SQS event source mapping does, for the emulator (moto's ignores partial batch
+responses): receive up to a batch, invoke the handler with a real SQS event, delete what succeeded."""
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from campaign.aws.clients import client
+from campaign.limits import WORKER_BATCH_SIZE
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+@dataclass
+class LocalLambdaContext:
+    """The attributes Powertools reads from a Lambda context."""
+
+    function_name: str = "campaign-worker-local"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:campaign-worker-local"
+    aws_request_id: str = ""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
+    region = queue_arn.split(":")[3]
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": m.get("MessageAttributes", {}),
+                "md5OfBody": m["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": region,
+            }
+            for m in messages
+        ]
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class PollResult:
+    received: int
+    failed: int
+
+
+def receive(queue_url: str, wait_seconds: int = 1) -> list[dict[str, Any]]:
+    response = client("sqs").receive_message(
+        QueueUrl=queue_url,
+        MaxNumberOfMessages=WORKER_BATCH_SIZE,
+        WaitTimeSeconds=wait_seconds,
+        MessageSystemAttributeNames=["All"],
+        MessageAttributeNames=["All"],
+    )
+    messages: list[dict[str, Any]] = response.get("Messages", [])
+    return messages
+
+
+def poll_once(queue_url: str, queue_arn: str, handler: Handler, wait_seconds: int = 1) -> PollResult:
+    """One receive → invoke → delete cycle; failed messages stay for SQS to redeliver (or dead-letter)."""
+    messages = receive(queue_url, wait_seconds)
+    if not messages:
+        return PollResult(0, 0)
+    response = handler(sqs_event(messages, queue_arn), LocalLambdaContext(aws_request_id=str(uuid.uuid4())))
+    failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
+    done = [m for m in messages if m["MessageId"] not in failed]
+    if done:
+        client("sqs").delete_message_batch(
+            QueueUrl=queue_url,
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+        )
+    return PollResult(len(messages), len(failed))

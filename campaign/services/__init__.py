@@ -1,0 +1,1 @@
+"""Use cases: plain functions that wire domain rules to the AWS gateways."""

@@ -1,0 +1,99 @@
+"""listEmailStatus: newest-first pages merged from index partitions, one key-condition Query each.
+
+Each requested status is one partition (of the status index, or of the batch+status index when a
+batch is given). Every partition is sorted by "<createdAt>#<sendId>", so a k-way merge yields the
+global order, and the cursor is simply the last position returned.
+"""
+
+import heapq
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from campaign.aws.send_index import IndexPartition, SendIndex
+from campaign.aws.table_schema import (
+    BATCH_STATUS_INDEX,
+    STATUS_INDEX,
+    batch_status_key,
+    created_key,
+)
+from campaign.domain.clock import to_iso
+from campaign.domain.cursor import decode_cursor, encode_cursor, key_before
+from campaign.domain.models import SendRow, StatusCounts
+from campaign.domain.status import EmailStatus
+from campaign.limits import MAX_PAGE_SIZE
+
+
+class ListingError(ValueError):
+    """The request cannot be answered as asked (bad range, page size or cursor)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SendFilter:
+    statuses: Sequence[EmailStatus] | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    batch_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SendPage:
+    rows: list[SendRow]
+    next_cursor: str | None
+
+
+def list_sends(index: SendIndex, where: SendFilter, *, first: int, after: str | None) -> SendPage:
+    if not 1 <= first <= MAX_PAGE_SIZE:
+        raise ListingError(f"first must be between 1 and {MAX_PAGE_SIZE}")
+    if where.created_from and where.created_to and where.created_from > where.created_to:
+        raise ListingError("'from' is after 'to'")
+    lower = to_iso(where.created_from) if where.created_from else None
+    upper = to_iso(where.created_to) + "#~" if where.created_to else None
+    if after is not None:
+        bound = key_before(decode_cursor(after))
+        upper = bound if upper is None else min(upper, bound)
+    if lower is not None and upper is not None and lower > upper:
+        return SendPage(rows=[], next_cursor=None)
+    streams = [_stream(index, partition, lower, upper, first + 1) for partition in _partitions(where)]
+    merged = heapq.merge(*streams, key=_position, reverse=True)
+    rows = [row for row, _ in zip(merged, range(first + 1), strict=False)]
+    if len(rows) <= first:
+        return SendPage(rows=rows, next_cursor=None)
+    return SendPage(rows=rows[:first], next_cursor=encode_cursor(_position(rows[first - 1])))
+
+
+def count_batch(index: SendIndex, batch_id: str) -> StatusCounts:
+    counts = {
+        status: index.count(IndexPartition(BATCH_STATUS_INDEX, batch_status_key(batch_id, status.value)))
+        for status in EmailStatus
+    }
+    return StatusCounts(
+        pending=counts[EmailStatus.PENDING],
+        queued=counts[EmailStatus.QUEUED],
+        sent=counts[EmailStatus.SENT],
+        error=counts[EmailStatus.ERROR],
+    )
+
+
+def _partitions(where: SendFilter) -> list[IndexPartition]:
+    statuses = list(dict.fromkeys(where.statuses)) if where.statuses else list(EmailStatus)
+    if where.batch_id is not None:
+        return [IndexPartition(BATCH_STATUS_INDEX, batch_status_key(where.batch_id, s.value)) for s in statuses]
+    return [IndexPartition(STATUS_INDEX, s.value) for s in statuses]
+
+
+def _position(row: SendRow) -> str:
+    return created_key(row.created_at, row.send_id)
+
+
+def _stream(
+    index: SendIndex, partition: IndexPartition, lower: str | None, upper: str | None, chunk: int
+) -> Iterator[SendRow]:
+    """Rows of one partition, newest first, read lazily a page at a time."""
+    start_key = None
+    while True:
+        page = index.newest_first(partition, lower=lower, upper=upper, limit=chunk, start_key=start_key)
+        yield from page.rows
+        if page.next_key is None:
+            return
+        start_key = page.next_key

@@ -1,0 +1,79 @@
+"""The worker's use case: send one queued email at most once and record how it ended."""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from campaign.aws.email_gateway import EmailSender, PermanentSendError, TransientSendError, UnknownOutcomeError
+from campaign.aws.send_queue import SendJob
+from campaign.aws.send_rows import Claimed, Missing, NotClaimable, SendRows
+from campaign.domain.clock import from_iso, now_iso, to_iso
+from campaign.domain.models import SendRow
+from campaign.domain.status import FINAL_STATUSES, EmailStatus
+from campaign.limits import CLAIM_STALE_AFTER_SECONDS
+
+
+class RetryLaterError(Exception):
+    """Raised to make SQS deliver the message again (the batch response lists it as failed)."""
+
+
+class SendOutcome(StrEnum):
+    SENT = "sent"
+    FAILED = "failed"
+    ALREADY_FINAL = "already_final"
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """Which delivery of the message this is: the last one must leave the row final."""
+
+    receive_count: int
+    max_receive_count: int
+
+    @property
+    def is_last(self) -> bool:
+        return self.receive_count >= self.max_receive_count
+
+
+def send_queued_email(job: SendJob, attempt: Attempt, *, rows: SendRows, sender: EmailSender) -> SendOutcome:
+    """Claim the row, send, record SENT or ERROR. Raises RetryLaterError for a transient failure."""
+    claim = rows.claim(job.send_id, now_iso())
+    if isinstance(claim, Missing):
+        raise RetryLaterError(f"send {job.send_id} has no row yet (ingest still writing, or never will)")
+    if isinstance(claim, NotClaimable):
+        return _settle_unclaimable(claim.row, rows)
+    return _deliver(claim, attempt, rows=rows, sender=sender)
+
+
+def _deliver(claim: Claimed, attempt: Attempt, *, rows: SendRows, sender: EmailSender) -> SendOutcome:
+    row = claim.row
+    try:
+        message_id = sender.send(to=row.email, subject=row.subject, body=row.content)
+    except TransientSendError as exc:
+        if attempt.is_last:
+            rows.finish(row, now_iso(), EmailStatus.ERROR, error=f"gave up after {row.attempts} attempts: {exc}")
+        else:
+            rows.release(row, now_iso(), error=str(exc))
+        raise RetryLaterError(str(exc)) from exc
+    except PermanentSendError as exc:
+        rows.finish(row, now_iso(), EmailStatus.ERROR, error=str(exc))
+        return SendOutcome.FAILED
+    except UnknownOutcomeError as exc:
+        rows.finish(row, now_iso(), EmailStatus.ERROR, error=f"outcome unknown, not retried: {exc}")
+        return SendOutcome.FAILED
+    rows.finish(row, now_iso(), EmailStatus.SENT, provider_message_id=message_id)
+    return SendOutcome.SENT
+
+
+def _settle_unclaimable(row: SendRow, rows: SendRows) -> SendOutcome:
+    """A final row is done. A row claimed by another delivery is either in progress (retry later) or
+    was abandoned by a worker that died mid-send: that one ends in ERROR, never in a second send."""
+    if row.status in FINAL_STATUSES:
+        return SendOutcome.ALREADY_FINAL
+    assert row.claimed_at is not None
+    stale_before = datetime.now(UTC) - timedelta(seconds=CLAIM_STALE_AFTER_SECONDS)
+    if from_iso(row.claimed_at) > stale_before:
+        raise RetryLaterError(f"send {row.send_id} is being sent by another delivery")
+    reason = f"worker stopped after claiming at {row.claimed_at}; outcome unknown, not resent"
+    rows.finish(row, to_iso(datetime.now(UTC)), EmailStatus.ERROR, error=reason)
+    return SendOutcome.FAILED

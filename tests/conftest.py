@@ -1,0 +1,77 @@
+"""Fixtures for the emulated AWS: every test gets a fresh in-process moto with the real resources."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from moto import mock_aws
+
+import app.deps
+import worker.handler
+from campaign.aws.clients import clear_client_cache
+from campaign.config import clear_settings_cache
+from campaign.local.provision import LocalResources, provision
+from campaign.local.sqs_poller import PollResult, poll_once
+
+
+def reset_process_caches() -> None:
+    """Clients, settings and gateways are cached per container; each test is a new container."""
+    clear_client_cache()
+    clear_settings_cache()
+    for cached in (app.deps.ingest_gateways, app.deps.send_index, app.deps.batches):
+        cached.cache_clear()
+    worker.handler._sender.cache_clear()
+    worker.handler._rows.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_SERVICE_NAME": "campaign-test",
+        "POWERTOOLS_METRICS_NAMESPACE": "CampaignTest",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    with mock_aws():
+        reset_process_caches()
+        yield
+    reset_process_caches()
+
+
+@pytest.fixture
+def stack(aws: None, monkeypatch: pytest.MonkeyPatch) -> LocalResources:
+    """The table, queues and SES identity, created as the local stack and Terraform create them."""
+    resources = provision("test")
+    monkeypatch.setenv("TABLE_NAME", resources.table_name)
+    monkeypatch.setenv("QUEUE_URL", resources.queue_url)
+    monkeypatch.setenv("DLQ_URL", resources.dlq_url)
+    monkeypatch.setenv("SENDER_ADDRESS", resources.sender_address)
+    monkeypatch.setenv("ENQUEUE_DELAY_SECONDS", "0")
+    monkeypatch.setenv("SEND_MODE", "dry-run")
+    reset_process_caches()
+    return resources
+
+
+@pytest.fixture
+def drain(stack: LocalResources) -> Any:
+    """Run the real worker handler on the emulated queue until it is empty, like the event source."""
+
+    def _drain(max_rounds: int = 50) -> list[PollResult]:
+        results = []
+        for _ in range(max_rounds):
+            result = poll_once(stack.queue_url, stack.queue_arn, worker.handler.handler, wait_seconds=0)
+            if result.received == 0:
+                break
+            results.append(result)
+        return results
+
+    return _drain
