@@ -1,0 +1,77 @@
+"""The local AWS: moto's server on loopback, with one speed-up for deep queues.
+
+moto recomputes three approximate message counters (walking every message) each time SendMessage,
+SendMessageBatch or ReceiveMessage reads a queue's attributes, which makes ingest quadratic in queue
+depth. Inside those three calls only, the counters are skipped; GetQueueAttributes still returns them,
+and request counts and behaviour are unchanged. Tests use plain moto and never depend on this.
+"""
+
+import argparse
+import contextvars
+import functools
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from moto.server import ThreadedMotoServer
+from moto.sqs import models as sqs_models
+
+_COUNTERS = (
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesDelayed",
+    "ApproximateNumberOfMessagesNotVisible",
+)
+_skip_counters = contextvars.ContextVar("skip_counters", default=False)
+
+
+def _fast_attributes(self: Any) -> dict[str, Any]:
+    if not _skip_counters.get():
+        return _original_attributes(self)  # type: ignore[no-any-return]
+    base = self.BASE_ATTRIBUTES
+    try:
+        self.BASE_ATTRIBUTES = [name for name in base if name not in _COUNTERS]
+        return _original_attributes(self)  # type: ignore[no-any-return]
+    finally:
+        del self.BASE_ATTRIBUTES
+
+
+def _without_counters(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        token = _skip_counters.set(True)
+        try:
+            return method(*args, **kwargs)
+        finally:
+            _skip_counters.reset(token)
+
+    return wrapper
+
+
+_original_attributes = sqs_models.Queue.attributes.fget
+
+
+def install_sqs_speedup() -> None:
+    sqs_models.Queue.attributes = property(_fast_attributes)  # type: ignore[method-assign,assignment]
+    for name in ("send_message", "send_message_batch", "receive_message"):
+        setattr(sqs_models.SQSBackend, name, _without_counters(getattr(sqs_models.SQSBackend, name)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=4566)
+    args = parser.parse_args()
+    install_sqs_speedup()
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call drowns the banner
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
+    server.start()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    server.stop()
+
+
+if __name__ == "__main__":
+    main()

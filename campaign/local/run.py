@@ -1,0 +1,125 @@
+"""`make run`: the emulator, the resources, the API on :8000 and a worker that drains the queue.
+
+Ctrl-C stops everything this started.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from campaign.aws.clients import clear_client_cache
+from campaign.config import clear_settings_cache
+from campaign.local.provision import LocalResources, provision
+from campaign.local.sqs_poller import poll_once
+
+API_HOST = "127.0.0.1"
+API_PORT = int(os.environ.get("API_PORT", "8000"))
+EMULATOR_PORT = int(os.environ.get("EMULATOR_PORT", "4566"))
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _wait_for(url: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"{url} did not come up within {seconds:.0f} s")
+
+
+def _base_environment() -> dict[str, str]:
+    return {
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{EMULATOR_PORT}",
+        "STAGE": "local",
+        "SEND_MODE": os.environ.get("SEND_MODE", "dry-run"),
+        "POWERTOOLS_SERVICE_NAME": "campaign-local",
+        "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+    }
+
+
+def _resource_environment(resources: LocalResources) -> dict[str, str]:
+    return {
+        "TABLE_NAME": resources.table_name,
+        "QUEUE_URL": resources.queue_url,
+        "DLQ_URL": resources.dlq_url,
+        "SENDER_ADDRESS": resources.sender_address,
+    }
+
+
+@contextmanager
+def _child(args: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    process = subprocess.Popen(args, env=env)
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _banner() -> str:
+    base = f"http://{API_HOST}:{API_PORT}"
+    return "\n".join(
+        [
+            "",
+            f"  API        {base}   (Swagger: {base}/docs, GraphiQL: {base}/graphql)",
+            f"  emulator   http://127.0.0.1:{EMULATOR_PORT}   (moto; state is lost on exit)",
+            "",
+            "  Try:",
+            f"    curl -s -F file=@example_csv/campaign.csv {base}/upload",
+            f"    scripts/demo.sh {base}",
+            "",
+            "  The worker is polling the send queue. Ctrl-C stops everything.",
+            "",
+        ]
+    )
+
+
+def main() -> None:
+    for port in (API_PORT, EMULATOR_PORT):
+        if not _port_free(port):
+            raise SystemExit(f"port {port} is already in use on 127.0.0.1 (another `make run`?)")
+    env = {**os.environ, **_base_environment()}
+    os.environ.update(env)
+    with _child([sys.executable, "-m", "campaign.local.emulator", "--port", str(EMULATOR_PORT)], env):
+        _wait_for(f"http://127.0.0.1:{EMULATOR_PORT}/moto-api/data.json")
+        clear_client_cache()
+        resources = provision("local")
+        env |= _resource_environment(resources)
+        os.environ.update(env)
+        clear_settings_cache()
+        api = [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", API_HOST]
+        with _child([*api, "--port", str(API_PORT), "--log-level", "warning"], env):
+            _wait_for(f"http://{API_HOST}:{API_PORT}/health")
+            print(_banner(), flush=True)
+            _run_worker(resources)
+
+
+def _run_worker(resources: LocalResources) -> None:
+    from worker.handler import handler  # imported after the environment is set, as Lambda would
+
+    try:
+        while True:
+            poll_once(resources.queue_url, resources.queue_arn, handler, wait_seconds=1)
+    except KeyboardInterrupt:
+        print("\nstopping…", flush=True)
+
+
+if __name__ == "__main__":
+    main()
