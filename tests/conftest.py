@@ -10,6 +10,7 @@ import app.deps
 import worker.handler
 from campaign.aws.clients import clear_client_cache
 from campaign.config import clear_settings_cache
+from campaign.local.emulator import install_dynamodb_item_lock
 from campaign.local.provision import LocalResources, provision
 from campaign.local.sqs_poller import PollResult, poll_once
 
@@ -41,6 +42,7 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def aws() -> Iterator[None]:
+    install_dynamodb_item_lock()  # DynamoDB's per-item atomicity, which in-process moto lacks
     with mock_aws():
         reset_process_caches()
         yield

@@ -19,7 +19,9 @@ from campaign.config import SendMode, worker_settings
 from campaign.services.send_email import Attempt, send_queued_email
 
 logger = Logger(service="campaign-worker")
-processor = BatchProcessor(event_type=EventType.SQS)
+# Report a wholly failed batch item by item too: raising would make Lambda retry the batch the same
+# way, but would also crash the local poller and hide which records failed.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 @lru_cache(maxsize=1)

@@ -1,4 +1,8 @@
-"""The local AWS: moto's server on loopback, with one speed-up for deep queues.
+"""The local AWS: moto's server on loopback, with one fidelity fix and one speed-up.
+
+DynamoDB evaluates a conditional write atomically per item; moto evaluates the condition and applies
+the write without a lock, so two threads can both pass `attribute_not_exists`. A lock around moto's
+item writes restores DynamoDB's guarantee (tests install it too: the race tests rely on it).
 
 moto recomputes three approximate message counters (walking every message) each time SendMessage,
 SendMessageBatch or ReceiveMessage reads a queue's attributes, which makes ingest quadratic in queue
@@ -15,6 +19,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from moto.dynamodb import models as dynamodb_models
 from moto.server import ThreadedMotoServer
 from moto.sqs import models as sqs_models
 
@@ -52,6 +57,28 @@ def _without_counters(method: Callable[..., Any]) -> Callable[..., Any]:
 _original_attributes = sqs_models.Queue.attributes.fget
 
 
+_ITEM_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
+_item_lock = threading.RLock()
+
+
+def _serialized(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with _item_lock:
+            return method(*args, **kwargs)
+
+    wrapper.__dict__["_serialized"] = True
+    return wrapper
+
+
+def install_dynamodb_item_lock() -> None:
+    backend = dynamodb_models.DynamoDBBackend
+    for name in _ITEM_WRITES:
+        method = getattr(backend, name)
+        if not getattr(method, "_serialized", False):
+            setattr(backend, name, _serialized(method))
+
+
 def install_sqs_speedup() -> None:
     sqs_models.Queue.attributes = property(_fast_attributes)  # type: ignore[method-assign,assignment]
     for name in ("send_message", "send_message_batch", "receive_message"):
@@ -62,6 +89,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=4566)
     args = parser.parse_args()
+    install_dynamodb_item_lock()
     install_sqs_speedup()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call drowns the banner
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)

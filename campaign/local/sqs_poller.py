@@ -1,6 +1,7 @@
 """What Lambda's SQS event source mapping does, for the emulator (moto's ignores partial batch
 responses): receive up to a batch, invoke the handler with a real SQS event, delete what succeeded."""
 
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -8,6 +9,8 @@ from typing import Any
 
 from campaign.aws.clients import client
 from campaign.limits import WORKER_BATCH_SIZE
+
+logger = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -68,8 +71,12 @@ def poll_once(queue_url: str, queue_arn: str, handler: Handler, wait_seconds: in
     messages = receive(queue_url, wait_seconds)
     if not messages:
         return PollResult(0, 0)
-    response = handler(sqs_event(messages, queue_arn), LocalLambdaContext(aws_request_id=str(uuid.uuid4())))
-    failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
+    try:
+        response = handler(sqs_event(messages, queue_arn), LocalLambdaContext(aws_request_id=str(uuid.uuid4())))
+        failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
+    except Exception:  # as on Lambda: a handler that raises fails the whole batch
+        logger.exception("worker handler raised; every message of the batch will be redelivered")
+        failed = {m["MessageId"] for m in messages}
     done = [m for m in messages if m["MessageId"] not in failed]
     if done:
         client("sqs").delete_message_batch(

@@ -1,0 +1,163 @@
+"""POST /upload: status codes, the summary it answers, and file-level errors that write nothing."""
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from httpx import Response
+
+from campaign.aws.clients import client
+from campaign.limits import MAX_UPLOAD_BYTES, SKIPPED_ROWS_CAP
+from campaign.local.provision import LocalResources
+from tests.support.csv_files import campaign_csv
+
+Upload = Callable[[bytes], Response]
+
+
+def _table_items(stack: LocalResources) -> int:
+    return int(client("dynamodb").scan(TableName=stack.table_name, Select="COUNT")["Count"])
+
+
+def _queued_messages(stack: LocalResources) -> int:
+    attributes = client("sqs").get_queue_attributes(QueueUrl=stack.queue_url, AttributeNames=["All"])["Attributes"]
+    return sum(
+        int(attributes[name])
+        for name in ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed", "ApproximateNumberOfMessagesNotVisible")
+    )
+
+
+def test_new_file_answers_201_with_its_summary(upload: Upload) -> None:
+    # Given a file with two good rows and one bad one
+    content = b"email,subject,content\na@example.com,Hi,One\nb@example.com,Hi,Two\nnope,Hi,Three\n"
+    # When it is uploaded
+    response = upload(content)
+    # Then the batch is new and the summary adds up
+    assert response.status_code == 201
+    body = response.json()
+    assert body == {
+        "batchId": body["batchId"],
+        "total": 3,
+        "enqueued": 2,
+        "skipped": 1,
+        "notEnqueued": 0,
+        "duplicate": False,
+        "skippedRows": [{"row": 4, "email": "nope", "reason": "invalid_email"}],
+    }
+    assert body["total"] == body["enqueued"] + body["skipped"]
+
+
+def test_each_accepted_row_becomes_one_message_and_one_row(upload: Upload, stack: LocalResources) -> None:
+    # Given / When a file of five good rows is uploaded
+    upload(campaign_csv(5))
+    # Then five messages are on the queue and five rows plus the batch item are stored
+    assert _queued_messages(stack) == 5
+    assert _table_items(stack) == 6
+
+
+def test_reupload_answers_200_duplicate_and_enqueues_nothing(upload: Upload, stack: LocalResources) -> None:
+    # Given a file uploaded once
+    first = upload(campaign_csv(3)).json()
+    # When the same bytes are uploaded again
+    second = upload(campaign_csv(3))
+    # Then it is the same batch, reported as a duplicate, and nothing more was queued
+    assert second.status_code == 200
+    assert second.json() | {"duplicate": False, "enqueued": first["enqueued"]} == first
+    assert second.json()["duplicate"] is True and second.json()["enqueued"] == 0
+    assert _queued_messages(stack) == 3
+
+
+def test_skipped_rows_listing_is_capped(upload: Upload) -> None:
+    # Given more bad rows than the cap
+    content = b"email,subject,content\n" + b"bad,Hi,x\n" * (SKIPPED_ROWS_CAP + 5) + b"ok@example.com,Hi,x\n"
+    # When uploaded
+    body = upload(content).json()
+    # Then every skip is counted but only the cap is listed
+    assert body["skipped"] == SKIPPED_ROWS_CAP + 5
+    assert len(body["skippedRows"]) == SKIPPED_ROWS_CAP
+
+
+@pytest.mark.parametrize(
+    ("content", "code"),
+    [
+        (b"", "empty_file"),
+        (b"email,subject,content\n", "no_data_rows"),
+        (b"email,subject\na@example.com,Hi\n", "missing_columns"),
+        (b"email,subject,content\n\xff\xfe,Hi,x\n", "not_utf8"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "not_csv"),
+        (b'email,subject,content\na@example.com,"Hi,x\n', "malformed_csv"),
+    ],
+)
+def test_file_level_error_answers_400_json_and_writes_nothing(
+    upload: Upload, stack: LocalResources, content: bytes, code: str
+) -> None:
+    # Given / When an unusable file is uploaded
+    response = upload(content)
+    # Then the answer names the problem and nothing was stored or queued
+    assert response.status_code == 400
+    assert response.json()["error"] == code
+    assert response.json()["message"]
+    assert _table_items(stack) == 0
+    assert _queued_messages(stack) == 0
+
+
+def test_missing_column_error_names_the_column(upload: Upload) -> None:
+    response = upload(b"Email,Content\na@example.com,x\n")
+    assert response.json()["missingColumns"] == ["subject"]
+    assert "subject" in response.json()["message"]
+
+
+def test_missing_file_field_answers_400(api: TestClient) -> None:
+    # Given a multipart body without a `file` field
+    response = api.post("/upload", files={"other": ("c.csv", b"email,subject,content\n", "text/csv")})
+    # Then
+    assert response.status_code == 400
+    assert response.json()["error"] == "missing_file"
+
+
+def test_non_multipart_body_answers_415(api: TestClient) -> None:
+    response = api.post("/upload", content=b"email,subject,content\n", headers={"content-type": "text/csv"})
+    assert response.status_code == 415
+    assert response.json()["error"] == "unsupported_media_type"
+
+
+def test_file_over_the_limit_answers_413_and_writes_nothing(upload: Upload, stack: LocalResources) -> None:
+    # Given a file one byte over the limit (its Content-Length alone already exceeds the request cap)
+    content = campaign_csv(1) + b"x" * (MAX_UPLOAD_BYTES + 1 - len(campaign_csv(1)))
+    # When uploaded
+    response = upload(content)
+    # Then
+    assert response.status_code == 413
+    assert response.json()["error"] in {"payload_too_large", "file_too_large"}
+    assert _table_items(stack) == 0
+
+
+def test_file_at_the_limit_without_content_length_is_still_checked(api: TestClient, stack: Any) -> None:
+    # Given a chunked request (no Content-Length) whose file exceeds the limit
+    body = b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"c.csv\"\r\n\r\n"
+    body += b"email,subject,content\n" + b"a" * MAX_UPLOAD_BYTES + b"\r\n--b--\r\n"
+
+    def chunks() -> Any:
+        yield body
+
+    # When
+    response = api.post("/upload", content=chunks(), headers={"content-type": "multipart/form-data; boundary=b"})
+    # Then the route's own check refuses it
+    assert response.status_code == 413
+    assert response.json()["error"] == "file_too_large"
+
+
+def test_truncated_multipart_answers_400_json(api: TestClient) -> None:
+    body = b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"c.csv\"\r\n\r\nemail,subj"
+    response = api.post("/upload", content=body, headers={"content-type": "multipart/form-data; boundary=b"})
+    assert 400 <= response.status_code < 500
+    assert "error" in response.json()
+
+
+def test_health_needs_no_aws(api: TestClient) -> None:
+    assert api.get("/health").json() == {"status": "ok"}
+
+
+def test_docs_and_openapi_are_served(api: TestClient) -> None:
+    assert api.get("/docs").status_code == 200
+    assert "/upload" in api.get("/openapi.json").json()["paths"]

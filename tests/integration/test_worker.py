@@ -1,0 +1,211 @@
+"""The worker Lambda on real SQS events read back from the emulated queue."""
+
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from httpx import Response
+
+import worker.handler
+from campaign.aws.clients import client
+from campaign.aws.send_rows import SendRows
+from campaign.domain.models import SendRow
+from campaign.domain.status import EmailStatus
+from campaign.local.provision import LocalResources
+from campaign.local.sqs_poller import LocalLambdaContext, receive, sqs_event
+from tests.conftest import reset_process_caches
+from tests.support.aws_calls import client_error, faults, recording
+from tests.support.csv_files import campaign_csv
+
+Upload = Callable[[bytes], Response]
+
+
+@pytest.fixture
+def ses_mode(stack: LocalResources, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEND_MODE", "ses")
+    reset_process_caches()
+
+
+def _invoke(messages: list[dict[str, Any]], stack: LocalResources) -> dict[str, Any]:
+    return worker.handler.handler(sqs_event(messages, stack.queue_arn), LocalLambdaContext(aws_request_id="req-1"))
+
+
+def _rows(stack: LocalResources, messages: list[dict[str, Any]]) -> list[SendRow]:
+    rows = SendRows(stack.table_name)
+    found = [rows.get(json.loads(m["Body"])["sendId"]) for m in messages]
+    return [row for row in found if row is not None]
+
+
+def _failures(response: dict[str, Any]) -> list[str]:
+    return [item["itemIdentifier"] for item in response["batchItemFailures"]]
+
+
+def test_batch_of_messages_is_sent_and_reports_no_failures(upload: Upload, stack: LocalResources) -> None:
+    # Given three queued sends
+    upload(campaign_csv(3))
+    messages = receive(stack.queue_url, wait_seconds=0)
+    # When the worker handles the SQS batch
+    response = _invoke(messages, stack)
+    # Then nothing needs redelivery and every row is SENT after one attempt
+    assert len(messages) == 3
+    assert response == {"batchItemFailures": []}
+    assert {(r.status, r.attempts) for r in _rows(stack, messages)} == {(EmailStatus.SENT, 1)}
+
+
+def test_one_bad_message_fails_alone(upload: Upload, stack: LocalResources) -> None:
+    # Given a queued send and a message that is not a send job
+    upload(campaign_csv(1))
+    client("sqs").send_message(QueueUrl=stack.queue_url, MessageBody="not json")
+    messages = receive(stack.queue_url, wait_seconds=0)
+    bad = next(m["MessageId"] for m in messages if m["Body"] == "not json")
+    # When
+    response = _invoke(messages, stack)
+    # Then only the bad message is reported for redelivery
+    assert _failures(response) == [bad]
+
+
+def test_ses_mode_sends_from_the_sender_and_stores_the_message_id(
+    upload: Upload, stack: LocalResources, ses_mode: None
+) -> None:
+    upload(campaign_csv(1))
+    messages = receive(stack.queue_url, wait_seconds=0)
+    with recording("sesv2") as log:
+        _invoke(messages, stack)
+    (params, reply), = log.of("SendEmail")
+    assert params["FromEmailAddress"] == stack.sender_address
+    assert params["Destination"] == {"ToAddresses": ["user0@example.com"]}
+    assert _rows(stack, messages)[0].provider_message_id == reply["MessageId"]
+
+
+def test_message_delivered_twice_is_sent_once(upload: Upload, stack: LocalResources, ses_mode: None) -> None:
+    # Given one queued send whose message SQS delivers twice
+    upload(campaign_csv(1))
+    messages = receive(stack.queue_url, wait_seconds=0)
+    with recording("sesv2") as log:
+        # When both deliveries are handled
+        first = _invoke(messages, stack)
+        second = _invoke(messages, stack)
+    # Then SES was called once and both deliveries succeed (the second sees a final row)
+    assert log.count("SendEmail") == 1
+    assert _failures(first) == _failures(second) == []
+
+
+def test_two_workers_racing_on_one_send_send_once(upload: Upload, stack: LocalResources, ses_mode: None) -> None:
+    # Given one message handed to several workers at the same moment
+    upload(campaign_csv(1))
+    messages = receive(stack.queue_url, wait_seconds=0)
+    start = threading.Barrier(4)
+    results: list[dict[str, Any]] = []
+
+    def work() -> None:
+        start.wait()
+        results.append(_invoke(messages, stack))
+
+    with recording("sesv2") as log:
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    # Then exactly one SES call was made; losers either saw it final or retry later
+    assert log.count("SendEmail") == 1
+    assert _rows(stack, messages)[0].status is EmailStatus.SENT
+
+
+def test_permanent_ses_rejection_is_error_and_not_retried(
+    upload: Upload, stack: LocalResources, ses_mode: None
+) -> None:
+    upload(campaign_csv(1))
+    messages = receive(stack.queue_url, wait_seconds=0)
+    with faults("sesv2", "SendEmail", [client_error("MessageRejected", "Email address is not verified.")], single_attempt=True):
+        response = _invoke(messages, stack)
+    row = _rows(stack, messages)[0]
+    assert _failures(response) == []
+    assert row.status is EmailStatus.ERROR
+    assert row.error is not None and "MessageRejected" in row.error
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        client_error("TooManyRequestsException", "Too many requests"),
+        client_error("Throttling", "Maximum sending rate exceeded."),
+        client_error("LimitExceededException", "limit"),
+        client_error("InternalFailure", "boom", status=500),
+    ],
+)
+def test_transient_ses_failure_is_retried_and_then_sent_once(
+    upload: Upload, stack: LocalResources, ses_mode: None, fault: Exception
+) -> None:
+    # Given a send whose first SES call fails transiently
+    upload(campaign_csv(1))
+    messages = receive(stack.queue_url, wait_seconds=0)
+    with recording("sesv2") as log, faults("sesv2", "SendEmail", [fault], single_attempt=True):
+        # When the message is delivered, fails, and is delivered again
+        first = _invoke(messages, stack)
+        between = _rows(stack, messages)[0]
+        second = _invoke(messages, stack)
+    # Then the first delivery asks for a retry and leaves the row claimable; the second sends it
+    assert _failures(first) == [messages[0]["MessageId"]]
+    assert between.status is EmailStatus.QUEUED and between.claimed_at is None and between.error
+    assert _failures(second) == []
+    row = _rows(stack, messages)[0]
+    assert (row.status, row.attempts) == (EmailStatus.SENT, 2)
+    assert log.count("SendEmail") == 1  # the faulted call never reached SES
+
+
+def test_message_whose_row_is_not_written_yet_is_retried_without_sending(stack: LocalResources) -> None:
+    client("sqs").send_message(QueueUrl=stack.queue_url, MessageBody=json.dumps({"sendId": "f" * 32, "batchId": "b"}))
+    messages = receive(stack.queue_url, wait_seconds=0)
+    response = _invoke(messages, stack)
+    assert _failures(response) == [messages[0]["MessageId"]]
+
+
+def test_claim_abandoned_by_a_dead_worker_ends_in_error_not_a_second_send(
+    upload: Upload, stack: LocalResources, ses_mode: None
+) -> None:
+    # Given a row claimed long ago by a worker that never recorded a result
+    upload(campaign_csv(1))
+    messages = receive(stack.queue_url, wait_seconds=0)
+    send_id = json.loads(messages[0]["Body"])["sendId"]
+    SendRows(stack.table_name).claim(send_id, "2020-01-01T00:00:00.000000Z")
+    # When its message is redelivered
+    with recording("sesv2") as log:
+        response = _invoke(messages, stack)
+    # Then the row is ERROR with the reason and nothing is sent again
+    row = _rows(stack, messages)[0]
+    assert log.count("SendEmail") == 0
+    assert _failures(response) == []
+    assert row.status is EmailStatus.ERROR and row.error is not None and "outcome unknown" in row.error
+
+
+def test_fresh_claim_held_elsewhere_is_retried_later(upload: Upload, stack: LocalResources, ses_mode: None) -> None:
+    upload(campaign_csv(1))
+    messages = receive(stack.queue_url, wait_seconds=0)
+    from campaign.domain.clock import now_iso
+
+    SendRows(stack.table_name).claim(json.loads(messages[0]["Body"])["sendId"], now_iso())
+    with recording("sesv2") as log:
+        response = _invoke(messages, stack)
+    assert log.count("SendEmail") == 0
+    assert _failures(response) == [messages[0]["MessageId"]]
+
+
+def test_message_that_keeps_failing_ends_in_dlq_and_its_row_in_error(
+    upload: Upload, stack: LocalResources, ses_mode: None, drain: Any
+) -> None:
+    # Given SES that throttles every call, and a queue that redelivers at once
+    client("sqs").set_queue_attributes(QueueUrl=stack.queue_url, Attributes={"VisibilityTimeout": "0"})
+    upload(campaign_csv(1))
+    always = [client_error("TooManyRequestsException", "slow down")] * 20
+    # When the worker keeps receiving until SQS stops delivering
+    with faults("sesv2", "SendEmail", always, single_attempt=True):
+        rounds = drain(max_rounds=20)
+    # Then after maxReceiveCount deliveries the message is in the DLQ and the row is ERROR
+    dead = client("sqs").receive_message(QueueUrl=stack.dlq_url, MaxNumberOfMessages=10)["Messages"]
+    row = _rows(stack, dead)[0]
+    assert len(rounds) == 5
+    assert row.status is EmailStatus.ERROR
+    assert row.error is not None and row.error.startswith("gave up after 5 attempts")

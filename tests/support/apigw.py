@@ -1,0 +1,31 @@
+"""API Gateway HTTP API (payload v2) events, shaped like the ones Lambda receives."""
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+_TEMPLATE = Path(__file__).resolve().parent.parent / "events" / "apigw_v2_event.json"
+
+
+def http_api_event(method: str, path: str, *, body: bytes = b"", headers: dict[str, str] | None = None) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads(_TEMPLATE.read_text())
+    event["rawPath"] = path
+    event["routeKey"] = "$default"
+    event["requestContext"]["http"]["method"] = method
+    event["requestContext"]["http"]["path"] = path
+    event["headers"] = {**event["headers"], **(headers or {})}
+    if body:
+        # API Gateway base64-encodes binary and multipart bodies.
+        event["body"] = base64.b64encode(body).decode()
+        event["isBase64Encoded"] = True
+        event["headers"]["content-length"] = str(len(body))
+    return event
+
+
+def multipart(field: str, filename: str, content: bytes, boundary: str = "----campaign-test") -> tuple[bytes, str]:
+    body = (
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\n"
+        "Content-Type: text/csv\r\n\r\n"
+    ).encode() + content + f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
