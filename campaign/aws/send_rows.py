@@ -124,6 +124,29 @@ class SendRows:
             return NotClaimable(send_row_from_item(old)) if old else Missing()
         return Claimed(send_row_from_item(response["Attributes"]))
 
+    def mark_queued(self, row: SendRow, now: str) -> bool:
+        """PENDING → QUEUED once a re-drive has put the row's message on the queue. A row that a
+        worker claimed or finished meanwhile is left alone (the condition fails)."""
+        values: dict[str, Any] = {":now": now, ":pending": EmailStatus.PENDING.value}
+        assignments = ["updatedAt = :now"]
+        for name, value in status_keys(row.batch_id, EmailStatus.QUEUED).items():
+            assignments.append(f"#{name} = :{name}")
+            values[f":{name}"] = value
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key={PARTITION_KEY: {"S": send_pk(row.send_id)}},
+                UpdateExpression=f"SET {', '.join(assignments)} REMOVE #e",
+                ConditionExpression="#status = :pending AND attribute_not_exists(claimedAt)",
+                ExpressionAttributeNames={f"#{n}": n for n in status_keys(row.batch_id, EmailStatus.QUEUED)} | {"#e": "error"},
+                ExpressionAttributeValues=to_attributes(values),
+            )
+        except ClientError as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
     def release(self, claimed: SendRow, now: str, error: str) -> bool:
         """Give the claim back after a transient failure, so the redelivered message can try again."""
         return self._update_if_claimed(
@@ -174,3 +197,4 @@ class SendRows:
                 return False
             raise
         return True
+

@@ -70,7 +70,11 @@ def faults(service: str, operation: str, script: list[Fault], *, single_attempt:
     seen: list[dict[str, Any]] = []
     remaining = list(script)
 
-    def before_call(params: dict[str, Any], **_: Any) -> Any:
+    def keep_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["fault_params"] = params
+
+    def before_call(context: dict[str, Any], **_: Any) -> Any:
+        params = context["fault_params"]
         seen.append(params)
         if not remaining:
             return None
@@ -83,9 +87,13 @@ def faults(service: str, operation: str, script: list[Fault], *, single_attempt:
             raise step
         return AWSResponse("https://fault.invalid", 200, {}, None), step
 
-    event = f"before-call.{target.meta.service_model.service_id.hyphenize()}.{operation}"
-    target.meta.events.register(event, before_call)
+    service_id = target.meta.service_model.service_id.hyphenize()
+    build_event = f"before-parameter-build.{service_id}.{operation}"
+    call_event = f"before-call.{service_id}.{operation}"
+    target.meta.events.register(build_event, keep_params)
+    target.meta.events.register_first(call_event, before_call)
     try:
         yield seen
     finally:
-        target.meta.events.unregister(event, before_call)
+        target.meta.events.unregister(build_event, keep_params)
+        target.meta.events.unregister(call_event, before_call)

@@ -1,0 +1,32 @@
+"""Re-queue a batch's rows that were left PENDING because SQS refused their messages.
+
+Usage (environment as for the API Lambda: TABLE_NAME, QUEUE_URL, AWS credentials/region):
+    python scripts/redrive_pending.py <batchId>
+Locally, against `make run`: AWS_ENDPOINT_URL=http://127.0.0.1:4566 TABLE_NAME=csv-campaign-local \\
+    QUEUE_URL=http://127.0.0.1:4566/123456789012/csv-campaign-local-sends python scripts/redrive_pending.py <id>
+"""
+
+import sys
+
+from campaign.aws.send_index import SendIndex
+from campaign.aws.send_queue import SendQueue
+from campaign.aws.send_rows import SendRows
+from campaign.config import api_settings
+from campaign.services.redrive import redrive_pending
+
+
+def main(batch_id: str) -> None:
+    settings = api_settings()
+    result = redrive_pending(
+        batch_id,
+        index=SendIndex(settings.table_name),
+        rows=SendRows(settings.table_name),
+        queue=SendQueue(settings.queue_url, settings.enqueue_delay_seconds),
+    )
+    print(f"requeued {result.requeued}, still pending {result.still_pending}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        raise SystemExit(__doc__)
+    main(sys.argv[1])

@@ -1,0 +1,175 @@
+################################################################################
+# One execution role per Lambda, each allowed only the calls its code makes, on only what it touches.
+# tests/infra/test_iam.py records the AWS calls of the real code paths (on moto) and holds these
+# documents to them.
+################################################################################
+
+data "aws_iam_policy_document" "lambda_assume" {
+  statement {
+    sid     = "LambdaAssumesRole"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+# ------------------------------------------------------------------------------
+# Ingestor
+# ------------------------------------------------------------------------------
+
+resource "aws_iam_role" "ingestor" {
+  name               = "${local.name}-ingestor"
+  description        = "Execution role of the csv-campaign ${local.stage} ingestor (API) Lambda"
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+}
+
+data "aws_iam_policy_document" "ingestor" {
+  # Batch claim/lease/finish (PutItem, UpdateItem, GetItem), row creation and resume (BatchWriteItem,
+  # BatchGetItem): campaign/aws/batches.py and send_rows.py.
+  statement {
+    sid = "StatusTableItems"
+    actions = [
+      "dynamodb:BatchGetItem",
+      "dynamodb:BatchWriteItem",
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:UpdateItem",
+    ]
+    resources = [aws_dynamodb_table.this.arn]
+  }
+
+  # listEmailStatus and batch counts: key-condition queries on the two indexes (campaign/aws/send_index.py).
+  statement {
+    sid       = "StatusIndexQueries"
+    actions   = ["dynamodb:Query"]
+    resources = ["${aws_dynamodb_table.this.arn}/index/*"]
+  }
+
+  # SendMessageBatch is authorized by sqs:SendMessage (campaign/aws/send_queue.py).
+  statement {
+    sid       = "EnqueueSends"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.this.arn]
+  }
+
+  # Issue 4 (pending): the ingestor reads the API key.
+  statement {
+    sid       = "ReadApiKey"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [aws_secretsmanager_secret.api_key.arn]
+  }
+
+  statement {
+    sid       = "OwnLogGroup"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.ingestor.arn}:*"]
+  }
+
+  # X-Ray active tracing; these actions take no resource.
+  statement {
+    sid       = "XRay"
+    actions   = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
+    resources = ["*"]
+  }
+
+  # PutMetricData takes no resource; the condition confines it to our namespace.
+  statement {
+    sid       = "OwnMetricNamespace"
+    actions   = ["cloudwatch:PutMetricData"]
+    resources = ["*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "cloudwatch:namespace"
+      values   = [local.metrics_namespace]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "ingestor" {
+  name   = "ingestor"
+  role   = aws_iam_role.ingestor.id
+  policy = data.aws_iam_policy_document.ingestor.json
+}
+
+# ------------------------------------------------------------------------------
+# Worker
+# ------------------------------------------------------------------------------
+
+resource "aws_iam_role" "worker" {
+  name               = "${local.name}-worker"
+  description        = "Execution role of the csv-campaign ${local.stage} worker Lambda"
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+}
+
+data "aws_iam_policy_document" "worker" {
+  # Claim, release and finish a send row: conditional UpdateItem only (campaign/aws/send_rows.py).
+  statement {
+    sid       = "SendRowUpdates"
+    actions   = ["dynamodb:UpdateItem"]
+    resources = [aws_dynamodb_table.this.arn]
+  }
+
+  # What the SQS event source mapping needs on the function's role to poll and delete.
+  statement {
+    sid = "ConsumeSendQueue"
+    actions = [
+      "sqs:DeleteMessage",
+      "sqs:GetQueueAttributes",
+      "sqs:ReceiveMessage",
+    ]
+    resources = [aws_sqs_queue.this.arn]
+  }
+
+  # SESv2 SendEmail is authorized by ses:SendEmail on the identity and on the configuration set; the
+  # condition pins the From address, so the worker can send only as the configured sender.
+  statement {
+    sid     = "SendAsConfiguredSender"
+    actions = ["ses:SendEmail"]
+    resources = [
+      aws_sesv2_email_identity.this.arn,
+      aws_sesv2_configuration_set.this.arn,
+    ]
+
+    condition {
+      test     = "StringEquals"
+      variable = "ses:FromAddress"
+      values   = [local.sender_address]
+    }
+  }
+
+  statement {
+    sid       = "OwnLogGroup"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.worker.arn}:*"]
+  }
+
+  # X-Ray active tracing; these actions take no resource.
+  statement {
+    sid       = "XRay"
+    actions   = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
+    resources = ["*"]
+  }
+
+  # PutMetricData takes no resource; the condition confines it to our namespace.
+  statement {
+    sid       = "OwnMetricNamespace"
+    actions   = ["cloudwatch:PutMetricData"]
+    resources = ["*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "cloudwatch:namespace"
+      values   = [local.metrics_namespace]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "worker" {
+  name   = "worker"
+  role   = aws_iam_role.worker.id
+  policy = data.aws_iam_policy_document.worker.json
+}

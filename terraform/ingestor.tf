@@ -1,0 +1,58 @@
+################################################################################
+# Ingestor Lambda: FastAPI + Strawberry behind Mangum (app/handler.py), invoked by the HTTP API
+################################################################################
+
+resource "aws_cloudwatch_log_group" "ingestor" {
+  #checkov:skip=CKV_AWS_158:Logs hold request metadata and are encrypted by CloudWatch's own key; a CMK per stage is not worth its cost here.
+  #checkov:skip=CKV_AWS_338:Retention is per stage on purpose (14 days in dev, 90 in prod); a year of Lambda logs is not needed.
+  name              = "/aws/lambda/${local.name}-ingestor"
+  retention_in_days = local.cfg.log_retention_days
+}
+
+resource "aws_lambda_function" "ingestor" {
+  #checkov:skip=CKV_AWS_116:Invoked synchronously by API Gateway, which returns the error to the caller; a DLQ only applies to asynchronous invokes.
+  #checkov:skip=CKV_AWS_117:Talks only to regional AWS APIs (DynamoDB, SQS); a VPC would add NAT or endpoint costs and cold-start latency for no isolation gain.
+  #checkov:skip=CKV_AWS_173:The environment holds resource names and ARNs, no secrets (the API key is read from Secrets Manager); Lambda encrypts it at rest with its own key.
+  #checkov:skip=CKV_AWS_272:Packages are built and deployed by our own pipeline from the repository; code signing is not set up.
+  #checkov:skip=CKV_AWS_115:Concurrency is bounded by the HTTP API stage throttling (locals.tf stage_config); reserving concurrency would also take it from the account pool.
+  function_name = "${local.name}-ingestor"
+  description   = "CSV upload, GraphQL status API (FastAPI + Strawberry via Mangum)"
+  role          = aws_iam_role.ingestor.arn
+
+  filename         = var.ingestor_zip
+  source_code_hash = filebase64sha256(var.ingestor_zip)
+  handler          = "app.handler.handler"
+  runtime          = "python3.12"
+  architectures    = ["arm64"]
+
+  # Sizes and the 29 s timeout are explained in locals.tf.
+  memory_size = local.ingestor_memory_mb
+  timeout     = local.ingestor_timeout_seconds
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  logging_config {
+    log_format = "Text"
+    log_group  = aws_cloudwatch_log_group.ingestor.name
+  }
+
+  environment {
+    variables = {
+      # campaign.config.api_settings()
+      TABLE_NAME            = aws_dynamodb_table.this.name
+      STAGE                 = local.stage
+      QUEUE_URL             = aws_sqs_queue.this.url
+      DLQ_URL               = aws_sqs_queue.dlq.url
+      ENQUEUE_DELAY_SECONDS = tostring(var.enqueue_delay_seconds)
+      # Powertools Logger
+      POWERTOOLS_SERVICE_NAME = "campaign-api"
+      POWERTOOLS_LOG_LEVEL    = local.cfg.log_level
+      # Issue 4 (API key): the ingestor will read the key from this secret.
+      API_KEY_SECRET_ARN = aws_secretsmanager_secret.api_key.arn
+    }
+  }
+
+  depends_on = [aws_iam_role_policy.ingestor]
+}

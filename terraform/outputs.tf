@@ -1,0 +1,60 @@
+output "api_url" {
+  description = "Base URL of the HTTP API ($default stage), e.g. for scripts/demo.sh."
+  value       = aws_apigatewayv2_api.this.api_endpoint
+}
+
+output "table_name" {
+  description = "DynamoDB status table."
+  value       = aws_dynamodb_table.this.name
+}
+
+output "queue_name" {
+  description = "SQS send queue."
+  value       = aws_sqs_queue.this.name
+}
+
+output "queue_url" {
+  description = "SQS send queue URL."
+  value       = aws_sqs_queue.this.url
+}
+
+output "dlq_name" {
+  description = "SQS dead-letter queue of the send queue."
+  value       = aws_sqs_queue.dlq.name
+}
+
+output "ingestor_function_name" {
+  description = "Ingestor (API) Lambda function."
+  value       = aws_lambda_function.ingestor.function_name
+}
+
+output "worker_function_name" {
+  description = "Worker Lambda function."
+  value       = aws_lambda_function.worker.function_name
+}
+
+output "sender_address" {
+  description = "From address of campaign emails."
+  value       = local.sender_address
+}
+
+output "ses_dkim_records" {
+  description = "CNAME records to publish when ses_identity is a domain (empty for an address identity)."
+  value = [
+    for token in try(aws_sesv2_email_identity.this.dkim_signing_attributes[0].tokens, []) : {
+      name  = "${token}._domainkey.${var.ses_identity}"
+      type  = "CNAME"
+      value = "${token}.dkim.amazonses.com"
+    }
+  ]
+}
+
+output "api_key_secret_arn" {
+  description = "Secrets Manager secret holding the API key (read the value with aws secretsmanager get-secret-value)."
+  value       = aws_secretsmanager_secret.api_key.arn
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic the alarms publish to."
+  value       = aws_sns_topic.alarms.arn
+}

@@ -1,0 +1,16 @@
+# terraform workspace select -or-create prod && terraform apply -var-file=prod.tfvars
+stage = "prod"
+
+# Replace with the verified sending domain and From address of the prod account (see docs/deploy.md).
+ses_identity   = "mail.example.com"
+sender_address = "campaigns@mail.example.com"
+
+send_mode = "ses"
+
+max_receive_count = 5
+# Each worker sends its batch one message after another; keep this x (sends per second of one worker)
+# under the account's SES sending rate.
+worker_max_concurrency = 2
+
+# Set to the on-call address; the subscription must be confirmed from the email AWS sends.
+alarm_email = null

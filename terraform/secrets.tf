@@ -1,0 +1,28 @@
+################################################################################
+# API key for the ingestor (issue 4): a Secrets Manager secret whose ARN the ingestor gets
+################################################################################
+
+resource "aws_secretsmanager_secret" "api_key" {
+  #checkov:skip=CKV_AWS_149:Encrypted with the AWS-managed key (aws/secretsmanager), which the ingestor's role can use without a key policy; a CMK adds cost for no extra control here.
+  #checkov:skip=CKV2_AWS_57:Rotation is a new api_key_version (variables.tf) applied by the pipeline; a rotation Lambda would also have to tell clients the new key.
+  name                    = "${local.name}/api-key"
+  description             = "API key that clients send to the csv-campaign ${local.stage} API"
+  recovery_window_in_days = local.cfg.secret_recovery_window_days
+}
+
+# Generated at apply time and written through a write-only argument: the key is never in the plan, the
+# state or a tfvars file. With manage_api_key_value = false the value is put out of band instead.
+ephemeral "random_password" "api_key" {
+  count = var.manage_api_key_value ? 1 : 0
+
+  length  = 48
+  special = false
+}
+
+resource "aws_secretsmanager_secret_version" "api_key" {
+  count = var.manage_api_key_value ? 1 : 0
+
+  secret_id                = aws_secretsmanager_secret.api_key.id
+  secret_string_wo         = ephemeral.random_password.api_key[0].result
+  secret_string_wo_version = var.api_key_version
+}

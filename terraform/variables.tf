@@ -1,0 +1,159 @@
+variable "aws_region" {
+  description = "AWS region to deploy into."
+  type        = string
+  default     = "us-east-1"
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.aws_region))
+    error_message = "aws_region must look like us-east-1."
+  }
+}
+
+variable "stage" {
+  description = "The stage this var-file is for; must equal the selected workspace (terraform_data.stage_guard checks)."
+  type        = string
+
+  validation {
+    condition     = contains(["dev", "prod"], var.stage)
+    error_message = "stage must be dev or prod."
+  }
+}
+
+variable "ingestor_zip" {
+  description = "Path to the ingestor (API) Lambda package built by `make package` (scripts/package_lambdas.py)."
+  type        = string
+  default     = "../build/ingestor.zip"
+}
+
+variable "worker_zip" {
+  description = "Path to the worker Lambda package built by `make package` (scripts/package_lambdas.py)."
+  type        = string
+  default     = "../build/worker.zip"
+}
+
+variable "ses_identity" {
+  description = "SES sender identity: a domain (example.com, needs the DKIM CNAMEs from the ses_dkim_records output) or one email address (needs its verification link clicked)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^([^@\\s]+@)?([a-z0-9-]+\\.)+[a-z]{2,}$", lower(var.ses_identity)))
+    error_message = "ses_identity must be a domain name or an email address."
+  }
+}
+
+variable "sender_address" {
+  description = "From address of every campaign email. Defaults to ses_identity when that is an address; required when it is a domain."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.sender_address == null || can(regex("^[^@\\s]+@([a-z0-9-]+\\.)+[a-z]{2,}$", lower(coalesce(var.sender_address, "x@x.xx"))))
+    error_message = "sender_address must be an email address."
+  }
+}
+
+variable "send_mode" {
+  description = "Worker send mode (campaign.config.SendMode): \"dry-run\" records SENT without calling SES, \"ses\" sends."
+  type        = string
+  default     = "dry-run"
+
+  validation {
+    condition     = contains(["dry-run", "ses"], var.send_mode)
+    error_message = "send_mode must be dry-run or ses."
+  }
+}
+
+variable "max_receive_count" {
+  description = "Deliveries of a message before SQS moves it to the DLQ; the worker reads the same number to record ERROR on the last one."
+  type        = number
+  default     = 5
+
+  validation {
+    # SQS allows 1-1000; AWS advises at least 5 when Lambda reports partial batch failures.
+    condition     = var.max_receive_count >= 5 && var.max_receive_count <= 1000 && floor(var.max_receive_count) == var.max_receive_count
+    error_message = "max_receive_count must be a whole number from 5 to 1000."
+  }
+}
+
+variable "enqueue_delay_seconds" {
+  description = "Per-message SQS delay set by the ingestor, so a row is written before any worker can see its message (campaign.limits.ENQUEUE_DELAY_SECONDS)."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.enqueue_delay_seconds >= 0 && var.enqueue_delay_seconds <= 900 && floor(var.enqueue_delay_seconds) == var.enqueue_delay_seconds
+    error_message = "enqueue_delay_seconds must be a whole number from 0 to 900 (SQS's limit)."
+  }
+}
+
+variable "worker_max_concurrency" {
+  description = "Most worker instances the SQS event source runs at once: the lever that caps the SES send rate."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.worker_max_concurrency >= 2 && var.worker_max_concurrency <= 1000 && floor(var.worker_max_concurrency) == var.worker_max_concurrency
+    error_message = "worker_max_concurrency must be a whole number from 2 to 1000 (the event source mapping's range)."
+  }
+}
+
+variable "worker_batching_window_seconds" {
+  description = "How long the event source gathers messages before invoking the worker with a batch."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.worker_batching_window_seconds >= 0 && var.worker_batching_window_seconds <= 300 && floor(var.worker_batching_window_seconds) == var.worker_batching_window_seconds
+    error_message = "worker_batching_window_seconds must be a whole number from 0 to 300."
+  }
+}
+
+variable "alarm_email" {
+  description = "Email address subscribed to the alarm topic (the subscription must be confirmed); null for no subscription."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_email == null || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", coalesce(var.alarm_email, "x@x.xx")))
+    error_message = "alarm_email must be an email address or null."
+  }
+}
+
+variable "queue_age_alarm_seconds" {
+  description = "Alarm when the oldest message on the send queue is older than this."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.queue_age_alarm_seconds >= 60 && var.queue_age_alarm_seconds <= 345600
+    error_message = "queue_age_alarm_seconds must be from 60 to 345600 (the queue's 4-day retention)."
+  }
+}
+
+variable "api_5xx_alarm_threshold" {
+  description = "Alarm when the API answers more than this many 5xx responses in 5 minutes."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.api_5xx_alarm_threshold >= 0 && floor(var.api_5xx_alarm_threshold) == var.api_5xx_alarm_threshold
+    error_message = "api_5xx_alarm_threshold must be a whole number, 0 or more."
+  }
+}
+
+variable "manage_api_key_value" {
+  description = "Whether Terraform writes a generated API key into the secret. Set false to put the value out of band (aws secretsmanager put-secret-value)."
+  type        = bool
+  default     = true
+}
+
+variable "api_key_version" {
+  description = "Bump to make Terraform generate and write a new API key (rotation); only used when manage_api_key_value is true."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.api_key_version >= 1 && floor(var.api_key_version) == var.api_key_version
+    error_message = "api_key_version must be a whole number, 1 or more."
+  }
+}

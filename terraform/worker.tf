@@ -1,0 +1,75 @@
+################################################################################
+# Worker Lambda: SQS batch -> one SES send per message (worker/handler.py)
+################################################################################
+
+resource "aws_cloudwatch_log_group" "worker" {
+  #checkov:skip=CKV_AWS_158:Logs hold send ids and outcomes and are encrypted by CloudWatch's own key; a CMK per stage is not worth its cost here.
+  #checkov:skip=CKV_AWS_338:Retention is per stage on purpose (14 days in dev, 90 in prod); a year of Lambda logs is not needed.
+  name              = "/aws/lambda/${local.name}-worker"
+  retention_in_days = local.cfg.log_retention_days
+}
+
+resource "aws_lambda_function" "worker" {
+  #checkov:skip=CKV_AWS_116:Invoked by the SQS event source mapping; failed messages go to the queue's own DLQ (queue.tf), a function DLQ only applies to asynchronous invokes.
+  #checkov:skip=CKV_AWS_117:Talks only to regional AWS APIs (DynamoDB, SES); a VPC would add NAT or endpoint costs and cold-start latency for no isolation gain.
+  #checkov:skip=CKV_AWS_173:The environment holds resource names and settings, no secrets; Lambda encrypts it at rest with its own key.
+  #checkov:skip=CKV_AWS_272:Packages are built and deployed by our own pipeline from the repository; code signing is not set up.
+  #checkov:skip=CKV_AWS_115:Concurrency is capped by the event source mapping's maximum_concurrency (var.worker_max_concurrency), which AWS recommends over reserved concurrency for SQS.
+  function_name = "${local.name}-worker"
+  description   = "Sends one queued campaign email per SQS message through SES"
+  role          = aws_iam_role.worker.arn
+
+  filename         = var.worker_zip
+  source_code_hash = filebase64sha256(var.worker_zip)
+  handler          = "worker.handler.handler"
+  runtime          = "python3.12"
+  architectures    = ["arm64"]
+
+  # Sizes and the timeout (= campaign.limits.WORKER_TIMEOUT_SECONDS) are explained in locals.tf.
+  memory_size = local.worker_memory_mb
+  timeout     = local.worker_timeout_seconds
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  logging_config {
+    log_format = "Text"
+    log_group  = aws_cloudwatch_log_group.worker.name
+  }
+
+  environment {
+    variables = {
+      # campaign.config.worker_settings()
+      TABLE_NAME            = aws_dynamodb_table.this.name
+      STAGE                 = local.stage
+      SEND_MODE             = var.send_mode
+      SENDER_ADDRESS        = local.sender_address
+      SES_CONFIGURATION_SET = aws_sesv2_configuration_set.this.configuration_set_name
+      # Must equal the redrive policy's maxReceiveCount (queue.tf): the worker records ERROR on that receive.
+      MAX_RECEIVE_COUNT = tostring(var.max_receive_count)
+      # Powertools Logger (worker/handler.py names its service "campaign-worker" too)
+      POWERTOOLS_SERVICE_NAME = "campaign-worker"
+      POWERTOOLS_LOG_LEVEL    = local.cfg.log_level
+    }
+  }
+
+  depends_on = [aws_iam_role_policy.worker]
+}
+
+resource "aws_lambda_event_source_mapping" "worker" {
+  event_source_arn = aws_sqs_queue.this.arn
+  function_name    = aws_lambda_function.worker.arn
+
+  # campaign.limits.WORKER_BATCH_SIZE; a short window fills batches during an ingest burst.
+  batch_size                         = local.worker_batch_size
+  maximum_batching_window_in_seconds = var.worker_batching_window_seconds
+  # The worker returns {"batchItemFailures": [...]}: only failed messages come back.
+  function_response_types = ["ReportBatchItemFailures"]
+
+  scaling_config {
+    maximum_concurrency = var.worker_max_concurrency
+  }
+
+  depends_on = [aws_iam_role_policy.worker]
+}
