@@ -1,11 +1,15 @@
 """One JSON error shape for every 4xx: {"error": <code>, "message": <what is wrong>, ...details}."""
 
+import logging
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+logger = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
@@ -42,7 +46,21 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(400, "invalid_request", "the request does not match the API", problems=problems)
 
 
+async def _aws_unavailable(_: Request, __: Exception) -> JSONResponse:
+    # The request was fine; AWS was not. Safe to retry: uploads are idempotent.
+    logger.exception("AWS call failed")
+    return error_response(503, "service_unavailable", "a backing AWS service failed; retry the request")
+
+
+async def _unexpected(_: Request, __: Exception) -> JSONResponse:
+    logger.exception("unhandled error")
+    return error_response(500, "internal_error", "the server failed; the request can be retried safely")
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ClientError, _aws_unavailable)
+    app.add_exception_handler(BotoCoreError, _aws_unavailable)
+    app.add_exception_handler(Exception, _unexpected)
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

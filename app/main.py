@@ -12,7 +12,9 @@ def create_app() -> FastAPI:
     app = FastAPI(
         title="CSV campaign sender",
         version="0.1.0",
-        description="Upload an email,subject,content CSV; each row is sent once through SES; query statuses over GraphQL.",
+        description=(
+            "Upload an email,subject,content CSV; each row is sent once through SES; query statuses over GraphQL."
+        ),
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit)

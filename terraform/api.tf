@@ -23,7 +23,7 @@ resource "aws_apigatewayv2_integration" "ingestor" {
 # unexposed.
 resource "aws_apigatewayv2_route" "ingestor" {
   #checkov:skip=CKV_AWS_309:No authorizer yet: issue 4 adds an API key that the app checks (secret in secrets.tf); /health, /docs and /openapi.json stay public.
-  for_each = local.api_routes
+  for_each = toset(local.api_routes)
 
   api_id    = aws_apigatewayv2_api.this.id
   route_key = each.value
@@ -32,7 +32,6 @@ resource "aws_apigatewayv2_route" "ingestor" {
 
 resource "aws_cloudwatch_log_group" "api_access" {
   #checkov:skip=CKV_AWS_158:Access logs hold request metadata only and are encrypted by CloudWatch's own key; a CMK per stage is not worth its cost here.
-  #checkov:skip=CKV_AWS_338:Retention is per stage on purpose (14 days in dev, 90 in prod).
   name              = "/aws/apigateway/${local.name}"
   retention_in_days = local.cfg.log_retention_days
 }

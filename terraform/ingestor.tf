@@ -4,7 +4,6 @@
 
 resource "aws_cloudwatch_log_group" "ingestor" {
   #checkov:skip=CKV_AWS_158:Logs hold request metadata and are encrypted by CloudWatch's own key; a CMK per stage is not worth its cost here.
-  #checkov:skip=CKV_AWS_338:Retention is per stage on purpose (14 days in dev, 90 in prod); a year of Lambda logs is not needed.
   name              = "/aws/lambda/${local.name}-ingestor"
   retention_in_days = local.cfg.log_retention_days
 }

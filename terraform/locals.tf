@@ -60,13 +60,13 @@ locals {
   metrics_namespace = "CsvCampaign/${local.stage}"
 
   # The HTTP API routes, one per route the FastAPI app serves (tests/infra compares them with the app).
-  api_routes = toset([
+  api_routes = [
     "POST /upload",
     "ANY /graphql", # GET serves GraphiQL, POST runs queries
     "GET /docs",
     "GET /openapi.json",
     "GET /health",
-  ])
+  ]
 }
 
 # Fails the plan in any workspace other than dev or prod, or when the -var-file does not match the

@@ -1,5 +1,7 @@
 """POST /upload: a CSV file in, a batch summary out."""
 
+from typing import Annotated
+
 from fastapi import APIRouter, File, Request, Response, UploadFile
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
@@ -52,7 +54,9 @@ _ERRORS: dict[int | str, dict[str, object]] = {
     response_model_by_alias=True,
     responses={200: {"model": UploadOut, "description": "This file was uploaded before"}, **_ERRORS},
 )
-def upload_csv(request: Request, response: Response, gateways: IngestDep, file: UploadFile | None = File(None)) -> UploadOut:
+def upload_csv(
+    request: Request, response: Response, gateways: IngestDep, file: Annotated[UploadFile | None, File()] = None
+) -> UploadOut:
     """Queue one send per valid row of an `email,subject,content` CSV; a re-upload is a no-op."""
     if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
         raise ApiError(415, "unsupported_media_type", "send the CSV as multipart/form-data in a field named 'file'")
@@ -73,5 +77,7 @@ def upload_csv(request: Request, response: Response, gateways: IngestDep, file: 
         skipped=result.skipped,
         not_enqueued=result.not_enqueued,
         duplicate=result.duplicate,
-        skipped_rows=[SkippedRowOut(row=s.row, email=s.email, reason=s.reason) for s in result.skipped_rows[:SKIPPED_ROWS_CAP]],
+        skipped_rows=[
+            SkippedRowOut(row=s.row, email=s.email, reason=s.reason) for s in result.skipped_rows[:SKIPPED_ROWS_CAP]
+        ],
     )

@@ -3,7 +3,7 @@
 The endpoint comes from boto3's own AWS_ENDPOINT_URL support, so the local stack needs no code here.
 """
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import boto3
@@ -15,14 +15,14 @@ _RETRYING = Config(retries={"max_attempts": 5, "mode": "standard"}, connect_time
 _SINGLE_ATTEMPT = Config(retries={"total_max_attempts": 1}, connect_timeout=3, read_timeout=10)
 
 
-@lru_cache(maxsize=None)
+@cache
 def client(service: str) -> Any:
-    return boto3.client(service, config=_RETRYING)  # type: ignore[call-overload]
+    return boto3.client(service, config=_RETRYING)
 
 
-@lru_cache(maxsize=None)
+@cache
 def single_attempt_client(service: str) -> Any:
-    return boto3.client(service, config=_SINGLE_ATTEMPT)  # type: ignore[call-overload]
+    return boto3.client(service, config=_SINGLE_ATTEMPT)
 
 
 def clear_client_cache() -> None:

@@ -33,7 +33,11 @@ def from_attributes(item: Item) -> dict[str, Any]:
 
 def status_keys(batch_id: str, status: EmailStatus) -> dict[str, str]:
     """The index keys that move with the status: written together with every status change."""
-    return {"status": status.value, STATUS_INDEX_PK: status.value, BATCH_STATUS_INDEX_PK: batch_status_key(batch_id, status.value)}
+    return {
+        "status": status.value,
+        STATUS_INDEX_PK: status.value,
+        BATCH_STATUS_INDEX_PK: batch_status_key(batch_id, status.value),
+    }
 
 
 def send_row_item(row: SendRow) -> Item:

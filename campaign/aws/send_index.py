@@ -31,9 +31,7 @@ class IndexPage:
     next_key: Item | None
 
 
-def _key_condition(
-    partition: IndexPartition, lower: str | None, upper: str | None
-) -> tuple[str, dict[str, Any]]:
+def _key_condition(partition: IndexPartition, lower: str | None, upper: str | None) -> tuple[str, dict[str, Any]]:
     condition = "#p = :p"
     values: dict[str, Any] = {":p": {"S": partition.value}}
     if lower is not None and upper is not None:

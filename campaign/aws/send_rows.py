@@ -13,9 +13,9 @@ from botocore.exceptions import ClientError
 from campaign.aws.clients import client
 from campaign.aws.items import Item, send_row_from_item, send_row_item, status_keys, to_attributes
 from campaign.aws.retry import attempts, backoff
-from campaign.aws.table_schema import CREATED_SORT_KEY, PARTITION_KEY, send_pk
+from campaign.aws.table_schema import PARTITION_KEY, send_pk
 from campaign.domain.models import SendRow
-from campaign.domain.status import EmailStatus
+from campaign.domain.status import CLAIMABLE_STATUSES, EmailStatus
 from campaign.limits import DYNAMODB_BATCH_GET_MAX, DYNAMODB_BATCH_WRITE_MAX
 
 
@@ -77,9 +77,7 @@ class SendRows:
         for chunk in _chunks(send_ids, DYNAMODB_BATCH_GET_MAX):
             keys: list[Item] = [{PARTITION_KEY: {"S": send_pk(send_id)}} for send_id in chunk]
             for attempt in attempts():
-                response = self._ddb.batch_get_item(
-                    RequestItems={self._table: {"Keys": keys, "ConsistentRead": True}}
-                )
+                response = self._ddb.batch_get_item(RequestItems={self._table: {"Keys": keys, "ConsistentRead": True}})
                 for item in response["Responses"].get(self._table, []):
                     row = send_row_from_item(item)
                     found[row.send_id] = row
@@ -99,21 +97,17 @@ class SendRows:
 
     def claim(self, send_id: str, now: str) -> ClaimResult:
         """Take the right to send: only one delivery of a message can hold an unclaimed, unfinished row."""
+        claimable = {f":claimable{i}": status.value for i, status in enumerate(sorted(CLAIMABLE_STATUSES))}
         try:
             response = self._ddb.update_item(
                 TableName=self._table,
                 Key={PARTITION_KEY: {"S": send_pk(send_id)}},
                 UpdateExpression="SET claimedAt = :now, updatedAt = :now ADD attempts :one",
-                ConditionExpression="attribute_exists(pk) AND #s IN (:pending, :queued) AND attribute_not_exists(claimedAt)",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues=to_attributes(
-                    {
-                        ":now": now,
-                        ":one": 1,
-                        ":pending": EmailStatus.PENDING.value,
-                        ":queued": EmailStatus.QUEUED.value,
-                    }
+                ConditionExpression=(
+                    f"attribute_exists(pk) AND #s IN ({', '.join(claimable)}) AND attribute_not_exists(claimedAt)"
                 ),
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=to_attributes({":now": now, ":one": 1, **claimable}),
                 ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
@@ -138,7 +132,8 @@ class SendRows:
                 Key={PARTITION_KEY: {"S": send_pk(row.send_id)}},
                 UpdateExpression=f"SET {', '.join(assignments)} REMOVE #e",
                 ConditionExpression="#status = :pending AND attribute_not_exists(claimedAt)",
-                ExpressionAttributeNames={f"#{n}": n for n in status_keys(row.batch_id, EmailStatus.QUEUED)} | {"#e": "error"},
+                ExpressionAttributeNames={f"#{n}": n for n in status_keys(row.batch_id, EmailStatus.QUEUED)}
+                | {"#e": "error"},
                 ExpressionAttributeValues=to_attributes(values),
             )
         except ClientError as exc:
@@ -197,4 +192,3 @@ class SendRows:
                 return False
             raise
         return True
-

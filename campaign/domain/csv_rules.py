@@ -94,14 +94,15 @@ def parse_campaign_csv(content: bytes) -> ParsedCsv:
 
 
 def _decode(content: bytes) -> str:
-    if not content.strip():
-        raise CsvFileError("empty_file", "the file is empty")
     if b"\x00" in content:
         raise CsvFileError("not_csv", "the file contains NUL bytes: it is binary data, not a CSV")
     try:
-        return content.decode("utf-8-sig")
+        text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise CsvFileError("not_utf8", f"the file is not valid UTF-8 (bad byte at offset {exc.start})") from exc
+    if not text.strip():
+        raise CsvFileError("empty_file", "the file is empty")
+    return text
 
 
 def _records(text: str) -> Iterator[tuple[int, list[str]]]:
@@ -120,13 +121,16 @@ def _records(text: str) -> Iterator[tuple[int, list[str]]]:
         start = reader.line_num + 1
 
 
+# A header that opens like JSON, XML or HTML is some other document, not a CSV with odd column names.
+_OTHER_DOCUMENT_OPENERS = ("{", "[", "<")
+
+
 def _locate_columns(header: list[str]) -> dict[str, int]:
     names = [name.strip().lower() for name in header]
     present = [name for name in REQUIRED_COLUMNS if name in names]
-    if not present and len(names) <= 1:
-        raise CsvFileError(
-            "not_csv", "no comma-separated header naming the columns email, subject, content was found"
-        )
+    looks_like_other_document = bool(names) and names[0].startswith(_OTHER_DOCUMENT_OPENERS)
+    if looks_like_other_document or (not present and len(names) <= 1):
+        raise CsvFileError("not_csv", "no comma-separated header naming the columns email, subject, content was found")
     missing = [name for name in REQUIRED_COLUMNS if name not in names]
     if missing:
         raise CsvFileError(

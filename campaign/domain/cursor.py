@@ -7,8 +7,12 @@ when rows change status (and index partition) between pages: nothing repeats and
 import base64
 import binascii
 import json
+import re
 
 _VERSION = 1
+# Exactly the shape of an index sort key: "<createdAt>#<sendId>" (see campaign.aws.table_schema).
+_POSITION = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z#[0-9a-f]{32}")
+_MAX_CURSOR_CHARS = 200
 
 
 class InvalidCursorError(ValueError):
@@ -21,15 +25,15 @@ def encode_cursor(position: str) -> str:
 
 
 def decode_cursor(cursor: str) -> str:
+    if len(cursor) > _MAX_CURSOR_CHARS:
+        raise InvalidCursorError("the cursor is not one this API issued")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         data = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidCursorError("the cursor is not one this API issued") from exc
-    if not isinstance(data, dict) or data.get("v") != _VERSION or not isinstance(data.get("k"), str):
-        raise InvalidCursorError("the cursor is not one this API issued")
-    position: str = data["k"]
-    if "#" not in position or not position.isascii():
+    position = data.get("k") if isinstance(data, dict) and data.get("v") == _VERSION else None
+    if not isinstance(position, str) or not _POSITION.fullmatch(position):
         raise InvalidCursorError("the cursor is not one this API issued")
     return position
 

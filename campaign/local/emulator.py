@@ -54,7 +54,7 @@ def _without_counters(method: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-_original_attributes = sqs_models.Queue.attributes.fget
+_original_attributes = sqs_models.Queue.__dict__["attributes"].fget
 
 
 _ITEM_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")

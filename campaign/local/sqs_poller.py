@@ -7,24 +7,30 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from campaign.aws.clients import client
 from campaign.limits import WORKER_BATCH_SIZE
 
 logger = logging.getLogger(__name__)
 
-Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+Handler = Callable[[dict[str, Any], LambdaContext], Any]
 
 
-@dataclass
-class LocalLambdaContext:
-    """The attributes Powertools reads from a Lambda context."""
+class LocalLambdaContext(LambdaContext):
+    """A Lambda context for local invocations, with the attributes Powertools reads."""
 
-    function_name: str = "campaign-worker-local"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:campaign-worker-local"
-    aws_request_id: str = ""
+    def __init__(self, aws_request_id: str = "local-request", function_name: str = "campaign-worker-local") -> None:
+        self._function_name = function_name
+        self._function_version = "$LATEST"
+        self._memory_limit_in_mb = 256
+        self._invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}"
+        self._aws_request_id = aws_request_id
+        self._log_group_name = f"/aws/lambda/{function_name}"
+        self._log_stream_name = "local"
 
-    def get_remaining_time_in_millis(self) -> int:
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
         return 30_000
 
 

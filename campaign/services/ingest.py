@@ -77,9 +77,13 @@ def _queue_and_record(rows: list[SendRow], gateways: IngestGateways, *, resuming
     for start in range(0, len(rows), _STEP_ROWS):
         step = rows[start : start + _STEP_ROWS]
         existing = gateways.rows.existing([row.send_id for row in step]) if resuming else {}
-        to_send = [row for row in step if row.send_id not in existing or existing[row.send_id].status not in FINAL_STATUSES]
+        to_send = [
+            row for row in step if row.send_id not in existing or existing[row.send_id].status not in FINAL_STATUSES
+        ]
         refused = gateways.queue.enqueue([SendJob(row.send_id, row.batch_id) for row in to_send])
-        gateways.rows.create([_with_enqueue_outcome(row, refused.get(row.send_id)) for row in to_send if row.send_id not in existing])
+        gateways.rows.create(
+            [_with_enqueue_outcome(row, refused.get(row.send_id)) for row in to_send if row.send_id not in existing]
+        )
         not_enqueued += len(refused)
         enqueued += len(to_send) - len(refused)
     return enqueued, not_enqueued

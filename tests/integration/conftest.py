@@ -16,7 +16,8 @@ def api(stack: Any) -> TestClient:
 @pytest.fixture
 def upload(api: TestClient) -> Callable[[bytes], Response]:
     def _upload(content: bytes, filename: str = "campaign.csv") -> Response:
-        return api.post("/upload", files={"file": (filename, content, "text/csv")})
+        response: Response = api.post("/upload", files={"file": (filename, content, "text/csv")})
+        return response
 
     return _upload
 

@@ -95,7 +95,7 @@ def test_retry_while_the_first_ingest_holds_its_lease_is_a_duplicate(upload: Upl
     with faults("sqs", "SendMessageBatch", _crash_on_call(13)):
         crashed = upload(content)
     retried = upload(content)
-    assert crashed.status_code == 500
+    assert crashed.status_code == 500 and crashed.json()["error"] == "internal_error"
     assert retried.status_code == 200 and retried.json()["duplicate"] is True and retried.json()["enqueued"] == 0
 
 

@@ -27,12 +27,17 @@ def _unprocessed(params: dict[str, Any]) -> dict[str, Any]:
 def _fail_half(params: dict[str, Any]) -> dict[str, Any]:
     entries = params["Entries"]
     half = len(entries) // 2
-    return {
-        "Successful": [],
-        "Failed": [
-            {"Id": e["Id"], "SenderFault": False, "Code": "InternalError", "Message": "try again"} for e in entries[:half]
-        ],
-    } if half else {"Successful": [], "Failed": []}
+    return (
+        {
+            "Successful": [],
+            "Failed": [
+                {"Id": e["Id"], "SenderFault": False, "Code": "InternalError", "Message": "try again"}
+                for e in entries[:half]
+            ],
+        }
+        if half
+        else {"Successful": [], "Failed": []}
+    )
 
 
 def test_batch_writes_carry_at_most_25_items_and_sends_at_most_10(upload: Upload) -> None:
@@ -84,7 +89,9 @@ def test_rows_sqs_keeps_refusing_stay_pending_with_the_reason(upload: Upload, st
     assert page.rows[0].error is not None and "ServiceUnavailable" in page.rows[0].error
 
 
-def test_redrive_queues_pending_rows_and_the_worker_sends_them(upload: Upload, stack: LocalResources, drain: Any) -> None:
+def test_redrive_queues_pending_rows_and_the_worker_sends_them(
+    upload: Upload, stack: LocalResources, drain: Any
+) -> None:
     # Given a batch whose rows SQS refused at ingest
     with faults("sqs", "SendMessageBatch", [client_error("ServiceUnavailable", "down", status=503)] * 50):
         batch_id = upload(campaign_csv(7)).json()["batchId"]

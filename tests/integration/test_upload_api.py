@@ -23,7 +23,11 @@ def _queued_messages(stack: LocalResources) -> int:
     attributes = client("sqs").get_queue_attributes(QueueUrl=stack.queue_url, AttributeNames=["All"])["Attributes"]
     return sum(
         int(attributes[name])
-        for name in ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed", "ApproximateNumberOfMessagesNotVisible")
+        for name in (
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesDelayed",
+            "ApproximateNumberOfMessagesNotVisible",
+        )
     )
 
 
@@ -134,7 +138,7 @@ def test_file_over_the_limit_answers_413_and_writes_nothing(upload: Upload, stac
 
 def test_file_at_the_limit_without_content_length_is_still_checked(api: TestClient, stack: Any) -> None:
     # Given a chunked request (no Content-Length) whose file exceeds the limit
-    body = b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"c.csv\"\r\n\r\n"
+    body = b'--b\r\nContent-Disposition: form-data; name="file"; filename="c.csv"\r\n\r\n'
     body += b"email,subject,content\n" + b"a" * MAX_UPLOAD_BYTES + b"\r\n--b--\r\n"
 
     def chunks() -> Any:
@@ -148,7 +152,7 @@ def test_file_at_the_limit_without_content_length_is_still_checked(api: TestClie
 
 
 def test_truncated_multipart_answers_400_json(api: TestClient) -> None:
-    body = b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"c.csv\"\r\n\r\nemail,subj"
+    body = b'--b\r\nContent-Disposition: form-data; name="file"; filename="c.csv"\r\n\r\nemail,subj'
     response = api.post("/upload", content=body, headers={"content-type": "multipart/form-data; boundary=b"})
     assert 400 <= response.status_code < 500
     assert "error" in response.json()
@@ -161,3 +165,13 @@ def test_health_needs_no_aws(api: TestClient) -> None:
 def test_docs_and_openapi_are_served(api: TestClient) -> None:
     assert api.get("/docs").status_code == 200
     assert "/upload" in api.get("/openapi.json").json()["paths"]
+
+
+def test_aws_outage_answers_503_json_and_can_be_retried(upload: Upload, stack: LocalResources) -> None:
+    from tests.support.aws_calls import client_error, faults
+
+    with faults("dynamodb", "PutItem", [client_error("InternalServerError", "down", status=500)]):
+        failed = upload(campaign_csv(2))
+    retried = upload(campaign_csv(2))
+    assert failed.status_code == 503 and failed.json()["error"] == "service_unavailable"
+    assert retried.status_code == 201

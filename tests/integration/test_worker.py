@@ -28,7 +28,7 @@ def ses_mode(stack: LocalResources, monkeypatch: pytest.MonkeyPatch) -> None:
     reset_process_caches()
 
 
-def _invoke(messages: list[dict[str, Any]], stack: LocalResources) -> dict[str, Any]:
+def _invoke(messages: list[dict[str, Any]], stack: LocalResources) -> Any:
     return worker.handler.handler(sqs_event(messages, stack.queue_arn), LocalLambdaContext(aws_request_id="req-1"))
 
 
@@ -73,7 +73,7 @@ def test_ses_mode_sends_from_the_sender_and_stores_the_message_id(
     messages = receive(stack.queue_url, wait_seconds=0)
     with recording("sesv2") as log:
         _invoke(messages, stack)
-    (params, reply), = log.of("SendEmail")
+    ((params, reply),) = log.of("SendEmail")
     assert params["FromEmailAddress"] == stack.sender_address
     assert params["Destination"] == {"ToAddresses": ["user0@example.com"]}
     assert _rows(stack, messages)[0].provider_message_id == reply["MessageId"]
@@ -119,7 +119,9 @@ def test_permanent_ses_rejection_is_error_and_not_retried(
 ) -> None:
     upload(campaign_csv(1))
     messages = receive(stack.queue_url, wait_seconds=0)
-    with faults("sesv2", "SendEmail", [client_error("MessageRejected", "Email address is not verified.")], single_attempt=True):
+    with faults(
+        "sesv2", "SendEmail", [client_error("MessageRejected", "Email address is not verified.")], single_attempt=True
+    ):
         response = _invoke(messages, stack)
     row = _rows(stack, messages)[0]
     assert _failures(response) == []

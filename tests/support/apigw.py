@@ -8,7 +8,9 @@ from typing import Any
 _TEMPLATE = Path(__file__).resolve().parent.parent / "events" / "apigw_v2_event.json"
 
 
-def http_api_event(method: str, path: str, *, body: bytes = b"", headers: dict[str, str] | None = None) -> dict[str, Any]:
+def http_api_event(
+    method: str, path: str, *, body: bytes = b"", headers: dict[str, str] | None = None
+) -> dict[str, Any]:
     event: dict[str, Any] = json.loads(_TEMPLATE.read_text())
     event["rawPath"] = path
     event["routeKey"] = "$default"
@@ -25,7 +27,11 @@ def http_api_event(method: str, path: str, *, body: bytes = b"", headers: dict[s
 
 def multipart(field: str, filename: str, content: bytes, boundary: str = "----campaign-test") -> tuple[bytes, str]:
     body = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\n"
-        "Content-Type: text/csv\r\n\r\n"
-    ).encode() + content + f"\r\n--{boundary}--\r\n".encode()
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{filename}"\r\n'
+            "Content-Type: text/csv\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     return body, f"multipart/form-data; boundary={boundary}"

@@ -4,7 +4,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
@@ -55,14 +55,18 @@ def recording(*services: str) -> Iterator[CallLog]:
 
 
 def client_error(code: str, message: str = "", status: int = 400) -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}, "op")
+    return ClientError(
+        {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}, "op"
+    )
 
 
-Fault = dict[str, Any] | ClientError | Exception | Callable[[dict[str, Any]], Any] | None
+Fault: TypeAlias = dict[str, Any] | ClientError | Exception | Callable[[dict[str, Any]], Any] | None
 
 
 @contextmanager
-def faults(service: str, operation: str, script: list[Fault], *, single_attempt: bool = False) -> Iterator[list[dict[str, Any]]]:
+def faults(
+    service: str, operation: str, script: list[Fault], *, single_attempt: bool = False
+) -> Iterator[list[dict[str, Any]]]:
     """Answer the next calls of `operation` from `script` instead of AWS: a dict is returned as the
     parsed reply, an exception is raised, a callable gets the params and may return a reply, None
     passes the call through. After the script, calls pass through. Yields the params seen."""

@@ -90,9 +90,7 @@ def test_send_ids_differ_whenever_the_recipient_differs(a: str, b: str) -> None:
 # --- Cursors ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "position", [POSITION, "2026-01-01T00:00:00.000000Z#ffffffffffffffffffffffffffffffff", "a#b"]
-)
+@pytest.mark.parametrize("position", [POSITION, "2026-01-01T00:00:00.000000Z#ffffffffffffffffffffffffffffffff", "a#b"])
 def test_cursor_round_trips_its_position(position: str) -> None:
     # Given a position
     # When it is encoded and decoded

@@ -1,0 +1,237 @@
+"""Build the two Lambda packages, build/ingestor.zip and build/worker.zip, byte for byte reproducibly.
+
+Each zip holds the third-party wheels for the Lambda platform (Linux arm64, CPython 3.12), installed by
+pip from the versions pinned in pyproject.toml, plus our own packages:
+
+- worker:   the base dependencies          + campaign/ (less campaign/local/) + worker/
+- ingestor: the base dependencies + [api]  + campaign/ (less campaign/local/) + app/
+
+boto3, botocore and s3transfer are left out: the Lambda Python runtime ships them, and leaving them out
+keeps the packages small and the cold start short. The price is that the runtime's boto3 version (not
+the pinned one) runs in AWS; docs/deploy.md says so. Lambda puts the package ahead of the runtime on
+sys.path, so the runtime's botocore imports our copy of any library it shares with us (jmespath,
+python-dateutil): pip is constrained to botocore's own ranges for those, read from the botocore
+installed here.
+
+Reproducible: entries are sorted, every timestamp is 1980-01-01, every mode is 0644, and no
+__pycache__, *.pyc or console scripts (bin/) go in, so two builds of the same inputs are identical.
+pyproject.toml pins only the direct dependencies, so the transitive versions are whatever pip resolves
+on the day; each build writes build/<name>.requirements.txt listing what went in.
+
+Usage: python scripts/package_lambdas.py [--out build] [--only worker|ingestor]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import re
+import subprocess
+import sys
+import tempfile
+import tomllib
+import zipfile
+from dataclasses import dataclass
+from email.parser import HeaderParser
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The runtime provides these (see the module docstring).
+RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer"})
+# The worker must stay free of the web stack (cold start); checked on the finished zip.
+WORKER_FORBIDDEN = frozenset({"fastapi", "strawberry", "mangum", "starlette", "email_validator"})
+
+PIP_PLATFORM = ["--platform", "manylinux2014_aarch64", "--implementation", "cp", "--python-version", "3.12"]
+FIXED_DATE = (1980, 1, 1, 0, 0, 0)
+FILE_MODE = 0o100644 << 16  # regular file, rw-r--r--
+SKIPPED_DIRS = frozenset({"__pycache__", "bin"})
+SKIPPED_SUFFIXES = (".pyc", ".pyo")
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    name: str
+    extras: tuple[str, ...]
+    packages: tuple[str, ...]  # our top-level packages that go in
+    excluded: tuple[str, ...] = ("campaign/local",)  # local tooling only, never deployed
+
+
+COMPONENTS = {
+    "worker": Component("worker", extras=(), packages=("campaign", "worker")),
+    "ingestor": Component("ingestor", extras=("api",), packages=("campaign", "app")),
+}
+
+
+def distribution_name(requirement: str) -> str:
+    """'aws-lambda-powertools==3.37.0' -> 'aws_lambda_powertools' (PEP 503 normalised, underscores)."""
+    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
+    if match is None:
+        raise ValueError(f"not a requirement: {requirement!r}")
+    return re.sub(r"[-_.]+", "_", match.group(1)).lower()
+
+
+def requirements(component: Component, pyproject: Path = ROOT / "pyproject.toml") -> list[str]:
+    """The pinned requirements of one Lambda, as written in pyproject.toml, less what the runtime has."""
+    project = tomllib.loads(pyproject.read_text())["project"]
+    wanted = list(project["dependencies"])
+    for extra in component.extras:
+        wanted += project["optional-dependencies"][extra]
+    unpinned = [r for r in wanted if "==" not in r]
+    if unpinned:
+        raise SystemExit(f"pyproject.toml must pin every Lambda dependency with ==: {unpinned}")
+    return sorted(r for r in wanted if distribution_name(r) not in RUNTIME_PROVIDED)
+
+
+def own_files(component: Component, root: Path = ROOT) -> dict[str, Path]:
+    """Our source files for one Lambda: {path in the zip: path on disk}."""
+    files: dict[str, Path] = {}
+    for package in component.packages:
+        for path in sorted((root / package).rglob("*")):
+            arcname = path.relative_to(root).as_posix()
+            if not path.is_file() or _skipped(arcname):
+                continue
+            if any(arcname == ex or arcname.startswith(ex + "/") for ex in component.excluded):
+                continue
+            files[arcname] = path
+    return files
+
+
+def _skipped(arcname: str) -> bool:
+    parts = arcname.split("/")
+    return any(part in SKIPPED_DIRS for part in parts[:-1]) or arcname.endswith(SKIPPED_SUFFIXES)
+
+
+def runtime_constraints() -> list[str]:
+    """botocore's requirements (without extras), e.g. 'python-dateutil<3.0.0,>=2.1'."""
+    try:
+        required = importlib.metadata.requires("botocore") or []
+    except importlib.metadata.PackageNotFoundError as exc:
+        raise SystemExit("botocore must be installed where this script runs (pip install -e .)") from exc
+    constraints = []
+    for requirement in required:
+        if "extra ==" in requirement:
+            continue
+        name_and_spec, _, marker = requirement.partition(";")
+        constraint = name_and_spec.replace("(", "").replace(")", "").replace(" ", "")
+        constraints.append(f"{constraint}; {marker.strip()}" if marker.strip() else constraint)
+    return sorted(constraints)
+
+
+def install_dependencies(reqs: list[str], target: Path, constraints_file: Path) -> None:
+    """pip-install wheels for the Lambda platform into `target` (no bytecode: Lambda compiles at import)."""
+    if not reqs:
+        return
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-compile",
+        *PIP_PLATFORM,
+        "--only-binary=:all:",
+        "--constraint",
+        str(constraints_file),
+        "--target",
+        str(target),
+        *reqs,
+    ]
+    subprocess.run(command, check=True)
+
+
+def dependency_files(target: Path) -> dict[str, Path]:
+    files: dict[str, Path] = {}
+    for path in sorted(target.rglob("*")):
+        arcname = path.relative_to(target).as_posix()
+        if path.is_file() and not _skipped(arcname) and not arcname.startswith("bin/"):
+            files[arcname] = path
+    return files
+
+
+def installed_versions(target: Path) -> list[str]:
+    """'name==version' for every distribution pip installed into `target`."""
+    found = []
+    for meta in target.glob("*.dist-info/METADATA"):
+        headers = HeaderParser().parsestr(meta.read_text(encoding="utf-8"))
+        found.append(f"{headers['Name']}=={headers['Version']}")
+    return sorted(found, key=str.lower)
+
+
+def top_level_names(arcnames: list[str]) -> set[str]:
+    """Importable top-level names in a zip: first path segments, without .py / .dist-info suffixes."""
+    names = set()
+    for arcname in arcnames:
+        first = arcname.split("/", 1)[0]
+        if first.endswith((".dist-info", ".data")):
+            continue
+        names.add(first.removesuffix(".py").split(".", 1)[0].lower())
+    return names
+
+
+def write_zip(files: dict[str, Path], destination: Path) -> None:
+    """A deterministic zip: sorted entries, fixed date and mode, fixed compression."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    tmp = destination.with_suffix(".zip.tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        for arcname in sorted(files):
+            info = zipfile.ZipInfo(arcname, date_time=FIXED_DATE)
+            info.external_attr = FILE_MODE
+            info.create_system = 3  # Unix, so the mode bits are honoured
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, files[arcname].read_bytes(), compresslevel=9)
+    tmp.replace(destination)
+
+
+def build(component: Component, out_dir: Path) -> Path:
+    with tempfile.TemporaryDirectory(prefix=f"package-{component.name}-") as scratch:
+        target = Path(scratch) / "deps"
+        constraints_file = Path(scratch) / "runtime-constraints.txt"
+        constraints_file.write_text("\n".join(runtime_constraints()) + "\n")
+        install_dependencies(requirements(component), target, constraints_file)
+        deps = dependency_files(target)
+        leaked = top_level_names(list(deps)) & RUNTIME_PROVIDED
+        if leaked:
+            raise SystemExit(f"{component.name}: dependencies pulled in {sorted(leaked)} (runtime-provided)")
+        ours = own_files(component)
+        clash = deps.keys() & ours.keys()
+        if clash:
+            raise SystemExit(f"{component.name}: our files clash with dependencies: {sorted(clash)[:5]}")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        manifest = out_dir / f"{component.name}.requirements.txt"
+        manifest.write_text("\n".join(installed_versions(target)) + "\n")
+        destination = out_dir / f"{component.name}.zip"
+        write_zip(deps | ours, destination)
+    check_contents(component, destination)
+    return destination
+
+
+def check_contents(component: Component, zip_path: Path) -> None:
+    with zipfile.ZipFile(zip_path) as archive:
+        names = archive.namelist()
+    present = top_level_names(names)
+    missing = {p for p in component.packages if p not in present}
+    if missing:
+        raise SystemExit(f"{zip_path}: missing our packages {sorted(missing)}")
+    if any(n.startswith("campaign/local/") for n in names):
+        raise SystemExit(f"{zip_path}: campaign/local/ must not be deployed")
+    if component.name == "worker" and present & WORKER_FORBIDDEN:
+        raise SystemExit(f"{zip_path}: the worker must not contain {sorted(present & WORKER_FORBIDDEN)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "build", help="output directory (default: build/)")
+    parser.add_argument("--only", choices=sorted(COMPONENTS), help="build one package only")
+    args = parser.parse_args(argv)
+    names = [args.only] if args.only else sorted(COMPONENTS)
+    for name in names:
+        path = build(COMPONENTS[name], args.out)
+        shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+        print(f"{shown}: {path.stat().st_size:,} bytes")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
