@@ -25,7 +25,7 @@ def error_response(status_code: int, code: str, message: str, **details: Any) ->
     return JSONResponse(status_code=status_code, content={"error": code, "message": message, **details})
 
 
-_HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+_HTTP_CODES = {400: "malformed_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 
 
 async def _api_error(_: Request, exc: Exception) -> JSONResponse:

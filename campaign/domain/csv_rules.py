@@ -5,6 +5,7 @@ A file-level problem raises `CsvFileError` before anything is written; a bad row
 
 import csv
 import io
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -31,6 +32,9 @@ class SkipReason(StrEnum):
     MISSING_CONTENT = "missing_content"
     CONTENT_TOO_LONG = "content_too_long"
     DUPLICATE_RECIPIENT = "duplicate_recipient"
+    # More non-empty cells than the header has columns: almost always an unquoted comma, which would
+    # otherwise send a truncated subject or body without a word.
+    EXTRA_CELLS = "extra_cells"
 
 
 class CsvFileError(ValueError):
@@ -73,7 +77,9 @@ class ParsedCsv:
 
 def parse_campaign_csv(content: bytes) -> ParsedCsv:
     """Decode, find the header, and sort every non-blank data row into accepted or skipped."""
-    records = _records(_decode(content))
+    text = _decode(content)
+    _refuse_json(text)
+    records = _records(text)
     header_line, header = next(records, (0, []))
     columns = _locate_columns(header)
     rows: list[CampaignRow] = []
@@ -83,6 +89,9 @@ def parse_campaign_csv(content: bytes) -> ParsedCsv:
         email, subject, content_text = (
             record[columns[name]] if columns[name] < len(record) else "" for name in REQUIRED_COLUMNS
         )
+        if any(cell.strip() for cell in record[len(header) :]):
+            skipped.append(SkippedRow(line, email.strip(), SkipReason.EXTRA_CELLS))
+            continue
         outcome = _judge_row(line, email, subject, content_text, seen)
         if isinstance(outcome, CampaignRow):
             rows.append(outcome)
@@ -103,6 +112,17 @@ def _decode(content: bytes) -> str:
     if not text.strip():
         raise CsvFileError("empty_file", "the file is empty")
     return text
+
+
+def _refuse_json(text: str) -> None:
+    """A JSON document can fail CSV parsing before its header is looked at; name it for what it is."""
+    if text.lstrip()[:1] not in ("{", "["):
+        return
+    try:
+        json.loads(text)
+    except ValueError:
+        return
+    raise CsvFileError("not_csv", "the file is a JSON document, not a CSV")
 
 
 def _records(text: str) -> Iterator[tuple[int, list[str]]]:
@@ -129,7 +149,7 @@ def _locate_columns(header: list[str]) -> dict[str, int]:
     names = [name.strip().lower() for name in header]
     present = [name for name in REQUIRED_COLUMNS if name in names]
     looks_like_other_document = bool(names) and names[0].startswith(_OTHER_DOCUMENT_OPENERS)
-    if looks_like_other_document or (not present and len(names) <= 1):
+    if (looks_like_other_document and len(present) < len(REQUIRED_COLUMNS)) or (not present and len(names) <= 1):
         raise CsvFileError("not_csv", "no comma-separated header naming the columns email, subject, content was found")
     missing = [name for name in REQUIRED_COLUMNS if name not in names]
     if missing:

@@ -11,7 +11,7 @@ import re
 
 _VERSION = 1
 # Exactly the shape of an index sort key: "<createdAt>#<sendId>" (see campaign.aws.table_schema).
-_POSITION = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z#[0-9a-f]{32}")
+_POSITION = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z#[0-9a-f]{32}")
 _MAX_CURSOR_CHARS = 200
 
 

@@ -12,7 +12,10 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "example_csv"
 README = EXAMPLES / "README.md"
 RESERVED_DOMAINS = ("example.com", "example.org", "example.net")
 
-TABLE_ROW = re.compile(r"^\| \[`(?P<file>[^`]+)`\]\([^)]+\) \| (?P<outcome>[^|]+) \| (?P<accepted>[^|]+) \| (?P<skipped>[^|]+) \|")
+TABLE_ROW = re.compile(
+    r"^\| \[`(?P<file>[^`]+)`\]\([^)]+\) "
+    r"\| (?P<outcome>[^|]+) \| (?P<accepted>[^|]+) \| (?P<skipped>[^|]+) \|"
+)
 REFUSED = re.compile(r"^refused: `(?P<code>\w+)`(?: \(missing: (?P<missing>.+)\))?$")
 SKIP = re.compile(r"^line (?P<line>\d+): `(?P<reason>\w+)`$")
 
@@ -43,9 +46,7 @@ def read_promises() -> list[Promise]:
             Promise(
                 file=match["file"],
                 error_code=refused["code"] if refused else None,
-                missing_columns=re.findall(r"`(\w+)`", refused["missing"])
-                if refused and refused["missing"]
-                else None,
+                missing_columns=re.findall(r"`(\w+)`", refused["missing"]) if refused and refused["missing"] else None,
                 accepted=None if accepted == "—" else int(accepted),
                 skipped=[(int(s["line"]), SkipReason(s["reason"])) for s in skips if s],
             )
