@@ -8,7 +8,9 @@ from app.main import create_app
 
 CSV = b"email,subject,content\nada@example.com,Hello,Hi Ada\nbob@example.com,Hello,Hi Bob\nnot-an-email,Hello,x\n"
 
-QUERY = """query($batch: String) { listEmailStatus(batchId: $batch) { items { email status providerMessageId } nextCursor } }"""
+QUERY = """
+query($batch: String) { listEmailStatus(batchId: $batch) { items { email status providerMessageId } nextCursor } }
+"""
 
 
 def test_uploaded_rows_reach_sent(stack: Any, drain: Any) -> None:

@@ -204,7 +204,9 @@ def test_every_listing_is_a_key_condition_query_never_a_scan(
     _assert_only_key_condition_queries(log)
 
 
-BATCH = "query($id: String!) { batch(batchId: $id) { batchId total enqueued skipped counts { pending queued sent error } } }"
+BATCH = """
+query($id: String!) { batch(batchId: $id) { batchId total enqueued skipped counts { pending queued sent error } } }
+"""
 
 
 def test_batch_query_counts_rows_by_status(graphql: GraphQL, stack: Any, upload: Any, drain: Any) -> None:
