@@ -13,8 +13,11 @@ logger = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
-    def __init__(self, status_code: int, code: str, message: str, **details: Any) -> None:
+    def __init__(
+        self, status_code: int, code: str, message: str, headers: dict[str, str] | None = None, **details: Any
+    ) -> None:
         super().__init__(message)
+        self.headers = headers
         self.status_code = status_code
         self.code = code
         self.message = message
@@ -30,7 +33,9 @@ _HTTP_CODES = {400: "malformed_request", 404: "not_found", 405: "method_not_allo
 
 async def _api_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return error_response(exc.status_code, exc.code, exc.message, **exc.details)
+    response = error_response(exc.status_code, exc.code, exc.message, **exc.details)
+    response.headers.update(exc.headers or {})
+    return response
 
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:

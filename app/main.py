@@ -1,6 +1,8 @@
 """The FastAPI application: REST routes, GraphQL, one error shape, one body-size limit."""
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+
+from app.auth import require_api_key, require_api_key_for_graphql
 
 from app.errors import install_error_handlers
 from app.graphql.schema import graphql_router
@@ -19,6 +21,6 @@ def create_app() -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit)
     app.include_router(health.router)
-    app.include_router(upload.router)
-    app.include_router(graphql_router(), prefix="/graphql")
+    app.include_router(upload.router, dependencies=[Depends(require_api_key)])
+    app.include_router(graphql_router(), prefix="/graphql", dependencies=[Depends(require_api_key_for_graphql)])
     return app

@@ -21,6 +21,9 @@ ENV_SES_CONFIGURATION_SET = "SES_CONFIGURATION_SET"
 ENV_MAX_RECEIVE_COUNT = "MAX_RECEIVE_COUNT"
 ENV_STAGE = "STAGE"
 ENV_ENQUEUE_DELAY_SECONDS = "ENQUEUE_DELAY_SECONDS"
+# Deployed: the key lives in Secrets Manager (ARN). Locally: the key itself.
+ENV_API_KEY_SECRET_ARN = "API_KEY_SECRET_ARN"
+ENV_API_KEY = "API_KEY"
 
 
 class SendMode(StrEnum):
@@ -50,6 +53,8 @@ class ApiSettings(Settings):
     queue_url: str
     dlq_url: str | None
     enqueue_delay_seconds: int
+    api_key: str | None
+    api_key_secret_arn: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +76,17 @@ def api_settings() -> ApiSettings:
     raw_delay = os.environ.get(ENV_ENQUEUE_DELAY_SECONDS, str(ENQUEUE_DELAY_SECONDS))
     if not raw_delay.isdigit() or int(raw_delay) > 900:
         raise SettingsError(f"{ENV_ENQUEUE_DELAY_SECONDS} must be an integer from 0 to 900 (SQS's limit)")
+    api_key = os.environ.get(ENV_API_KEY) or None
+    api_key_secret_arn = os.environ.get(ENV_API_KEY_SECRET_ARN) or None
+    if api_key is None and api_key_secret_arn is None:
+        raise SettingsError(f"set {ENV_API_KEY_SECRET_ARN} (deployed) or {ENV_API_KEY} (local): the API requires a key")
     return ApiSettings(
         **_common(),
         queue_url=_required(ENV_QUEUE_URL),
         dlq_url=os.environ.get(ENV_DLQ_URL) or None,
         enqueue_delay_seconds=int(raw_delay),
+        api_key=api_key,
+        api_key_secret_arn=api_key_secret_arn,
     )
 
 

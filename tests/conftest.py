@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
+import app.auth
 import app.deps
 import worker.handler
 from campaign.aws.clients import clear_client_cache
@@ -13,13 +14,14 @@ from campaign.config import clear_settings_cache
 from campaign.local.emulator import install_dynamodb_item_lock
 from campaign.local.provision import LocalResources, provision
 from campaign.local.sqs_poller import PollResult, poll_once
+from tests.support import TEST_API_KEY
 
 
 def reset_process_caches() -> None:
     """Clients, settings and gateways are cached per container; each test is a new container."""
     clear_client_cache()
     clear_settings_cache()
-    for cached in (app.deps.ingest_gateways, app.deps.send_index, app.deps.batches):
+    for cached in (app.deps.ingest_gateways, app.deps.send_index, app.deps.batches, app.auth._secrets):
         cached.cache_clear()
     worker.handler._sender.cache_clear()
     worker.handler._rows.cache_clear()
@@ -59,6 +61,7 @@ def stack(aws: None, monkeypatch: pytest.MonkeyPatch) -> LocalResources:
     monkeypatch.setenv("SENDER_ADDRESS", resources.sender_address)
     monkeypatch.setenv("ENQUEUE_DELAY_SECONDS", "0")
     monkeypatch.setenv("SEND_MODE", "dry-run")
+    monkeypatch.setenv("API_KEY", TEST_API_KEY)
     reset_process_caches()
     return resources
 

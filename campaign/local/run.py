@@ -4,6 +4,7 @@ Ctrl-C stops everything this started.
 """
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -73,17 +74,18 @@ def _child(args: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[by
             process.kill()
 
 
-def _banner() -> str:
+def _banner(api_key: str) -> str:
     base = f"http://{API_HOST}:{API_PORT}"
     return "\n".join(
         [
             "",
             f"  API        {base}   (Swagger: {base}/docs, GraphiQL: {base}/graphql)",
             f"  emulator   http://127.0.0.1:{EMULATOR_PORT}   (moto; state is lost on exit)",
+            f"  API key    {api_key}   (set API_KEY to choose it; Swagger: Authorize, GraphiQL: Headers)",
             "",
             "  Try:",
-            f"    curl -s -F file=@example_csv/campaign.csv {base}/upload",
-            f"    scripts/demo.sh {base}",
+            f"    curl -s -F file=@example_csv/campaign.csv -H 'x-api-key: {api_key}' {base}/upload",
+            f"    API_KEY={api_key} scripts/demo.sh {base}",
             "",
             "  The worker is polling the send queue. Ctrl-C stops everything.",
             "",
@@ -96,6 +98,8 @@ def main() -> None:
         if not _port_free(port):
             raise SystemExit(f"port {port} is already in use on 127.0.0.1 (another `make run`?)")
     env = {**os.environ, **_base_environment()}
+    api_key = env.get("API_KEY") or secrets.token_urlsafe(24)
+    env["API_KEY"] = api_key
     os.environ.update(env)
     with _child([sys.executable, "-m", "campaign.local.emulator", "--port", str(EMULATOR_PORT)], env):
         _wait_for(f"http://127.0.0.1:{EMULATOR_PORT}/moto-api/data.json")
@@ -107,7 +111,7 @@ def main() -> None:
         api = [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", API_HOST]
         with _child([*api, "--port", str(API_PORT), "--log-level", "warning"], env):
             _wait_for(f"http://{API_HOST}:{API_PORT}/health")
-            print(_banner(), flush=True)
+            print(_banner(api_key), flush=True)
             _run_worker(resources)
 
 

@@ -6,11 +6,12 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from app.main import create_app
+from tests.support import TEST_API_KEY
 
 
 @pytest.fixture
 def api(stack: Any) -> TestClient:
-    return TestClient(create_app(), raise_server_exceptions=False)
+    return TestClient(create_app(), raise_server_exceptions=False, headers={"x-api-key": TEST_API_KEY})
 
 
 @pytest.fixture

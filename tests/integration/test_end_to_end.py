@@ -5,6 +5,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from app.main import create_app
+from tests.support import TEST_API_KEY
 
 CSV = b"email,subject,content\nada@example.com,Hello,Hi Ada\nbob@example.com,Hello,Hi Bob\nnot-an-email,Hello,x\n"
 
@@ -15,7 +16,7 @@ query($batch: String) { listEmailStatus(batchId: $batch) { items { email status 
 
 def test_uploaded_rows_reach_sent(stack: Any, drain: Any) -> None:
     # Given a running API
-    client = TestClient(create_app())
+    client = TestClient(create_app(), headers={"x-api-key": TEST_API_KEY})
     # When a CSV is uploaded and the worker drains the queue
     upload = client.post("/upload", files={"file": ("c.csv", CSV, "text/csv")})
     drain()

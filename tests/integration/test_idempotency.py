@@ -17,6 +17,7 @@ from campaign.domain.ids import batch_id_for
 from campaign.local.provision import LocalResources
 from campaign.services.list_sends import count_batch
 from tests.conftest import reset_process_caches
+from tests.support import TEST_API_KEY
 from tests.support.aws_calls import faults, recording
 from tests.support.csv_files import campaign_csv
 
@@ -39,7 +40,7 @@ def test_concurrent_identical_uploads_make_one_batch(stack: LocalResources) -> N
     answers: list[Response] = []
 
     def post() -> None:
-        api = TestClient(create_app())
+        api = TestClient(create_app(), headers={"x-api-key": TEST_API_KEY})
         start.wait()
         answers.append(api.post("/upload", files={"file": ("c.csv", content, "text/csv")}))
 

@@ -5,6 +5,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tests.support import TEST_API_KEY
+
 _TEMPLATE = Path(__file__).resolve().parent.parent / "events" / "apigw_v2_event.json"
 
 
@@ -16,7 +18,7 @@ def http_api_event(
     event["routeKey"] = "$default"
     event["requestContext"]["http"]["method"] = method
     event["requestContext"]["http"]["path"] = path
-    event["headers"] = {**event["headers"], **(headers or {})}
+    event["headers"] = {**event["headers"], "x-api-key": TEST_API_KEY, **(headers or {})}
     if body:
         # API Gateway base64-encodes binary and multipart bodies.
         event["body"] = base64.b64encode(body).decode()

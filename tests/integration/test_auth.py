@@ -1,0 +1,88 @@
+"""Every endpoint but /health (and the static docs/GraphiQL pages) needs the API key."""
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+from campaign.aws.clients import client
+from campaign.local.provision import LocalResources
+from tests.conftest import reset_process_caches
+from tests.support import TEST_API_KEY
+from tests.support.aws_calls import recording
+from tests.support.csv_files import campaign_csv
+
+LIST = {"query": "{ listEmailStatus { items { sendId } } }"}
+
+
+@pytest.fixture
+def anonymous(stack: LocalResources) -> TestClient:
+    return TestClient(create_app(), raise_server_exceptions=False)
+
+
+def _upload(api: TestClient, **headers: str) -> Any:
+    return api.post("/upload", files={"file": ("c.csv", campaign_csv(2), "text/csv")}, headers=headers)
+
+
+def test_upload_without_a_key_is_401_json_and_writes_nothing(anonymous: TestClient, stack: LocalResources) -> None:
+    response = _upload(anonymous)
+    assert response.status_code == 401
+    assert response.json()["error"] == "unauthorized"
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert client("dynamodb").scan(TableName=stack.table_name)["Count"] == 0
+
+
+@pytest.mark.parametrize(
+    "headers", [{"x-api-key": "wrong"}, {"authorization": "Bearer wrong"}, {"authorization": TEST_API_KEY}]
+)
+def test_wrong_key_is_401(anonymous: TestClient, headers: dict[str, str]) -> None:
+    assert _upload(anonymous, **headers).status_code == 401
+
+
+@pytest.mark.parametrize("headers", [{"x-api-key": TEST_API_KEY}, {"authorization": f"Bearer {TEST_API_KEY}"}])
+def test_key_is_accepted_in_either_header(anonymous: TestClient, headers: dict[str, str]) -> None:
+    assert _upload(anonymous, **headers).status_code == 201
+
+
+def test_graphql_query_without_a_key_is_401(anonymous: TestClient) -> None:
+    assert anonymous.post("/graphql", json=LIST).status_code == 401
+    assert anonymous.get("/graphql", params={"query": LIST["query"]}).status_code == 401
+
+
+def test_graphql_query_with_the_key_works(anonymous: TestClient) -> None:
+    response = anonymous.post("/graphql", json=LIST, headers={"authorization": f"Bearer {TEST_API_KEY}"})
+    assert response.json() == {"data": {"listEmailStatus": {"items": []}}}
+
+
+@pytest.mark.parametrize("path", ["/health", "/docs", "/openapi.json"])
+def test_health_and_docs_need_no_key(anonymous: TestClient, path: str) -> None:
+    assert anonymous.get(path).status_code == 200
+
+
+def test_graphiql_page_opens_without_a_key(anonymous: TestClient) -> None:
+    response = anonymous.get("/graphql", headers={"accept": "text/html"})
+    assert response.status_code == 200 and "graphiql" in response.text.lower()
+
+
+def test_openapi_offers_both_schemes_to_swaggers_authorize_button(anonymous: TestClient) -> None:
+    schemes = anonymous.get("/openapi.json").json()["components"]["securitySchemes"]
+    assert {s["type"] for s in schemes.values()} == {"apiKey", "http"}
+
+
+def test_deployed_key_comes_from_secrets_manager_and_is_cached(
+    stack: LocalResources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the key stored in Secrets Manager and only its ARN in the environment
+    arn = client("secretsmanager").create_secret(Name="api-key", SecretString="from-the-vault")["ARN"]
+    monkeypatch.delenv("API_KEY")
+    monkeypatch.setenv("API_KEY_SECRET_ARN", arn)
+    reset_process_caches()
+    api = TestClient(create_app(), raise_server_exceptions=False)
+    # When several requests arrive
+    with recording("secretsmanager") as log:
+        codes = [_upload(api, **{"x-api-key": "from-the-vault"}).status_code for _ in range(3)]
+        refused = _upload(api, **{"x-api-key": TEST_API_KEY}).status_code
+    # Then the secret's value is the key, read once
+    assert codes == [201, 200, 200] and refused == 401
+    assert log.count("GetSecretValue") == 1
