@@ -3,7 +3,6 @@
 from fastapi import Depends, FastAPI
 
 from app.auth import require_api_key, require_api_key_for_graphql
-
 from app.errors import install_error_handlers
 from app.graphql.schema import graphql_router
 from app.request_limits import BodySizeLimit

@@ -53,7 +53,7 @@ locals {
   dlq_retention_seconds   = 14 * 24 * 3600
 
   # The From address: the identity itself when it is an address, else var.sender_address at the domain.
-  sender_address   = var.sender_address != null ? var.sender_address : var.ses_identity
+  sender_address   = coalesce(var.sender_address, var.ses_identity)
   identity_is_addr = strcontains(var.ses_identity, "@")
 
   # Custom metrics may only be put in this namespace (iam.tf).
