@@ -14,14 +14,20 @@ logger = logging.getLogger(__name__)
 
 class ApiError(Exception):
     def __init__(
-        self, status_code: int, code: str, message: str, headers: dict[str, str] | None = None, **details: Any
+        self,
+        status_code: int,
+        code: str,
+        message: str,
+        *,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
-        self.headers = headers
         self.status_code = status_code
         self.code = code
         self.message = message
-        self.details = details
+        self.details = details or {}
+        self.headers = headers
 
 
 def error_response(status_code: int, code: str, message: str, **details: Any) -> JSONResponse:

@@ -3,13 +3,18 @@ Mangum would otherwise run it on every invocation."""
 
 from typing import Any
 
+from aws_lambda_powertools.logging import correlation_paths
 from mangum import Mangum
 
 from app.main import create_app
+from campaign.observability import logger, metrics, tracer
 
 app = create_app()
 _asgi = Mangum(app, lifespan="off")
 
 
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return _asgi(event, context)

@@ -1,10 +1,15 @@
 """Fixtures for the emulated AWS: every test gets a fresh in-process moto with the real resources."""
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from moto import mock_aws
+
+# Powertools reads these when the handler modules are imported (as Lambda sets them before import).
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "campaign-test")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "CampaignTest")
 
 import app.auth
 import app.deps

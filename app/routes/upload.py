@@ -64,11 +64,16 @@ def upload_csv(
         raise ApiError(400, "missing_file", "the multipart body has no field named 'file'")
     content = file.file.read(MAX_UPLOAD_BYTES + 1)
     if len(content) > MAX_UPLOAD_BYTES:
-        raise ApiError(413, "file_too_large", f"the file exceeds {MAX_UPLOAD_BYTES} bytes", limitBytes=MAX_UPLOAD_BYTES)
+        raise ApiError(
+            413,
+            "file_too_large",
+            f"the file exceeds {MAX_UPLOAD_BYTES} bytes",
+            details={"limitBytes": MAX_UPLOAD_BYTES},
+        )
     try:
         result = ingest_csv(content, gateways)
     except CsvFileError as exc:
-        raise ApiError(400, exc.code, exc.message, **exc.details) from exc
+        raise ApiError(400, exc.code, exc.message, details=exc.details) from exc
     response.status_code = 201 if result.created else 200
     return UploadOut(
         batch_id=result.batch_id,

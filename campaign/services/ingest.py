@@ -7,8 +7,12 @@ message before its row exists retries later. A batch lease keeps a resumed inges
 original one.
 """
 
-from dataclasses import dataclass, field, replace
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from campaign.aws.batches import Batches, ExistingBatch
 from campaign.aws.send_queue import SendJob, SendQueue
@@ -19,6 +23,16 @@ from campaign.domain.ids import batch_id_for, send_id_for
 from campaign.domain.models import BatchRecord, BatchState, SendRow, SkippedRowReport
 from campaign.domain.status import FINAL_STATUSES, EmailStatus
 from campaign.limits import DYNAMODB_BATCH_WRITE_MAX, INGEST_LEASE_SECONDS, SKIPPED_ROWS_CAP
+from campaign.observability import (
+    DIMENSION_REASON,
+    METRIC_DUPLICATE_UPLOADS,
+    METRIC_INGEST_DURATION,
+    METRIC_ROWS_ACCEPTED,
+    METRIC_ROWS_NOT_ENQUEUED,
+    METRIC_ROWS_SKIPPED,
+    logger,
+    metrics,
+)
 
 # Rows handled per step: four BatchWriteItem calls' worth, sent as ten SendMessageBatch calls.
 _STEP_ROWS = 4 * DYNAMODB_BATCH_WRITE_MAX
@@ -33,6 +47,7 @@ class UploadResult:
     not_enqueued: int
     duplicate: bool
     skipped_rows: list[SkippedRowReport] = field(default_factory=list)
+    skipped_by_reason: dict[str, int] = field(default_factory=dict)
 
     @property
     def created(self) -> bool:
@@ -48,6 +63,33 @@ class IngestGateways:
 
 def ingest_csv(content: bytes, gateways: IngestGateways) -> UploadResult:
     """Parse (raising CsvFileError before any write), claim the batch, then queue and record rows."""
+    started = time.perf_counter()
+    result = _ingest(content, gateways)
+    logger.append_keys(batchId=result.batch_id)
+    _record_metrics(result, time.perf_counter() - started)
+    logger.info(
+        "upload ingested",
+        extra={k: v for k, v in asdict(result).items() if k not in ("skipped_rows", "batch_id")},
+    )
+    return result
+
+
+def _record_metrics(result: UploadResult, seconds: float) -> None:
+    if result.duplicate and result.enqueued == 0:
+        metrics.add_metric(name=METRIC_DUPLICATE_UPLOADS, unit=MetricUnit.Count, value=1)
+        return
+    metrics.add_metric(name=METRIC_ROWS_ACCEPTED, unit=MetricUnit.Count, value=result.enqueued + result.not_enqueued)
+    metrics.add_metric(name=METRIC_ROWS_NOT_ENQUEUED, unit=MetricUnit.Count, value=result.not_enqueued)
+    metrics.add_metric(name=METRIC_INGEST_DURATION, unit=MetricUnit.Milliseconds, value=seconds * 1000)
+    # One data point per skip reason, as its own dimension (the listed rows are capped; counts are not).
+    for reason, count in result.skipped_by_reason.items():
+        with single_metric(
+            name=METRIC_ROWS_SKIPPED, unit=MetricUnit.Count, value=count, namespace=metrics.namespace
+        ) as m:
+            m.add_dimension(name=DIMENSION_REASON, value=reason)
+
+
+def _ingest(content: bytes, gateways: IngestGateways) -> UploadResult:
     parsed = parse_campaign_csv(content)
     now = datetime.now(UTC)
     batch = _new_batch_record(batch_id_for(content), parsed, now)
@@ -69,6 +111,7 @@ def ingest_csv(content: bytes, gateways: IngestGateways) -> UploadResult:
         not_enqueued=not_enqueued,
         duplicate=resuming,
         skipped_rows=batch.skipped_rows,
+        skipped_by_reason=dict(Counter(s.reason.value for s in parsed.skipped)),
     )
 
 

@@ -1,8 +1,11 @@
 """The worker's use case: send one queued email at most once and record how it ended."""
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from campaign.aws.email_gateway import EmailSender, PermanentSendError, TransientSendError, UnknownOutcomeError
 from campaign.aws.send_queue import SendJob
@@ -11,6 +14,14 @@ from campaign.domain.clock import from_iso, now_iso, to_iso
 from campaign.domain.models import SendRow
 from campaign.domain.status import FINAL_STATUSES, EmailStatus
 from campaign.limits import CLAIM_STALE_AFTER_SECONDS
+from campaign.observability import (
+    DIMENSION_FAILURE_KIND,
+    METRIC_EMAILS_FAILED,
+    METRIC_EMAILS_SENT,
+    METRIC_SES_LATENCY,
+    logger,
+    metrics,
+)
 
 
 class RetryLaterError(Exception):
@@ -45,23 +56,40 @@ def send_queued_email(job: SendJob, attempt: Attempt, *, rows: SendRows, sender:
     return _deliver(claim, attempt, rows=rows, sender=sender)
 
 
+def _count_failure(kind: str, error: Exception) -> None:
+    logger.warning("send failed", extra={"failureKind": kind, "error": str(error)})
+    with single_metric(
+        name=METRIC_EMAILS_FAILED, unit=MetricUnit.Count, value=1, namespace=metrics.namespace
+    ) as metric:
+        metric.add_dimension(name=DIMENSION_FAILURE_KIND, value=kind)
+
+
 def _deliver(claim: Claimed, attempt: Attempt, *, rows: SendRows, sender: EmailSender) -> SendOutcome:
     row = claim.row
+    started = time.perf_counter()
     try:
         message_id = sender.send(to=row.email, subject=row.subject, body=row.content)
     except TransientSendError as exc:
+        _count_failure("transient", exc)
         if attempt.is_last:
             rows.finish(row, now_iso(), EmailStatus.ERROR, error=f"gave up after {row.attempts} attempts: {exc}")
         else:
             rows.release(row, now_iso(), error=str(exc))
         raise RetryLaterError(str(exc)) from exc
     except PermanentSendError as exc:
+        _count_failure("permanent", exc)
         rows.finish(row, now_iso(), EmailStatus.ERROR, error=str(exc))
         return SendOutcome.FAILED
     except UnknownOutcomeError as exc:
+        _count_failure("unknown_outcome", exc)
         rows.finish(row, now_iso(), EmailStatus.ERROR, error=f"outcome unknown, not retried: {exc}")
         return SendOutcome.FAILED
+    metrics.add_metric(
+        name=METRIC_SES_LATENCY, unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000
+    )
+    metrics.add_metric(name=METRIC_EMAILS_SENT, unit=MetricUnit.Count, value=1)
     rows.finish(row, now_iso(), EmailStatus.SENT, provider_message_id=message_id)
+    logger.info("email sent", extra={"providerMessageId": message_id})
     return SendOutcome.SENT
 
 

@@ -13,7 +13,8 @@ from tests.support.csv_files import campaign_csv
 def _invoke(event: dict[str, Any]) -> dict[str, Any]:
     from app.handler import handler
 
-    return handler(event, LocalLambdaContext())
+    response: dict[str, Any] = handler(event, LocalLambdaContext())
+    return response
 
 
 def _json_body(response: dict[str, Any]) -> Any:

@@ -1,0 +1,43 @@
+"""One Logger, Metrics and Tracer per Lambda, configured by Powertools' environment variables
+(POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE, POWERTOOLS_LOG_LEVEL). Every module imports
+these instead of building its own.
+
+Email addresses never reach the logs in clear: the formatter masks anything address-shaped in the
+final JSON line (messages, extra keys, exception text alike), keeping the first character and domain.
+Message bodies and API keys are never passed to the logger in the first place.
+"""
+
+import logging
+import re
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+# Metric names, defined once (the dashboard in terraform/ refers to the same names).
+METRIC_ROWS_ACCEPTED = "RowsAccepted"
+METRIC_ROWS_SKIPPED = "RowsSkipped"
+METRIC_ROWS_NOT_ENQUEUED = "RowsNotEnqueued"
+METRIC_INGEST_DURATION = "IngestDuration"
+METRIC_DUPLICATE_UPLOADS = "DuplicateUploads"
+METRIC_EMAILS_SENT = "EmailsSent"
+METRIC_EMAILS_FAILED = "EmailsFailed"
+METRIC_SES_LATENCY = "SesLatency"
+DIMENSION_REASON = "reason"
+DIMENSION_FAILURE_KIND = "kind"
+
+_EMAIL = re.compile(r"([A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]*@([A-Za-z0-9.\-]+\.[A-Za-z]{2,})")
+
+
+def mask_emails(text: str) -> str:
+    return _EMAIL.sub(r"\1***@\2", text)
+
+
+class MaskingFormatter(LambdaPowertoolsFormatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return mask_emails(super().format(record))
+
+
+logger = Logger(logger_formatter=MaskingFormatter())
+metrics = Metrics()
+# Tracer patches botocore, so every AWS call is a subsegment; it is inert outside Lambda.
+tracer = Tracer()
