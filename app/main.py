@@ -1,12 +1,14 @@
 """The FastAPI application: REST routes, GraphQL, one error shape, one body-size limit."""
 
 from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from app.auth import require_api_key, require_api_key_for_graphql
 from app.errors import install_error_handlers
 from app.graphql.schema import graphql_router
 from app.request_limits import BodySizeLimit
 from app.routes import health, upload
+from campaign.config import api_settings
 
 
 def create_app() -> FastAPI:
@@ -19,6 +21,14 @@ def create_app() -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit)
+    origins = api_settings().cors_allow_origins
+    if origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["authorization", "x-api-key", "content-type"],
+        )
     app.include_router(health.router)
     app.include_router(upload.router, dependencies=[Depends(require_api_key)])
     app.include_router(graphql_router(), prefix="/graphql", dependencies=[Depends(require_api_key_for_graphql)])

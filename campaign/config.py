@@ -24,6 +24,8 @@ ENV_ENQUEUE_DELAY_SECONDS = "ENQUEUE_DELAY_SECONDS"
 # Deployed: the key lives in Secrets Manager (ARN). Locally: the key itself.
 ENV_API_KEY_SECRET_ARN = "API_KEY_SECRET_ARN"
 ENV_API_KEY = "API_KEY"
+# Comma-separated browser origins allowed to call the API; unset means CORS stays off.
+ENV_CORS_ALLOW_ORIGINS = "CORS_ALLOW_ORIGINS"
 
 
 class SendMode(StrEnum):
@@ -55,6 +57,7 @@ class ApiSettings(Settings):
     enqueue_delay_seconds: int
     api_key: str | None
     api_key_secret_arn: str | None
+    cors_allow_origins: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +90,9 @@ def api_settings() -> ApiSettings:
         enqueue_delay_seconds=int(raw_delay),
         api_key=api_key,
         api_key_secret_arn=api_key_secret_arn,
+        cors_allow_origins=tuple(
+            origin.strip() for origin in os.environ.get(ENV_CORS_ALLOW_ORIGINS, "").split(",") if origin.strip()
+        ),
     )
 
 

@@ -5,6 +5,8 @@ from typing import Annotated
 
 import strawberry
 from fastapi import Depends
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.fastapi import BaseContext, GraphQLRouter
 from strawberry.types import Info
 
@@ -65,7 +67,28 @@ class Query:
         )
 
 
-schema = strawberry.Schema(query=Query)
+# Bounds on what one request may ask for (documented in the README); the page size is capped in
+# list_sends. Errors other than our own QueryError are masked, so no exception text or internal name
+# leaks; GraphQL's own validation errors (syntax, unknown fields, limits) are not exceptions and pass.
+MAX_QUERY_DEPTH = 6
+MAX_QUERY_TOKENS = 1000
+MAX_QUERY_ALIASES = 15
+
+
+def _should_mask(error: GraphQLError) -> bool:
+    original = error.original_error
+    return original is not None and not isinstance(original, QueryError)
+
+
+schema = strawberry.Schema(
+    query=Query,
+    extensions=[
+        QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH),
+        MaxTokensLimiter(max_token_count=MAX_QUERY_TOKENS),
+        MaxAliasesLimiter(max_alias_count=MAX_QUERY_ALIASES),
+        MaskErrors(should_mask_error=_should_mask, error_message="internal error; the request can be retried"),
+    ],
+)
 
 
 def graphql_router() -> GraphQLRouter[Context, None]:

@@ -86,3 +86,21 @@ def test_deployed_key_comes_from_secrets_manager_and_is_cached(
     # Then the secret's value is the key, read once
     assert codes == [201, 200, 200] and refused == 401
     assert log.count("GetSecretValue") == 1
+
+
+def test_cors_is_off_unless_configured(anonymous: TestClient) -> None:
+    response = anonymous.options(
+        "/graphql", headers={"origin": "https://evil.example", "access-control-request-method": "POST"}
+    )
+    assert "access-control-allow-origin" not in response.headers
+
+
+def test_cors_allows_only_configured_origins(stack: LocalResources, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CORS_ALLOW_ORIGINS", "https://app.example")
+    reset_process_caches()
+    api = TestClient(create_app())
+    preflight = {"access-control-request-method": "POST"}
+    allowed = api.options("/graphql", headers={"origin": "https://app.example", **preflight})
+    refused = api.options("/graphql", headers={"origin": "https://evil.example", **preflight})
+    assert allowed.headers["access-control-allow-origin"] == "https://app.example"
+    assert "access-control-allow-origin" not in refused.headers

@@ -228,3 +228,29 @@ def test_batch_query_counts_rows_by_status(graphql: GraphQL, stack: Any, upload:
 
 def test_unknown_batch_is_null(graphql: GraphQL, stack: Any) -> None:
     assert graphql(BATCH, id="nope")["data"]["batch"] is None
+
+
+def test_query_over_the_token_limit_is_refused(graphql: GraphQL, stack: Any) -> None:
+    # The schema has no cycles (so depth is bounded by construction; the depth limiter is a guard for
+    # later types), but introspection can still be made deep and wide: the token limit bounds it.
+    deep = "{ __schema { types { " + "fields { type { ofType { name } } } " * 200 + "} } }"
+    result = graphql(deep)
+    assert result["data"] is None
+    assert "token" in result["errors"][0]["message"].lower()
+
+
+def test_too_many_aliases_are_refused(graphql: GraphQL, stack: Any) -> None:
+    aliases = " ".join(f"a{i}: listEmailStatus(first: 1) {{ nextCursor }}" for i in range(20))
+    result = graphql("{ " + aliases + " }")
+    assert result["data"] is None
+    assert "aliases" in result["errors"][0]["message"].lower()
+
+
+def test_unexpected_failures_are_masked(graphql: GraphQL, stack: Any) -> None:
+    from tests.support.aws_calls import client_error, faults
+
+    with faults("dynamodb", "Query", [client_error("InternalServerError", "table csv-campaign-test broke", 500)]):
+        result = graphql(LIST, first=5)
+    message = result["errors"][0]["message"]
+    assert message == "internal error; the request can be retried"
+    assert "csv-campaign" not in str(result)
