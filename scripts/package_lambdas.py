@@ -7,7 +7,9 @@ pip from the versions pinned in pyproject.toml, plus our own packages:
 - ingestor: the base dependencies + [api]  + campaign/ (less campaign/local/) + app/
 
 boto3, botocore and s3transfer are left out: the Lambda Python runtime ships them, and leaving them out
-keeps the packages small and the cold start short. The price is that the runtime's boto3 version (not
+keeps the packages small and the cold start short. When a dependency requires one of them (as
+aws-xray-sdk requires botocore), pip installs it and this script removes it again, together with every
+distribution that only it needed. The price is that the runtime's boto3 version (not
 the pinned one) runs in AWS; docs/deploy.md says so. Lambda puts the package ahead of the runtime on
 sys.path, so the runtime's botocore imports our copy of any library it shares with us (jmespath,
 python-dateutil): pip is constrained to botocore's own ranges for those, read from the botocore
@@ -31,9 +33,13 @@ import sys
 import tempfile
 import tomllib
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.parser import HeaderParser
 from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,6 +49,17 @@ RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer"})
 WORKER_FORBIDDEN = frozenset({"fastapi", "strawberry", "mangum", "starlette", "email_validator"})
 
 PIP_PLATFORM = ["--platform", "manylinux2014_aarch64", "--implementation", "cp", "--python-version", "3.12"]
+# Where requirement markers are evaluated: the Lambda platform, not this machine.
+LAMBDA_MARKERS = {
+    "python_version": "3.12",
+    "python_full_version": "3.12.0",
+    "implementation_name": "cpython",
+    "platform_python_implementation": "CPython",
+    "sys_platform": "linux",
+    "platform_system": "Linux",
+    "platform_machine": "aarch64",
+    "os_name": "posix",
+}
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o100644 << 16  # regular file, rw-r--r--
 SKIPPED_DIRS = frozenset({"__pycache__", "bin"})
@@ -141,6 +158,59 @@ def install_dependencies(reqs: list[str], target: Path, constraints_file: Path) 
     subprocess.run(command, check=True)
 
 
+def _installed(target: Path) -> dict[str, tuple[Path, list[str]]]:
+    """{canonical name: (dist-info folder, Requires-Dist lines)} of what pip put into `target`."""
+    found: dict[str, tuple[Path, list[str]]] = {}
+    for meta in target.glob("*.dist-info/METADATA"):
+        headers = HeaderParser().parsestr(meta.read_text(encoding="utf-8"))
+        found[str(canonicalize_name(headers["Name"]))] = (meta.parent, headers.get_all("Requires-Dist") or [])
+    return found
+
+
+def _wanted(requirement: Requirement, extras: set[str]) -> bool:
+    if requirement.marker is None:
+        return True
+    return any(requirement.marker.evaluate(LAMBDA_MARKERS | {"extra": extra}) for extra in extras or {""})
+
+
+def closure(roots: list[str], requires: Callable[[str], list[str] | None], stop: set[str]) -> set[str]:
+    """Canonical names of the distributions `roots` need on Lambda, following Requires-Dist (with
+    extras and markers), without entering `stop` or distributions that `requires` does not know."""
+    needed: set[str] = set()
+    pending = [(str(canonicalize_name(r.name)), set(r.extras)) for r in map(Requirement, roots)]
+    seen: set[tuple[str, frozenset[str]]] = set()
+    while pending:
+        name, extras = pending.pop()
+        lines = None if name in stop or (name, frozenset(extras)) in seen else requires(name)
+        if lines is None:
+            continue
+        seen.add((name, frozenset(extras)))
+        needed.add(name)
+        for line in lines:
+            requirement = Requirement(line)
+            if _wanted(requirement, extras):
+                pending.append((str(canonicalize_name(requirement.name)), set(requirement.extras)))
+    return needed
+
+
+def prune_runtime_provided(target: Path, roots: list[str]) -> list[str]:
+    """Remove the runtime-provided distributions and those only they required; returns what went."""
+    installed = _installed(target)
+    provided = {str(canonicalize_name(name)) for name in RUNTIME_PROVIDED}
+    keep = closure(roots, lambda name: installed[name][1] if name in installed else None, provided)
+    removed = sorted(set(installed) - keep)
+    for name in removed:
+        dist_info = installed[name][0]
+        for line in (dist_info / "RECORD").read_text(encoding="utf-8").splitlines():
+            path = (target / line.split(",", 1)[0]).resolve()
+            if path.is_relative_to(target.resolve()) and path.is_file():
+                path.unlink()
+    for folder in sorted((p for p in target.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        if not any(folder.iterdir()):
+            folder.rmdir()
+    return removed
+
+
 def dependency_files(target: Path) -> dict[str, Path]:
     files: dict[str, Path] = {}
     for path in sorted(target.rglob("*")):
@@ -189,7 +259,9 @@ def build(component: Component, out_dir: Path) -> Path:
         target = Path(scratch) / "deps"
         constraints_file = Path(scratch) / "runtime-constraints.txt"
         constraints_file.write_text("\n".join(runtime_constraints()) + "\n")
-        install_dependencies(requirements(component), target, constraints_file)
+        reqs = requirements(component)
+        install_dependencies(reqs, target, constraints_file)
+        prune_runtime_provided(target, reqs)
         deps = dependency_files(target)
         leaked = top_level_names(list(deps)) & RUNTIME_PROVIDED
         if leaked:

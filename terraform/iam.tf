@@ -55,7 +55,7 @@ data "aws_iam_policy_document" "ingestor" {
     resources = [aws_sqs_queue.this.arn]
   }
 
-  # Issue 4 (pending): the ingestor reads the API key.
+  # The API key (app/auth.py, through Powertools' cached SecretsProvider).
   statement {
     sid       = "ReadApiKey"
     actions   = ["secretsmanager:GetSecretValue"]

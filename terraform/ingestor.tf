@@ -39,17 +39,18 @@ resource "aws_lambda_function" "ingestor" {
 
   environment {
     variables = {
-      # campaign.config.api_settings()
+      # campaign.config.api_settings(). The API key is read from the secret (app/auth.py); API_KEY,
+      # the key itself, is for the local stack only and is never set here.
       TABLE_NAME            = aws_dynamodb_table.this.name
       STAGE                 = local.stage
       QUEUE_URL             = aws_sqs_queue.this.url
       DLQ_URL               = aws_sqs_queue.dlq.url
       ENQUEUE_DELAY_SECONDS = tostring(var.enqueue_delay_seconds)
-      # Powertools Logger
-      POWERTOOLS_SERVICE_NAME = "campaign-api"
-      POWERTOOLS_LOG_LEVEL    = local.cfg.log_level
-      # Issue 4 (API key): the ingestor will read the key from this secret.
-      API_KEY_SECRET_ARN = aws_secretsmanager_secret.api_key.arn
+      API_KEY_SECRET_ARN    = aws_secretsmanager_secret.api_key.arn
+      # Powertools Logger, Metrics and Tracer (campaign/observability.py)
+      POWERTOOLS_SERVICE_NAME      = "campaign-api"
+      POWERTOOLS_LOG_LEVEL         = local.cfg.log_level
+      POWERTOOLS_METRICS_NAMESPACE = local.metrics_namespace
     }
   }
 

@@ -56,7 +56,8 @@ locals {
   sender_address   = coalesce(var.sender_address, var.ses_identity)
   identity_is_addr = strcontains(var.ses_identity, "@")
 
-  # Custom metrics may only be put in this namespace (iam.tf).
+  # Powertools Metrics namespace of both functions (EMF, through the logs); PutMetricData, if ever
+  # used, is confined to it too (iam.tf).
   metrics_namespace = "CsvCampaign/${local.stage}"
 
   # The HTTP API routes, one per route the FastAPI app serves (tests/infra compares them with the app).

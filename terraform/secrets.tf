@@ -1,5 +1,5 @@
 ################################################################################
-# API key for the ingestor (issue 4): a Secrets Manager secret whose ARN the ingestor gets
+# API key of the HTTP API (app/auth.py): a Secrets Manager secret whose ARN the ingestor gets
 ################################################################################
 
 resource "aws_secretsmanager_secret" "api_key" {

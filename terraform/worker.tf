@@ -47,9 +47,10 @@ resource "aws_lambda_function" "worker" {
       SES_CONFIGURATION_SET = aws_sesv2_configuration_set.this.configuration_set_name
       # Must equal the redrive policy's maxReceiveCount (queue.tf): the worker records ERROR on that receive.
       MAX_RECEIVE_COUNT = tostring(var.max_receive_count)
-      # Powertools Logger (worker/handler.py names its service "campaign-worker" too)
-      POWERTOOLS_SERVICE_NAME = "campaign-worker"
-      POWERTOOLS_LOG_LEVEL    = local.cfg.log_level
+      # Powertools Logger, Metrics and Tracer (campaign/observability.py)
+      POWERTOOLS_SERVICE_NAME      = "campaign-worker"
+      POWERTOOLS_LOG_LEVEL         = local.cfg.log_level
+      POWERTOOLS_METRICS_NAMESPACE = local.metrics_namespace
     }
   }
 
