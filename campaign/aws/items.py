@@ -57,6 +57,7 @@ def send_row_item(row: SendRow) -> Item:
             "error": row.error,
             "providerMessageId": row.provider_message_id,
             "claimedAt": row.claimed_at,
+            "errorKind": row.error_kind,
         }
     )
 
@@ -76,6 +77,7 @@ def send_row_from_item(item: Item) -> SendRow:
         error=data.get("error"),
         provider_message_id=data.get("providerMessageId"),
         claimed_at=data.get("claimedAt"),
+        error_kind=data.get("errorKind"),
     )
 
 

@@ -15,7 +15,7 @@ from campaign.aws.items import Item, send_row_from_item, send_row_item, status_k
 from campaign.aws.retry import attempts, backoff
 from campaign.aws.table_schema import PARTITION_KEY, send_pk
 from campaign.domain.models import SendRow
-from campaign.domain.status import CLAIMABLE_STATUSES, EmailStatus
+from campaign.domain.status import CLAIMABLE_STATUSES, REOPENABLE_ERRORS, EmailStatus, ErrorKind
 from campaign.limits import DYNAMODB_BATCH_GET_MAX, DYNAMODB_BATCH_WRITE_MAX
 
 
@@ -142,6 +142,30 @@ class SendRows:
             raise
         return True
 
+    def reopen(self, row: SendRow, now: str) -> bool:
+        """ERROR → QUEUED, for an operator's DLQ re-drive only, and only for an error kind that proves
+        SES never accepted the message (so sending again cannot duplicate an email)."""
+        kinds = {f":kind{i}": kind.value for i, kind in enumerate(sorted(REOPENABLE_ERRORS))}
+        values: dict[str, Any] = {":now": now, ":error": EmailStatus.ERROR.value, **kinds}
+        assignments = ["updatedAt = :now"]
+        for name, value in status_keys(row.batch_id, EmailStatus.QUEUED).items():
+            assignments.append(f"#{name} = :{name}")
+            values[f":{name}"] = value
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key={PARTITION_KEY: {"S": send_pk(row.send_id)}},
+                UpdateExpression=f"SET {', '.join(assignments)} REMOVE errorKind, claimedAt",
+                ConditionExpression=f"#status = :error AND errorKind IN ({', '.join(kinds)})",
+                ExpressionAttributeNames={f"#{n}": n for n in status_keys(row.batch_id, EmailStatus.QUEUED)},
+                ExpressionAttributeValues=to_attributes(values),
+            )
+        except ClientError as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
     def release(self, claimed: SendRow, now: str, error: str) -> bool:
         """Give the claim back after a transient failure, so the redelivered message can try again."""
         return self._update_if_claimed(
@@ -155,6 +179,7 @@ class SendRows:
         status: EmailStatus,
         *,
         error: str | None = None,
+        error_kind: ErrorKind | None = None,
         provider_message_id: str | None = None,
     ) -> bool:
         """Record the final status of a claimed send; False if the claim was no longer ours."""
@@ -166,6 +191,9 @@ class SendRows:
         if error is not None:
             assignments.append("#e = :error")
             values[":error"] = error
+        if error_kind is not None:
+            assignments.append("errorKind = :kind")
+            values[":kind"] = error_kind.value
         if provider_message_id is not None:
             assignments.append("providerMessageId = :mid")
             values[":mid"] = provider_message_id

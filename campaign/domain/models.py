@@ -22,6 +22,7 @@ class SendRow:
     error: str | None = None
     provider_message_id: str | None = None
     claimed_at: str | None = None
+    error_kind: str | None = None
 
 
 class BatchState(StrEnum):

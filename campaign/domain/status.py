@@ -25,6 +25,18 @@ _FORWARD: dict[EmailStatus, frozenset[EmailStatus]] = {
 }
 
 
+class ErrorKind(StrEnum):
+    """Why a send ended in ERROR; decides whether an operator may send it again."""
+
+    PERMANENT = "permanent"  # SES refused it; sending again would fail again
+    RETRIES_EXHAUSTED = "retries_exhausted"  # every attempt failed transiently: SES never accepted it
+    UNKNOWN_OUTCOME = "unknown_outcome"  # SES may have accepted it; resending risks a duplicate
+
+
+# The only ERROR rows a DLQ re-drive may reopen: provably never accepted by SES.
+REOPENABLE_ERRORS: frozenset[ErrorKind] = frozenset({ErrorKind.RETRIES_EXHAUSTED})
+
+
 def can_move(current: EmailStatus, target: EmailStatus) -> bool:
     """Statuses only move forward and a final status never changes."""
     return target in _FORWARD[current]

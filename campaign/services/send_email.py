@@ -12,7 +12,7 @@ from campaign.aws.send_queue import SendJob
 from campaign.aws.send_rows import Claimed, Missing, NotClaimable, SendRows
 from campaign.domain.clock import from_iso, now_iso, to_iso
 from campaign.domain.models import SendRow
-from campaign.domain.status import FINAL_STATUSES, EmailStatus
+from campaign.domain.status import FINAL_STATUSES, EmailStatus, ErrorKind
 from campaign.limits import CLAIM_STALE_AFTER_SECONDS
 from campaign.observability import (
     DIMENSION_FAILURE_KIND,
@@ -72,17 +72,19 @@ def _deliver(claim: Claimed, attempt: Attempt, *, rows: SendRows, sender: EmailS
     except TransientSendError as exc:
         _count_failure("transient", exc)
         if attempt.is_last:
-            rows.finish(row, now_iso(), EmailStatus.ERROR, error=f"gave up after {row.attempts} attempts: {exc}")
+            reason = f"gave up after {row.attempts} attempts: {exc}"
+            rows.finish(row, now_iso(), EmailStatus.ERROR, error=reason, error_kind=ErrorKind.RETRIES_EXHAUSTED)
         else:
             rows.release(row, now_iso(), error=str(exc))
         raise RetryLaterError(str(exc)) from exc
     except PermanentSendError as exc:
         _count_failure("permanent", exc)
-        rows.finish(row, now_iso(), EmailStatus.ERROR, error=str(exc))
+        rows.finish(row, now_iso(), EmailStatus.ERROR, error=str(exc), error_kind=ErrorKind.PERMANENT)
         return SendOutcome.FAILED
     except UnknownOutcomeError as exc:
         _count_failure("unknown_outcome", exc)
-        rows.finish(row, now_iso(), EmailStatus.ERROR, error=f"outcome unknown, not retried: {exc}")
+        reason = f"outcome unknown, not retried: {exc}"
+        rows.finish(row, now_iso(), EmailStatus.ERROR, error=reason, error_kind=ErrorKind.UNKNOWN_OUTCOME)
         return SendOutcome.FAILED
     metrics.add_metric(
         name=METRIC_SES_LATENCY, unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000
@@ -103,5 +105,5 @@ def _settle_unclaimable(row: SendRow, rows: SendRows) -> SendOutcome:
     if from_iso(row.claimed_at) > stale_before:
         raise RetryLaterError(f"send {row.send_id} is being sent by another delivery")
     reason = f"worker stopped after claiming at {row.claimed_at}; outcome unknown, not resent"
-    rows.finish(row, to_iso(datetime.now(UTC)), EmailStatus.ERROR, error=reason)
+    rows.finish(row, to_iso(datetime.now(UTC)), EmailStatus.ERROR, error=reason, error_kind=ErrorKind.UNKNOWN_OUTCOME)
     return SendOutcome.FAILED

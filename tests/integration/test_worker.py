@@ -10,7 +10,9 @@ from httpx import Response
 
 import worker.handler
 from campaign.aws.clients import client
-from campaign.aws.send_rows import SendRows
+from campaign.aws.send_queue import SendQueue
+from campaign.aws.send_rows import Missing, NotClaimable, SendRows
+from campaign.domain.ids import batch_id_for, send_id_for
 from campaign.domain.models import SendRow
 from campaign.domain.status import EmailStatus
 from campaign.local.provision import LocalResources
@@ -211,3 +213,51 @@ def test_message_that_keeps_failing_ends_in_dlq_and_its_row_in_error(
     assert len(rounds) == 5
     assert row.status is EmailStatus.ERROR
     assert row.error is not None and row.error.startswith("gave up after 5 attempts")
+
+
+def test_dlq_redrive_reopens_rows_that_gave_up_and_they_are_sent(
+    upload: Upload, stack: LocalResources, ses_mode: None, drain: Any
+) -> None:
+    # Given a send that exhausted its retries on throttling: row ERROR, message in the DLQ
+    from campaign.aws.dead_letters import DeadLetterQueue
+    from campaign.services.redrive import redrive_dead_letters
+
+    client("sqs").set_queue_attributes(QueueUrl=stack.queue_url, Attributes={"VisibilityTimeout": "0"})
+    upload(campaign_csv(1))
+    with faults(
+        "sesv2", "SendEmail", [client_error("Throttling", "Maximum sending rate exceeded.")] * 20, single_attempt=True
+    ):
+        drain(max_rounds=20)
+    # When the operator re-drives the DLQ and the worker drains the queue (SES healthy again)
+    rows = SendRows(stack.table_name)
+    result = redrive_dead_letters(DeadLetterQueue(stack.dlq_url), rows=rows, queue=SendQueue(stack.queue_url, 0))
+    with recording("sesv2") as log:
+        drain()
+    # Then the row recovers to SENT with one accepted SES call, and the DLQ is empty
+    assert result.requeued == 1
+    assert log.count("SendEmail") == 1
+    row = rows.get(send_id_for(batch_id_for(campaign_csv(1)), "user0@example.com"))
+    assert row is not None and row.status is EmailStatus.SENT and row.error_kind is None
+    assert client("sqs").receive_message(QueueUrl=stack.dlq_url).get("Messages", []) == []
+
+
+def test_dlq_redrive_never_resends_a_permanent_or_unknown_failure(stack: LocalResources, upload: Upload) -> None:
+    # Given dead letters whose rows are final for reasons that forbid a resend
+    from campaign.aws.dead_letters import DeadLetterQueue
+    from campaign.domain.clock import now_iso
+    from campaign.domain.status import ErrorKind
+    from campaign.services.redrive import redrive_dead_letters
+
+    upload(campaign_csv(2))
+    messages = receive(stack.queue_url, wait_seconds=0)
+    rows = SendRows(stack.table_name)
+    for message, kind in zip(messages, (ErrorKind.PERMANENT, ErrorKind.UNKNOWN_OUTCOME), strict=True):
+        claim = rows.claim(json.loads(message["Body"])["sendId"], now_iso())
+        assert not isinstance(claim, (Missing, NotClaimable))
+        rows.finish(claim.row, now_iso(), EmailStatus.ERROR, error="x", error_kind=kind)
+        client("sqs").send_message(QueueUrl=stack.dlq_url, MessageBody=message["Body"])
+    # When the operator re-drives
+    result = redrive_dead_letters(DeadLetterQueue(stack.dlq_url), rows=rows, queue=SendQueue(stack.queue_url, 0))
+    # Then nothing is requeued and the rows stay ERROR
+    assert (result.requeued, result.dropped_final) == (0, 2)
+    assert {r.status for r in _rows(stack, messages)} == {EmailStatus.ERROR}
