@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from botocore.exceptions import BotoCoreError, ClientError
 
 from campaign.aws.clients import client
-from campaign.aws.retry import attempts, backoff
+from campaign.aws.retry import attempts, backoff, is_throttling
 from campaign.limits import ENQUEUE_DELAY_SECONDS, SQS_SEND_BATCH_MAX
 
 
@@ -53,7 +53,12 @@ class SendQueue:
             ]
             try:
                 response = self._sqs.send_message_batch(QueueUrl=self._url, Entries=entries)
-            except (ClientError, BotoCoreError) as exc:
+            except ClientError as exc:
+                if is_throttling(exc) and attempt < len(attempts()) - 1:
+                    backoff(attempt)  # SQS refused the whole call before doing anything
+                    continue
+                return refused | dict.fromkeys(remaining, f"SendMessageBatch failed: {exc}")
+            except BotoCoreError as exc:
                 # botocore already retried; the outcome is unknown, so report every entry as not enqueued
                 # (a row left PENDING is still claimable if its message did arrive).
                 return refused | dict.fromkeys(remaining, f"SendMessageBatch failed: {exc}")

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 
 from campaign.aws.clients import client
 from campaign.aws.items import Item, send_row_from_item, send_row_item, status_keys, to_attributes
-from campaign.aws.retry import attempts, backoff
+from campaign.aws.retry import attempts, backoff, is_throttling
 from campaign.aws.table_schema import PARTITION_KEY, send_pk
 from campaign.domain.models import SendRow
 from campaign.domain.status import CLAIMABLE_STATUSES, REOPENABLE_ERRORS, EmailStatus, ErrorKind
@@ -63,7 +63,13 @@ class SendRows:
         for chunk in _chunks(rows, DYNAMODB_BATCH_WRITE_MAX):
             pending: list[Item] = [{"PutRequest": {"Item": send_row_item(row)}} for row in chunk]
             for attempt in attempts():
-                response = self._ddb.batch_write_item(RequestItems={self._table: pending})
+                try:
+                    response = self._ddb.batch_write_item(RequestItems={self._table: pending})
+                except ClientError as exc:
+                    if not is_throttling(exc):
+                        raise
+                    backoff(attempt)  # throttled past botocore's own retries: nothing was written
+                    continue
                 pending = response.get("UnprocessedItems", {}).get(self._table, [])
                 if not pending:
                     break

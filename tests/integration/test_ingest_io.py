@@ -117,3 +117,25 @@ def test_rows_are_created_once_and_never_rewritten_by_a_normal_ingest(upload: Up
         upload(campaign_csv(40))
     assert "BatchGetItem" not in log.by_operation()  # only a resumed ingest reads rows back
     assert SendRows(stack.table_name).get("0" * 32) is None
+
+
+def test_dynamodb_throttling_at_ingest_is_retried_and_every_row_queued_once(
+    upload: Upload, stack: LocalResources
+) -> None:
+    # Given DynamoDB throttling BatchWriteItem past botocore's own retries, three times in a row
+    throttled = client_error("ProvisionedThroughputExceededException", "slow down")
+    with faults("dynamodb", "BatchWriteItem", [throttled, throttled, throttled]), recording("sqs") as log:
+        body = upload(campaign_csv(60)).json()
+    # Then the upload still succeeds, and every accepted row is QUEUED exactly once
+    counts = count_batch(SendIndex(stack.table_name), body["batchId"])
+    sent_ids = [e["Id"] for p, _ in log.of("SendMessageBatch") for e in p["Entries"]]
+    assert (body["enqueued"], counts.queued, counts.pending) == (60, 60, 0)
+    assert len(sent_ids) == len(set(sent_ids)) == 60
+
+
+def test_sqs_throttling_at_ingest_is_retried(upload: Upload, stack: LocalResources) -> None:
+    throttled = client_error("RequestThrottled", "slow down")
+    with faults("sqs", "SendMessageBatch", [throttled, throttled]):
+        body = upload(campaign_csv(25)).json()
+    assert (body["enqueued"], body["notEnqueued"]) == (25, 0)
+    assert count_batch(SendIndex(stack.table_name), body["batchId"]).queued == 25
