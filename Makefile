@@ -4,12 +4,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help venv run test lint format demo clean
+CHECKOV_VENV := .venv-checkov
+
+.PHONY: help venv run test lint format demo clean package checkov lint-tf
 
 help:
 	@echo "make run    - local stack: AWS emulator, API on http://127.0.0.1:8000, worker"
 	@echo "make test   - the whole offline suite (lint, types, tests)"
 	@echo "make demo   - upload example_csv/campaign.csv to the running stack and watch it reach SENT"
+	@echo "make package - build/ingestor.zip and build/worker.zip for Lambda (arm64, python3.12)"
+	@echo "make checkov - scan terraform/ with checkov (in its own virtualenv)"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,10 +29,26 @@ run: venv
 test: venv lint
 	$(BIN)/python -m pytest
 
-lint: venv
+lint: venv checkov
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# checkov pins an old boto3, so it lives in its own virtualenv.
+$(CHECKOV_VENV)/bin/checkov:
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet checkov==3.3.30
+
+checkov: $(CHECKOV_VENV)/bin/checkov
+	$(CHECKOV_VENV)/bin/checkov -d terraform --quiet --compact --skip-download
+
+package: venv
+	$(BIN)/python scripts/package_lambdas.py
+
+# Needs the Terraform binary and the provider registry: the GitHub workflow runs it.
+lint-tf:
+	terraform fmt -check -diff -recursive terraform
+	cd terraform && terraform init -backend=false -input=false && terraform validate
 
 format: venv
 	$(BIN)/ruff check --fix .
@@ -38,4 +58,4 @@ demo:
 	scripts/demo.sh
 
 clean:
-	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) build .pytest_cache .mypy_cache .ruff_cache

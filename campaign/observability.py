@@ -13,7 +13,7 @@ import re
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
-# Metric names, defined once (the dashboard in terraform/ refers to the same names).
+# Metric names, defined once (terraform/dashboard.tf refers to the same names; tests/infra checks it).
 METRIC_ROWS_ACCEPTED = "RowsAccepted"
 METRIC_ROWS_SKIPPED = "RowsSkipped"
 METRIC_ROWS_NOT_ENQUEUED = "RowsNotEnqueued"
@@ -24,6 +24,9 @@ METRIC_EMAILS_FAILED = "EmailsFailed"
 METRIC_SES_LATENCY = "SesLatency"
 DIMENSION_REASON = "reason"
 DIMENSION_FAILURE_KIND = "kind"
+FAILURE_PERMANENT = "permanent"
+FAILURE_TRANSIENT = "transient"
+FAILURE_UNKNOWN_OUTCOME = "unknown_outcome"
 
 _EMAIL = re.compile(r"([A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]*@([A-Za-z0-9.\-]+\.[A-Za-z]{2,})")
 

@@ -30,6 +30,15 @@ resource "aws_apigatewayv2_route" "ingestor" {
   target    = "integrations/${aws_apigatewayv2_integration.ingestor.id}"
 }
 
+resource "aws_apigatewayv2_route" "preflight" {
+  #checkov:skip=CKV_AWS_309:CORS preflight requests carry no credentials by design; the app answers them for the allowed origins only.
+  for_each = length(var.cors_allow_origins) > 0 ? toset(local.api_preflight_routes) : toset([])
+
+  api_id    = aws_apigatewayv2_api.this.id
+  route_key = each.value
+  target    = "integrations/${aws_apigatewayv2_integration.ingestor.id}"
+}
+
 resource "aws_cloudwatch_log_group" "api_access" {
   #checkov:skip=CKV_AWS_158:Access logs hold request metadata only and are encrypted by CloudWatch's own key; a CMK per stage is not worth its cost here.
   name              = "/aws/apigateway/${local.name}"

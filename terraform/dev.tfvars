@@ -9,6 +9,9 @@ sender_address = "campaigns@dev.mail.example.com"
 # only to verified recipients, at 1 message/s).
 send_mode = "dry-run"
 
+# Browser origins allowed to call the API (none: clients are scripts and curl).
+cors_allow_origins = []
+
 max_receive_count      = 5
 worker_max_concurrency = 2
 

@@ -74,19 +74,6 @@ data "aws_iam_policy_document" "ingestor" {
     actions   = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
     resources = ["*"]
   }
-
-  # PutMetricData takes no resource; the condition confines it to our namespace.
-  statement {
-    sid       = "OwnMetricNamespace"
-    actions   = ["cloudwatch:PutMetricData"]
-    resources = ["*"]
-
-    condition {
-      test     = "StringEquals"
-      variable = "cloudwatch:namespace"
-      values   = [local.metrics_namespace]
-    }
-  }
 }
 
 resource "aws_iam_role_policy" "ingestor" {
@@ -152,19 +139,6 @@ data "aws_iam_policy_document" "worker" {
     sid       = "XRay"
     actions   = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
     resources = ["*"]
-  }
-
-  # PutMetricData takes no resource; the condition confines it to our namespace.
-  statement {
-    sid       = "OwnMetricNamespace"
-    actions   = ["cloudwatch:PutMetricData"]
-    resources = ["*"]
-
-    condition {
-      test     = "StringEquals"
-      variable = "cloudwatch:namespace"
-      values   = [local.metrics_namespace]
-    }
   }
 }
 

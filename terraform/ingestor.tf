@@ -47,8 +47,9 @@ resource "aws_lambda_function" "ingestor" {
       DLQ_URL               = aws_sqs_queue.dlq.url
       ENQUEUE_DELAY_SECONDS = tostring(var.enqueue_delay_seconds)
       API_KEY_SECRET_ARN    = aws_secretsmanager_secret.api_key.arn
+      CORS_ALLOW_ORIGINS    = join(",", var.cors_allow_origins)
       # Powertools Logger, Metrics and Tracer (campaign/observability.py)
-      POWERTOOLS_SERVICE_NAME      = "campaign-api"
+      POWERTOOLS_SERVICE_NAME      = local.api_service
       POWERTOOLS_LOG_LEVEL         = local.cfg.log_level
       POWERTOOLS_METRICS_NAMESPACE = local.metrics_namespace
     }

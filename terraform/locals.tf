@@ -68,6 +68,9 @@ locals {
     "GET /openapi.json",
     "GET /health",
   ]
+  # CORS preflights, routed to the app (which answers them) only when origins are allowed;
+  # ANY /graphql already takes OPTIONS.
+  api_preflight_routes = ["OPTIONS /upload"]
 }
 
 # Fails the plan in any workspace other than dev or prod, or when the -var-file does not match the

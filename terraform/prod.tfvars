@@ -7,6 +7,9 @@ sender_address = "campaigns@mail.example.com"
 
 send_mode = "ses"
 
+# Browser origins allowed to call the API (none: clients are scripts and curl).
+cors_allow_origins = []
+
 max_receive_count = 5
 # Each worker sends its batch one message after another; keep this x (sends per second of one worker)
 # under the account's SES sending rate.

@@ -63,6 +63,17 @@ variable "send_mode" {
   }
 }
 
+variable "cors_allow_origins" {
+  description = "Browser origins allowed to call the API (CORS), e.g. [\"https://app.example.com\"]; empty for none. The app answers CORS itself (CORS_ALLOW_ORIGINS)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for origin in var.cors_allow_origins : can(regex("^https?://[^/\\s]+$", origin))])
+    error_message = "Each origin must be scheme://host[:port], without a path or trailing slash."
+  }
+}
+
 variable "max_receive_count" {
   description = "Deliveries of a message before SQS moves it to the DLQ; the worker reads the same number to record ERROR on the last one."
   type        = number

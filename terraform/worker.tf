@@ -48,7 +48,7 @@ resource "aws_lambda_function" "worker" {
       # Must equal the redrive policy's maxReceiveCount (queue.tf): the worker records ERROR on that receive.
       MAX_RECEIVE_COUNT = tostring(var.max_receive_count)
       # Powertools Logger, Metrics and Tracer (campaign/observability.py)
-      POWERTOOLS_SERVICE_NAME      = "campaign-worker"
+      POWERTOOLS_SERVICE_NAME      = local.worker_service
       POWERTOOLS_LOG_LEVEL         = local.cfg.log_level
       POWERTOOLS_METRICS_NAMESPACE = local.metrics_namespace
     }

@@ -16,6 +16,9 @@ from campaign.domain.status import FINAL_STATUSES, EmailStatus, ErrorKind
 from campaign.limits import CLAIM_STALE_AFTER_SECONDS
 from campaign.observability import (
     DIMENSION_FAILURE_KIND,
+    FAILURE_PERMANENT,
+    FAILURE_TRANSIENT,
+    FAILURE_UNKNOWN_OUTCOME,
     METRIC_EMAILS_FAILED,
     METRIC_EMAILS_SENT,
     METRIC_SES_LATENCY,
@@ -70,7 +73,7 @@ def _deliver(claim: Claimed, attempt: Attempt, *, rows: SendRows, sender: EmailS
     try:
         message_id = sender.send(to=row.email, subject=row.subject, body=row.content)
     except TransientSendError as exc:
-        _count_failure("transient", exc)
+        _count_failure(FAILURE_TRANSIENT, exc)
         if attempt.is_last:
             reason = f"gave up after {row.attempts} attempts: {exc}"
             rows.finish(row, now_iso(), EmailStatus.ERROR, error=reason, error_kind=ErrorKind.RETRIES_EXHAUSTED)
@@ -78,11 +81,11 @@ def _deliver(claim: Claimed, attempt: Attempt, *, rows: SendRows, sender: EmailS
             rows.release(row, now_iso(), error=str(exc))
         raise RetryLaterError(str(exc)) from exc
     except PermanentSendError as exc:
-        _count_failure("permanent", exc)
+        _count_failure(FAILURE_PERMANENT, exc)
         rows.finish(row, now_iso(), EmailStatus.ERROR, error=str(exc), error_kind=ErrorKind.PERMANENT)
         return SendOutcome.FAILED
     except UnknownOutcomeError as exc:
-        _count_failure("unknown_outcome", exc)
+        _count_failure(FAILURE_UNKNOWN_OUTCOME, exc)
         reason = f"outcome unknown, not retried: {exc}"
         rows.finish(row, now_iso(), EmailStatus.ERROR, error=reason, error_kind=ErrorKind.UNKNOWN_OUTCOME)
         return SendOutcome.FAILED

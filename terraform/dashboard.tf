@@ -1,0 +1,92 @@
+################################################################################
+# CloudWatch dashboard: sends per minute, error rate, SES latency, DLQ depth, queue age.
+# Metric names come from campaign/observability.py (tests/infra/test_dashboard.py holds them together).
+################################################################################
+
+locals {
+  worker_service = "campaign-worker"
+  api_service    = "campaign-api"
+
+  dashboard_widgets = [
+    {
+      type = "metric", x = 0, y = 0, width = 12, height = 6
+      properties = {
+        title  = "Emails per minute"
+        region = var.aws_region
+        stat   = "Sum"
+        period = 60
+        view   = "timeSeries"
+        metrics = [
+          [local.metrics_namespace, "EmailsSent", "service", local.worker_service, { id = "sent", label = "sent" }],
+          [local.metrics_namespace, "EmailsFailed", "service", local.worker_service, "kind", "permanent", { id = "permanent", label = "failed (permanent)" }],
+          [local.metrics_namespace, "EmailsFailed", "service", local.worker_service, "kind", "transient", { id = "transient", label = "failed (transient, retried)" }],
+          [local.metrics_namespace, "EmailsFailed", "service", local.worker_service, "kind", "unknown_outcome", { id = "unknown", label = "failed (outcome unknown)" }],
+        ]
+      }
+    },
+    {
+      type = "metric", x = 12, y = 0, width = 12, height = 6
+      properties = {
+        title  = "Send error rate (%)"
+        region = var.aws_region
+        period = 300
+        view   = "timeSeries"
+        metrics = [
+          [{ expression = "100 * (p + t + u) / (s + p + t + u)", id = "rate", label = "error rate %" }],
+          [local.metrics_namespace, "EmailsSent", "service", local.worker_service, { id = "s", stat = "Sum", visible = false }],
+          [local.metrics_namespace, "EmailsFailed", "service", local.worker_service, "kind", "permanent", { id = "p", stat = "Sum", visible = false }],
+          [local.metrics_namespace, "EmailsFailed", "service", local.worker_service, "kind", "transient", { id = "t", stat = "Sum", visible = false }],
+          [local.metrics_namespace, "EmailsFailed", "service", local.worker_service, "kind", "unknown_outcome", { id = "u", stat = "Sum", visible = false }],
+        ]
+      }
+    },
+    {
+      type = "metric", x = 0, y = 6, width = 8, height = 6
+      properties = {
+        title  = "Send queue: oldest message age (s) and DLQ depth"
+        region = var.aws_region
+        period = 60
+        view   = "timeSeries"
+        metrics = [
+          ["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", aws_sqs_queue.this.name, { stat = "Maximum", label = "oldest message age" }],
+          ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", aws_sqs_queue.dlq.name, { stat = "Maximum", label = "DLQ depth", yAxis = "right" }],
+        ]
+      }
+    },
+    {
+      type = "metric", x = 8, y = 6, width = 8, height = 6
+      properties = {
+        title  = "SES latency (ms)"
+        region = var.aws_region
+        period = 60
+        view   = "timeSeries"
+        metrics = [
+          [local.metrics_namespace, "SesLatency", "service", local.worker_service, { stat = "p50", label = "p50" }],
+          [local.metrics_namespace, "SesLatency", "service", local.worker_service, { stat = "p99", label = "p99" }],
+        ]
+      }
+    },
+    {
+      type = "metric", x = 16, y = 6, width = 8, height = 6
+      properties = {
+        title  = "Uploads: rows accepted / skipped, worker errors"
+        region = var.aws_region
+        stat   = "Sum"
+        period = 300
+        view   = "timeSeries"
+        metrics = [
+          [local.metrics_namespace, "RowsAccepted", "service", local.api_service, { label = "rows accepted" }],
+          [local.metrics_namespace, "RowsNotEnqueued", "service", local.api_service, { label = "rows not enqueued" }],
+          ["AWS/Lambda", "Errors", "FunctionName", aws_lambda_function.worker.function_name, { label = "worker errors", yAxis = "right" }],
+          ["AWS/Lambda", "Throttles", "FunctionName", aws_lambda_function.worker.function_name, { label = "worker throttles", yAxis = "right" }],
+        ]
+      }
+    },
+  ]
+}
+
+
+resource "aws_cloudwatch_dashboard" "this" {
+  dashboard_name = local.name
+  dashboard_body = jsonencode({ widgets = local.dashboard_widgets })
+}

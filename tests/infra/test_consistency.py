@@ -1,0 +1,442 @@
+"""terraform/ held against the code: settings, table, queues, timeouts, event source, names, routes."""
+
+import ast
+import importlib
+import importlib.util
+import json
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.shared.constants import METRICS_NAMESPACE_ENV, POWERTOOLS_LOG_LEVEL_ENV, SERVICE_NAME_ENV
+from fastapi import FastAPI
+from mangum import Mangum
+
+import campaign.config as config
+from app.main import create_app
+from campaign.aws.queue_spec import DEFAULT_MAX_RECEIVE_COUNT, dlq_attributes, queue_attributes
+from campaign.aws.table_schema import create_table_request
+from campaign.limits import (
+    ENQUEUE_DELAY_SECONDS,
+    INGEST_LEASE_SECONDS,
+    WORKER_BATCH_SIZE,
+    WORKER_TIMEOUT_SECONDS,
+)
+from campaign.local.provision import resource_names
+from campaign.local.sqs_poller import LocalLambdaContext
+from tests.infra.allowlists import LOCAL_ONLY_ENV, PENDING_ISSUE_4
+from tests.infra.terraform import STAGES, Ref, call_argument, hcl_object, load, reference
+from tests.support.apigw import http_api_event
+
+ROOT = Path(__file__).resolve().parents[2]
+SETTINGS: dict[str, Callable[[], object]] = {"ingestor": config.api_settings, "worker": config.worker_settings}
+# Both Lambdas configure Powertools' Logger and Metrics (campaign/observability.py) through these; the
+# names are Powertools' own constants.
+POWERTOOLS_ENV = frozenset({SERVICE_NAME_ENV, POWERTOOLS_LOG_LEVEL_ENV, METRICS_NAMESPACE_ENV})
+# API Gateway's HTTP API integration timeout.
+HTTP_API_TIMEOUT_SECONDS = 30
+
+
+# ---------------------------------------------------------------------------------------------------
+# Environment variables
+# ---------------------------------------------------------------------------------------------------
+
+
+class _RecordingEnviron(dict[str, str]):
+    """os.environ stand-in that remembers every name looked up."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        super().__init__(values)
+        self.read: set[str] = set()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.read.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> str:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        self.read.add(str(key))
+        return super().__contains__(key)
+
+
+def _declared_names() -> set[str]:
+    return {getattr(config, name) for name in dir(config) if name.startswith("ENV_")}
+
+
+def _valid_environment() -> dict[str, str]:
+    """A value for every declared name that the settings accept (SES mode, so every branch reads)."""
+    return dict.fromkeys(_declared_names(), "x") | {
+        config.ENV_SEND_MODE: config.SendMode.SES.value,
+        config.ENV_SENDER_ADDRESS: "campaigns@example.com",
+        config.ENV_MAX_RECEIVE_COUNT: str(DEFAULT_MAX_RECEIVE_COUNT),
+        config.ENV_ENQUEUE_DELAY_SECONDS: str(ENQUEUE_DELAY_SECONDS),
+    }
+
+
+def _load_settings(function: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> set[str]:
+    """Build the function's settings from `env` alone; returns the names the code looked up."""
+    environ = _RecordingEnviron(env)
+    monkeypatch.setattr(config, "os", SimpleNamespace(environ=environ))
+    config.clear_settings_cache()
+    try:
+        SETTINGS[function]()
+    finally:
+        config.clear_settings_cache()
+    return environ.read
+
+
+def _lambda_environment(function: str, stage: str) -> dict[str, Any]:
+    variables = load().resource("aws_lambda_function", function)["environment"][0]["variables"]
+    evaluated: dict[str, Any] = load().evaluator(stage).value(variables)
+    return evaluated
+
+
+def _source_files() -> Iterator[Path]:
+    for package in ("app", "worker", "campaign"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if "local" not in path.relative_to(ROOT).parts:
+                yield path
+
+
+def test_only_campaign_config_reads_the_environment() -> None:
+    # Given every module that is deployed
+    readers = []
+    for path in _source_files():
+        if path == ROOT / "campaign" / "config.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr in {"environ", "getenv"}:
+                readers.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    # Then none reads os.environ itself, so campaign/config.py is the whole list of settings
+    assert readers == []
+
+
+def test_settings_read_exactly_the_declared_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    # When both settings objects are built
+    read = set().union(*(_load_settings(f, _valid_environment(), monkeypatch) for f in SETTINGS))
+    # Then they read every ENV_* name of campaign/config.py and nothing else
+    assert read == _declared_names()
+
+
+@pytest.mark.parametrize("function", sorted(SETTINGS))
+def test_lambda_gets_exactly_the_variables_its_code_reads(function: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given the names the function's settings look up
+    read = _load_settings(function, _valid_environment(), monkeypatch)
+    pending = PENDING_ISSUE_4.get(function, {}).get("env", frozenset())
+    local_only = LOCAL_ONLY_ENV.get(function, frozenset())
+    assert not pending & read, "the code reads these now: remove them from PENDING_ISSUE_4"
+    # When Terraform's environment block is read
+    declared = set(load().resource("aws_lambda_function", function)["environment"][0]["variables"])
+    # Then it sets every one of them (but the local-only ones), Powertools' and the pending ones, no other
+    assert declared == (read - local_only) | POWERTOOLS_ENV | pending
+
+
+@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("function", sorted(SETTINGS))
+def test_code_accepts_the_terraform_environment(function: str, stage: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given the environment Terraform gives the function in this stage (references as placeholders)
+    env = {
+        name: f"<{value.address}>" if isinstance(value, Ref) else value
+        for name, value in _lambda_environment(function, stage).items()
+    }
+    # When the function's settings are built from it / Then they load (no SettingsError at cold start)
+    _load_settings(function, env, monkeypatch)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_environment_points_at_the_right_resources(stage: str) -> None:
+    ingestor, worker = _lambda_environment("ingestor", stage), _lambda_environment("worker", stage)
+    redrive = hcl_object(call_argument(load().resource("aws_sqs_queue", "this")["redrive_policy"], "jsonencode"))
+    evaluator = load().evaluator(stage)
+    # Then both functions use the one table, the ingestor the send queue, the worker the redrive count
+    for env in (ingestor, worker):
+        assert env[config.ENV_TABLE_NAME] == Ref("aws_dynamodb_table.this.name")
+        assert env[config.ENV_STAGE] == stage
+    assert ingestor[config.ENV_QUEUE_URL] == Ref("aws_sqs_queue.this.url")
+    assert ingestor[config.ENV_API_KEY_SECRET_ARN] == Ref("aws_secretsmanager_secret.api_key.arn")
+    for env in (ingestor, worker):
+        assert env[METRICS_NAMESPACE_ENV] == evaluator.value("${local.metrics_namespace}")
+    assert ingestor[config.ENV_DLQ_URL] == Ref("aws_sqs_queue.dlq.url")
+    assert worker[config.ENV_MAX_RECEIVE_COUNT] == str(evaluator.value(redrive["maxReceiveCount"]))
+    assert worker[config.ENV_SES_CONFIGURATION_SET] == Ref("aws_sesv2_configuration_set.this.configuration_set_name")
+    assert worker[config.ENV_SENDER_ADDRESS] == evaluator.value("${local.sender_address}")
+
+
+def test_variable_defaults_match_the_code() -> None:
+    variables = load().variables
+    assert variables["max_receive_count"]["default"] == DEFAULT_MAX_RECEIVE_COUNT
+    assert variables["enqueue_delay_seconds"]["default"] == ENQUEUE_DELAY_SECONDS
+    assert variables["send_mode"]["default"] == config.SendMode.DRY_RUN.value
+    # The send_mode validation lists exactly the modes the worker accepts.
+    (condition,) = [v["condition"] for v in variables["send_mode"]["validation"]]
+    allowed = json.loads(re.search(r"contains\((\[.*?\])", condition).group(1))  # type: ignore[union-attr]
+    assert sorted(allowed) == sorted(mode.value for mode in config.SendMode)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Table, queues, names
+# ---------------------------------------------------------------------------------------------------
+
+
+def _key_schema(hash_key: str, range_key: str | None) -> list[dict[str, str]]:
+    keys = [{"AttributeName": hash_key, "KeyType": "HASH"}]
+    return keys + ([{"AttributeName": range_key, "KeyType": "RANGE"}] if range_key else [])
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_table_matches_create_table_request(stage: str) -> None:
+    # Given the Terraform table, written in CreateTable's terms
+    table = load().resource("aws_dynamodb_table", "this")
+    evaluator = load().evaluator(stage)
+    declared = {
+        "TableName": evaluator.value(table["name"]),
+        "BillingMode": table["billing_mode"],
+        "KeySchema": _key_schema(table["hash_key"], table.get("range_key")),
+        "AttributeDefinitions": sorted(
+            ({"AttributeName": a["name"], "AttributeType": a["type"]} for a in table["attribute"]),
+            key=lambda a: a["AttributeName"],
+        ),
+        "GlobalSecondaryIndexes": sorted(
+            (
+                {
+                    "IndexName": index["name"],
+                    "KeySchema": _key_schema(index["hash_key"], index.get("range_key")),
+                    "Projection": {"ProjectionType": index["projection_type"]},
+                }
+                for index in table["global_secondary_index"]
+            ),
+            key=lambda i: i["IndexName"],
+        ),
+    }
+    # When the code's definition is sorted the same way
+    expected = create_table_request(resource_names(stage)[0])
+    expected["AttributeDefinitions"].sort(key=lambda a: a["AttributeName"])
+    expected["GlobalSecondaryIndexes"].sort(key=lambda i: i["IndexName"])
+    # Then they are the same table
+    assert declared == expected
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_table_is_protected(stage: str) -> None:
+    table = load().resource("aws_dynamodb_table", "this")
+    assert table["point_in_time_recovery"][0]["enabled"] is True
+    assert table["server_side_encryption"][0]["enabled"] is True
+    assert load().evaluator(stage).value(table["deletion_protection_enabled"]) is (stage == "prod")
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_queues_match_queue_spec(stage: str) -> None:
+    # Given the two Terraform queues, written as SQS attributes
+    config_ = load()
+    evaluator = config_.evaluator(stage)
+    queue, dlq = config_.resource("aws_sqs_queue", "this"), config_.resource("aws_sqs_queue", "dlq")
+    redrive = hcl_object(call_argument(queue["redrive_policy"], "jsonencode"))
+    assert reference(redrive["deadLetterTargetArn"]) == "aws_sqs_queue.dlq.arn"
+    max_receive_count = evaluator.value(redrive["maxReceiveCount"])
+    declared_queue = {
+        "VisibilityTimeout": str(evaluator.value(queue["visibility_timeout_seconds"])),
+        "MessageRetentionPeriod": str(evaluator.value(queue["message_retention_seconds"])),
+        "SqsManagedSseEnabled": str(queue["sqs_managed_sse_enabled"]).lower(),
+        "RedrivePolicy": {"deadLetterTargetArn": "<dlq>", "maxReceiveCount": str(max_receive_count)},
+    }
+    declared_dlq = {
+        "MessageRetentionPeriod": str(evaluator.value(dlq["message_retention_seconds"])),
+        "SqsManagedSseEnabled": str(dlq["sqs_managed_sse_enabled"]).lower(),
+    }
+    # When the code's attributes are built for the same redrive count
+    expected_queue = queue_attributes("<dlq>", max_receive_count)
+    expected_queue["RedrivePolicy"] = json.loads(expected_queue["RedrivePolicy"])
+    # Then they agree
+    assert declared_queue == expected_queue
+    assert declared_dlq == dlq_attributes()
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_resource_names_follow_the_local_stack_pattern(stage: str) -> None:
+    evaluator = load().evaluator(stage)
+    names = tuple(
+        evaluator.value(load().resource(kind, name)["name"])
+        for kind, name in (("aws_dynamodb_table", "this"), ("aws_sqs_queue", "this"), ("aws_sqs_queue", "dlq"))
+    )
+    assert names == resource_names(stage)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Lambdas and the event source
+# ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_timeouts_match_the_code(stage: str) -> None:
+    evaluator = load().evaluator(stage)
+    worker = load().resource("aws_lambda_function", "worker")
+    ingestor = load().resource("aws_lambda_function", "ingestor")
+    visibility = evaluator.value(load().resource("aws_sqs_queue", "this")["visibility_timeout_seconds"])
+    worker_timeout = evaluator.value(worker["timeout"])
+    ingestor_timeout = evaluator.value(ingestor["timeout"])
+    # The worker's timeout is the one its stale-claim rule assumes, and the queue hides messages 6x as long.
+    assert worker_timeout == WORKER_TIMEOUT_SECONDS
+    assert visibility >= 6 * worker_timeout
+    # The ingestor ends before API Gateway gives up, and well before its batch lease lapses.
+    assert ingestor_timeout < HTTP_API_TIMEOUT_SECONDS
+    assert ingestor_timeout < INGEST_LEASE_SECONDS
+
+
+def test_event_source_mapping_matches_the_worker_contract() -> None:
+    mapping = load().resource("aws_lambda_event_source_mapping", "worker")
+    evaluator = load().evaluator("prod")
+    assert reference(mapping["event_source_arn"]) == "aws_sqs_queue.this.arn"
+    assert reference(mapping["function_name"]) == "aws_lambda_function.worker.arn"
+    assert evaluator.value(mapping["batch_size"]) == WORKER_BATCH_SIZE
+    assert mapping["function_response_types"] == ["ReportBatchItemFailures"]
+    assert "maximum_batching_window_in_seconds" in mapping
+    assert mapping["scaling_config"][0]["maximum_concurrency"] == "${var.worker_max_concurrency}"
+
+
+@pytest.mark.parametrize("function", sorted(SETTINGS))
+def test_lambda_runtime_package_and_tracing(function: str) -> None:
+    spec = load().resource("aws_lambda_function", function)
+    # The handler named in Terraform is a function of the code (read, not imported: importing builds the app).
+    module_name, _, attribute = spec["handler"].rpartition(".")
+    module_spec = importlib.util.find_spec(module_name)
+    assert module_spec is not None and module_spec.origin is not None
+    tree = ast.parse(Path(module_spec.origin).read_text())
+    assert attribute in {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    assert (spec["runtime"], spec["architectures"]) == ("python3.12", ["arm64"])
+    assert spec["tracing_config"][0]["mode"] == "Active"
+    # The package comes from the zip that scripts/package_lambdas.py builds, and redeploys when it changes.
+    variable = f"{function}_zip"
+    assert spec["filename"] == f"${{var.{variable}}}"
+    assert spec["source_code_hash"] == f"${{filebase64sha256(var.{variable})}}"
+    assert load().variables[variable]["default"].endswith(f"build/{function}.zip")
+    # Logs go to the function's own log group, kept per stage.
+    log_group = reference(spec["logging_config"][0]["log_group"])
+    assert log_group == f"aws_cloudwatch_log_group.{function}.name"
+    retention = load().resource("aws_cloudwatch_log_group", function)["retention_in_days"]
+    assert retention == "${local.cfg.log_retention_days}"
+
+
+# ---------------------------------------------------------------------------------------------------
+# HTTP API
+# ---------------------------------------------------------------------------------------------------
+
+
+def _route_keys() -> list[str]:
+    keys: list[str] = load().locals["api_routes"]
+    return keys
+
+
+def _preflight_route_keys() -> list[str]:
+    keys: list[str] = load().locals["api_preflight_routes"]
+    return keys
+
+
+def _api_handler() -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The API Lambda's entry point. app.handler builds the app when imported, reading its settings,
+    so it is imported only once the environment is set (as Lambda sets it before importing)."""
+    handler: Callable[[dict[str, Any], Any], dict[str, Any]] = importlib.import_module("app.handler").handler
+    return handler
+
+
+@pytest.fixture
+def fastapi_app(monkeypatch: pytest.MonkeyPatch) -> Iterator[FastAPI]:
+    for name, value in {config.ENV_TABLE_NAME: "t", config.ENV_QUEUE_URL: "q", config.ENV_API_KEY: "k"}.items():
+        monkeypatch.setenv(name, value)
+    config.clear_settings_cache()
+    yield create_app()
+    config.clear_settings_cache()
+
+
+def test_api_routes_cover_the_app(fastapi_app: FastAPI) -> None:
+    # Given every operation the app documents, plus its docs page and schema
+    needed = {(method.upper(), path) for path, ops in fastapi_app.openapi()["paths"].items() for method in ops}
+    needed |= {("GET", fastapi_app.docs_url), ("GET", fastapi_app.openapi_url)}
+    routes = {tuple(key.split(" ", 1)) for key in _route_keys()}
+    # Then each is routed (by its method or ANY), and every route leads to something the app serves
+    uncovered = {(m, p) for m, p in needed if (m, p) not in routes and ("ANY", p) not in routes}
+    assert uncovered == set()
+    assert {p for _, p in routes} == {p for _, p in needed}
+    # FastAPI also serves ReDoc (a second /docs) and the OAuth2 redirect page (no OAuth here): unrouted.
+    assert not {p for _, p in routes} & {fastapi_app.redoc_url, fastapi_app.swagger_ui_oauth2_redirect_url}
+    assert "$default" not in _route_keys()
+    # Preflights are routed for the browser-facing POST routes that ANY does not already cover.
+    assert {("OPTIONS", p) for m, p in routes if m == "POST"} == {
+        tuple(key.split(" ", 1)) for key in _preflight_route_keys()
+    }
+
+
+@pytest.mark.parametrize("route_key", _route_keys())
+def test_each_route_reaches_a_handler(route_key: str, stack: Any) -> None:
+    # Given an HTTP API v2 event for the route, as API Gateway sends it
+    method, path = route_key.split(" ", 1)
+    event = http_api_event("GET" if method == "ANY" else method, path)
+    event["routeKey"] = event["requestContext"]["routeKey"] = route_key
+    # When the Lambda entry point handles it
+    response = _api_handler()(event, LocalLambdaContext())
+    # Then the app knows the path and method (a POST /upload without a file is a 415, not a 404)
+    assert response["statusCode"] not in (404, 405), response
+
+
+@pytest.mark.parametrize("route_key", _preflight_route_keys())
+def test_preflight_routes_are_answered_when_origins_are_allowed(
+    route_key: str, stack: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an app configured, as Terraform does, with one allowed origin
+    origin = "https://app.example.com"
+    monkeypatch.setenv(config.ENV_CORS_ALLOW_ORIGINS, origin)
+    config.clear_settings_cache()
+    handler: Callable[[dict[str, Any], Any], dict[str, Any]] = Mangum(create_app(), lifespan="off")
+    method, path = route_key.split(" ", 1)
+    event = http_api_event(method, path, headers={"origin": origin, "access-control-request-method": "POST"})
+    event["routeKey"] = event["requestContext"]["routeKey"] = route_key
+    # When the browser's preflight reaches it / Then the app allows the origin
+    response = handler(event, LocalLambdaContext())
+    assert response["statusCode"] == 200, response
+    assert response["headers"]["access-control-allow-origin"] == origin
+    # And the preflight route exists only when origins are allowed
+    route = load().resource("aws_apigatewayv2_route", "preflight")
+    assert route["for_each"] == "${length(var.cors_allow_origins) > 0 ? toset(local.api_preflight_routes) : toset([])}"
+
+
+def test_api_integration_and_stage() -> None:
+    config_ = load()
+    integration = config_.resource("aws_apigatewayv2_integration", "ingestor")
+    stage = config_.resource("aws_apigatewayv2_stage", "default")
+    assert (integration["integration_type"], integration["payload_format_version"]) == ("AWS_PROXY", "2.0")
+    assert reference(integration["integration_uri"]) == "aws_lambda_function.ingestor.invoke_arn"
+    assert (stage["name"], stage["auto_deploy"]) == ("$default", True)
+    assert reference(stage["access_log_settings"][0]["destination_arn"]) == "aws_cloudwatch_log_group.api_access.arn"
+    throttling = stage["default_route_settings"][0]
+    for stage_name in STAGES:
+        evaluator = config_.evaluator(stage_name)
+        assert evaluator.value(throttling["throttling_rate_limit"]) > 0
+        assert evaluator.value(throttling["throttling_burst_limit"]) > 0
+
+
+# ---------------------------------------------------------------------------------------------------
+# Alarms
+# ---------------------------------------------------------------------------------------------------
+
+
+def test_alarms_cover_the_failure_modes_and_notify() -> None:
+    alarms = load().resources["aws_cloudwatch_metric_alarm"]
+    watched = {(a["namespace"], a["metric_name"], json.dumps(a["dimensions"], sort_keys=True)) for a in alarms.values()}
+    expected = [
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": "${aws_sqs_queue.dlq.name}"}),
+        ("AWS/Lambda", "Errors", {"FunctionName": "${aws_lambda_function.worker.function_name}"}),
+        ("AWS/Lambda", "Throttles", {"FunctionName": "${aws_lambda_function.worker.function_name}"}),
+        ("AWS/SQS", "ApproximateAgeOfOldestMessage", {"QueueName": "${aws_sqs_queue.this.name}"}),
+    ]
+    for namespace, metric, dimensions in expected:
+        assert (namespace, metric, json.dumps(dimensions, sort_keys=True)) in watched
+    assert any(a["namespace"] == "AWS/ApiGateway" and a["metric_name"] == "5xx" for a in alarms.values())
+    for name, alarm in alarms.items():
+        assert alarm["alarm_actions"] == "${local.alarm_actions}", name
+    subscription = load().resource("aws_sns_topic_subscription", "alarm_email")
+    assert subscription["count"] == "${var.alarm_email == null ? 0 : 1}"

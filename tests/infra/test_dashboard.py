@@ -1,0 +1,70 @@
+"""The dashboard charts the metrics the code really emits, under the dimensions it emits them with."""
+
+from collections.abc import Iterator
+from typing import Any
+
+from campaign import observability
+from tests.infra.terraform import load
+
+WIDGETS = load().locals["dashboard_widgets"]
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+EMITTED = {value for name, value in vars(observability).items() if name.startswith("METRIC_")}
+CHARTED = set(_strings(WIDGETS))
+
+
+def test_sends_failures_latency_and_accepted_rows_are_charted() -> None:
+    wanted = {
+        observability.METRIC_EMAILS_SENT,
+        observability.METRIC_EMAILS_FAILED,
+        observability.METRIC_SES_LATENCY,
+        observability.METRIC_ROWS_ACCEPTED,
+    }
+    assert wanted <= CHARTED
+
+
+def _custom_metric_rows() -> list[list[Any]]:
+    rows = [row for widget in WIDGETS for row in widget["properties"]["metrics"]]
+    return [row for row in rows if row and row[0] == "${local.metrics_namespace}"]
+
+
+def test_every_charted_custom_metric_is_one_the_code_emits() -> None:
+    charted = {row[1] for row in _custom_metric_rows()}
+    assert charted and charted <= EMITTED
+
+
+def test_custom_metrics_are_charted_under_the_service_dimension() -> None:
+    assert all(row[2] == "service" for row in _custom_metric_rows())
+
+
+def test_failures_are_charted_by_each_kind_the_worker_reports() -> None:
+    kinds = {observability.FAILURE_PERMANENT, observability.FAILURE_TRANSIENT, observability.FAILURE_UNKNOWN_OUTCOME}
+    assert observability.DIMENSION_FAILURE_KIND in CHARTED
+    assert kinds <= CHARTED
+
+
+def test_error_rate_is_a_metric_math_expression() -> None:
+    assert any("expression" in s or "/" in s for s in CHARTED if "(" in s)
+
+
+def test_dashboard_services_are_the_functions_service_names() -> None:
+    config = load()
+    worker_env = config.resource("aws_lambda_function", "worker")["environment"][0]["variables"]
+    api_env = config.resource("aws_lambda_function", "ingestor")["environment"][0]["variables"]
+    assert worker_env["POWERTOOLS_SERVICE_NAME"] == "${local.worker_service}"
+    assert api_env["POWERTOOLS_SERVICE_NAME"] == "${local.api_service}"
+
+
+def test_queue_age_and_dlq_depth_are_charted() -> None:
+    assert {"ApproximateAgeOfOldestMessage", "ApproximateNumberOfMessagesVisible"} <= CHARTED

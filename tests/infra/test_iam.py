@@ -1,0 +1,339 @@
+"""Each Lambda's IAM policy allows exactly the AWS calls its code makes, on exactly what they touch.
+
+The calls are recorded, not listed by hand: the real flows run against moto through the real entry
+points (app.handler.handler with API Gateway v2 events, worker.handler.handler with SQS events from the
+emulated queue), and a botocore hook on boto3's default session notes every operation and the resource
+it names. Each operation maps to its IAM action; the Terraform policy documents must allow all of them
+and nothing else, apart from the reasoned entries in tests/infra/allowlists.py.
+"""
+
+import importlib
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+import worker.handler
+from campaign.aws.batches import Batches
+from campaign.aws.clients import client
+from campaign.config import ENV_API_KEY, ENV_API_KEY_SECRET_ARN
+from campaign.domain.clock import to_iso
+from campaign.domain.ids import batch_id_for
+from campaign.domain.models import BatchRecord, BatchState
+from campaign.local.provision import LocalResources
+from campaign.local.sqs_poller import LocalLambdaContext
+from tests.conftest import reset_process_caches
+from tests.infra.allowlists import EVENT_SOURCE_MAPPING, NO_RESOURCE_ACTIONS, PENDING_ISSUE_4, platform_actions
+from tests.infra.terraform import load, reference
+from tests.support import TEST_API_KEY
+from tests.support.apigw import http_api_event, multipart
+
+Permission = tuple[str, str]  # (IAM action, resource kind)
+
+# Batch operations that IAM authorizes through the single-message action.
+BATCH_ACTIONS = {
+    "SendMessageBatch": "SendMessage",
+    "DeleteMessageBatch": "DeleteMessage",
+    "ChangeMessageVisibilityBatch": "ChangeMessageVisibility",
+}
+CONFIGURATION_SET = "csv-campaign-test"
+API_KEY_SECRET = "csv-campaign-test/api-key"
+
+CSV_FIRST = b"email,subject,content\nada@example.com,Hello,Hi Ada\nbob@example.com,Hello,Hi Bob\nnot-an-email,Hello,x\n"
+CSV_RESUMED = b"email,subject,content\ncy@example.com,Again,Hi Cy\ndee@example.com,Again,Hi Dee\n"
+CSV_SES = b"email,subject,content\neve@example.com,Live,Hi Eve\n"
+QUERY = """query($batch: String!) {
+  listEmailStatus(batchId: $batch) { items { email status providerMessageId } nextCursor }
+  recent: listEmailStatus(first: 5) { items { email } }
+  batch(batchId: $batch) { total counts { queued sent error } }
+}"""
+
+
+def iam_action(model: Any) -> str:
+    """'dynamodb:PutItem', 'sqs:SendMessage' (for SendMessageBatch), 'ses:SendEmail' (SESv2)."""
+    prefix = model.service_model.signing_name
+    return f"{prefix}:{BATCH_ACTIONS.get(model.name, model.name)}"
+
+
+@dataclass
+class CallRecorder:
+    """Notes (IAM action, resource kind) for each AWS call, under the name of the Lambda making it."""
+
+    stack: LocalResources
+    configuration_set: str
+    api_key_secret_arn: str
+    calls: dict[str, set[Permission]] = field(default_factory=lambda: defaultdict(set))
+    operations: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    _callers: list[str] = field(default_factory=list)
+
+    def before_parameter_build(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        if not self._callers:
+            return  # test setup and the emulator's own provisioning
+        caller = self._callers[-1]
+        self.operations[caller].add(model.name)
+        for kind in self._kinds(model.service_model.service_name, params):
+            self.calls[caller].add((iam_action(model), kind))
+
+    def _kinds(self, service: str, params: dict[str, Any]) -> set[str]:
+        if service == "dynamodb":
+            tables = [params["TableName"]] if "TableName" in params else list(params.get("RequestItems", {}))
+            kind = "index" if "IndexName" in params else "table"
+            return {kind if table == self.stack.table_name else f"unknown table {table}" for table in tables}
+        if service == "sqs":
+            urls = {self.stack.queue_url: "queue", self.stack.dlq_url: "dlq"}
+            return {urls.get(params["QueueUrl"], f"unknown queue {params['QueueUrl']}")}
+        if service == "sesv2":
+            sender = params["FromEmailAddress"]
+            kinds = {"ses-identity" if sender == self.stack.sender_address else f"unknown sender {sender}"}
+            if "ConfigurationSetName" in params:
+                name = params["ConfigurationSetName"]
+                kinds.add("ses-configuration-set" if name == self.configuration_set else f"unknown set {name}")
+            return kinds
+        if service == "secretsmanager":
+            secret = params["SecretId"]
+            return {"api-key-secret" if secret == self.api_key_secret_arn else f"unknown secret {secret}"}
+        return {f"unrecognised {service} resource"}
+
+    @contextmanager
+    def acting_as(self, caller: str) -> Iterator[None]:
+        self._callers.append(caller)
+        try:
+            yield
+        finally:
+            self._callers.pop()
+
+    def wrap(self, caller: str, handler: Callable[[dict[str, Any], Any], Any]) -> Callable[[dict[str, Any], Any], Any]:
+        def wrapped(event: dict[str, Any], context: Any) -> Any:
+            with self.acting_as(caller):
+                return handler(event, context)
+
+        return wrapped
+
+
+def _api_call(handler: Callable[..., Any], route_key: str, *, body: bytes = b"", content_type: str = "") -> Any:
+    assert route_key in load().locals["api_routes"], f"{route_key} is not routed by terraform/api.tf"
+    method, path = route_key.split(" ", 1)
+    event = http_api_event(
+        "POST" if method == "ANY" else method,
+        path,
+        body=body,
+        headers={"content-type": content_type} if content_type else None,
+    )
+    event["routeKey"] = event["requestContext"]["routeKey"] = route_key
+    response = handler(event, LocalLambdaContext())
+    return response["statusCode"], json.loads(response["body"])
+
+
+def _upload(handler: Callable[..., Any], content: bytes) -> tuple[int, dict[str, Any]]:
+    body, content_type = multipart("file", "campaign.csv", content)
+    status, answer = _api_call(handler, "POST /upload", body=body, content_type=content_type)
+    return status, answer
+
+
+def _graphql(handler: Callable[..., Any], batch_id: str) -> dict[str, Any]:
+    body = json.dumps({"query": QUERY, "variables": {"batch": batch_id}}).encode()
+    status, answer = _api_call(handler, "ANY /graphql", body=body, content_type="application/json")
+    assert status == 200 and "errors" not in answer, answer
+    data: dict[str, Any] = answer["data"]
+    return data
+
+
+def _keep_the_api_key_in_secrets_manager(monkeypatch: pytest.MonkeyPatch) -> str:
+    """As deployed: the ingestor gets the secret's ARN, not the key."""
+    arn: str = client("secretsmanager").create_secret(Name=API_KEY_SECRET, SecretString=TEST_API_KEY)["ARN"]
+    monkeypatch.setenv(ENV_API_KEY_SECRET_ARN, arn)
+    monkeypatch.delenv(ENV_API_KEY, raising=False)
+    return arn
+
+
+def _leave_an_abandoned_ingest(stack: LocalResources, content: bytes) -> None:
+    """An ingest whose Lambda died: the batch is INGESTING and its lease has lapsed."""
+    past = datetime.now(UTC) - timedelta(hours=1)
+    record = BatchRecord(
+        batch_id=batch_id_for(content),
+        created_at=to_iso(past),
+        state=BatchState.INGESTING,
+        total=2,
+        skipped=0,
+        lease_until=to_iso(past),
+    )
+    Batches(stack.table_name).claim(record)
+
+
+@pytest.fixture
+def recorded(stack: LocalResources, drain: Any, monkeypatch: pytest.MonkeyPatch) -> CallRecorder:
+    """Run every flow of both Lambdas on moto and return the calls each made."""
+    recorder = CallRecorder(stack, CONFIGURATION_SET, _keep_the_api_key_in_secrets_manager(monkeypatch))
+    session = boto3.Session()
+    session.events.register("before-parameter-build", recorder.before_parameter_build)
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", session)
+    reset_process_caches()  # the cached clients are rebuilt from the hooked session
+    # Imported only now, as Lambda imports it after setting the environment (it reads its settings).
+    api = recorder.wrap("ingestor", importlib.import_module("app.handler").handler)
+    monkeypatch.setattr(worker.handler, "handler", recorder.wrap("worker", worker.handler.handler))
+
+    # Upload, list, count, re-upload
+    status, first = _upload(api, CSV_FIRST)
+    assert (status, first["enqueued"]) == (201, 2), first
+    _graphql(api, first["batchId"])
+    assert _upload(api, CSV_FIRST)[1]["duplicate"] is True
+    # Resume an ingest whose Lambda died (lease takeover, then BatchGetItem of the rows written so far)
+    _leave_an_abandoned_ingest(stack, CSV_RESUMED)
+    status, resumed = _upload(api, CSV_RESUMED)
+    assert (status, resumed["enqueued"]) == (200, 2), resumed
+    # The worker, in dry-run mode, fed by the event source stand-in
+    with recorder.acting_as("event-source-mapping"):
+        drain()
+    # The worker sending through SES with a configuration set
+    monkeypatch.setenv("SEND_MODE", "ses")
+    monkeypatch.setenv("SES_CONFIGURATION_SET", CONFIGURATION_SET)
+    reset_process_caches()
+    status, live = _upload(api, CSV_SES)
+    assert status == 201, live
+    with recorder.acting_as("event-source-mapping"):
+        drain()
+
+    # Every flow really happened
+    sent = _graphql(api, live["batchId"])["listEmailStatus"]["items"]
+    assert [(row["status"], bool(row["providerMessageId"])) for row in sent] == [("SENT", True)]
+    assert {row["status"] for row in _graphql(api, first["batchId"])["listEmailStatus"]["items"]} == {"SENT"}
+    return recorder
+
+
+# ---------------------------------------------------------------------------------------------------
+# The policies as Terraform writes them
+# ---------------------------------------------------------------------------------------------------
+
+
+def _resource_kind(expression: str) -> str:
+    kinds = {
+        "${aws_dynamodb_table.this.arn}": "table",
+        "${aws_dynamodb_table.this.arn}/index/*": "index",
+        "${aws_sqs_queue.this.arn}": "queue",
+        "${aws_sqs_queue.dlq.arn}": "dlq",
+        "${aws_sesv2_email_identity.this.arn}": "ses-identity",
+        "${aws_sesv2_configuration_set.this.arn}": "ses-configuration-set",
+        "${aws_secretsmanager_secret.api_key.arn}": "api-key-secret",
+        "*": "*",
+    }
+    if expression in kinds:
+        return kinds[expression]
+    if expression.startswith("${aws_cloudwatch_log_group.") and expression.endswith(".arn}:*"):
+        return "log-group:" + expression.split(".")[1]
+    raise AssertionError(f"a policy names a resource the tests do not know: {expression}")
+
+
+def _policy_statements(function: str) -> list[dict[str, Any]]:
+    """The statements of every policy on the function's execution role."""
+    config = load()
+    role_ref = reference(config.resource("aws_lambda_function", function)["role"])
+    assert role_ref is not None and role_ref.endswith(".arn")
+    role_address = role_ref.removesuffix(".arn")
+    role = config.resource(*role_address.split(".")[:2])
+    # Only our inline policy: no managed policies (AWSLambdaBasicExecutionRole allows logs on *).
+    assert not {"managed_policy_arns", "inline_policy"} & set(role)
+    assert "aws_iam_role_policy_attachment" not in config.resources
+    statements = []
+    for policy in config.resources["aws_iam_role_policy"].values():
+        if reference(policy["role"]) in (f"{role_address}.id", f"{role_address}.name"):
+            document = reference(policy["policy"])
+            assert document is not None and document.startswith("data.aws_iam_policy_document.")
+            statements += config.data["aws_iam_policy_document"][document.split(".")[2]]["statement"]
+    assert statements, f"the {function} role has no policy"
+    return statements
+
+
+def _granted(function: str) -> set[Permission]:
+    granted = set()
+    for statement in _policy_statements(function):
+        assert statement.get("effect", "Allow") == "Allow"
+        assert not {"not_actions", "not_resources", "principals"} & set(statement)
+        granted |= {(a, _resource_kind(r)) for a in statement["actions"] for r in statement["resources"]}
+    return granted
+
+
+def _own_log_group(function: str) -> str:
+    log_group = reference(load().resource("aws_lambda_function", function)["logging_config"][0]["log_group"])
+    assert log_group is not None
+    return log_group.split(".")[1]
+
+
+def _expected(function: str, recorded: CallRecorder) -> set[Permission]:
+    pending = PENDING_ISSUE_4.get(function, {}).get("actions", frozenset())
+    assert not pending & recorded.calls[function], "the code makes these calls now: remove them from PENDING_ISSUE_4"
+    return (
+        recorded.calls[function]
+        | platform_actions(_own_log_group(function))
+        | EVENT_SOURCE_MAPPING.get(function, frozenset())
+        | {p for p in pending if isinstance(p, tuple)}
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Tests
+# ---------------------------------------------------------------------------------------------------
+
+
+def test_the_flows_exercise_every_gateway_operation(recorded: CallRecorder) -> None:
+    # Then the recording is complete enough to judge the policies by
+    assert recorded.operations["ingestor"] == {
+        "PutItem",
+        "UpdateItem",
+        "GetItem",
+        "BatchWriteItem",
+        "BatchGetItem",
+        "Query",
+        "SendMessageBatch",
+        "GetSecretValue",
+    }
+    assert recorded.operations["worker"] == {"UpdateItem", "SendEmail"}
+
+
+@pytest.mark.parametrize("function", ["ingestor", "worker"])
+def test_policy_allows_exactly_what_the_code_calls(function: str, recorded: CallRecorder) -> None:
+    # Given what the function's code called, plus the reasoned allowances
+    expected = _expected(function, recorded)
+    # When the role's policy is read from Terraform
+    granted = _granted(function)
+    # Then nothing the code calls is refused, and nothing else is allowed
+    assert expected - granted == set(), "called but not allowed"
+    assert granted - expected == set(), "allowed but never called"
+
+
+def test_event_source_stand_in_stays_within_the_mapping_allowance(recorded: CallRecorder) -> None:
+    # The local poller does what Lambda's event source mapping does: its calls need no more than listed.
+    assert recorded.calls["event-source-mapping"]
+    assert recorded.calls["event-source-mapping"] <= EVENT_SOURCE_MAPPING["worker"]
+
+
+@pytest.mark.parametrize("function", ["ingestor", "worker"])
+def test_star_resources_only_where_aws_allows_nothing_else(function: str) -> None:
+    star = {action for action, kind in _granted(function) if kind == "*"}
+    assert star <= NO_RESOURCE_ACTIONS
+
+
+def test_worker_may_send_only_as_the_configured_sender() -> None:
+    config = load()
+    (ses,) = [s for s in _policy_statements("worker") if "ses:SendEmail" in s["actions"]]
+    (condition,) = ses["condition"]
+    assert (condition["test"], condition["variable"]) == ("StringEquals", "ses:FromAddress")
+    sender = config.resource("aws_lambda_function", "worker")["environment"][0]["variables"]["SENDER_ADDRESS"]
+    assert condition["values"] == [sender]
+
+
+@pytest.mark.parametrize("function", ["ingestor", "worker"])
+def test_metrics_need_no_cloudwatch_permission(function: str) -> None:
+    # Powertools Metrics writes Embedded Metric Format lines to the function's log group: no API call.
+    assert not [s for s in _policy_statements(function) if "cloudwatch:PutMetricData" in s["actions"]]
+
+
+def test_roles_are_assumed_by_lambda_only() -> None:
+    (statement,) = load().data["aws_iam_policy_document"]["lambda_assume"]["statement"]
+    assert statement["actions"] == ["sts:AssumeRole"]
+    assert statement["principals"] == [{"type": "Service", "identifiers": ["lambda.amazonaws.com"]}]

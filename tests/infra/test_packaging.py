@@ -1,0 +1,184 @@
+"""scripts/package_lambdas.py, offline: what goes into each zip, and that zips are reproducible.
+
+The full build needs PyPI (`make package`); these tests cover the selection and the zip writer.
+"""
+
+import importlib.metadata
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from packaging.utils import canonicalize_name
+
+from tests.infra.terraform import load
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("package_lambdas", ROOT / "scripts" / "package_lambdas.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+package_lambdas = _load_script()
+
+
+def _pyproject() -> dict[str, list[str]]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return {"base": project["dependencies"], "api": project["optional-dependencies"]["api"]}
+
+
+def test_worker_gets_the_base_dependencies_without_the_runtime_sdk() -> None:
+    reqs = package_lambdas.requirements(package_lambdas.COMPONENTS["worker"])
+    names = {package_lambdas.distribution_name(r) for r in reqs}
+    expected = {package_lambdas.distribution_name(r) for r in _pyproject()["base"]} - {"boto3"}
+    assert names == expected
+    assert all("==" in r for r in reqs)
+
+
+def test_ingestor_adds_the_api_extra() -> None:
+    reqs = set(package_lambdas.requirements(package_lambdas.COMPONENTS["ingestor"]))
+    assert set(_pyproject()["api"]) <= reqs
+    assert not {package_lambdas.distribution_name(r) for r in reqs} & package_lambdas.RUNTIME_PROVIDED
+
+
+@pytest.mark.parametrize("function", ["ingestor", "worker"])
+def test_own_files_hold_the_terraform_handler_and_no_local_tooling(function: str) -> None:
+    files = package_lambdas.own_files(package_lambdas.COMPONENTS[function])
+    handler_module = load().resource("aws_lambda_function", function)["handler"].rpartition(".")[0]
+    assert handler_module.replace(".", "/") + ".py" in files
+    assert "campaign/config.py" in files
+    assert not [name for name in files if name.startswith("campaign/local/")]
+    assert not [name for name in files if "__pycache__" in name or name.endswith(".pyc")]
+
+
+def test_worker_leaves_the_api_out() -> None:
+    files = package_lambdas.own_files(package_lambdas.COMPONENTS["worker"])
+    assert not [name for name in files if name.startswith("app/")]
+
+
+def test_zip_is_byte_identical_whatever_the_file_times(tmp_path: Path) -> None:
+    # Given the same files written twice, with different modification times and modes
+    sources = {}
+    for name, text in {"b/mod.py": "x = 1\n", "a.py": "y = 2\n"}.items():
+        path = tmp_path / "src" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        sources[name] = path
+    first, second = tmp_path / "one.zip", tmp_path / "two.zip"
+    package_lambdas.write_zip(sources, first)
+    for path in sources.values():
+        os.utime(path, (1_700_000_000, 1_700_000_000))
+        path.chmod(0o600)
+    package_lambdas.write_zip(dict(reversed(sources.items())), second)
+    # Then the archives are identical, sorted, dated 1980-01-01 and world-readable
+    assert first.read_bytes() == second.read_bytes()
+    with zipfile.ZipFile(first) as archive:
+        infos = archive.infolist()
+    assert [i.filename for i in infos] == ["a.py", "b/mod.py"]
+    assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
+    assert {i.external_attr >> 16 for i in infos} == {0o100644}
+
+
+def test_top_level_names_spot_forbidden_packages() -> None:
+    names = package_lambdas.top_level_names(["fastapi/__init__.py", "fastapi-0.1.dist-info/METADATA", "six.py"])
+    assert names == {"fastapi", "six"}
+
+
+def _fake_distribution(target: Path, name: str, requires: list[str]) -> None:
+    module = target / name / "__init__.py"
+    module.parent.mkdir(parents=True)
+    module.write_text("")
+    dist_info = target / f"{name}-1.0.dist-info"
+    dist_info.mkdir()
+    lines = [f"Name: {name}", "Version: 1.0", *(f"Requires-Dist: {r}" for r in requires)]
+    (dist_info / "METADATA").write_text("\n".join(lines) + "\n")
+    record = [f"{name}/__init__.py,,", f"{dist_info.name}/METADATA,,", f"{dist_info.name}/RECORD,,"]
+    (dist_info / "RECORD").write_text("\n".join(record) + "\n")
+
+
+@pytest.mark.parametrize(
+    ("root", "pruned"), [("app", ["botocore", "urllib3", "xtra"]), ("app[x]", ["botocore", "urllib3"])]
+)
+def test_runtime_provided_distributions_and_what_only_they_need_are_pruned(
+    tmp_path: Path, root: str, pruned: list[str]
+) -> None:
+    # Given an install where a dependency pulled in botocore (as aws-xray-sdk does)
+    _fake_distribution(tmp_path, "app", ["shared", "botocore>=1", "xtra; extra == 'x'"])
+    _fake_distribution(tmp_path, "botocore", ["urllib3", "shared"])
+    for name in ("urllib3", "shared", "xtra"):
+        _fake_distribution(tmp_path, name, [])
+    # When the install is pruned for the root requirement
+    removed = package_lambdas.prune_runtime_provided(tmp_path, [root])
+    # Then botocore and what only it needed are gone, shared and requested extras stay
+    assert removed == pruned
+    left = {path.name for path in tmp_path.iterdir()}
+    assert {"app", "shared"} <= left
+    assert not {"botocore", "urllib3"} & left
+
+
+# botocore.httpsession tries `from certifi import where` and falls back to its own CA bundle: an
+# optional import of the runtime's botocore, not something our package must hold.
+OPTIONAL_RUNTIME_IMPORTS = {"certifi"}
+
+
+def _requires(name: str) -> list[str] | None:
+    try:
+        return importlib.metadata.requires(name) or []
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _cold_start_imports(module: str) -> tuple[set[str], set[str]]:
+    """(distributions, top-level modules) loaded by importing `module` in a fresh interpreter."""
+    script = (
+        "import importlib, importlib.metadata as md, json, sys\n"
+        "before = set(sys.modules)\n"  # the interpreter's own start-up (site hooks such as _distutils_hack)
+        f"importlib.import_module({module!r})\n"
+        "tops = sorted({name.split('.')[0] for name in set(sys.modules) - before})\n"
+        "by_top = md.packages_distributions()\n"
+        "print(json.dumps([sorted({d for top in tops for d in by_top.get(top, [])}), tops]))\n"
+    )
+    env = os.environ | {
+        "TABLE_NAME": "t",
+        "QUEUE_URL": "q",
+        "API_KEY": "k",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_SERVICE_NAME": "cold-start-check",
+        "POWERTOOLS_METRICS_NAMESPACE": "ColdStartCheck",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    distributions, tops = json.loads(result.stdout.splitlines()[-1])
+    return {str(canonicalize_name(d)) for d in distributions}, set(tops)
+
+
+@pytest.mark.parametrize("function", ["ingestor", "worker"])
+def test_cold_start_needs_only_what_the_package_and_runtime_hold(function: str) -> None:
+    # Given the distributions the handler module loads when Lambda imports it
+    handler_module = load().resource("aws_lambda_function", function)["handler"].rpartition(".")[0]
+    imported, modules = _cold_start_imports(handler_module)
+    # When compared with what its zip will hold (pinned requirements and their dependencies) and what the
+    # runtime provides (boto3 and its dependencies)
+    runtime_provided = {str(canonicalize_name(n)) for n in package_lambdas.RUNTIME_PROVIDED}
+    component = package_lambdas.COMPONENTS[function]
+    packaged = package_lambdas.closure(package_lambdas.requirements(component), _requires, runtime_provided)
+    runtime = package_lambdas.closure(sorted(runtime_provided), _requires, set())
+    own = str(canonicalize_name(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["name"]))
+    # Then nothing is missing in Lambda, and the worker loads none of the web stack
+    assert imported - packaged - runtime - OPTIONAL_RUNTIME_IMPORTS - {own} == set()
+    if function == "worker":
+        assert not modules & package_lambdas.WORKER_FORBIDDEN

@@ -1,0 +1,125 @@
+"""terraform/ as files: it parses, every variable and output is documented, stages are guarded."""
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.infra.terraform import STAGES, TERRAFORM_DIR, load, parse
+
+TERRAFORM_FILES = sorted(TERRAFORM_DIR.glob("*.tf")) + sorted(TERRAFORM_DIR.glob("*.tfvars"))
+# Names that would put a secret into a committed var-file.
+SECRET_WORDS = re.compile(r"secret|password|api_key$|token|credential", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("path", TERRAFORM_FILES, ids=lambda p: p.name)
+def test_every_file_parses(path: Path) -> None:
+    # Given a Terraform or tfvars file / When python-hcl2 parses it / Then it is valid HCL
+    assert isinstance(parse(path), dict)
+
+
+def test_one_file_per_concern_exists() -> None:
+    # Given the layout the issue asks for / Then every file is there, plus a var-file per stage
+    expected = {
+        "versions.tf",
+        "providers.tf",
+        "backend.tf",
+        "locals.tf",
+        "variables.tf",
+        "outputs.tf",
+        "table.tf",
+        "queue.tf",
+        "api.tf",
+        "ingestor.tf",
+        "worker.tf",
+        "ses.tf",
+        "secrets.tf",
+        "alarms.tf",
+        "iam.tf",
+    } | {f"{stage}.tfvars" for stage in STAGES}
+    assert expected <= {path.name for path in TERRAFORM_FILES}
+
+
+def test_versions_are_pinned() -> None:
+    # Given versions.tf
+    (block,) = load().terraform
+    # Then Terraform and both providers carry version constraints
+    assert block["required_version"].startswith(">=") and "<" in block["required_version"]
+    providers = block["required_providers"][0]
+    assert set(providers) == {"aws", "random"}
+    for name, spec in providers.items():
+        assert spec["source"] == f"hashicorp/{name}" and spec["version"].startswith("~>")
+
+
+def test_provider_tags_every_resource() -> None:
+    # Given the AWS provider / Then default_tags name the project and the stage
+    (aws,) = [p["aws"] for p in load().providers if "aws" in p]
+    tags = aws["default_tags"][0]["tags"]
+    assert {"Project", "Stage", "ManagedBy"} <= set(tags)
+
+
+def test_backend_is_documented_but_inactive() -> None:
+    # Given backend.tf / Then it only documents the S3 backend (init works without it), with locking
+    text = (TERRAFORM_DIR / "backend.tf").read_text()
+    assert parse(TERRAFORM_DIR / "backend.tf") == {}
+    assert 'backend "s3"' in text and "use_lockfile = true" in text
+
+
+def test_every_variable_is_typed_described_and_ranged() -> None:
+    # Given variables.tf
+    variables = load().variables
+    for name, spec in variables.items():
+        # Then each variable has a type and a description, and every number has a range check
+        assert spec.get("type"), f"{name} has no type"
+        assert spec.get("description"), f"{name} has no description"
+        if spec["type"] == "number":
+            assert spec.get("validation"), f"{name} is a number without a validation"
+
+
+def test_every_output_is_described_and_the_required_ones_exist() -> None:
+    outputs = load().outputs
+    assert {"api_url", "table_name", "queue_name", "dlq_name"} <= set(outputs)
+    for name, spec in outputs.items():
+        assert spec.get("description"), f"output {name} has no description"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_var_files_set_known_variables_and_no_secrets(stage: str) -> None:
+    # Given the stage's var-file
+    values = load().tfvars(stage)
+    # Then it names its own stage, sets only declared variables and never a secret
+    assert values["stage"] == stage
+    assert set(values) <= set(load().variables)
+    assert not [name for name in values if SECRET_WORDS.search(name)]
+
+
+def test_only_dev_and_prod_workspaces_can_plan() -> None:
+    # Given the per-stage configuration and the guard
+    config = load()
+    assert set(config.locals["stage_config"]) == set(STAGES)
+    assert config.locals["stage"] == "${terraform.workspace}"
+    guard = config.resource("terraform_data", "stage_guard")["lifecycle"][0]["precondition"]
+    conditions = [check["condition"] for check in guard]
+    # Then a plan fails outside dev/prod, and when the var-file is for another stage
+    assert "${contains(keys(local.stage_config), local.stage)}" in conditions
+    assert "${var.stage == local.stage}" in conditions
+
+
+TERRAFORM = shutil.which("terraform")
+
+
+@pytest.mark.skipif(TERRAFORM is None, reason="no terraform binary on this machine")
+def test_terraform_fmt_is_clean() -> None:
+    # Given a terraform binary (fmt needs no providers) / When fmt -check runs / Then nothing would change
+    assert TERRAFORM is not None
+    result = subprocess.run(
+        [TERRAFORM, "fmt", "-check", "-diff", "-recursive", str(TERRAFORM_DIR)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CLI_CONFIG_FILE": os.devnull},
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
