@@ -9,7 +9,7 @@ from pydantic.alias_generators import to_camel
 from app.deps import IngestDep
 from app.errors import ApiError
 from campaign.domain.csv_rules import CsvFileError
-from campaign.limits import MAX_UPLOAD_BYTES, SKIPPED_ROWS_CAP
+from campaign.limits import MAX_UPLOAD_BYTES, MAX_UPLOAD_ROWS, SKIPPED_ROWS_CAP
 from campaign.services.ingest import ingest_csv
 
 router = APIRouter(tags=["upload"])
@@ -42,7 +42,10 @@ class ErrorOut(BaseModel):
 
 _ERRORS: dict[int | str, dict[str, object]] = {
     400: {"model": ErrorOut, "description": "The file is not a usable CSV (the message says why)"},
-    413: {"model": ErrorOut, "description": f"The file is larger than {MAX_UPLOAD_BYTES} bytes"},
+    413: {
+        "model": ErrorOut,
+        "description": f"The file is larger than {MAX_UPLOAD_BYTES} bytes or has more than {MAX_UPLOAD_ROWS} rows",
+    },
     415: {"model": ErrorOut, "description": "The request is not multipart/form-data"},
 }
 
@@ -73,7 +76,8 @@ def upload_csv(
     try:
         result = ingest_csv(content, gateways)
     except CsvFileError as exc:
-        raise ApiError(400, exc.code, exc.message, details=exc.details) from exc
+        status = 413 if exc.code == "too_many_rows" else 400
+        raise ApiError(status, exc.code, exc.message, details=exc.details) from exc
     response.status_code = 201 if result.created else 200
     return UploadOut(
         batch_id=result.batch_id,

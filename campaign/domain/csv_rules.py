@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from email_validator import EmailNotValidError, validate_email
 
-from campaign.limits import MAX_CONTENT_BYTES, MAX_SUBJECT_CHARS, MAX_UPLOAD_BYTES
+from campaign.limits import MAX_CONTENT_BYTES, MAX_SUBJECT_CHARS, MAX_UPLOAD_BYTES, MAX_UPLOAD_ROWS
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("email", "subject", "content")
 
@@ -86,6 +86,12 @@ def parse_campaign_csv(content: bytes) -> ParsedCsv:
     skipped: list[SkippedRow] = []
     seen: set[str] = set()
     for line, record in records:
+        if len(rows) + len(skipped) == MAX_UPLOAD_ROWS:
+            raise CsvFileError(
+                "too_many_rows",
+                f"the file has more than {MAX_UPLOAD_ROWS} data rows; split it into smaller files",
+                limitRows=MAX_UPLOAD_ROWS,
+            )
         email, subject, content_text = (
             record[columns[name]] if columns[name] < len(record) else "" for name in REQUIRED_COLUMNS
         )

@@ -175,3 +175,15 @@ def test_aws_outage_answers_503_json_and_can_be_retried(upload: Upload, stack: L
     retried = upload(campaign_csv(2))
     assert failed.status_code == 503 and failed.json()["error"] == "service_unavailable"
     assert retried.status_code == 201
+
+
+def test_too_many_rows_answers_413_and_writes_nothing(
+    upload: Upload, stack: LocalResources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import campaign.domain.csv_rules as rules
+
+    monkeypatch.setattr(rules, "MAX_UPLOAD_ROWS", 10)
+    response = upload(campaign_csv(11))
+    assert response.status_code == 413
+    assert response.json()["error"] == "too_many_rows" and response.json()["limitRows"] == 10
+    assert _table_items(stack) == 0

@@ -707,3 +707,25 @@ def test_file_errors_carry_a_code_and_a_human_message() -> None:
     assert error.code == "missing_columns"
     assert "content" in error.message
     assert str(error) == error.message
+
+
+def test_more_data_rows_than_the_limit_refuses_the_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a limit of 3 rows and a file of 4 (blank lines do not count)
+    import campaign.domain.csv_rules as rules
+
+    monkeypatch.setattr(rules, "MAX_UPLOAD_ROWS", 3)
+    content = b"email,subject,content\na@example.com,s,c\n\nb@example.com,s,c\nbad,s,c\nd@example.com,s,c\n"
+    # When the file is parsed
+    with pytest.raises(CsvFileError) as refused:
+        rules.parse_campaign_csv(content)
+    # Then it is refused as a whole, naming the limit
+    assert refused.value.code == "too_many_rows"
+    assert refused.value.details == {"limitRows": 3}
+
+
+def test_exactly_the_row_limit_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    import campaign.domain.csv_rules as rules
+
+    monkeypatch.setattr(rules, "MAX_UPLOAD_ROWS", 3)
+    parsed = rules.parse_campaign_csv(b"email,subject,content\na@example.com,s,c\nb@example.com,s,c\nbad,s,c\n")
+    assert parsed.total == 3
