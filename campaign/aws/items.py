@@ -13,6 +13,7 @@ from campaign.aws.table_schema import (
     batch_status_key,
     created_key,
     send_pk,
+    status_key,
 )
 from campaign.domain.models import BatchRecord, BatchState, SendRow, SkippedRowReport
 from campaign.domain.status import EmailStatus
@@ -31,12 +32,12 @@ def from_attributes(item: Item) -> dict[str, Any]:
     return {key: _deserializer.deserialize(value) for key, value in item.items()}
 
 
-def status_keys(batch_id: str, status: EmailStatus) -> dict[str, str]:
+def status_keys(row: SendRow, status: EmailStatus) -> dict[str, str]:
     """The index keys that move with the status: written together with every status change."""
     return {
         "status": status.value,
-        STATUS_INDEX_PK: status.value,
-        BATCH_STATUS_INDEX_PK: batch_status_key(batch_id, status.value),
+        STATUS_INDEX_PK: status_key(status.value, row.send_id),
+        BATCH_STATUS_INDEX_PK: batch_status_key(row.batch_id, status.value, row.send_id),
     }
 
 
@@ -45,7 +46,7 @@ def send_row_item(row: SendRow) -> Item:
         {
             PARTITION_KEY: send_pk(row.send_id),
             CREATED_SORT_KEY: created_key(row.created_at, row.send_id),
-            **status_keys(row.batch_id, row.status),
+            **status_keys(row, row.status),
             "sendId": row.send_id,
             "batchId": row.batch_id,
             "email": row.email,

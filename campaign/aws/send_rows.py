@@ -129,7 +129,7 @@ class SendRows:
         worker claimed or finished meanwhile is left alone (the condition fails)."""
         values: dict[str, Any] = {":now": now, ":pending": EmailStatus.PENDING.value}
         assignments = ["updatedAt = :now"]
-        for name, value in status_keys(row.batch_id, EmailStatus.QUEUED).items():
+        for name, value in status_keys(row, EmailStatus.QUEUED).items():
             assignments.append(f"#{name} = :{name}")
             values[f":{name}"] = value
         try:
@@ -138,8 +138,7 @@ class SendRows:
                 Key={PARTITION_KEY: {"S": send_pk(row.send_id)}},
                 UpdateExpression=f"SET {', '.join(assignments)} REMOVE #e",
                 ConditionExpression="#status = :pending AND attribute_not_exists(claimedAt)",
-                ExpressionAttributeNames={f"#{n}": n for n in status_keys(row.batch_id, EmailStatus.QUEUED)}
-                | {"#e": "error"},
+                ExpressionAttributeNames={f"#{n}": n for n in status_keys(row, EmailStatus.QUEUED)} | {"#e": "error"},
                 ExpressionAttributeValues=to_attributes(values),
             )
         except ClientError as exc:
@@ -154,7 +153,7 @@ class SendRows:
         kinds = {f":kind{i}": kind.value for i, kind in enumerate(sorted(REOPENABLE_ERRORS))}
         values: dict[str, Any] = {":now": now, ":error": EmailStatus.ERROR.value, **kinds}
         assignments = ["updatedAt = :now"]
-        for name, value in status_keys(row.batch_id, EmailStatus.QUEUED).items():
+        for name, value in status_keys(row, EmailStatus.QUEUED).items():
             assignments.append(f"#{name} = :{name}")
             values[f":{name}"] = value
         try:
@@ -163,7 +162,7 @@ class SendRows:
                 Key={PARTITION_KEY: {"S": send_pk(row.send_id)}},
                 UpdateExpression=f"SET {', '.join(assignments)} REMOVE errorKind, claimedAt",
                 ConditionExpression=f"#status = :error AND errorKind IN ({', '.join(kinds)})",
-                ExpressionAttributeNames={f"#{n}": n for n in status_keys(row.batch_id, EmailStatus.QUEUED)},
+                ExpressionAttributeNames={f"#{n}": n for n in status_keys(row, EmailStatus.QUEUED)},
                 ExpressionAttributeValues=to_attributes(values),
             )
         except ClientError as exc:
@@ -191,7 +190,7 @@ class SendRows:
         """Record the final status of a claimed send; False if the claim was no longer ours."""
         values: dict[str, Any] = {":now": now}
         assignments = ["updatedAt = :now"]
-        for name, value in status_keys(claimed.batch_id, status).items():
+        for name, value in status_keys(claimed, status).items():
             assignments.append(f"#{name} = :{name}")
             values[f":{name}"] = value
         if error is not None:

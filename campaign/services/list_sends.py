@@ -14,8 +14,9 @@ from campaign.aws.send_index import IndexPartition, SendIndex
 from campaign.aws.table_schema import (
     BATCH_STATUS_INDEX,
     STATUS_INDEX,
-    batch_status_key,
+    batch_status_partitions,
     created_key,
+    status_partitions,
 )
 from campaign.domain.clock import to_iso
 from campaign.domain.cursor import decode_cursor, encode_cursor, key_before
@@ -54,7 +55,8 @@ def list_sends(index: SendIndex, where: SendFilter, *, first: int, after: str | 
         upper = bound if upper is None else min(upper, bound)
     if lower is not None and upper is not None and lower > upper:
         return SendPage(rows=[], next_cursor=None)
-    streams = [_stream(index, partition, lower, upper, first + 1) for partition in _partitions(where)]
+    partitions = _partitions(where)
+    streams = [_stream(index, partition, lower, upper, _chunk(first, len(partitions))) for partition in partitions]
     merged = heapq.merge(*streams, key=_position, reverse=True)
     rows = [row for row, _ in zip(merged, range(first + 1), strict=False)]
     if len(rows) <= first:
@@ -62,9 +64,19 @@ def list_sends(index: SendIndex, where: SendFilter, *, first: int, after: str | 
     return SendPage(rows=rows[:first], next_cursor=encode_cursor(_position(rows[first - 1])))
 
 
+def _chunk(first: int, partitions: int) -> int:
+    """Rows asked of each partition per Query: its share of the page plus one, at least a few. Every
+    row read beyond the page is wasted, and one partition may hold the whole page; later pages of a
+    partition are read only if the merge reaches them."""
+    return min(first + 1, max(4, -(-(first + 1) // partitions) + 1))
+
+
 def count_batch(index: SendIndex, batch_id: str) -> StatusCounts:
     counts = {
-        status: index.count(IndexPartition(BATCH_STATUS_INDEX, batch_status_key(batch_id, status.value)))
+        status: sum(
+            index.count(IndexPartition(BATCH_STATUS_INDEX, key))
+            for key in batch_status_partitions(batch_id, status.value)
+        )
         for status in EmailStatus
     }
     return StatusCounts(
@@ -78,8 +90,13 @@ def count_batch(index: SendIndex, batch_id: str) -> StatusCounts:
 def _partitions(where: SendFilter) -> list[IndexPartition]:
     statuses = list(dict.fromkeys(where.statuses)) if where.statuses else list(EmailStatus)
     if where.batch_id is not None:
-        return [IndexPartition(BATCH_STATUS_INDEX, batch_status_key(where.batch_id, s.value)) for s in statuses]
-    return [IndexPartition(STATUS_INDEX, s.value) for s in statuses]
+        batch_id = where.batch_id
+        return [
+            IndexPartition(BATCH_STATUS_INDEX, key)
+            for s in statuses
+            for key in batch_status_partitions(batch_id, s.value)
+        ]
+    return [IndexPartition(STATUS_INDEX, key) for s in statuses for key in status_partitions(s.value)]
 
 
 def _position(row: SendRow) -> str:

@@ -15,7 +15,7 @@ from campaign.aws.dead_letters import DeadLetter, DeadLetterQueue
 from campaign.aws.send_index import IndexPartition, SendIndex
 from campaign.aws.send_queue import SendJob, SendQueue
 from campaign.aws.send_rows import SendRows
-from campaign.aws.table_schema import BATCH_STATUS_INDEX, batch_status_key
+from campaign.aws.table_schema import BATCH_STATUS_INDEX, batch_status_partitions
 from campaign.domain.clock import now_iso
 from campaign.domain.status import FINAL_STATUSES, REOPENABLE_ERRORS, EmailStatus
 from campaign.limits import MAX_PAGE_SIZE
@@ -28,15 +28,16 @@ class RedriveResult:
 
 
 def redrive_pending(batch_id: str, *, index: SendIndex, rows: SendRows, queue: SendQueue) -> RedriveResult:
-    partition = IndexPartition(BATCH_STATUS_INDEX, batch_status_key(batch_id, EmailStatus.PENDING.value))
     pending = []
-    start_key = None
-    while True:
-        page = index.newest_first(partition, lower=None, upper=None, limit=MAX_PAGE_SIZE, start_key=start_key)
-        pending.extend(page.rows)
-        if page.next_key is None:
-            break
-        start_key = page.next_key
+    for key in batch_status_partitions(batch_id, EmailStatus.PENDING.value):
+        start_key = None
+        while True:
+            partition = IndexPartition(BATCH_STATUS_INDEX, key)
+            page = index.newest_first(partition, lower=None, upper=None, limit=MAX_PAGE_SIZE, start_key=start_key)
+            pending.extend(page.rows)
+            if page.next_key is None:
+                break
+            start_key = page.next_key
     refused = queue.enqueue([SendJob(row.send_id, row.batch_id) for row in pending])
     requeued = [row for row in pending if row.send_id not in refused]
     now = now_iso()
