@@ -127,55 +127,31 @@ class SendRows:
     def mark_queued(self, row: SendRow, now: str) -> bool:
         """PENDING → QUEUED once a re-drive has put the row's message on the queue. A row that a
         worker claimed or finished meanwhile is left alone (the condition fails)."""
-        values: dict[str, Any] = {":now": now, ":pending": EmailStatus.PENDING.value}
-        assignments = ["updatedAt = :now"]
-        for name, value in status_keys(row, EmailStatus.QUEUED).items():
-            assignments.append(f"#{name} = :{name}")
-            values[f":{name}"] = value
-        try:
-            self._ddb.update_item(
-                TableName=self._table,
-                Key={PARTITION_KEY: {"S": send_pk(row.send_id)}},
-                UpdateExpression=f"SET {', '.join(assignments)} REMOVE #e",
-                ConditionExpression="#status = :pending AND attribute_not_exists(claimedAt)",
-                ExpressionAttributeNames={f"#{n}": n for n in status_keys(row, EmailStatus.QUEUED)} | {"#e": "error"},
-                ExpressionAttributeValues=to_attributes(values),
-            )
-        except ClientError as exc:
-            if _is_conditional_failure(exc):
-                return False
-            raise
-        return True
+        return self._conditional_update(
+            row,
+            now,
+            set_values=status_keys(row, EmailStatus.QUEUED),
+            remove=("error",),
+            condition="#status = :pending AND attribute_not_exists(claimedAt)",
+            condition_values={":pending": EmailStatus.PENDING.value},
+        )
 
     def reopen(self, row: SendRow, now: str) -> bool:
         """ERROR → QUEUED, for an operator's DLQ re-drive only, and only for an error kind that proves
         SES never accepted the message (so sending again cannot duplicate an email)."""
         kinds = {f":kind{i}": kind.value for i, kind in enumerate(sorted(REOPENABLE_ERRORS))}
-        values: dict[str, Any] = {":now": now, ":error": EmailStatus.ERROR.value, **kinds}
-        assignments = ["updatedAt = :now"]
-        for name, value in status_keys(row, EmailStatus.QUEUED).items():
-            assignments.append(f"#{name} = :{name}")
-            values[f":{name}"] = value
-        try:
-            self._ddb.update_item(
-                TableName=self._table,
-                Key={PARTITION_KEY: {"S": send_pk(row.send_id)}},
-                UpdateExpression=f"SET {', '.join(assignments)} REMOVE errorKind, claimedAt",
-                ConditionExpression=f"#status = :error AND errorKind IN ({', '.join(kinds)})",
-                ExpressionAttributeNames={f"#{n}": n for n in status_keys(row, EmailStatus.QUEUED)},
-                ExpressionAttributeValues=to_attributes(values),
-            )
-        except ClientError as exc:
-            if _is_conditional_failure(exc):
-                return False
-            raise
-        return True
+        return self._conditional_update(
+            row,
+            now,
+            set_values=status_keys(row, EmailStatus.QUEUED),
+            remove=("errorKind", "claimedAt"),
+            condition=f"#status = :error AND errorKind IN ({', '.join(kinds)})",
+            condition_values={":error": EmailStatus.ERROR.value, **kinds},
+        )
 
     def release(self, claimed: SendRow, now: str, error: str) -> bool:
         """Give the claim back after a transient failure, so the redelivered message can try again."""
-        return self._update_if_claimed(
-            claimed, "SET updatedAt = :now, #e = :error REMOVE claimedAt", {":now": now, ":error": error}
-        )
+        return self._update_if_claimed(claimed, now, set_values={"error": error})
 
     def finish(
         self,
@@ -188,37 +164,50 @@ class SendRows:
         provider_message_id: str | None = None,
     ) -> bool:
         """Record the final status of a claimed send; False if the claim was no longer ours."""
-        values: dict[str, Any] = {":now": now}
-        assignments = ["updatedAt = :now"]
-        for name, value in status_keys(claimed, status).items():
-            assignments.append(f"#{name} = :{name}")
-            values[f":{name}"] = value
-        if error is not None:
-            assignments.append("#e = :error")
-            values[":error"] = error
-        if error_kind is not None:
-            assignments.append("errorKind = :kind")
-            values[":kind"] = error_kind.value
-        if provider_message_id is not None:
-            assignments.append("providerMessageId = :mid")
-            values[":mid"] = provider_message_id
-        return self._update_if_claimed(claimed, f"SET {', '.join(assignments)} REMOVE claimedAt", values)
+        extra = {"error": error, "errorKind": error_kind.value if error_kind else None}
+        extra["providerMessageId"] = provider_message_id
+        set_values = status_keys(claimed, status) | {k: v for k, v in extra.items() if v is not None}
+        return self._update_if_claimed(claimed, now, set_values=set_values)
 
-    def _update_if_claimed(self, claimed: SendRow, expression: str, values: dict[str, Any]) -> bool:
-        """Apply an update only while the row still carries this delivery's claim."""
+    def _update_if_claimed(self, claimed: SendRow, now: str, *, set_values: dict[str, str]) -> bool:
+        """Apply an update, and drop the claim, only while the row still carries this delivery's claim."""
         if claimed.claimed_at is None:
             raise ValueError("the row was not claimed")
-        names = {token: token[1:] for token in ("#status", "#statusKey", "#batchStatusKey") if token in expression}
-        if "#e" in expression:
-            names["#e"] = "error"
+        return self._conditional_update(
+            claimed,
+            now,
+            set_values=set_values,
+            remove=("claimedAt",),
+            condition="claimedAt = :claimed",
+            condition_values={":claimed": claimed.claimed_at},
+        )
+
+    def _conditional_update(
+        self,
+        row: SendRow,
+        now: str,
+        *,
+        set_values: dict[str, str],
+        remove: tuple[str, ...],
+        condition: str,
+        condition_values: dict[str, str],
+    ) -> bool:
+        """SET the given attributes (and updatedAt), REMOVE others, if `condition` holds; False if not.
+        Attribute names go through placeholders, so reserved words (status, error) need no care."""
+        names = {f"#{name}": name for name in (*set_values, *remove, "updatedAt")}
+        if "#status" in condition:
+            names["#status"] = "status"
+        assignments = ", ".join(f"#{name} = :{name}" for name in (*set_values, "updatedAt"))
+        removals = f" REMOVE {', '.join(f'#{name}' for name in remove)}" if remove else ""
+        values = {f":{name}": value for name, value in set_values.items()} | {":updatedAt": now}
         try:
             self._ddb.update_item(
                 TableName=self._table,
-                Key={PARTITION_KEY: {"S": send_pk(claimed.send_id)}},
-                UpdateExpression=expression,
-                ConditionExpression="claimedAt = :claimed",
-                ExpressionAttributeValues=to_attributes({**values, ":claimed": claimed.claimed_at}),
+                Key={PARTITION_KEY: {"S": send_pk(row.send_id)}},
+                UpdateExpression=f"SET {assignments}{removals}",
+                ConditionExpression=condition,
                 ExpressionAttributeNames=names,
+                ExpressionAttributeValues=to_attributes(values | condition_values),
             )
         except ClientError as exc:
             if _is_conditional_failure(exc):
