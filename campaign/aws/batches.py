@@ -5,9 +5,32 @@ from dataclasses import dataclass
 from botocore.exceptions import ClientError
 
 from campaign.aws.clients import client
-from campaign.aws.items import batch_from_item, batch_item, to_attributes
+from campaign.aws.items import batch_from_item, batch_item, skipped_rows_attribute, to_attributes
 from campaign.aws.table_schema import PARTITION_KEY, batch_pk
 from campaign.domain.models import BatchRecord, BatchState
+
+
+# The progress counters every state change writes together, so a reader never sees them disagree.
+_COUNTERS = (
+    "#total = :total, skipped = :skipped, enqueued = :enqueued, notEnqueued = :notEnqueued, "
+    "skippedRows = :skippedRows, rowsRead = :rowsRead"
+)
+
+
+def _names(expressions: str) -> dict[str, str]:
+    """DynamoDB refuses a name placeholder that the expressions do not use."""
+    return {name: value for name, value in (("#st", "state"), ("#total", "total")) if name in expressions}
+
+
+def _counter_values(batch: BatchRecord) -> dict[str, object]:
+    return {
+        ":total": batch.total,
+        ":skipped": batch.skipped,
+        ":enqueued": batch.enqueued,
+        ":notEnqueued": batch.not_enqueued,
+        ":skippedRows": skipped_rows_attribute(batch.skipped_rows),
+        ":rowsRead": batch.rows_read,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,33 +66,73 @@ class Batches:
 
     def take_over(self, batch: BatchRecord, lease_until: str) -> bool:
         """Take the lease of an ingest whose holder died (its lease lapsed), unless someone else did."""
+        return self._update(
+            batch.batch_id,
+            "SET leaseUntil = :new",
+            "#st = :ingesting AND leaseUntil = :old",
+            {":new": lease_until, ":old": batch.lease_until, ":ingesting": BatchState.INGESTING.value},
+        )
+
+    def start(self, batch: BatchRecord, previous: BatchState) -> bool:
+        """Begin ingesting a reserved (or refused) upload: only one starter wins the state change."""
+        return self._update(
+            batch.batch_id,
+            "SET #st = :ingesting, leaseUntil = :lease, " + _COUNTERS + " REMOVE errorCode, errorMessage",
+            "#st = :previous",
+            {":ingesting": BatchState.INGESTING.value, ":lease": batch.lease_until, ":previous": previous.value}
+            | _counter_values(batch),
+        )
+
+    def checkpoint(self, batch: BatchRecord, held_lease: str | None) -> bool:
+        """Record progress and extend the lease; False if the lease was taken over meanwhile."""
+        return self._update(
+            batch.batch_id,
+            "SET leaseUntil = :lease, " + _COUNTERS,
+            "#st = :ingesting AND leaseUntil = :held",
+            {":lease": batch.lease_until, ":held": held_lease, ":ingesting": BatchState.INGESTING.value}
+            | _counter_values(batch),
+        )
+
+    def fail(self, batch: BatchRecord, held_lease: str | None, code: str, message: str) -> bool:
+        """The file was refused whole before any row was written."""
+        return self._update(
+            batch.batch_id,
+            "SET #st = :failed, errorCode = :code, errorMessage = :message, " + _COUNTERS + " REMOVE leaseUntil",
+            "#st = :ingesting AND leaseUntil = :held",
+            {
+                ":failed": BatchState.FAILED.value,
+                ":code": code,
+                ":message": message,
+                ":held": held_lease,
+                ":ingesting": BatchState.INGESTING.value,
+            }
+            | _counter_values(batch),
+        )
+
+    def finish(self, batch: BatchRecord) -> None:
+        self._ddb.update_item(
+            TableName=self._table,
+            Key={PARTITION_KEY: {"S": batch_pk(batch.batch_id)}},
+            UpdateExpression="SET #st = :done, " + _COUNTERS + " REMOVE leaseUntil",
+            ExpressionAttributeNames=_names(_COUNTERS + "#st"),
+            ExpressionAttributeValues=to_attributes({":done": BatchState.DONE.value} | _counter_values(batch)),
+        )
+
+    def _update(self, batch_id: str, update: str, condition: str, values: dict[str, object]) -> bool:
         try:
             self._ddb.update_item(
                 TableName=self._table,
-                Key={PARTITION_KEY: {"S": batch_pk(batch.batch_id)}},
-                UpdateExpression="SET leaseUntil = :new",
-                ConditionExpression="#st = :ingesting AND leaseUntil = :old",
-                ExpressionAttributeNames={"#st": "state"},
-                ExpressionAttributeValues=to_attributes(
-                    {":new": lease_until, ":old": batch.lease_until, ":ingesting": BatchState.INGESTING.value}
-                ),
+                Key={PARTITION_KEY: {"S": batch_pk(batch_id)}},
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=_names(update + condition),
+                ExpressionAttributeValues=to_attributes(values),
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 return False
             raise
         return True
-
-    def finish(self, batch_id: str, *, enqueued: int, not_enqueued: int) -> None:
-        self._ddb.update_item(
-            TableName=self._table,
-            Key={PARTITION_KEY: {"S": batch_pk(batch_id)}},
-            UpdateExpression="SET #st = :done, enqueued = :enqueued, notEnqueued = :failed REMOVE leaseUntil",
-            ExpressionAttributeNames={"#st": "state"},
-            ExpressionAttributeValues=to_attributes(
-                {":done": BatchState.DONE.value, ":enqueued": enqueued, ":failed": not_enqueued}
-            ),
-        )
 
     def get(self, batch_id: str) -> BatchRecord | None:
         response = self._ddb.get_item(TableName=self._table, Key={PARTITION_KEY: {"S": batch_pk(batch_id)}})

@@ -93,10 +93,17 @@ def batch_item(batch: BatchRecord) -> Item:
             "skipped": batch.skipped,
             "enqueued": batch.enqueued,
             "notEnqueued": batch.not_enqueued,
-            "skippedRows": [{"row": s.row, "email": s.email, "reason": s.reason} for s in batch.skipped_rows],
+            "skippedRows": skipped_rows_attribute(batch.skipped_rows),
             "leaseUntil": batch.lease_until,
+            "rowsRead": batch.rows_read,
+            "errorCode": batch.error_code,
+            "errorMessage": batch.error_message,
         }
     )
+
+
+def skipped_rows_attribute(rows: list[SkippedRowReport]) -> list[dict[str, object]]:
+    return [{"row": s.row, "email": s.email, "reason": s.reason} for s in rows]
 
 
 def batch_from_item(item: Item) -> BatchRecord:
@@ -114,4 +121,7 @@ def batch_from_item(item: Item) -> BatchRecord:
             for s in data.get("skippedRows", [])
         ],
         lease_until=data.get("leaseUntil"),
+        rows_read=int(data.get("rowsRead", 0)),
+        error_code=data.get("errorCode"),
+        error_message=data.get("errorMessage"),
     )

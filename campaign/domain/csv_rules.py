@@ -9,9 +9,11 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TextIO
 
 from email_validator import EmailNotValidError, validate_email
 
+from campaign.domain.recipient_set import RecipientSet
 from campaign.limits import MAX_CONTENT_BYTES, MAX_SUBJECT_CHARS, MAX_UPLOAD_BYTES, MAX_UPLOAD_ROWS
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("email", "subject", "content")
@@ -79,33 +81,71 @@ def parse_campaign_csv(content: bytes) -> ParsedCsv:
     """Decode, find the header, and sort every non-blank data row into accepted or skipped."""
     text = _decode(content)
     _refuse_json(text)
-    records = _records(text)
-    header_line, header = next(records, (0, []))
-    columns = _locate_columns(header)
     rows: list[CampaignRow] = []
     skipped: list[SkippedRow] = []
-    seen: set[str] = set()
-    for line, record in records:
-        if len(rows) + len(skipped) == MAX_UPLOAD_ROWS:
-            raise CsvFileError(
-                "too_many_rows",
-                f"the file has more than {MAX_UPLOAD_ROWS} data rows; split it into smaller files",
-                limitRows=MAX_UPLOAD_ROWS,
-            )
-        email, subject, content_text = (
-            record[columns[name]] if columns[name] < len(record) else "" for name in REQUIRED_COLUMNS
-        )
-        if any(cell.strip() for cell in record[len(header) :]):
-            skipped.append(SkippedRow(line, email.strip(), SkipReason.EXTRA_CELLS))
-            continue
-        outcome = _judge_row(line, email, subject, content_text, seen)
+    for outcome in read_campaign_rows(io.StringIO(text, newline=""), max_rows=MAX_UPLOAD_ROWS):
         if isinstance(outcome, CampaignRow):
             rows.append(outcome)
         else:
             skipped.append(outcome)
-    if not rows and not skipped:
-        raise CsvFileError("no_data_rows", f"the file has a header (line {header_line}) but no data rows")
     return ParsedCsv(rows=rows, skipped=skipped)
+
+
+def read_campaign_rows(text: TextIO, *, max_rows: int) -> Iterator[CampaignRow | SkippedRow]:
+    """Judge a CSV record by record, holding only the recipients seen so far (for duplicates).
+
+    `text` must be opened with newline="" (quoted fields may hold line breaks). File-level problems
+    raise CsvFileError as soon as they are met, so a caller that must write nothing for a bad file
+    reads it through once (`count_data_records`) before acting on any row.
+    """
+    records = _records(text)
+    header_line, header = _header(records)
+    columns = _locate_columns(header)
+    seen = RecipientSet()
+    count = 0
+    for line, record in records:
+        count += 1
+        if count > max_rows:
+            raise _too_many_rows(max_rows)
+        email, subject, content_text = (
+            record[columns[name]] if columns[name] < len(record) else "" for name in REQUIRED_COLUMNS
+        )
+        if any(cell.strip() for cell in record[len(header) :]):
+            yield SkippedRow(line, email.strip(), SkipReason.EXTRA_CELLS)
+            continue
+        yield _judge_row(line, email, subject, content_text, seen)
+    if count == 0:
+        raise CsvFileError("no_data_rows", f"the file has a header (line {header_line}) but no data rows")
+
+
+def count_data_records(text: TextIO, *, max_rows: int) -> int:
+    """Check every file-level rule (encoding, header, CSV syntax, row cap) without judging rows."""
+    records = _records(text)
+    header_line, header = _header(records)
+    _locate_columns(header)
+    count = 0
+    for _ in records:
+        count += 1
+        if count > max_rows:
+            raise _too_many_rows(max_rows)
+    if count == 0:
+        raise CsvFileError("no_data_rows", f"the file has a header (line {header_line}) but no data rows")
+    return count
+
+
+def _header(records: Iterator[tuple[int, list[str]]]) -> tuple[int, list[str]]:
+    first = next(records, None)
+    if first is None:
+        raise CsvFileError("empty_file", "the file is empty")
+    return first
+
+
+def _too_many_rows(max_rows: int) -> CsvFileError:
+    return CsvFileError(
+        "too_many_rows",
+        f"the file has more than {max_rows} data rows; split it into smaller files",
+        limitRows=max_rows,
+    )
 
 
 def _decode(content: bytes) -> str:
@@ -131,9 +171,9 @@ def _refuse_json(text: str) -> None:
     raise CsvFileError("not_csv", "the file is a JSON document, not a CSV")
 
 
-def _records(text: str) -> Iterator[tuple[int, list[str]]]:
-    """Yield (start line, fields) for each non-blank record, mapping csv errors to a file error."""
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+def _records(text: TextIO) -> Iterator[tuple[int, list[str]]]:
+    """Yield (start line, fields) for each non-blank record, mapping read errors to a file error."""
+    reader = csv.reader(text, strict=True)
     start = 1
     while True:
         try:
@@ -142,6 +182,8 @@ def _records(text: str) -> Iterator[tuple[int, list[str]]]:
             return
         except csv.Error as exc:
             raise CsvFileError("malformed_csv", f"malformed CSV at line {reader.line_num}: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise CsvFileError("not_utf8", f"the file is not valid UTF-8 (near line {reader.line_num + 1})") from exc
         if any(field.strip() for field in record):
             yield start, record
         start = reader.line_num + 1
@@ -170,7 +212,7 @@ def _locate_columns(header: list[str]) -> dict[str, int]:
     return {name: names.index(name) for name in REQUIRED_COLUMNS}
 
 
-def _judge_row(line: int, email: str, subject: str, content: str, seen: set[str]) -> CampaignRow | SkippedRow:
+def _judge_row(line: int, email: str, subject: str, content: str, seen: RecipientSet) -> CampaignRow | SkippedRow:
     """Apply the row rules in a fixed order, so each row reports its first problem."""
     email = email.strip()
     if not email:
@@ -183,9 +225,8 @@ def _judge_row(line: int, email: str, subject: str, content: str, seen: set[str]
     if reason is not None:
         return SkippedRow(line, normalized, reason)
     key = normalized.lower()
-    if key in seen:
+    if not seen.add(key):
         return SkippedRow(line, normalized, SkipReason.DUPLICATE_RECIPIENT)
-    seen.add(key)
     return CampaignRow(line=line, email=normalized, email_key=key, subject=subject.strip(), content=content)
 
 

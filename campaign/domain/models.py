@@ -26,8 +26,17 @@ class SendRow:
 
 
 class BatchState(StrEnum):
+    """Where an upload is. AWAITING_UPLOAD: reserved by POST /uploads, its file not yet in S3.
+    FAILED: the file was refused as a whole (nothing was written for it)."""
+
+    AWAITING_UPLOAD = "AWAITING_UPLOAD"
     INGESTING = "INGESTING"
     DONE = "DONE"
+    FAILED = "FAILED"
+
+
+# States from which an ingest may start afresh: no row of the batch has been written yet.
+STARTABLE_STATES: frozenset[BatchState] = frozenset({BatchState.AWAITING_UPLOAD, BatchState.FAILED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +59,10 @@ class BatchRecord:
     not_enqueued: int = 0
     skipped_rows: list[SkippedRowReport] = field(default_factory=list)
     lease_until: str | None = None
+    # Data rows whose outcome is recorded (a streaming ingest resumes after them).
+    rows_read: int = 0
+    error_code: str | None = None
+    error_message: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from campaign.aws.send_rows import SendRows
 from campaign.domain.clock import from_iso, to_iso
 from campaign.domain.csv_rules import CampaignRow, ParsedCsv, parse_campaign_csv
 from campaign.domain.ids import batch_id_for, send_id_for
-from campaign.domain.models import BatchRecord, BatchState, SendRow, SkippedRowReport
+from campaign.domain.models import STARTABLE_STATES, BatchRecord, BatchState, SendRow, SkippedRowReport
 from campaign.domain.status import FINAL_STATUSES, EmailStatus
 from campaign.limits import DYNAMODB_BATCH_WRITE_MAX, INGEST_CONCURRENCY, INGEST_LEASE_SECONDS, SKIPPED_ROWS_CAP
 from campaign.observability import (
@@ -97,13 +97,19 @@ def _ingest(content: bytes, gateways: IngestGateways) -> UploadResult:
     claim = gateways.batches.claim(batch)
     resuming = False
     if isinstance(claim, ExistingBatch):
-        batch = claim.batch
-        if not _lease_lapsed(batch, now) or not gateways.batches.take_over(batch, _lease_until(now)):
-            return _duplicate_answer(batch)
-        resuming = True
+        existing = claim.batch
+        # The existing record's creation time names the rows, so every path writes identical rows.
+        batch = replace(batch, created_at=existing.created_at)
+        if existing.state in STARTABLE_STATES:
+            if not gateways.batches.start(batch, previous=existing.state):
+                return _duplicate_answer(existing)
+        elif _lease_lapsed(existing, now) and gateways.batches.take_over(existing, batch.lease_until or ""):
+            resuming = True
+        else:
+            return _duplicate_answer(existing)
     rows = [_send_row(batch, row) for row in parsed.rows]
     enqueued, not_enqueued = _queue_and_record(rows, gateways, resuming=resuming)
-    gateways.batches.finish(batch.batch_id, enqueued=enqueued, not_enqueued=not_enqueued)
+    gateways.batches.finish(replace(batch, enqueued=enqueued, not_enqueued=not_enqueued, rows_read=batch.total))
     return UploadResult(
         batch_id=batch.batch_id,
         total=batch.total,
