@@ -48,6 +48,8 @@ def _base_environment() -> dict[str, str]:
         "STAGE": "local",
         "SEND_MODE": os.environ.get("SEND_MODE", "dry-run"),
         "POWERTOOLS_SERVICE_NAME": "campaign-local",
+        # Terraform sets both on the Lambdas; without a namespace every metric flush raises (a 500 on upload).
+        "POWERTOOLS_METRICS_NAMESPACE": "CampaignLocal",
         "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
     }
 
