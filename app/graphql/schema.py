@@ -1,11 +1,13 @@
 """The GraphQL schema: listEmailStatus and batch, served by DynamoDB key-condition queries only."""
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
+from cross_web import HTTPException as StrawberryHTTPError
 from fastapi import Depends
 from graphql import GraphQLError
+from starlette.exceptions import HTTPException
 from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.fastapi import BaseContext, GraphQLRouter
 from strawberry.types import Info
@@ -91,5 +93,16 @@ schema = strawberry.Schema(
 )
 
 
+class _JsonErrorsRouter(GraphQLRouter[Context, None]):
+    """Strawberry answers a request it cannot read (no query, a body that is not JSON, a wrong method)
+    with a text/plain 4xx; re-raised, it gets the API's one JSON error shape (app/errors.py)."""
+
+    async def run(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().run(*args, **kwargs)
+        except StrawberryHTTPError as exc:
+            raise HTTPException(exc.status_code, exc.reason) from exc
+
+
 def graphql_router() -> GraphQLRouter[Context, None]:
-    return GraphQLRouter(schema, context_getter=get_context)
+    return _JsonErrorsRouter(schema, context_getter=get_context)
