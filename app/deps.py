@@ -9,6 +9,7 @@ from campaign.aws.batches import Batches
 from campaign.aws.send_index import SendIndex
 from campaign.aws.send_queue import SendQueue
 from campaign.aws.send_rows import SendRows
+from campaign.aws.upload_store import UploadStore
 from campaign.config import api_settings
 from campaign.services.ingest import IngestGateways
 
@@ -35,3 +36,14 @@ SendIndexDep = Annotated[SendIndex, Depends(send_index)]
 @lru_cache(maxsize=1)
 def batches() -> Batches:
     return Batches(api_settings().table_name)
+
+
+BatchesDep = Annotated[Batches, Depends(batches)]
+
+
+@lru_cache(maxsize=1)
+def upload_store() -> UploadStore:
+    return UploadStore(api_settings().upload_bucket)
+
+
+UploadStoreDep = Annotated[UploadStore, Depends(upload_store)]

@@ -7,7 +7,7 @@ from app.auth import require_api_key, require_api_key_for_graphql
 from app.errors import install_error_handlers
 from app.graphql.schema import graphql_router
 from app.request_limits import BodySizeLimit
-from app.routes import health, upload
+from app.routes import health, upload, uploads
 from campaign.config import api_settings
 
 
@@ -31,5 +31,6 @@ def create_app() -> FastAPI:
         )
     app.include_router(health.router)
     app.include_router(upload.router, dependencies=[Depends(require_api_key)])
+    app.include_router(uploads.router, dependencies=[Depends(require_api_key)])
     app.include_router(graphql_router(), prefix="/graphql", dependencies=[Depends(require_api_key_for_graphql)])
     return app

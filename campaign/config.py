@@ -24,6 +24,10 @@ ENV_ENQUEUE_DELAY_SECONDS = "ENQUEUE_DELAY_SECONDS"
 # Deployed: the key lives in Secrets Manager (ARN). Locally: the key itself.
 ENV_API_KEY_SECRET_ARN = "API_KEY_SECRET_ARN"
 ENV_API_KEY = "API_KEY"
+# The bucket that large uploads go to (POST /uploads) and the streaming ingest reads from.
+ENV_UPLOAD_BUCKET = "UPLOAD_BUCKET"
+# Set by the Lambda runtime: the streaming ingest invokes itself to continue a long file.
+ENV_LAMBDA_FUNCTION_NAME = "AWS_LAMBDA_FUNCTION_NAME"
 # Comma-separated browser origins allowed to call the API; unset means CORS stays off.
 ENV_CORS_ALLOW_ORIGINS = "CORS_ALLOW_ORIGINS"
 
@@ -55,9 +59,18 @@ class ApiSettings(Settings):
     queue_url: str
     dlq_url: str | None
     enqueue_delay_seconds: int
+    upload_bucket: str
     api_key: str | None
     api_key_secret_arn: str | None
     cors_allow_origins: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamIngestSettings(Settings):
+    queue_url: str
+    enqueue_delay_seconds: int
+    upload_bucket: str
+    function_name: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +87,16 @@ def _common() -> dict[str, str]:
     return {"table_name": _required(ENV_TABLE_NAME), "stage": os.environ.get(ENV_STAGE, "local")}
 
 
-@lru_cache(maxsize=1)
-def api_settings() -> ApiSettings:
+def _enqueue_delay() -> int:
     raw_delay = os.environ.get(ENV_ENQUEUE_DELAY_SECONDS, str(ENQUEUE_DELAY_SECONDS))
     if not raw_delay.isdigit() or int(raw_delay) > 900:
         raise SettingsError(f"{ENV_ENQUEUE_DELAY_SECONDS} must be an integer from 0 to 900 (SQS's limit)")
+    return int(raw_delay)
+
+
+@lru_cache(maxsize=1)
+def api_settings() -> ApiSettings:
+    delay = _enqueue_delay()
     api_key = os.environ.get(ENV_API_KEY) or None
     api_key_secret_arn = os.environ.get(ENV_API_KEY_SECRET_ARN) or None
     if api_key is None and api_key_secret_arn is None:
@@ -87,12 +105,24 @@ def api_settings() -> ApiSettings:
         **_common(),
         queue_url=_required(ENV_QUEUE_URL),
         dlq_url=os.environ.get(ENV_DLQ_URL) or None,
-        enqueue_delay_seconds=int(raw_delay),
+        enqueue_delay_seconds=delay,
+        upload_bucket=_required(ENV_UPLOAD_BUCKET),
         api_key=api_key,
         api_key_secret_arn=api_key_secret_arn,
         cors_allow_origins=tuple(
             origin.strip() for origin in os.environ.get(ENV_CORS_ALLOW_ORIGINS, "").split(",") if origin.strip()
         ),
+    )
+
+
+@lru_cache(maxsize=1)
+def stream_ingest_settings() -> StreamIngestSettings:
+    return StreamIngestSettings(
+        **_common(),
+        queue_url=_required(ENV_QUEUE_URL),
+        enqueue_delay_seconds=_enqueue_delay(),
+        upload_bucket=_required(ENV_UPLOAD_BUCKET),
+        function_name=os.environ.get(ENV_LAMBDA_FUNCTION_NAME) or None,
     )
 
 
@@ -122,3 +152,4 @@ def clear_settings_cache() -> None:
     """Tests change the environment between cases."""
     api_settings.cache_clear()
     worker_settings.cache_clear()
+    stream_ingest_settings.cache_clear()

@@ -50,3 +50,20 @@ PARTIAL_RETRY_BASE_SECONDS = 0.05
 
 # The worker's SQS event source mapping batch size (Terraform and the local poller use it).
 WORKER_BATCH_SIZE = 10
+
+# Large uploads (POST /uploads → S3 → streaming ingest). A million rows of typical size is 200 MB to
+# 1 GB; S3 takes up to 5 GB in one PUT. The row cap keeps one file inside one ingest's budget.
+MAX_LARGE_UPLOAD_BYTES = 1_000_000_000
+MAX_LARGE_UPLOAD_ROWS = 1_000_000
+# How long a pre-signed upload URL stays valid.
+UPLOAD_URL_TTL_SECONDS = 900
+# The streaming ingest queues rows a window at a time and checkpoints after each: a window is at
+# most this many rows or this much row text, so memory stays flat whatever the file's size.
+STREAM_WINDOW_ROWS = 4_000
+STREAM_WINDOW_BYTES = 16 * 1024 * 1024
+# The streaming ingest's Lambda timeout, and the time it keeps in hand: with less left than this it
+# checkpoints and continues in a new invocation (a window takes a few seconds at AWS latencies).
+STREAM_INGEST_TIMEOUT_SECONDS = 900
+STREAM_CONTINUE_MARGIN_SECONDS = 60
+# The first pass (checks and hash, no writes) renews the lease every this many records.
+STREAM_LEASE_RENEW_RECORDS = 50_000

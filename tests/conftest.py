@@ -14,6 +14,8 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "CampaignTest")
 import app.auth
 import app.deps
 import worker.handler
+import worker.s3_ingest
+from campaign.aws import upload_store
 from campaign.aws.clients import clear_client_cache
 from campaign.config import clear_settings_cache
 from campaign.local.emulator import install_dynamodb_item_lock
@@ -26,10 +28,18 @@ def reset_process_caches() -> None:
     """Clients, settings and gateways are cached per container; each test is a new container."""
     clear_client_cache()
     clear_settings_cache()
-    for cached in (app.deps.ingest_gateways, app.deps.send_index, app.deps.batches, app.auth._secrets):
+    for cached in (
+        app.deps.ingest_gateways,
+        app.deps.send_index,
+        app.deps.batches,
+        app.deps.upload_store,
+        app.auth._secrets,
+    ):
         cached.cache_clear()
     worker.handler._sender.cache_clear()
     worker.handler._rows.cache_clear()
+    worker.s3_ingest._gateways.cache_clear()
+    upload_store._presigning_client.cache_clear()
 
 
 @pytest.fixture(autouse=True)
@@ -67,6 +77,7 @@ def stack(aws: None, monkeypatch: pytest.MonkeyPatch) -> LocalResources:
     monkeypatch.setenv("ENQUEUE_DELAY_SECONDS", "0")
     monkeypatch.setenv("SEND_MODE", "dry-run")
     monkeypatch.setenv("API_KEY", TEST_API_KEY)
+    monkeypatch.setenv("UPLOAD_BUCKET", resources.upload_bucket)
     reset_process_caches()
     return resources
 

@@ -60,11 +60,14 @@ class StatusCounts:
 class Batch:
     batch_id: str
     created_at: datetime
-    state: str
+    state: str = strawberry.field(description="AWAITING_UPLOAD, INGESTING, DONE or FAILED")
     total: int
     enqueued: int
     skipped: int
     not_enqueued: int
+    rows_read: int = strawberry.field(description="Data rows processed so far (a large upload's progress)")
+    error_code: str | None = strawberry.field(description="Why a FAILED upload was refused")
+    error_message: str | None
     counts: StatusCounts
 
     @classmethod
@@ -77,5 +80,8 @@ class Batch:
             enqueued=record.enqueued,
             skipped=record.skipped,
             not_enqueued=record.not_enqueued,
+            rows_read=record.rows_read,
+            error_code=record.error_code,
+            error_message=record.error_message,
             counts=counts,
         )

@@ -15,17 +15,17 @@ from campaign.services.ingest import ingest_csv
 router = APIRouter(tags=["upload"])
 
 
-class _CamelModel(BaseModel):
+class CamelModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
 
-class SkippedRowOut(_CamelModel):
+class SkippedRowOut(CamelModel):
     row: int
     email: str
     reason: str
 
 
-class UploadOut(_CamelModel):
+class UploadOut(CamelModel):
     batch_id: str
     total: int
     enqueued: int

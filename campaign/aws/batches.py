@@ -9,7 +9,6 @@ from campaign.aws.items import batch_from_item, batch_item, skipped_rows_attribu
 from campaign.aws.table_schema import PARTITION_KEY, batch_pk
 from campaign.domain.models import BatchRecord, BatchState
 
-
 # The progress counters every state change writes together, so a reader never sees them disagree.
 _COUNTERS = (
     "#total = :total, skipped = :skipped, enqueued = :enqueued, notEnqueued = :notEnqueued, "

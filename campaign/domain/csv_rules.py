@@ -6,7 +6,7 @@ A file-level problem raises `CsvFileError` before anything is written; a bad row
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TextIO
@@ -118,8 +118,11 @@ def read_campaign_rows(text: TextIO, *, max_rows: int) -> Iterator[CampaignRow |
         raise CsvFileError("no_data_rows", f"the file has a header (line {header_line}) but no data rows")
 
 
-def count_data_records(text: TextIO, *, max_rows: int) -> int:
-    """Check every file-level rule (encoding, header, CSV syntax, row cap) without judging rows."""
+def count_data_records(
+    text: TextIO, *, max_rows: int, on_progress: Callable[[int], None] | None = None, progress_every: int = 0
+) -> int:
+    """Check every file-level rule (encoding, header, CSV syntax, row cap) without judging rows.
+    `on_progress(count)` is called every `progress_every` records, e.g. to keep a lease alive."""
     records = _records(text)
     header_line, header = _header(records)
     _locate_columns(header)
@@ -128,6 +131,8 @@ def count_data_records(text: TextIO, *, max_rows: int) -> int:
         count += 1
         if count > max_rows:
             raise _too_many_rows(max_rows)
+        if on_progress is not None and progress_every and count % progress_every == 0:
+            on_progress(count)
     if count == 0:
         raise CsvFileError("no_data_rows", f"the file has a header (line {header_line}) but no data rows")
     return count

@@ -8,9 +8,14 @@ _SEND_ID_HEX = 32
 
 def batch_id_for(content: bytes) -> str:
     """A batch is named by its file's bytes, so re-uploads and concurrent uploads collide on purpose."""
-    return hashlib.sha256(content).hexdigest()[:_BATCH_ID_HEX]
+    return batch_id_for_digest(hashlib.sha256(content).hexdigest())
 
 
 def send_id_for(batch_id: str, email_key: str) -> str:
     """One send per (batch, recipient): a retried ingest rewrites the same keys instead of new ones."""
     return hashlib.sha256(f"{batch_id}:{email_key}".encode()).hexdigest()[:_SEND_ID_HEX]
+
+
+def batch_id_for_digest(sha256_hex: str) -> str:
+    """The batch a file will have, from its SHA-256 alone: a large upload is reserved before it is sent."""
+    return sha256_hex.lower()[:_BATCH_ID_HEX]

@@ -16,12 +16,18 @@ class LocalResources:
     queue_arn: str
     dlq_url: str
     sender_address: str
+    upload_bucket: str
 
 
 def resource_names(stage: str) -> tuple[str, str, str]:
     """(table, queue, dlq) names: the same pattern as terraform/locals.tf."""
     prefix = f"csv-campaign-{stage}"
     return prefix, f"{prefix}-sends", f"{prefix}-sends-dlq"
+
+
+def upload_bucket_name(stage: str) -> str:
+    """Terraform adds the account id (bucket names are global); the emulator has one account."""
+    return f"csv-campaign-{stage}-uploads"
 
 
 def provision(stage: str = "local", sender_address: str = DEFAULT_SENDER) -> LocalResources:
@@ -33,4 +39,6 @@ def provision(stage: str = "local", sender_address: str = DEFAULT_SENDER) -> Loc
     queue_url = sqs.create_queue(QueueName=queue_name, Attributes=queue_attributes(dlq_arn))["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     client("sesv2").create_email_identity(EmailIdentity=sender_address)
-    return LocalResources(table_name, queue_url, queue_arn, dlq_url, sender_address)
+    bucket = upload_bucket_name(stage)
+    client("s3").create_bucket(Bucket=bucket)
+    return LocalResources(table_name, queue_url, queue_arn, dlq_url, sender_address, bucket)

@@ -20,7 +20,13 @@ Handler = Callable[[dict[str, Any], LambdaContext], Any]
 class LocalLambdaContext(LambdaContext):
     """A Lambda context for local invocations, with the attributes Powertools reads."""
 
-    def __init__(self, aws_request_id: str = "local-request", function_name: str = "campaign-worker-local") -> None:
+    def __init__(
+        self,
+        aws_request_id: str = "local-request",
+        function_name: str = "campaign-worker-local",
+        remaining_ms: int = 30_000,
+    ) -> None:
+        self._remaining_ms = remaining_ms
         self._function_name = function_name
         self._function_version = "$LATEST"
         self._memory_limit_in_mb = 256
@@ -29,9 +35,8 @@ class LocalLambdaContext(LambdaContext):
         self._log_group_name = f"/aws/lambda/{function_name}"
         self._log_stream_name = "local"
 
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 30_000
+    def get_remaining_time_in_millis(self) -> int:  # type: ignore[override]  # static in the stub only
+        return self._remaining_ms
 
 
 def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:

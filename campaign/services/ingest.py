@@ -79,11 +79,22 @@ def _record_metrics(result: UploadResult, seconds: float) -> None:
     if result.duplicate and result.enqueued == 0:
         metrics.add_metric(name=METRIC_DUPLICATE_UPLOADS, unit=MetricUnit.Count, value=1)
         return
-    metrics.add_metric(name=METRIC_ROWS_ACCEPTED, unit=MetricUnit.Count, value=result.enqueued + result.not_enqueued)
-    metrics.add_metric(name=METRIC_ROWS_NOT_ENQUEUED, unit=MetricUnit.Count, value=result.not_enqueued)
+    record_ingest_metrics(
+        accepted=result.enqueued + result.not_enqueued,
+        not_enqueued=result.not_enqueued,
+        skipped_by_reason=result.skipped_by_reason,
+        seconds=seconds,
+    )
+
+
+def record_ingest_metrics(
+    *, accepted: int, not_enqueued: int, skipped_by_reason: dict[str, int], seconds: float
+) -> None:
+    metrics.add_metric(name=METRIC_ROWS_ACCEPTED, unit=MetricUnit.Count, value=accepted)
+    metrics.add_metric(name=METRIC_ROWS_NOT_ENQUEUED, unit=MetricUnit.Count, value=not_enqueued)
     metrics.add_metric(name=METRIC_INGEST_DURATION, unit=MetricUnit.Milliseconds, value=seconds * 1000)
     # One data point per skip reason, as its own dimension (the listed rows are capped; counts are not).
-    for reason, count in result.skipped_by_reason.items():
+    for reason, count in skipped_by_reason.items():
         with single_metric(
             name=METRIC_ROWS_SKIPPED, unit=MetricUnit.Count, value=count, namespace=metrics.namespace
         ) as m:
@@ -103,12 +114,12 @@ def _ingest(content: bytes, gateways: IngestGateways) -> UploadResult:
         if existing.state in STARTABLE_STATES:
             if not gateways.batches.start(batch, previous=existing.state):
                 return _duplicate_answer(existing)
-        elif _lease_lapsed(existing, now) and gateways.batches.take_over(existing, batch.lease_until or ""):
+        elif lease_lapsed(existing, now) and gateways.batches.take_over(existing, batch.lease_until or ""):
             resuming = True
         else:
             return _duplicate_answer(existing)
-    rows = [_send_row(batch, row) for row in parsed.rows]
-    enqueued, not_enqueued = _queue_and_record(rows, gateways, resuming=resuming)
+    rows = [send_row_for(batch, row) for row in parsed.rows]
+    enqueued, not_enqueued = queue_and_record(rows, gateways, resuming=resuming)
     gateways.batches.finish(replace(batch, enqueued=enqueued, not_enqueued=not_enqueued, rows_read=batch.total))
     return UploadResult(
         batch_id=batch.batch_id,
@@ -122,7 +133,7 @@ def _ingest(content: bytes, gateways: IngestGateways) -> UploadResult:
     )
 
 
-def _queue_and_record(rows: list[SendRow], gateways: IngestGateways, *, resuming: bool) -> tuple[int, int]:
+def queue_and_record(rows: list[SendRow], gateways: IngestGateways, *, resuming: bool) -> tuple[int, int]:
     """Run the steps on a bounded pool: they touch disjoint rows, so their order does not matter, and
     overlapping their AWS round trips is what keeps a large file inside the API's time limit."""
     steps = [rows[start : start + _STEP_ROWS] for start in range(0, len(rows), _STEP_ROWS)]
@@ -148,7 +159,7 @@ def _with_enqueue_outcome(row: SendRow, refusal: str | None) -> SendRow:
     return replace(row, status=EmailStatus.PENDING, error=f"not enqueued: {refusal}")
 
 
-def _send_row(batch: BatchRecord, row: CampaignRow) -> SendRow:
+def send_row_for(batch: BatchRecord, row: CampaignRow) -> SendRow:
     return SendRow(
         send_id=send_id_for(batch.batch_id, row.email_key),
         batch_id=batch.batch_id,
@@ -173,15 +184,15 @@ def _new_batch_record(batch_id: str, parsed: ParsedCsv, now: datetime) -> BatchR
             SkippedRowReport(row=s.line, email=s.email, reason=s.reason.value)
             for s in parsed.skipped[:SKIPPED_ROWS_CAP]
         ],
-        lease_until=_lease_until(now),
+        lease_until=lease_until_from(now),
     )
 
 
-def _lease_until(now: datetime) -> str:
+def lease_until_from(now: datetime) -> str:
     return to_iso(now + timedelta(seconds=INGEST_LEASE_SECONDS))
 
 
-def _lease_lapsed(batch: BatchRecord, now: datetime) -> bool:
+def lease_lapsed(batch: BatchRecord, now: datetime) -> bool:
     return batch.state is BatchState.INGESTING and batch.lease_until is not None and from_iso(batch.lease_until) < now
 
 

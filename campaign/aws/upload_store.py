@@ -1,0 +1,64 @@
+"""The upload bucket: pre-signed PUTs for clients, and streamed reads for the ingest.
+
+Objects are named by their batch (`uploads/<batchId>.csv`), and a pre-signed PUT carries the file's
+SHA-256 as a signed `x-amz-checksum-sha256` header: S3 refuses any other bytes under that URL, so the
+key, the checksum and the batch id all name the same file.
+"""
+
+import base64
+import re
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, BinaryIO
+
+import boto3
+from botocore.config import Config
+
+from campaign.aws.clients import client
+
+UPLOAD_PREFIX = "uploads/"
+UPLOAD_SUFFIX = ".csv"
+_KEY = re.compile(rf"^{re.escape(UPLOAD_PREFIX)}(?P<batch>[0-9a-f]{{32}}){re.escape(UPLOAD_SUFFIX)}$")
+# Pre-signed URLs must be SigV4 (SigV2 cannot sign the checksum header, and new regions refuse it).
+_PRESIGNING = Config(signature_version="s3v4")
+
+
+@cache
+def _presigning_client() -> Any:
+    return boto3.client("s3", config=_PRESIGNING)
+
+
+def upload_key(batch_id: str) -> str:
+    return f"{UPLOAD_PREFIX}{batch_id}{UPLOAD_SUFFIX}"
+
+
+def batch_id_from_key(key: str) -> str | None:
+    """The batch an object belongs to, or None for an object this service did not ask for."""
+    match = _KEY.match(key)
+    return match.group("batch") if match else None
+
+
+@dataclass(frozen=True, slots=True)
+class PresignedUpload:
+    url: str
+    headers: dict[str, str]
+
+
+class UploadStore:
+    def __init__(self, bucket: str) -> None:
+        self._bucket = bucket
+        self._s3 = client("s3")
+
+    def presign_put(self, batch_id: str, sha256_hex: str, expires_seconds: int) -> PresignedUpload:
+        checksum = base64.b64encode(bytes.fromhex(sha256_hex)).decode()
+        url = _presigning_client().generate_presigned_url(
+            "put_object",
+            Params={"Bucket": self._bucket, "Key": upload_key(batch_id), "ChecksumSHA256": checksum},
+            ExpiresIn=expires_seconds,
+        )
+        return PresignedUpload(url=url, headers={"x-amz-checksum-sha256": checksum})
+
+    def open(self, batch_id: str) -> BinaryIO:
+        """The object's bytes as a stream, read from S3 as the caller consumes them."""
+        body: BinaryIO = self._s3.get_object(Bucket=self._bucket, Key=upload_key(batch_id))["Body"]
+        return body

@@ -1,0 +1,247 @@
+"""The large-upload use case: a CSV in S3 becomes one batch, read as a stream, checkpointed.
+
+Two passes over the object. The first checks every file-level rule and the file's hash and writes no
+row, so a file refused whole leaves nothing behind (the direct path gets the same by parsing before
+it writes). The second judges rows and queues them a window at a time, with `queue_and_record`, the
+same steps as the direct path. After each window the batch record stores how many rows are done, the
+counters and a renewed lease, all in one conditional write: an ingest that dies resumes after its last
+checkpoint, and one that runs short of time hands over to a new invocation. Rows after a checkpoint
+may have been written before a crash, so a resumed ingest reads them back first (as a resumed direct
+upload does): no final row is queued again and no row is created twice.
+
+Memory stays flat: one window of rows, the read buffers, and 16 bytes per recipient for duplicates.
+"""
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import BinaryIO, Protocol
+
+from campaign.aws.batches import NewBatch
+from campaign.domain.clock import from_iso, to_iso
+from campaign.domain.csv_rules import CsvFileError, SkippedRow, count_data_records, read_campaign_rows
+from campaign.domain.csv_stream import open_csv_text
+from campaign.domain.models import STARTABLE_STATES, BatchRecord, BatchState, SendRow, SkippedRowReport
+from campaign.limits import (
+    MAX_LARGE_UPLOAD_BYTES,
+    MAX_LARGE_UPLOAD_ROWS,
+    SKIPPED_ROWS_CAP,
+    STREAM_CONTINUE_MARGIN_SECONDS,
+    STREAM_LEASE_RENEW_RECORDS,
+    STREAM_WINDOW_BYTES,
+    STREAM_WINDOW_ROWS,
+)
+from campaign.observability import logger
+from campaign.services.ingest import (
+    IngestGateways,
+    lease_lapsed,
+    lease_until_from,
+    queue_and_record,
+    record_ingest_metrics,
+    send_row_for,
+)
+
+
+class Budget(Protocol):
+    """Time left in this invocation (a Lambda context's remaining time)."""
+
+    def seconds_left(self) -> float: ...
+
+
+class UploadSource(Protocol):
+    def open(self, batch_id: str) -> BinaryIO: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StreamGateways:
+    ingest: IngestGateways
+    uploads: UploadSource
+
+
+class StreamOutcome(StrEnum):
+    DONE = "done"
+    FAILED = "failed"
+    # Out of time: progress is saved and the caller must start a continuation.
+    CONTINUE = "continue"
+    # Finished, or being ingested by a live invocation: nothing to do here.
+    NOTHING_TO_DO = "nothing_to_do"
+    # Another invocation took the lease over (this one was presumed dead): stop writing.
+    SUPERSEDED = "superseded"
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    record: BatchRecord
+    resuming: bool
+
+
+def ingest_upload(
+    batch_id: str, gateways: StreamGateways, budget: Budget, *, sleep: Callable[[float], None] = time.sleep
+) -> StreamOutcome:
+    """Take the batch's lease, check the file once, then queue its rows window by window."""
+    started = time.perf_counter()
+    logger.append_keys(batchId=batch_id)
+    held = _acquire(batch_id, gateways.ingest, sleep)
+    if held is None:
+        return StreamOutcome.NOTHING_TO_DO
+    record = held.record
+    if record.total == 0:  # the first pass has not completed yet, so no row was written
+        checked = _check_file(record, gateways)
+        if isinstance(checked, CsvFileError):
+            gateways.ingest.batches.fail(record, record.lease_until, checked.code, checked.message)
+            logger.info("upload refused", extra={"error": checked.code})
+            return StreamOutcome.FAILED
+        if checked is None:
+            return StreamOutcome.SUPERSEDED
+        held = _Held(checked, resuming=False)
+    outcome = _queue_rows(held, gateways, budget)
+    logger.info("upload ingest step", extra={"outcome": outcome.value, "seconds": time.perf_counter() - started})
+    return outcome
+
+
+def _acquire(batch_id: str, gateways: IngestGateways, sleep: Callable[[float], None]) -> _Held | None:
+    """Start a reserved upload, or take over one whose ingest died. If a live ingest holds the lease,
+    wait until it should have renewed it: a renewal proves it alive, a lapse lets this one resume."""
+    now = datetime.now(UTC)
+    fresh = BatchRecord(
+        batch_id, to_iso(now), BatchState.INGESTING, total=0, skipped=0, lease_until=lease_until_from(now)
+    )
+    claim = gateways.batches.claim(fresh)
+    if isinstance(claim, NewBatch):  # an object put without POST /uploads (e.g. by an operator)
+        return _Held(fresh, resuming=False)
+    existing: BatchRecord | None = claim.batch
+    watched_lease: str | None = None
+    while existing is not None:
+        now = datetime.now(UTC)
+        if existing.state in STARTABLE_STATES:
+            started = replace(fresh, created_at=existing.created_at, lease_until=lease_until_from(now))
+            return _Held(started, resuming=False) if gateways.batches.start(started, existing.state) else None
+        if existing.state is not BatchState.INGESTING:
+            return None
+        if lease_lapsed(existing, now):
+            taken = replace(existing, lease_until=lease_until_from(now))
+            if not gateways.batches.take_over(existing, taken.lease_until or ""):
+                return None
+            return _Held(taken, resuming=existing.total > 0)
+        if watched_lease is not None:  # renewed while we waited: its holder is alive
+            return None
+        watched_lease = existing.lease_until
+        sleep(max(0.0, (from_iso(existing.lease_until or to_iso(now)) - now).total_seconds()) + 1)
+        existing = gateways.batches.get(batch_id)
+        if existing is not None and existing.lease_until != watched_lease:
+            return None
+    return None
+
+
+def _check_file(record: BatchRecord, gateways: StreamGateways) -> BatchRecord | CsvFileError | None:
+    """First pass: every file-level rule and the hash that names the batch, no row written. Returns
+    the record with its total, the refusal, or None if the lease was lost meanwhile."""
+    held = record
+
+    def renew(_count: int) -> None:
+        nonlocal held
+        renewed = replace(held, lease_until=lease_until_from(datetime.now(UTC)))
+        if gateways.ingest.batches.checkpoint(renewed, held.lease_until):
+            held = renewed
+
+    text, checked = open_csv_text(gateways.uploads.open(record.batch_id), MAX_LARGE_UPLOAD_BYTES)
+    try:
+        total = count_data_records(
+            text, max_rows=MAX_LARGE_UPLOAD_ROWS, on_progress=renew, progress_every=STREAM_LEASE_RENEW_RECORDS
+        )
+    except CsvFileError as exc:
+        return exc
+    if not checked.sha256_hex().startswith(record.batch_id):
+        return CsvFileError("checksum_mismatch", "the uploaded file is not the file whose SHA-256 was declared")
+    counted = replace(held, total=total, lease_until=lease_until_from(datetime.now(UTC)))
+    return counted if gateways.ingest.batches.checkpoint(counted, held.lease_until) else None
+
+
+@dataclass(slots=True)
+class _Window:
+    """Records read since the last checkpoint: the rows to queue and the skips to count."""
+
+    rows: list[SendRow]
+    skips: list[SkippedRow]
+    text_bytes: int = 0
+
+    def full(self) -> bool:
+        return len(self.rows) + len(self.skips) >= STREAM_WINDOW_ROWS or self.text_bytes >= STREAM_WINDOW_BYTES
+
+
+def _queue_rows(held: _Held, gateways: StreamGateways, budget: Budget) -> StreamOutcome:
+    """Second pass: queue rows window by window, checkpointing after each."""
+    started = time.perf_counter()
+    record = held.record
+    done_before = record.rows_read
+    window = _Window([], [])
+    skipped_by_reason: Counter[str] = Counter()
+    text, _ = open_csv_text(gateways.uploads.open(record.batch_id), MAX_LARGE_UPLOAD_BYTES)
+    position = 0
+    for outcome in read_campaign_rows(text, max_rows=MAX_LARGE_UPLOAD_ROWS):
+        position += 1
+        if position <= done_before:
+            continue  # judged again only so that later duplicates are still recognised
+        if isinstance(outcome, SkippedRow):
+            window.skips.append(outcome)
+            skipped_by_reason[outcome.reason.value] += 1
+        else:
+            window.rows.append(send_row_for(record, outcome))
+            window.text_bytes += len(outcome.subject) + len(outcome.content)
+        if window.full():
+            committed = _commit(record, window, position, held.resuming, gateways)
+            if committed is None:
+                return StreamOutcome.SUPERSEDED
+            record, window = committed, _Window([], [])
+            if budget.seconds_left() < STREAM_CONTINUE_MARGIN_SECONDS and position < record.total:
+                _record_metrics(held.record, record, skipped_by_reason, time.perf_counter() - started)
+                return _hand_over(record, gateways)
+    committed = _commit(record, window, position, held.resuming, gateways)
+    if committed is None:
+        return StreamOutcome.SUPERSEDED
+    gateways.ingest.batches.finish(committed)
+    _record_metrics(held.record, committed, skipped_by_reason, time.perf_counter() - started)
+    logger.info(
+        "upload ingested",
+        extra={"total": committed.total, "enqueued": committed.enqueued, "skipped": committed.skipped},
+    )
+    return StreamOutcome.DONE
+
+
+def _record_metrics(before: BatchRecord, after: BatchRecord, skipped_by_reason: Counter[str], seconds: float) -> None:
+    """This invocation's share: a continued ingest reports each part once."""
+    record_ingest_metrics(
+        accepted=(after.enqueued + after.not_enqueued) - (before.enqueued + before.not_enqueued),
+        not_enqueued=after.not_enqueued - before.not_enqueued,
+        skipped_by_reason=dict(skipped_by_reason),
+        seconds=seconds,
+    )
+
+
+def _commit(
+    record: BatchRecord, window: _Window, position: int, resuming: bool, gateways: StreamGateways
+) -> BatchRecord | None:
+    enqueued, not_enqueued = queue_and_record(window.rows, gateways.ingest, resuming=resuming)
+    reports = [SkippedRowReport(row=s.line, email=s.email, reason=s.reason.value) for s in window.skips]
+    progressed = replace(
+        record,
+        rows_read=position,
+        enqueued=record.enqueued + enqueued,
+        not_enqueued=record.not_enqueued + not_enqueued,
+        skipped=record.skipped + len(window.skips),
+        skipped_rows=(record.skipped_rows + reports)[:SKIPPED_ROWS_CAP],
+        lease_until=lease_until_from(datetime.now(UTC)),
+    )
+    return progressed if gateways.ingest.batches.checkpoint(progressed, record.lease_until) else None
+
+
+def _hand_over(record: BatchRecord, gateways: StreamGateways) -> StreamOutcome:
+    """Let the lease lapse now, so the continuation takes the batch over without waiting."""
+    released = replace(record, lease_until=to_iso(datetime.now(UTC)))
+    if not gateways.ingest.batches.checkpoint(released, record.lease_until):
+        return StreamOutcome.SUPERSEDED
+    logger.info("upload ingest continues in a new invocation", extra={"rowsRead": record.rows_read})
+    return StreamOutcome.CONTINUE

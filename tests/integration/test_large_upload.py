@@ -1,0 +1,317 @@
+"""Large uploads: POST /uploads → pre-signed PUT to S3 → streaming ingest → GET /uploads/{id}.
+
+The client's PUT is played by boto3's put_object (moto does not check pre-signed signatures or
+checksums; tests/http covers the real PUT over HTTP), and the S3 notification by calling the
+streaming-ingest handler with the event S3 would send.
+"""
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from httpx import Response
+
+import campaign.services.stream_ingest as stream_ingest
+from campaign.aws.clients import client
+from campaign.aws.items import to_attributes
+from campaign.aws.send_index import SendIndex
+from campaign.aws.table_schema import PARTITION_KEY, batch_pk
+from campaign.aws.upload_store import upload_key
+from campaign.domain.ids import batch_id_for
+from campaign.limits import MAX_LARGE_UPLOAD_BYTES
+from campaign.local.provision import LocalResources
+from campaign.local.s3_events import object_created_event
+from campaign.local.sqs_poller import LocalLambdaContext
+from campaign.services.list_sends import count_batch
+from tests.support.aws_calls import faults, recording
+from tests.support.csv_files import campaign_csv
+from worker import s3_ingest
+
+Upload = Callable[[bytes], Response]
+
+
+class IngestCrashError(Exception):
+    """Stands for the ingest Lambda dying mid-file."""
+
+
+def _sha256(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def _reserve(api: TestClient, content: bytes) -> Response:
+    response: Response = api.post("/uploads", json={"sha256": _sha256(content), "size": len(content)})
+    return response
+
+
+def _put_and_notify(stack: LocalResources, content: bytes, *, remaining_ms: int = 900_000) -> dict[str, str]:
+    key = upload_key(batch_id_for(content))
+    client("s3").put_object(Bucket=stack.upload_bucket, Key=key, Body=content)
+    return _notify(stack, key, len(content), remaining_ms=remaining_ms)
+
+
+def _notify(stack: LocalResources, key: str, size: int, *, remaining_ms: int = 900_000) -> dict[str, str]:
+    event = object_created_event(stack.upload_bucket, key, size)
+    return s3_ingest.handler(event, LocalLambdaContext(function_name="ingest", remaining_ms=remaining_ms))
+
+
+def _counts(stack: LocalResources, batch_id: str) -> tuple[int, int, int, int]:
+    c = count_batch(SendIndex(stack.table_name), batch_id)
+    return c.pending, c.queued, c.sent, c.error
+
+
+def _messages_sent(log: Any) -> int:
+    return sum(len(params["Entries"]) for params, _ in log.of("SendMessageBatch"))
+
+
+def _mixed_file() -> bytes:
+    good = campaign_csv(30).decode()
+    return (good + "not-an-address,Hi,Body\nuser3@example.com,Again,Body\n").encode()
+
+
+def test_reserving_an_upload_returns_a_presigned_put_bound_to_the_files_checksum(api: TestClient) -> None:
+    content = campaign_csv(3)
+    response = _reserve(api, content)
+    body = response.json()
+    assert response.status_code == 201
+    assert body["uploadId"] == body["batchId"] == batch_id_for(content)
+    assert body["state"] == "AWAITING_UPLOAD"
+    assert upload_key(body["batchId"]) in body["upload"]["url"]
+    assert "x-amz-checksum-sha256" in body["upload"]["url"]
+    assert body["upload"]["method"] == "PUT" and set(body["upload"]["headers"]) == {"x-amz-checksum-sha256"}
+
+
+def test_a_reserved_upload_reports_awaiting_upload(api: TestClient) -> None:
+    content = campaign_csv(3)
+    _reserve(api, content)
+    status = api.get(f"/uploads/{batch_id_for(content)}").json()
+    assert (status["state"], status["total"], status["rowsRead"], status["summary"]) == (
+        "AWAITING_UPLOAD",
+        None,
+        0,
+        None,
+    )
+
+
+def test_an_unknown_upload_id_is_a_404_naming_the_problem(api: TestClient) -> None:
+    for upload_id in ("0" * 32, "not-an-id"):
+        response = api.get(f"/uploads/{upload_id}")
+        assert response.status_code == 404 and response.json()["error"] == "upload_not_found"
+
+
+def test_reserving_a_file_above_the_size_limit_is_a_413(api: TestClient) -> None:
+    response = api.post("/uploads", json={"sha256": "a" * 64, "size": MAX_LARGE_UPLOAD_BYTES + 1})
+    assert response.status_code == 413 and response.json()["error"] == "file_too_large"
+
+
+@pytest.mark.parametrize(
+    "body", [{}, {"sha256": "xyz", "size": 10}, {"sha256": "a" * 64, "size": 0}, {"sha256": "a" * 63, "size": 5}]
+)
+def test_a_malformed_reservation_is_a_400(api: TestClient, body: dict[str, Any]) -> None:
+    response = api.post("/uploads", json=body)
+    assert response.status_code == 400 and response.json()["error"] == "invalid_request"
+
+
+def test_a_streamed_upload_ends_with_the_summary_a_direct_upload_gives(
+    api: TestClient, stack: LocalResources, upload: Upload
+) -> None:
+    content = _mixed_file()
+    _reserve(api, content)
+    outcome = _put_and_notify(stack, content)
+    status = api.get(f"/uploads/{batch_id_for(content)}").json()
+    assert outcome == {batch_id_for(content): "done"}
+    assert status["state"] == "DONE" and status["rowsRead"] == status["total"] == 32
+    summary = status["summary"]
+    assert (summary["total"], summary["enqueued"], summary["skipped"]) == (32, 30, 2)
+    assert [(s["row"], s["reason"]) for s in summary["skippedRows"]] == [
+        (32, "invalid_email"),
+        (33, "duplicate_recipient"),
+    ]
+
+
+def test_streamed_rows_are_queued_once_each_and_sent(api: TestClient, stack: LocalResources, drain: Any) -> None:
+    content = campaign_csv(120)
+    _reserve(api, content)
+    with recording("sqs", "dynamodb") as log:
+        _put_and_notify(stack, content)
+    drain()
+    assert _messages_sent(log) == 120
+    assert _counts(stack, batch_id_for(content)) == (0, 0, 120, 0)
+
+
+def test_the_same_file_uploaded_directly_after_streaming_is_a_duplicate(
+    api: TestClient, stack: LocalResources, upload: Upload
+) -> None:
+    content = campaign_csv(20)
+    _reserve(api, content)
+    _put_and_notify(stack, content)
+    again = upload(content)
+    assert again.status_code == 200 and again.json()["duplicate"] is True and again.json()["enqueued"] == 0
+
+
+def test_reserving_a_file_already_uploaded_directly_needs_no_upload(api: TestClient, upload: Upload) -> None:
+    content = campaign_csv(20)
+    upload(content)
+    response = _reserve(api, content)
+    assert response.status_code == 200
+    assert response.json()["state"] == "DONE" and response.json()["upload"] is None
+
+
+def test_a_direct_upload_of_a_reserved_file_ingests_it_and_the_late_s3_event_does_nothing(
+    api: TestClient, stack: LocalResources, upload: Upload
+) -> None:
+    content = campaign_csv(20)
+    _reserve(api, content)
+    direct = upload(content)
+    with recording("sqs") as log:
+        outcome = _put_and_notify(stack, content)
+    assert direct.status_code == 201 and direct.json()["enqueued"] == 20
+    assert outcome == {batch_id_for(content): "nothing_to_do"}
+    assert _messages_sent(log) == 0
+
+
+def test_a_file_refused_whole_fails_the_upload_and_writes_no_row(api: TestClient, stack: LocalResources) -> None:
+    content = b"email,subject\nann@example.com,Hello\n"
+    _reserve(api, content)
+    with recording("sqs") as log:
+        _put_and_notify(stack, content)
+    status = api.get(f"/uploads/{batch_id_for(content)}").json()
+    assert status["state"] == "FAILED" and status["error"]["code"] == "missing_columns"
+    assert "content" in status["error"]["message"]
+    assert _messages_sent(log) == 0 and _counts(stack, batch_id_for(content)) == (0, 0, 0, 0)
+
+
+def test_a_file_failing_deep_inside_is_refused_before_any_row_is_queued(api: TestClient, stack: LocalResources) -> None:
+    content = campaign_csv(300) + b'ann@example.com,"unterminated,Body\n'
+    _reserve(api, content)
+    with recording("sqs") as log:
+        _put_and_notify(stack, content)
+    status = api.get(f"/uploads/{batch_id_for(content)}").json()
+    assert status["state"] == "FAILED" and status["error"]["code"] == "malformed_csv"
+    assert _messages_sent(log) == 0
+
+
+def test_bytes_other_than_the_reserved_file_fail_the_checksum_and_write_nothing(
+    api: TestClient, stack: LocalResources
+) -> None:
+    declared, actual = campaign_csv(5), campaign_csv(6)
+    _reserve(api, declared)
+    key = upload_key(batch_id_for(declared))
+    client("s3").put_object(Bucket=stack.upload_bucket, Key=key, Body=actual)
+    _notify(stack, key, len(actual))
+    status = api.get(f"/uploads/{batch_id_for(declared)}").json()
+    assert status["state"] == "FAILED" and status["error"]["code"] == "checksum_mismatch"
+    assert _counts(stack, batch_id_for(declared)) == (0, 0, 0, 0)
+
+
+def test_a_failed_upload_can_be_reserved_again(api: TestClient, stack: LocalResources) -> None:
+    declared = campaign_csv(5)
+    _reserve(api, declared)
+    key = upload_key(batch_id_for(declared))
+    client("s3").put_object(Bucket=stack.upload_bucket, Key=key, Body=campaign_csv(6))
+    _notify(stack, key, 1)
+    again = _reserve(api, declared)
+    assert again.status_code == 200 and again.json()["upload"] is not None
+    assert _put_and_notify(stack, declared) == {batch_id_for(declared): "done"}
+
+
+def test_an_object_outside_the_naming_scheme_is_ignored(stack: LocalResources) -> None:
+    client("s3").put_object(Bucket=stack.upload_bucket, Key="uploads/other.csv", Body=b"x")
+    assert _notify(stack, "uploads/other.csv", 1) == {}
+
+
+class _PlentyOfTime:
+    def seconds_left(self) -> float:
+        return 900.0
+
+
+class _RecordedContinuations:
+    def __init__(self) -> None:
+        self.batches: list[str] = []
+
+    def continue_later(self, batch_id: str) -> None:
+        self.batches.append(batch_id)
+
+
+@pytest.fixture
+def small_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stream_ingest, "STREAM_WINDOW_ROWS", 40)
+
+
+def test_an_ingest_short_of_time_checkpoints_and_continues_to_the_same_result(
+    api: TestClient, stack: LocalResources, small_windows: None, drain: Any
+) -> None:
+    content = campaign_csv(150)
+    batch_id = batch_id_for(content)
+    continuations = _RecordedContinuations()
+    s3_ingest.use_continuation(continuations)
+    try:
+        _reserve(api, content)
+        with recording("sqs") as log:
+            # Each invocation has less than the margin left, so it hands over after one window
+            outcomes = [_put_and_notify(stack, content, remaining_ms=1_000)]
+            while continuations.batches:
+                event = {"continueBatch": continuations.batches.pop()}
+                outcomes.append(s3_ingest.handler(event, LocalLambdaContext(remaining_ms=1_000)))
+    finally:
+        s3_ingest.use_continuation(None)
+    drain()
+    assert [o[batch_id] for o in outcomes] == ["continue", "continue", "continue", "done"]
+    assert _messages_sent(log) == 150
+    assert _counts(stack, batch_id) == (0, 0, 150, 0)
+
+
+def _expire_lease(stack: LocalResources, batch_id: str) -> None:
+    client("dynamodb").update_item(
+        TableName=stack.table_name,
+        Key={PARTITION_KEY: {"S": batch_pk(batch_id)}},
+        UpdateExpression="SET leaseUntil = :past",
+        ExpressionAttributeValues=to_attributes({":past": "2020-01-01T00:00:00.000000Z"}),
+    )
+
+
+def test_a_crash_mid_file_resumes_from_the_checkpoint_without_duplicates(
+    api: TestClient, stack: LocalResources, small_windows: None, drain: Any
+) -> None:
+    # Given an ingest that died in its third window (two checkpoints written, part of a window queued)
+    content = campaign_csv(200)
+    batch_id = batch_id_for(content)
+    _reserve(api, content)
+    crash_in_third_window = [None] * 9 + [IngestCrashError("Lambda stopped")]
+    with faults("sqs", "SendMessageBatch", crash_in_third_window), pytest.raises(IngestCrashError):
+        _put_and_notify(stack, content)
+    progress = api.get(f"/uploads/{batch_id}").json()
+    # When S3's retry of the event arrives after the lease lapsed
+    _expire_lease(stack, batch_id)
+    with recording("dynamodb") as log:
+        resumed = _notify(stack, upload_key(batch_id), len(content))
+    drain()
+    # Then it resumed after the checkpoint and every row ends SENT, each created once
+    assert progress["state"] == "INGESTING" and progress["rowsRead"] == 80
+    assert resumed == {batch_id: "done"}
+    created = sum(len(p["RequestItems"][stack.table_name]) for p, _ in log.of("BatchWriteItem"))
+    assert created == 120
+    assert _counts(stack, batch_id) == (0, 0, 200, 0)
+
+
+def test_an_event_for_a_batch_whose_live_ingest_renews_its_lease_does_nothing(
+    api: TestClient, stack: LocalResources
+) -> None:
+    content = campaign_csv(10)
+    batch_id = batch_id_for(content)
+    _reserve(api, content)
+    client("s3").put_object(Bucket=stack.upload_bucket, Key=upload_key(batch_id), Body=content)
+    gateways = s3_ingest._gateways()
+    # Given a live ingest (it holds the lease) that renews its lease while the duplicate event waits
+    holder = stream_ingest._acquire(batch_id, gateways.ingest, sleep=lambda _: None)
+    assert holder is not None
+
+    def holder_renews(_: float) -> None:
+        renewed = replace(holder.record, lease_until="2999-01-01T00:00:00.000000Z")
+        assert gateways.ingest.batches.checkpoint(renewed, holder.record.lease_until)
+
+    # When the duplicate event arrives, Then it leaves the batch to its holder
+    outcome = stream_ingest.ingest_upload(batch_id, gateways, _PlentyOfTime(), sleep=holder_renews)
+    assert outcome is stream_ingest.StreamOutcome.NOTHING_TO_DO
