@@ -8,6 +8,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from campaign.aws.clients import clear_client_cache
 from campaign.config import clear_settings_cache
 from campaign.local.provision import LocalResources, provision
 from campaign.local.sqs_poller import poll_once
+from campaign.local.stream_ingest_runner import watch_uploads
 
 API_HOST = "127.0.0.1"
 API_PORT = int(os.environ.get("API_PORT", "8000"))
@@ -60,6 +62,7 @@ def _resource_environment(resources: LocalResources) -> dict[str, str]:
         "QUEUE_URL": resources.queue_url,
         "DLQ_URL": resources.dlq_url,
         "SENDER_ADDRESS": resources.sender_address,
+        "UPLOAD_BUCKET": resources.upload_bucket,
     }
 
 
@@ -88,8 +91,10 @@ def _banner(api_key: str) -> str:
             "  Try:",
             f"    curl -s -F file=@example_csv/campaign.csv -H 'x-api-key: {api_key}' {base}/upload",
             f"    API_KEY={api_key} scripts/demo.sh {base}",
+            f"    API_KEY={api_key} .venv/bin/python scripts/upload_large.py example_csv/campaign.csv --api {base}",
             "",
-            "  The worker is polling the send queue. Ctrl-C stops everything.",
+            "  The worker is polling the send queue and the streaming ingest is watching the upload",
+            "  bucket. Ctrl-C stops everything.",
             "",
         ]
     )
@@ -120,6 +125,7 @@ def main() -> None:
 def _run_worker(resources: LocalResources) -> None:
     from worker.handler import handler  # imported after the environment is set, as Lambda would
 
+    threading.Thread(target=watch_uploads, args=(resources.upload_bucket,), name="stream-ingest", daemon=True).start()
     try:
         while True:
             poll_once(resources.queue_url, resources.queue_arn, handler, wait_seconds=1)

@@ -26,7 +26,7 @@ from campaign.local.provision import LocalResources
 from campaign.local.s3_events import object_created_event
 from campaign.local.sqs_poller import LocalLambdaContext
 from campaign.services.list_sends import count_batch
-from tests.support.aws_calls import faults, recording
+from tests.support.aws_calls import Fault, faults, recording
 from tests.support.csv_files import campaign_csv
 from worker import s3_ingest
 
@@ -54,7 +54,8 @@ def _put_and_notify(stack: LocalResources, content: bytes, *, remaining_ms: int 
 
 def _notify(stack: LocalResources, key: str, size: int, *, remaining_ms: int = 900_000) -> dict[str, str]:
     event = object_created_event(stack.upload_bucket, key, size)
-    return s3_ingest.handler(event, LocalLambdaContext(function_name="ingest", remaining_ms=remaining_ms))
+    outcomes: dict[str, str] = s3_ingest.handler(event, LocalLambdaContext(remaining_ms=remaining_ms))
+    return outcomes
 
 
 def _counts(stack: LocalResources, batch_id: str) -> tuple[int, int, int, int]:
@@ -279,7 +280,7 @@ def test_a_crash_mid_file_resumes_from_the_checkpoint_without_duplicates(
     content = campaign_csv(200)
     batch_id = batch_id_for(content)
     _reserve(api, content)
-    crash_in_third_window = [None] * 9 + [IngestCrashError("Lambda stopped")]
+    crash_in_third_window: list[Fault] = [None] * 9 + [IngestCrashError("Lambda stopped")]
     with faults("sqs", "SendMessageBatch", crash_in_third_window), pytest.raises(IngestCrashError):
         _put_and_notify(stack, content)
     progress = api.get(f"/uploads/{batch_id}").json()
