@@ -84,11 +84,12 @@ def _should_mask(error: GraphQLError) -> bool:
 
 schema = strawberry.Schema(
     query=Query,
+    # Factories, so each request gets fresh extension instances (Strawberry deprecates shared ones).
     extensions=[
-        QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH),
-        MaxTokensLimiter(max_token_count=MAX_QUERY_TOKENS),
-        MaxAliasesLimiter(max_alias_count=MAX_QUERY_ALIASES),
-        MaskErrors(should_mask_error=_should_mask, error_message="internal error; the request can be retried"),
+        lambda: QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH),
+        lambda: MaxTokensLimiter(max_token_count=MAX_QUERY_TOKENS),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_QUERY_ALIASES),
+        lambda: MaskErrors(should_mask_error=_should_mask, error_message="internal error; the request can be retried"),
     ],
 )
 
