@@ -1,0 +1,1 @@
+"""Black-box tests over real HTTP against `python -m campaign.local.run` (marked slow)."""

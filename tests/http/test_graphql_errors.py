@@ -1,0 +1,76 @@
+"""/graphql requests that Strawberry cannot read answer the API's one JSON error shape (app/errors.py),
+never text/plain and never a 5xx; the GraphiQL page itself stays public and HTML."""
+
+import httpx
+import pytest
+
+from scripts.local_stack import LiveStack
+from tests.http.helpers import assert_json_error
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "says"),
+    [
+        (b"not json", "application/json", "Unable to parse request body as JSON"),
+        (b"[]", "application/json", "Batching is not enabled"),
+        (b"{}", "application/json", "No GraphQL query found"),
+        (b'{"query": 1}', "application/json", "`query` must be a string"),
+        (b"query=1", "text/plain", "Unsupported content type"),
+    ],
+    ids=["not-json", "json-array", "no-query", "query-not-a-string", "text-plain"],
+)
+def test_an_unreadable_graphql_post_is_a_json_400(stack: LiveStack, body: bytes, content_type: str, says: str) -> None:
+    # Given a POST /graphql with the API key and a body that is no GraphQL request
+    headers = {"x-api-key": stack.api_key, "content-type": content_type}
+
+    # When it is sent
+    response = httpx.post(f"{stack.base_url}/graphql", content=body, headers=headers, timeout=30)
+
+    # Then a JSON 400 whose message says what is wrong
+    assert response.status_code == 400, response.text
+    answer = assert_json_error(400, response.headers["content-type"], response.content, "malformed_request")
+    assert says in answer["message"], answer
+
+
+def test_a_get_without_a_query_from_a_non_browser_is_a_json_400(stack: LiveStack) -> None:
+    # Given a client that asks for JSON, not the GraphiQL page / When it GETs /graphql without a query
+    response = httpx.get(f"{stack.base_url}/graphql", headers={"accept": "application/json"}, timeout=30)
+
+    # Then a JSON 400 that names the missing query (and no key was needed to be told so)
+    assert response.status_code == 400, response.text
+    answer = assert_json_error(400, response.headers["content-type"], response.content, "malformed_request")
+    assert "No GraphQL query found" in answer["message"], answer
+
+
+def test_a_get_without_a_query_from_a_browser_is_the_public_graphiql_page(stack: LiveStack) -> None:
+    # Given a browser (it accepts HTML) without the API key / When it GETs /graphql
+    response = httpx.get(f"{stack.base_url}/graphql", headers={"accept": "text/html"}, timeout=30)
+
+    # Then the GraphiQL page
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert "GraphiQL" in response.text
+
+
+def test_a_mutation_by_get_is_a_json_400(stack: LiveStack) -> None:
+    # Given a GET with the API key and a mutation in the query string / When it is sent
+    response = httpx.get(
+        f"{stack.base_url}/graphql",
+        params={"query": "mutation { x }"},
+        headers={"x-api-key": stack.api_key},
+        timeout=30,
+    )
+
+    # Then a JSON 400 that says mutations are not allowed by GET
+    assert response.status_code == 400, response.text
+    answer = assert_json_error(400, response.headers["content-type"], response.content, "malformed_request")
+    assert "mutations are not allowed when using GET" in answer["message"], answer
+
+
+def test_another_method_is_a_json_405(stack: LiveStack) -> None:
+    # Given a PUT /graphql with the API key / When it is sent
+    response = httpx.put(f"{stack.base_url}/graphql", headers={"x-api-key": stack.api_key}, content=b"{}", timeout=30)
+
+    # Then a JSON 405
+    assert response.status_code == 405, response.text
+    assert_json_error(405, response.headers["content-type"], response.content, "method_not_allowed")

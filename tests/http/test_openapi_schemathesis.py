@@ -1,0 +1,102 @@
+"""Schemathesis against the live /openapi.json: every operation, positive and (where the document
+declares an input to negate) negative generation, each with MAX_EXAMPLES examples, with the API key.
+
+Schemathesis' whole default check set runs — no server error, responses that conform to the
+document's schemas, content types, negative data rejected, auth not ignored, … — except the checks
+listed in EXCLUDED, each for the reason given there. Its pytest integration for fixture-provided
+schemas (`schemathesis.pytest.from_fixture`) does not work with pytest 9.2, so the schema is loaded
+with `schemathesis.openapi.from_url` in a fixture and each operation's strategy is driven by `@given`.
+"""
+
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis.core.result import Ok
+from schemathesis.specs.openapi import checks
+
+from scripts.local_stack import LiveStack
+
+MAX_EXAMPLES = 50
+
+# (operation, generation mode): every operation of the document (the next test keeps this list
+# honest). GET /health has no input, so there is nothing to negate.
+RUNS = (
+    ("GET /health", "positive"),
+    ("POST /upload", "positive"),
+    ("POST /upload", "negative"),
+    ("GET /graphql", "positive"),
+    ("GET /graphql", "negative"),
+    ("POST /graphql", "positive"),
+    ("POST /graphql", "negative"),
+)
+
+# Gaps of the generated document, not of the API (pinned by test_openapi_document_describes_the_upload_contract):
+# it marks POST /upload's `file` optional, so a multipart body without it counts as "valid" data
+# the API must accept (it answers 400 missing_file); it describes no body for POST /graphql; and it
+# lists no 400 for /graphql and no 401 anywhere although every operation with a key answers them.
+EVERYWHERE = [checks.positive_data_acceptance, checks.status_code_conformance]
+# The GraphiQL page (GET /graphql without a query) is public by design (README) and HTML, which
+# Strawberry's generated entry declares as application/json.
+EXCLUDED = {"GET /graphql": [*EVERYWHERE, checks.ignored_auth, checks.content_type_conformance]}
+
+
+@pytest.fixture(scope="module")
+def live_schema(stack: LiveStack) -> schemathesis.BaseSchema:
+    return schemathesis.openapi.from_url(f"{stack.base_url}/openapi.json", timeout=10)
+
+
+def test_the_runs_cover_exactly_the_documents_operations(live_schema: schemathesis.BaseSchema) -> None:
+    # Given the live document / When its operations are listed / Then RUNS names each of them, no other
+    results = list(live_schema.get_all_operations())
+    assert all(isinstance(result, Ok) for result in results), "an operation of the document does not load"
+    documented = {result.ok().label for result in results if isinstance(result, Ok)}
+    assert documented == {label for label, _ in RUNS}, "add new operations to RUNS (and EXCLUDED if needed)"
+
+
+@pytest.mark.parametrize(("label", "mode"), RUNS, ids=[f"{label} {mode}" for label, mode in RUNS])
+def test_generated_requests_pass_the_default_checks(
+    live_schema: schemathesis.BaseSchema, stack: LiveStack, label: str, mode: str
+) -> None:
+    # Given requests Schemathesis generates for one operation from the document
+    operation = live_schema.find_operation_by_label(label)
+    assert operation is not None, f"{label} is not in the document"
+    strategy: st.SearchStrategy[schemathesis.Case[Any]] = operation.as_strategy(
+        generation_mode=schemathesis.GenerationMode(mode)
+    )
+    excluded = EXCLUDED.get(label, EVERYWHERE)
+
+    @given(case=strategy)
+    @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    def check(case: schemathesis.Case[Any]) -> None:
+        # When each is sent with the API key / Then every check but the excluded ones passes
+        case.call_and_validate(
+            base_url=stack.base_url, headers={"x-api-key": stack.api_key}, excluded_checks=excluded, timeout=30
+        )
+
+    check()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason=(
+        "BUG: /openapi.json misdescribes POST /upload: the `file` field is optional in the document "
+        "(anyOf string|null, not required; the API answers 400 missing_file without it), 401 is not "
+        "listed although every call without the key gets it, and 422 HTTPValidationError is listed "
+        "although request-validation errors are answered 400 invalid_request"
+    ),
+)
+def test_openapi_document_describes_the_upload_contract(stack: LiveStack) -> None:
+    # Given the live document / When POST /upload's entry is read
+    document = httpx.get(f"{stack.base_url}/openapi.json", timeout=10).json()
+    upload = document["paths"]["/upload"]["post"]
+    body_ref = upload["requestBody"]["content"]["multipart/form-data"]["schema"]["$ref"]
+    body_schema = document["components"]["schemas"][body_ref.rsplit("/", 1)[-1]]
+    # Then it requires the file and lists the answers the API gives: 401, and not 422
+    assert "file" in body_schema.get("required", [])
+    assert "401" in upload["responses"]
+    assert "422" not in upload["responses"]
