@@ -17,6 +17,7 @@ from app.graphql.types import Batch, EmailSend, EmailStatus, EmailStatusPage, St
 from campaign.aws.batches import Batches
 from campaign.aws.send_index import SendIndex
 from campaign.domain.cursor import InvalidCursorError
+from campaign.domain.models import BatchState
 from campaign.limits import DEFAULT_PAGE_SIZE
 from campaign.services.list_sends import ListingError, SendFilter, count_batch, list_sends
 
@@ -63,7 +64,8 @@ class Query:
         record = info.context.batches.get(batch_id)
         if record is None:
             return None
-        counts = count_batch(info.context.index, batch_id)
+        accepted = record.total - record.skipped if record.state is BatchState.DONE else None
+        counts = count_batch(info.context.index, batch_id, accepted=accepted)
         return Batch.from_record(
             record, StatusCounts(pending=counts.pending, queued=counts.queued, sent=counts.sent, error=counts.error)
         )

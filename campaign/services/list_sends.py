@@ -21,7 +21,7 @@ from campaign.aws.table_schema import (
 from campaign.domain.clock import to_iso
 from campaign.domain.cursor import decode_cursor, encode_cursor, key_before
 from campaign.domain.models import SendRow, StatusCounts
-from campaign.domain.status import EmailStatus
+from campaign.domain.status import FINAL_STATUSES, EmailStatus
 from campaign.limits import MAX_PAGE_SIZE
 
 
@@ -57,7 +57,7 @@ def list_sends(index: SendIndex, where: SendFilter, *, first: int, after: str | 
         return SendPage(rows=[], next_cursor=None)
     partitions = _partitions(where)
     streams = [_stream(index, partition, lower, upper, _chunk(first, len(partitions))) for partition in partitions]
-    merged = heapq.merge(*streams, key=_position, reverse=True)
+    merged = _once_each(heapq.merge(*streams, key=_position, reverse=True))
     rows = [row for row, _ in zip(merged, range(first + 1), strict=False)]
     if len(rows) <= first:
         return SendPage(rows=rows, next_cursor=None)
@@ -71,20 +71,22 @@ def _chunk(first: int, partitions: int) -> int:
     return min(first + 1, max(4, -(-(first + 1) // partitions) + 1))
 
 
-def count_batch(index: SendIndex, batch_id: str) -> StatusCounts:
-    counts = {
-        status: sum(
+def count_batch(index: SendIndex, batch_id: str, *, accepted: int | None = None) -> StatusCounts:
+    """Rows of a batch per status. The partitions are counted one after another, not as a snapshot,
+    while the worker moves rows forward. Given the batch's `accepted` rows (known once its ingest is
+    done), the final statuses are counted first, then PENDING, and QUEUED is what remains: a row that
+    moves meanwhile is then counted exactly once (perhaps under the status it just left). Without it,
+    the counts are a live estimate that may count a moving row twice."""
+
+    def rows_in(status: EmailStatus) -> int:
+        return sum(
             index.count(IndexPartition(BATCH_STATUS_INDEX, key))
             for key in batch_status_partitions(batch_id, status.value)
         )
-        for status in EmailStatus
-    }
-    return StatusCounts(
-        pending=counts[EmailStatus.PENDING],
-        queued=counts[EmailStatus.QUEUED],
-        sent=counts[EmailStatus.SENT],
-        error=counts[EmailStatus.ERROR],
-    )
+
+    sent, error, pending = rows_in(EmailStatus.SENT), rows_in(EmailStatus.ERROR), rows_in(EmailStatus.PENDING)
+    queued = rows_in(EmailStatus.QUEUED) if accepted is None else max(0, accepted - sent - error - pending)
+    return StatusCounts(pending=pending, queued=queued, sent=sent, error=error)
 
 
 def _partitions(where: SendFilter) -> list[IndexPartition]:
@@ -97,6 +99,25 @@ def _partitions(where: SendFilter) -> list[IndexPartition]:
             for key in batch_status_partitions(batch_id, s.value)
         ]
     return [IndexPartition(STATUS_INDEX, key) for s in statuses for key in status_partitions(s.value)]
+
+
+def _once_each(rows: Iterator[SendRow]) -> Iterator[SendRow]:
+    """The partitions are read one after another, not as a snapshot: a row that changes status between
+    two reads is returned by both, side by side (its position does not change). Keep the later copy."""
+    held: SendRow | None = None
+    for row in rows:
+        if held is not None and row.send_id == held.send_id:
+            held = (
+                row
+                if (row.updated_at, row.status in FINAL_STATUSES) > (held.updated_at, held.status in FINAL_STATUSES)
+                else held
+            )
+            continue
+        if held is not None:
+            yield held
+        held = row
+    if held is not None:
+        yield held
 
 
 def _position(row: SendRow) -> str:
