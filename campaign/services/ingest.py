@@ -150,7 +150,9 @@ def _queue_and_record_step(step: list[SendRow], gateways: IngestGateways, *, res
     gateways.rows.create(
         [_with_enqueue_outcome(row, refused.get(row.send_id)) for row in to_send if row.send_id not in existing]
     )
-    return len(to_send) - len(refused), len(refused)
+    # A row found final was queued by the run that wrote it: it counts as enqueued, so that a resumed
+    # batch's totals describe the whole batch (total = enqueued + skipped + not_enqueued).
+    return len(step) - len(refused), len(refused)
 
 
 def _with_enqueue_outcome(row: SendRow, refusal: str | None) -> SendRow:

@@ -295,6 +295,8 @@ def test_a_crash_mid_file_resumes_from_the_checkpoint_without_duplicates(
     created = sum(len(p["RequestItems"][stack.table_name]) for p, _ in log.of("BatchWriteItem"))
     assert created == 120
     assert _counts(stack, batch_id) == (0, 0, 200, 0)
+    summary = api.get(f"/uploads/{batch_id}").json()["summary"]
+    assert (summary["total"], summary["enqueued"], summary["notEnqueued"]) == (200, 200, 0)
 
 
 def test_an_event_for_a_batch_whose_live_ingest_renews_its_lease_does_nothing(
