@@ -31,15 +31,14 @@ _COUNTERS = (
 _skip_counters = contextvars.ContextVar("skip_counters", default=False)
 
 
-def _fast_attributes(self: Any) -> dict[str, Any]:
-    if not _skip_counters.get():
-        return _original_attributes(self)  # type: ignore[no-any-return]
-    base = self.BASE_ATTRIBUTES
-    try:
-        self.BASE_ATTRIBUTES = [name for name in base if name not in _COUNTERS]
-        return _original_attributes(self)  # type: ignore[no-any-return]
-    finally:
-        del self.BASE_ATTRIBUTES
+_ALL_ATTRIBUTES: list[str] = list(sqs_models.Queue.BASE_ATTRIBUTES)
+_WITHOUT_COUNTERS = [name for name in _ALL_ATTRIBUTES if name not in _COUNTERS]
+
+
+def _base_attributes(_queue: Any) -> list[str]:
+    # Chosen per call from the calling thread's context, never stored on the shared queue object:
+    # the server handles concurrent calls on one queue in several threads.
+    return _WITHOUT_COUNTERS if _skip_counters.get() else _ALL_ATTRIBUTES
 
 
 def _without_counters(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -52,9 +51,6 @@ def _without_counters(method: Callable[..., Any]) -> Callable[..., Any]:
             _skip_counters.reset(token)
 
     return wrapper
-
-
-_original_attributes = sqs_models.Queue.__dict__["attributes"].fget
 
 
 _ITEM_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
@@ -80,7 +76,7 @@ def install_dynamodb_item_lock() -> None:
 
 
 def install_sqs_speedup() -> None:
-    sqs_models.Queue.attributes = property(_fast_attributes)  # type: ignore[method-assign,assignment]
+    sqs_models.Queue.BASE_ATTRIBUTES = property(_base_attributes)  # type: ignore[assignment]
     for name in ("send_message", "send_message_batch", "receive_message"):
         setattr(sqs_models.SQSBackend, name, _without_counters(getattr(sqs_models.SQSBackend, name)))
 
