@@ -15,6 +15,7 @@ from moto.sqs import models as sqs_models
 from campaign.local import emulator
 
 COUNTERS = set(emulator._COUNTERS)
+ACCOUNT_ID = "123456789012"  # moto's default account
 THREADS = 8
 CALLS = 300
 
@@ -28,9 +29,9 @@ def sped_up(monkeypatch: pytest.MonkeyPatch) -> None:
     emulator.install_sqs_speedup()
 
 
-def test_concurrent_calls_each_see_their_own_attribute_list(sped_up: None) -> None:
+def test_concurrent_calls_each_see_their_own_attribute_list(aws: None, sped_up: None) -> None:
     # Given one queue read by threads inside a sped-up call and threads outside one (GetQueueAttributes)
-    queue = sqs_models.Queue("sends", region="us-east-1", account_id="123456789012")
+    queue = sqs_models.sqs_backends[ACCOUNT_ID]["us-east-1"].create_queue("sends")
     failures: list[str] = []
 
     def inside() -> None:
