@@ -28,6 +28,10 @@ RUNS = (
     ("GET /health", "positive"),
     ("POST /upload", "positive"),
     ("POST /upload", "negative"),
+    ("POST /uploads", "positive"),
+    ("POST /uploads", "negative"),
+    ("GET /uploads/{upload_id}", "positive"),
+    ("GET /uploads/{upload_id}", "negative"),
     ("GET /graphql", "positive"),
     ("GET /graphql", "negative"),
     ("POST /graphql", "positive"),
@@ -36,8 +40,9 @@ RUNS = (
 
 # Gaps of the generated document, not of the API (pinned by test_openapi_document_describes_the_upload_contract):
 # it marks POST /upload's `file` optional, so a multipart body without it counts as "valid" data
-# the API must accept (it answers 400 missing_file); it describes no body for POST /graphql; and it
-# lists no 400 for /graphql and no 401 anywhere although every operation with a key answers them.
+# the API must accept (it answers 400 missing_file); it bounds no size for POST /uploads (over the
+# limit is 413 file_too_large); it describes no body for POST /graphql; and it lists no 400 for
+# /graphql and no 401 anywhere although every operation with a key answers them.
 EVERYWHERE = [checks.positive_data_acceptance, checks.status_code_conformance]
 # The GraphiQL page (GET /graphql without a query) is public by design (README) and HTML, which
 # Strawberry's generated entry declares as application/json.
