@@ -102,3 +102,38 @@ resource "aws_cloudwatch_metric_alarm" "queue_oldest_message" {
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions
 }
+
+# An upload event Lambda gave up on (every retry failed, or it waited too long): its upload stays
+# INGESTING or AWAITING_UPLOAD until someone acts (GET /uploads/{id}, then re-PUT the file).
+resource "aws_cloudwatch_metric_alarm" "stream_ingest_failed_events" {
+  alarm_name          = "${local.name}-stream-ingest-failed-events"
+  alarm_description   = "Upload events reached ${aws_sqs_queue.stream_ingest_failures.name}: read the message (it carries the error) and the stream-ingest logs."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = aws_sqs_queue.stream_ingest_failures.name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+# Any failed attempt, including ones a retry then completes: an early warning before the alarm above.
+resource "aws_cloudwatch_metric_alarm" "stream_ingest_errors" {
+  alarm_name          = "${local.name}-stream-ingest-errors"
+  alarm_description   = "The streaming-ingest Lambda failed invocations (Lambda retries them; see its logs)."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Errors"
+  dimensions          = { FunctionName = aws_lambda_function.stream_ingest.function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}

@@ -1,11 +1,12 @@
 ################################################################################
-# CloudWatch dashboard: sends per minute, error rate, SES latency, DLQ depth, queue age.
+# CloudWatch dashboard: sends per minute, error rate, SES latency, DLQ depth, queue age, large uploads.
 # Metric names come from campaign/observability.py (tests/infra/test_dashboard.py holds them together).
 ################################################################################
 
 locals {
-  worker_service = "campaign-worker"
-  api_service    = "campaign-api"
+  worker_service        = "campaign-worker"
+  api_service           = "campaign-api"
+  stream_ingest_service = "campaign-stream-ingest"
 
   dashboard_widgets = [
     {
@@ -79,6 +80,23 @@ locals {
           [local.metrics_namespace, "RowsNotEnqueued", "service", local.api_service, { label = "rows not enqueued" }],
           ["AWS/Lambda", "Errors", "FunctionName", aws_lambda_function.worker.function_name, { label = "worker errors", yAxis = "right" }],
           ["AWS/Lambda", "Throttles", "FunctionName", aws_lambda_function.worker.function_name, { label = "worker throttles", yAxis = "right" }],
+        ]
+      }
+    },
+    {
+      type = "metric", x = 0, y = 12, width = 12, height = 6
+      properties = {
+        title  = "Large uploads (S3 streaming ingest): rows, errors, failed events"
+        region = var.aws_region
+        stat   = "Sum"
+        period = 300
+        view   = "timeSeries"
+        metrics = [
+          [local.metrics_namespace, "RowsAccepted", "service", local.stream_ingest_service, { label = "rows accepted" }],
+          [local.metrics_namespace, "RowsNotEnqueued", "service", local.stream_ingest_service, { label = "rows not enqueued" }],
+          ["AWS/Lambda", "Errors", "FunctionName", aws_lambda_function.stream_ingest.function_name, { label = "ingest errors", yAxis = "right" }],
+          ["AWS/Lambda", "Throttles", "FunctionName", aws_lambda_function.stream_ingest.function_name, { label = "ingest throttles (queued)", yAxis = "right" }],
+          ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", aws_sqs_queue.stream_ingest_failures.name, { stat = "Maximum", label = "failed events", yAxis = "right" }],
         ]
       }
     },

@@ -55,6 +55,14 @@ data "aws_iam_policy_document" "ingestor" {
     resources = [aws_sqs_queue.this.arn]
   }
 
+  # POST /uploads signs a PUT of uploads/<batchId>.csv (campaign/aws/upload_store.py). Signing is local,
+  # but S3 authorizes the client's PUT as this role, so the role must be allowed what the URL does.
+  statement {
+    sid       = "PresignUploadPuts"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.uploads.arn}/${local.upload_prefix}*"]
+  }
+
   # The API key (app/auth.py, through Powertools' cached SecretsProvider).
   statement {
     sid       = "ReadApiKey"
@@ -146,4 +154,78 @@ resource "aws_iam_role_policy" "worker" {
   name   = "worker"
   role   = aws_iam_role.worker.id
   policy = data.aws_iam_policy_document.worker.json
+}
+
+# ------------------------------------------------------------------------------
+# Streaming ingest
+# ------------------------------------------------------------------------------
+
+resource "aws_iam_role" "stream_ingest" {
+  name               = "${local.name}-stream-ingest"
+  description        = "Execution role of the csv-campaign ${local.stage} streaming-ingest Lambda"
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+}
+
+data "aws_iam_policy_document" "stream_ingest" {
+  # Read the uploaded file, twice (campaign/aws/upload_store.py UploadStore.open).
+  statement {
+    sid       = "ReadUploads"
+    actions   = ["s3:GetObject"]
+    resources = ["${aws_s3_bucket.uploads.arn}/${local.upload_prefix}*"]
+  }
+
+  # Batch start/take-over/checkpoints/finish (PutItem, UpdateItem, GetItem), row creation and resume
+  # (BatchWriteItem, BatchGetItem): the same steps as the ingestor's (campaign/services/ingest.py).
+  statement {
+    sid = "StatusTableItems"
+    actions = [
+      "dynamodb:BatchGetItem",
+      "dynamodb:BatchWriteItem",
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:UpdateItem",
+    ]
+    resources = [aws_dynamodb_table.this.arn]
+  }
+
+  # SendMessageBatch is authorized by sqs:SendMessage (campaign/aws/send_queue.py).
+  statement {
+    sid       = "EnqueueSends"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.this.arn]
+  }
+
+  # A file that needs more than one run continues in an asynchronous invocation of this same function
+  # (campaign/aws/continuation.py); the ARN is built in locals.tf, so no other function may be invoked.
+  statement {
+    sid       = "ContinueItself"
+    actions   = ["lambda:InvokeFunction"]
+    resources = [local.stream_ingest_function_arn]
+  }
+
+  # Lambda sends events that failed every retry to the on-failure destination with this role.
+  statement {
+    sid       = "OnFailureDestination"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.stream_ingest_failures.arn]
+  }
+
+  statement {
+    sid       = "OwnLogGroup"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.stream_ingest.arn}:*"]
+  }
+
+  # X-Ray active tracing; these actions take no resource.
+  statement {
+    sid       = "XRay"
+    actions   = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_role_policy" "stream_ingest" {
+  name   = "stream-ingest"
+  role   = aws_iam_role.stream_ingest.id
+  policy = data.aws_iam_policy_document.stream_ingest.json
 }

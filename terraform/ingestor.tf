@@ -48,6 +48,8 @@ resource "aws_lambda_function" "ingestor" {
       ENQUEUE_DELAY_SECONDS = tostring(var.enqueue_delay_seconds)
       API_KEY_SECRET_ARN    = aws_secretsmanager_secret.api_key.arn
       CORS_ALLOW_ORIGINS    = join(",", var.cors_allow_origins)
+      # POST /uploads signs PUTs into it (uploads.tf).
+      UPLOAD_BUCKET = aws_s3_bucket.uploads.bucket
       # Powertools Logger, Metrics and Tracer (campaign/observability.py)
       POWERTOOLS_SERVICE_NAME      = local.api_service
       POWERTOOLS_LOG_LEVEL         = local.cfg.log_level

@@ -47,6 +47,19 @@ locals {
   worker_timeout_seconds = 30
   # campaign.limits.WORKER_BATCH_SIZE: the event source mapping's batch size (the local poller uses it too).
   worker_batch_size = 10
+  # The streaming ingest reads files of up to 1 GB twice (a checking pass, then the queueing pass),
+  # decoding, parsing and validating every address: it is CPU-bound between its SQS/DynamoDB steps, and
+  # 1024 MB buys ~0.6 vCPU (CPU grows with memory). Memory itself stays flat whatever the file's size:
+  # one window of rows (campaign.limits.STREAM_WINDOW_ROWS / STREAM_WINDOW_BYTES, at most 16 MB of row
+  # text), 16 bytes per recipient for duplicates (16 MB at the 1,000,000-row cap) and the read buffers.
+  # Its timeout must equal campaign.limits.STREAM_INGEST_TIMEOUT_SECONDS, Lambda's maximum: the code
+  # hands over to a continuation when less than STREAM_CONTINUE_MARGIN_SECONDS are left.
+  stream_ingest_memory_mb       = 1024
+  stream_ingest_timeout_seconds = 900
+  # Lambda's maximum retries of a failed asynchronous event (why retrying is safe: stream_ingest.tf),
+  # and its maximum event age (6 h).
+  stream_ingest_retry_attempts        = 2
+  stream_ingest_max_event_age_seconds = 6 * 3600
 
   # campaign.aws.queue_spec: retention of the send queue and of its dead-letter queue.
   queue_retention_seconds = 4 * 24 * 3600
@@ -56,13 +69,27 @@ locals {
   sender_address   = coalesce(var.sender_address, var.ses_identity)
   identity_is_addr = strcontains(var.ses_identity, "@")
 
-  # Powertools Metrics namespace of both functions (EMF, through the logs); PutMetricData, if ever
+  # Names that need the account: bucket names are global, and the streaming ingest's own ARN is built
+  # here rather than read from the function (whose role would then depend on the function: a cycle).
+  account_id                  = data.aws_caller_identity.current.account_id
+  upload_bucket_name          = "${local.name}-uploads-${local.account_id}"
+  stream_ingest_function_name = "${local.name}-stream-ingest"
+  stream_ingest_function_arn  = "arn:${data.aws_partition.current.partition}:lambda:${var.aws_region}:${local.account_id}:function:${local.stream_ingest_function_name}"
+  # campaign.aws.upload_store UPLOAD_PREFIX / UPLOAD_SUFFIX: where POST /uploads puts files
+  # (uploads/<batchId>.csv), hence the notification filter and both roles' S3 resources.
+  upload_prefix = "uploads/"
+  upload_suffix = ".csv"
+
+  # Powertools Metrics namespace of every function (EMF, through the logs); PutMetricData, if ever
   # used, is confined to it too (iam.tf).
   metrics_namespace = "CsvCampaign/${local.stage}"
 
   # The HTTP API routes, one per route the FastAPI app serves (tests/infra compares them with the app).
   api_routes = [
     "POST /upload",
+    "POST /uploads",
+    # Named as the app names its path parameter; API Gateway passes the raw path through.
+    "GET /uploads/{upload_id}",
     "ANY /graphql", # GET serves GraphiQL, POST runs queries
     "GET /docs",
     "GET /openapi.json",
@@ -70,8 +97,12 @@ locals {
   ]
   # CORS preflights, routed to the app (which answers them) only when origins are allowed;
   # ANY /graphql already takes OPTIONS.
-  api_preflight_routes = ["OPTIONS /upload"]
+  api_preflight_routes = ["OPTIONS /upload", "OPTIONS /uploads"]
 }
+
+data "aws_caller_identity" "current" {}
+
+data "aws_partition" "current" {}
 
 # Fails the plan in any workspace other than dev or prod, or when the -var-file does not match the
 # workspace (applying prod.tfvars in dev, say).

@@ -33,6 +33,21 @@ output "worker_function_name" {
   value       = aws_lambda_function.worker.function_name
 }
 
+output "stream_ingest_function_name" {
+  description = "Streaming-ingest Lambda function (large uploads from the upload bucket)."
+  value       = aws_lambda_function.stream_ingest.function_name
+}
+
+output "upload_bucket_name" {
+  description = "S3 bucket that POST /uploads signs PUTs into (objects uploads/<batchId>.csv, expired by lifecycle)."
+  value       = aws_s3_bucket.uploads.bucket
+}
+
+output "stream_ingest_failures_queue_name" {
+  description = "SQS queue holding upload events the streaming ingest failed on after Lambda's retries."
+  value       = aws_sqs_queue.stream_ingest_failures.name
+}
+
 output "sender_address" {
   description = "From address of campaign emails."
   value       = local.sender_address

@@ -119,6 +119,31 @@ variable "worker_batching_window_seconds" {
   }
 }
 
+variable "upload_expiration_days" {
+  description = "Days an uploaded CSV stays in the upload bucket (S3 lifecycle expiry); its rows are in the table by then."
+  type        = number
+  default     = 7
+
+  validation {
+    # At least a day: longer than Lambda keeps retrying an event (6 h), so a retried ingest finds its file.
+    condition     = var.upload_expiration_days >= 1 && var.upload_expiration_days <= 365 && floor(var.upload_expiration_days) == var.upload_expiration_days
+    error_message = "upload_expiration_days must be a whole number from 1 to 365."
+  }
+}
+
+variable "stream_ingest_reserved_concurrency" {
+  description = "Most streaming ingests running at once (reserved concurrency), -1 for no reservation. Each ingest writes to the table's sharded partitions at full speed, so a few at once already use their capacity; events beyond the cap wait in Lambda's asynchronous queue (up to 6 h). It also bounds a runaway self-continuation."
+  type        = number
+  default     = 2
+
+  validation {
+    # 0 would stop the function. Lambda keeps 100 of the account's executions unreserved, so on an
+    # account with a lower concurrency quota (new accounts may start at 10) only -1 applies.
+    condition     = var.stream_ingest_reserved_concurrency == -1 || (var.stream_ingest_reserved_concurrency >= 1 && var.stream_ingest_reserved_concurrency <= 1000 && floor(var.stream_ingest_reserved_concurrency) == var.stream_ingest_reserved_concurrency)
+    error_message = "stream_ingest_reserved_concurrency must be -1 (no reservation) or a whole number from 1 to 1000."
+  }
+}
+
 variable "alarm_email" {
   description = "Email address subscribed to the alarm topic (the subscription must be confirmed); null for no subscription."
   type        = string
