@@ -3,8 +3,12 @@
 Each zip holds the third-party wheels for the Lambda platform (Linux arm64, CPython 3.12), installed by
 pip from the versions pinned in pyproject.toml, plus our own packages:
 
-- worker:   the base dependencies          + campaign/ (less campaign/local/) + worker/
-- ingestor: the base dependencies + [api]  + campaign/ (less campaign/local/) + app/
+- worker:   the base dependencies + email-validator + campaign/ (less campaign/local/) + worker/
+- ingestor: the base dependencies + [api]             + campaign/ (less campaign/local/) + app/
+
+The worker zip serves two functions: the SQS worker (worker/handler.py) and the streaming ingest
+(worker/s3_ingest.py), which judges CSV rows with campaign/domain/csv_rules.py and so needs
+email-validator (pinned in the [api] extra; taken from there by name, without the rest of the extra).
 
 boto3, botocore and s3transfer are left out: the Lambda Python runtime ships them, and leaving them out
 keeps the packages small and the cold start short. When a dependency requires one of them (as
@@ -46,7 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # The runtime provides these (see the module docstring).
 RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer"})
 # The worker must stay free of the web stack (cold start); checked on the finished zip.
-WORKER_FORBIDDEN = frozenset({"fastapi", "strawberry", "mangum", "starlette", "email_validator"})
+WORKER_FORBIDDEN = frozenset({"fastapi", "strawberry", "mangum", "starlette"})
 
 PIP_PLATFORM = ["--platform", "manylinux2014_aarch64", "--implementation", "cp", "--python-version", "3.12"]
 # Where requirement markers are evaluated: the Lambda platform, not this machine.
@@ -72,10 +76,13 @@ class Component:
     extras: tuple[str, ...]
     packages: tuple[str, ...]  # our top-level packages that go in
     excluded: tuple[str, ...] = ("campaign/local",)  # local tooling only, never deployed
+    # Single distributions taken, at their pyproject.toml pin, from an optional extra.
+    picked: tuple[str, ...] = ()
 
 
 COMPONENTS = {
-    "worker": Component("worker", extras=(), packages=("campaign", "worker")),
+    # email-validator: the streaming ingest (worker/s3_ingest.py) validates addresses as the API does.
+    "worker": Component("worker", extras=(), packages=("campaign", "worker"), picked=("email-validator",)),
     "ingestor": Component("ingestor", extras=("api",), packages=("campaign", "app")),
 }
 
@@ -94,10 +101,16 @@ def requirements(component: Component, pyproject: Path = ROOT / "pyproject.toml"
     wanted = list(project["dependencies"])
     for extra in component.extras:
         wanted += project["optional-dependencies"][extra]
+    optional = {r for extra in project["optional-dependencies"].values() for r in extra}
+    for name in component.picked:
+        pins = {r for r in optional if distribution_name(r) == distribution_name(name)}
+        if len(pins) != 1:
+            raise SystemExit(f"{component.name}: {name} must be pinned exactly once in an optional extra: {pins}")
+        wanted += pins
     unpinned = [r for r in wanted if "==" not in r]
     if unpinned:
         raise SystemExit(f"pyproject.toml must pin every Lambda dependency with ==: {unpinned}")
-    return sorted(r for r in wanted if distribution_name(r) not in RUNTIME_PROVIDED)
+    return sorted({r for r in wanted if distribution_name(r) not in RUNTIME_PROVIDED})
 
 
 def own_files(component: Component, root: Path = ROOT) -> dict[str, Path]:

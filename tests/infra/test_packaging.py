@@ -7,12 +7,14 @@ import importlib.metadata
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import tomllib
 import zipfile
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 from packaging.utils import canonicalize_name
@@ -32,6 +34,19 @@ def _load_script() -> ModuleType:
 
 
 package_lambdas = _load_script()
+# Every Lambda function in terraform/, each deployed from one of the packages.
+FUNCTIONS = sorted(load().resources["aws_lambda_function"])
+
+
+def _component(function: str) -> Any:
+    """The package Terraform deploys the function from (its filename is var.<package>_zip)."""
+    match = re.fullmatch(r"\$\{var\.(\w+)_zip\}", load().resource("aws_lambda_function", function)["filename"])
+    assert match is not None and match.group(1) in package_lambdas.COMPONENTS, function
+    return package_lambdas.COMPONENTS[match.group(1)]
+
+
+def test_the_streaming_ingest_ships_in_the_worker_package() -> None:
+    assert _component("stream_ingest").name == "worker"
 
 
 def _pyproject() -> dict[str, list[str]]:
@@ -39,12 +54,23 @@ def _pyproject() -> dict[str, list[str]]:
     return {"base": project["dependencies"], "api": project["optional-dependencies"]["api"]}
 
 
-def test_worker_gets_the_base_dependencies_without_the_runtime_sdk() -> None:
+def test_worker_gets_the_base_dependencies_and_the_address_validator_without_the_runtime_sdk() -> None:
     reqs = package_lambdas.requirements(package_lambdas.COMPONENTS["worker"])
     names = {package_lambdas.distribution_name(r) for r in reqs}
     expected = {package_lambdas.distribution_name(r) for r in _pyproject()["base"]} - {"boto3"}
-    assert names == expected
+    # The streaming ingest (worker/s3_ingest.py) shares the zip and validates addresses as the API does.
+    assert names == expected | {"email_validator"}
     assert all("==" in r for r in reqs)
+    # At the same pin as the API's
+    assert {r for r in reqs if r.startswith("email-validator")} <= set(_pyproject()["api"])
+
+
+def test_a_picked_distribution_must_be_pinned_once(tmp_path: Path) -> None:
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[project]\ndependencies = []\n[project.optional-dependencies]\napi = ["other==1"]\n')
+    component = package_lambdas.Component("x", extras=(), packages=(), picked=("email-validator",))
+    with pytest.raises(SystemExit, match="email-validator"):
+        package_lambdas.requirements(component, pyproject)
 
 
 def test_ingestor_adds_the_api_extra() -> None:
@@ -53,9 +79,9 @@ def test_ingestor_adds_the_api_extra() -> None:
     assert not {package_lambdas.distribution_name(r) for r in reqs} & package_lambdas.RUNTIME_PROVIDED
 
 
-@pytest.mark.parametrize("function", ["ingestor", "worker"])
+@pytest.mark.parametrize("function", FUNCTIONS)
 def test_own_files_hold_the_terraform_handler_and_no_local_tooling(function: str) -> None:
-    files = package_lambdas.own_files(package_lambdas.COMPONENTS[function])
+    files = package_lambdas.own_files(_component(function))
     handler_module = load().resource("aws_lambda_function", function)["handler"].rpartition(".")[0]
     assert handler_module.replace(".", "/") + ".py" in files
     assert "campaign/config.py" in files
@@ -154,6 +180,7 @@ def _cold_start_imports(module: str) -> tuple[set[str], set[str]]:
         "TABLE_NAME": "t",
         "QUEUE_URL": "q",
         "API_KEY": "k",
+        "UPLOAD_BUCKET": "b",
         "AWS_DEFAULT_REGION": "us-east-1",
         "POWERTOOLS_SERVICE_NAME": "cold-start-check",
         "POWERTOOLS_METRICS_NAMESPACE": "ColdStartCheck",
@@ -166,7 +193,7 @@ def _cold_start_imports(module: str) -> tuple[set[str], set[str]]:
     return {str(canonicalize_name(d)) for d in distributions}, set(tops)
 
 
-@pytest.mark.parametrize("function", ["ingestor", "worker"])
+@pytest.mark.parametrize("function", FUNCTIONS)
 def test_cold_start_needs_only_what_the_package_and_runtime_hold(function: str) -> None:
     # Given the distributions the handler module loads when Lambda imports it
     handler_module = load().resource("aws_lambda_function", function)["handler"].rpartition(".")[0]
@@ -174,11 +201,14 @@ def test_cold_start_needs_only_what_the_package_and_runtime_hold(function: str) 
     # When compared with what its zip will hold (pinned requirements and their dependencies) and what the
     # runtime provides (boto3 and its dependencies)
     runtime_provided = {str(canonicalize_name(n)) for n in package_lambdas.RUNTIME_PROVIDED}
-    component = package_lambdas.COMPONENTS[function]
+    component = _component(function)
     packaged = package_lambdas.closure(package_lambdas.requirements(component), _requires, runtime_provided)
     runtime = package_lambdas.closure(sorted(runtime_provided), _requires, set())
     own = str(canonicalize_name(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["name"]))
-    # Then nothing is missing in Lambda, and the worker loads none of the web stack
+    # Then nothing is missing in Lambda, and what ships in the worker zip loads none of the web stack
     assert imported - packaged - runtime - OPTIONAL_RUNTIME_IMPORTS - {own} == set()
-    if function == "worker":
+    if component.name == "worker":
         assert not modules & package_lambdas.WORKER_FORBIDDEN
+    # The SQS worker does not load the CSV rules' address validator either (only the streaming ingest does)
+    if function == "worker":
+        assert "email_validator" not in modules
