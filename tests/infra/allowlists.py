@@ -4,7 +4,9 @@ The infra tests derive everything else from the code (the settings it reads, the
 moto), so they fail for any environment variable or permission that is neither used nor listed here.
 
 Resource kinds name what a permission is on: "table", "index" (its GSIs), "queue", "dlq",
-"ses-identity", "ses-configuration-set", "api-key-secret", "log-group:<resource name>", "*" (none).
+"ses-identity", "ses-configuration-set", "api-key-secret", "upload-objects" (uploads/* in the upload
+bucket), "stream-ingest-function" (the streaming ingest itself), "stream-ingest-failures" (its
+on-failure destination), "log-group:<resource name>", "*" (none).
 """
 
 # PENDING_ISSUE_4: what Terraform provides for issue 4 (the API key) before the code uses it, so that
@@ -20,6 +22,10 @@ PENDING_ISSUE_4: dict[str, dict[str, frozenset[object]]] = {}
 # in the function's configuration.
 LOCAL_ONLY_ENV: dict[str, frozenset[str]] = {"ingestor": frozenset({"API_KEY"})}
 
+# Settings the code reads that the Lambda runtime sets: reserved names, which a function's configuration
+# may not set (CreateFunction refuses them). The streaming ingest continues itself under its own name.
+RUNTIME_ENV: dict[str, frozenset[str]] = {"stream_ingest": frozenset({"AWS_LAMBDA_FUNCTION_NAME"})}
+
 # Lambda's SQS event source mapping polls and deletes with the function's execution role, so the worker's
 # role needs these although the worker's code never calls SQS (AWS: "Execution role permissions" for
 # SQS event sources). ChangeMessageVisibility is not needed: failed messages simply time out.
@@ -33,6 +39,13 @@ EVENT_SOURCE_MAPPING: dict[str, frozenset[tuple[str, str]]] = {
             ("sqs:GetQueueAttributes", "queue"),
         }
     ),
+}
+
+
+# Lambda hands an asynchronous event that failed every retry to the function's on-failure destination,
+# sending it with the function's execution role (AWS: "Adding a destination"); the code never does.
+ASYNC_ON_FAILURE: dict[str, frozenset[tuple[str, str]]] = {
+    "stream_ingest": frozenset({("sqs:SendMessage", "stream-ingest-failures")}),
 }
 
 

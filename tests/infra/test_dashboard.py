@@ -62,8 +62,25 @@ def test_dashboard_services_are_the_functions_service_names() -> None:
     config = load()
     worker_env = config.resource("aws_lambda_function", "worker")["environment"][0]["variables"]
     api_env = config.resource("aws_lambda_function", "ingestor")["environment"][0]["variables"]
+    stream_env = config.resource("aws_lambda_function", "stream_ingest")["environment"][0]["variables"]
     assert worker_env["POWERTOOLS_SERVICE_NAME"] == "${local.worker_service}"
     assert api_env["POWERTOOLS_SERVICE_NAME"] == "${local.api_service}"
+    assert stream_env["POWERTOOLS_SERVICE_NAME"] == "${local.stream_ingest_service}"
+
+
+def test_every_function_emitting_ingest_metrics_is_charted() -> None:
+    # Both ingest paths emit RowsAccepted under their own service name
+    services = {row[3] for row in _custom_metric_rows() if row[1] == observability.METRIC_ROWS_ACCEPTED}
+    assert services == {"${local.api_service}", "${local.stream_ingest_service}"}
+
+
+def test_every_background_function_has_its_errors_charted() -> None:
+    # The API's failures reach its callers as 5xx answers (alarmed); the others fail unseen but for these.
+    charted = {
+        row[3] for widget in WIDGETS for row in widget["properties"]["metrics"] if row[:2] == ["AWS/Lambda", "Errors"]
+    }
+    functions = load().resources["aws_lambda_function"]
+    assert charted >= {f"${{aws_lambda_function.{name}.function_name}}" for name in functions if name != "ingestor"}
 
 
 def test_queue_age_and_dlq_depth_are_charted() -> None:

@@ -2,11 +2,19 @@
 
 The calls are recorded, not listed by hand: the real flows run against moto through the real entry
 points (app.handler.handler with API Gateway v2 events, worker.handler.handler with SQS events from the
-emulated queue), and a botocore hook on boto3's default session notes every operation and the resource
-it names. Each operation maps to its IAM action; the Terraform policy documents must allow all of them
-and nothing else, apart from the reasoned entries in tests/infra/allowlists.py.
+emulated queue, worker.s3_ingest.handler with S3 notifications and its own continuation events), and a
+botocore hook on boto3's default session notes every operation and the resource it names. Each operation
+maps to its IAM action; the Terraform policy documents must allow all of them and nothing else, apart
+from the reasoned entries in tests/infra/allowlists.py.
+
+Pre-signing is recorded by the same hook: botocore builds the request's parameters before it signs a
+URL, exactly as before it sends a request, and flags it as a pre-sign. Nothing reaches AWS then, but S3
+authorizes the client's later PUT with the signer's permissions, so the signer's role needs the action
+the URL performs. test_presigned_upload_is_a_put_of_one_upload_object reads the URL the API returned to
+check that what was recorded is what the URL does.
 """
 
+import hashlib
 import importlib
 import json
 from collections import defaultdict
@@ -14,25 +22,41 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import pytest
 
+import campaign.services.stream_ingest as stream_ingest
 import worker.handler
+import worker.s3_ingest
 from campaign.aws.batches import Batches
 from campaign.aws.clients import client
-from campaign.config import ENV_API_KEY, ENV_API_KEY_SECRET_ARN
+from campaign.aws.continuation import continuation_event
+from campaign.aws.items import to_attributes
+from campaign.aws.table_schema import PARTITION_KEY, batch_pk
+from campaign.aws.upload_store import UPLOAD_PREFIX, upload_key
+from campaign.config import ENV_API_KEY, ENV_API_KEY_SECRET_ARN, ENV_LAMBDA_FUNCTION_NAME
 from campaign.domain.clock import to_iso
 from campaign.domain.ids import batch_id_for
 from campaign.domain.models import BatchRecord, BatchState
 from campaign.local.provision import LocalResources
+from campaign.local.s3_events import object_created_event
 from campaign.local.sqs_poller import LocalLambdaContext
 from tests.conftest import reset_process_caches
-from tests.infra.allowlists import EVENT_SOURCE_MAPPING, NO_RESOURCE_ACTIONS, PENDING_ISSUE_4, platform_actions
+from tests.infra.allowlists import (
+    ASYNC_ON_FAILURE,
+    EVENT_SOURCE_MAPPING,
+    NO_RESOURCE_ACTIONS,
+    PENDING_ISSUE_4,
+    platform_actions,
+)
 from tests.infra.terraform import load, reference
 from tests.support import TEST_API_KEY
 from tests.support.apigw import http_api_event, multipart
+from tests.support.aws_calls import Fault, faults
 
 Permission = tuple[str, str]  # (IAM action, resource kind)
 
@@ -42,12 +66,20 @@ BATCH_ACTIONS = {
     "DeleteMessageBatch": "DeleteMessage",
     "ChangeMessageVisibilityBatch": "ChangeMessageVisibility",
 }
+# Operations whose IAM action has another name.
+RENAMED_ACTIONS = {("lambda", "Invoke"): "InvokeFunction"}
 CONFIGURATION_SET = "csv-campaign-test"
 API_KEY_SECRET = "csv-campaign-test/api-key"
+# The streaming ingest's name, as the Lambda runtime gives it (AWS_LAMBDA_FUNCTION_NAME).
+STREAM_INGEST_FUNCTION = "csv-campaign-test-stream-ingest"
+# Every function in terraform/.
+FUNCTIONS = sorted(load().resources["aws_lambda_function"])
 
 CSV_FIRST = b"email,subject,content\nada@example.com,Hello,Hi Ada\nbob@example.com,Hello,Hi Bob\nnot-an-email,Hello,x\n"
 CSV_RESUMED = b"email,subject,content\ncy@example.com,Again,Hi Cy\ndee@example.com,Again,Hi Dee\n"
 CSV_SES = b"email,subject,content\neve@example.com,Live,Hi Eve\n"
+# Six rows: three windows of two (the fixture makes windows that small).
+CSV_STREAMED = b"email,subject,content\n" + b"".join(f"big{n}@example.com,Large,Hi {n}\n".encode() for n in range(6))
 QUERY = """query($batch: String!) {
   listEmailStatus(batchId: $batch) { items { email status providerMessageId } nextCursor }
   recent: listEmailStatus(first: 5) { items { email } }
@@ -56,29 +88,47 @@ QUERY = """query($batch: String!) {
 
 
 def iam_action(model: Any) -> str:
-    """'dynamodb:PutItem', 'sqs:SendMessage' (for SendMessageBatch), 'ses:SendEmail' (SESv2)."""
+    """'dynamodb:PutItem', 'sqs:SendMessage' (for SendMessageBatch), 'ses:SendEmail' (SESv2),
+    'lambda:InvokeFunction' (for Invoke)."""
     prefix = model.service_model.signing_name
-    return f"{prefix}:{BATCH_ACTIONS.get(model.name, model.name)}"
+    name = RENAMED_ACTIONS.get((prefix, model.name), BATCH_ACTIONS.get(model.name, model.name))
+    return f"{prefix}:{name}"
+
+
+class IngestCrashError(Exception):
+    """Stands for the streaming-ingest Lambda dying mid-file."""
 
 
 @dataclass
 class CallRecorder:
-    """Notes (IAM action, resource kind) for each AWS call, under the name of the Lambda making it."""
+    """Notes (IAM action, resource kind) for each AWS call, under the name of the Lambda making it.
+
+    A pre-signed URL counts too (see the module docstring); `presigned` keeps those apart, and
+    `operations` holds only the calls really made."""
 
     stack: LocalResources
     configuration_set: str
     api_key_secret_arn: str
     calls: dict[str, set[Permission]] = field(default_factory=lambda: defaultdict(set))
     operations: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    presigned: dict[str, set[Permission]] = field(default_factory=lambda: defaultdict(set))
+    # What the flows produced that the tests look at: the upload ticket, the continuation's Invoke.
+    upload_ticket: dict[str, Any] = field(default_factory=dict)
+    invocations: list[dict[str, Any]] = field(default_factory=list)
     _callers: list[str] = field(default_factory=list)
 
-    def before_parameter_build(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+    def before_parameter_build(
+        self, params: dict[str, Any], model: Any, context: dict[str, Any] | None = None, **_: Any
+    ) -> None:
         if not self._callers:
             return  # test setup and the emulator's own provisioning
         caller = self._callers[-1]
-        self.operations[caller].add(model.name)
-        for kind in self._kinds(model.service_model.service_name, params):
-            self.calls[caller].add((iam_action(model), kind))
+        permissions = {(iam_action(model), kind) for kind in self._kinds(model.service_model.service_name, params)}
+        self.calls[caller] |= permissions
+        if (context or {}).get("is_presign_request"):
+            self.presigned[caller] |= permissions
+        else:
+            self.operations[caller].add(model.name)
 
     def _kinds(self, service: str, params: dict[str, Any]) -> set[str]:
         if service == "dynamodb":
@@ -98,6 +148,14 @@ class CallRecorder:
         if service == "secretsmanager":
             secret = params["SecretId"]
             return {"api-key-secret" if secret == self.api_key_secret_arn else f"unknown secret {secret}"}
+        if service == "s3":
+            bucket, key = params.get("Bucket"), params.get("Key", "")
+            if bucket == self.stack.upload_bucket and key.startswith(UPLOAD_PREFIX):
+                return {"upload-objects"}
+            return {f"unknown object s3://{bucket}/{key}"}
+        if service == "lambda":
+            name = params["FunctionName"]
+            return {"stream-ingest-function" if name == STREAM_INGEST_FUNCTION else f"unknown function {name}"}
         return {f"unrecognised {service} resource"}
 
     @contextmanager
@@ -116,9 +174,18 @@ class CallRecorder:
         return wrapped
 
 
-def _api_call(handler: Callable[..., Any], route_key: str, *, body: bytes = b"", content_type: str = "") -> Any:
+def _api_call(
+    handler: Callable[..., Any],
+    route_key: str,
+    *,
+    body: bytes = b"",
+    content_type: str = "",
+    path_parameters: dict[str, str] | None = None,
+) -> Any:
     assert route_key in load().locals["api_routes"], f"{route_key} is not routed by terraform/api.tf"
     method, path = route_key.split(" ", 1)
+    for name, value in (path_parameters or {}).items():
+        path = path.replace(f"{{{name}}}", value)
     event = http_api_event(
         "POST" if method == "ANY" else method,
         path,
@@ -166,9 +233,61 @@ def _leave_an_abandoned_ingest(stack: LocalResources, content: bytes) -> None:
     Batches(stack.table_name).claim(record)
 
 
+def _expire_lease(stack: LocalResources, batch_id: str) -> None:
+    """Time passes: the lease of a crashed ingest lapses."""
+    client("dynamodb").update_item(
+        TableName=stack.table_name,
+        Key={PARTITION_KEY: {"S": batch_pk(batch_id)}},
+        UpdateExpression="SET leaseUntil = :past",
+        ExpressionAttributeValues=to_attributes({":past": "2020-01-01T00:00:00.000000Z"}),
+    )
+
+
+def _stream_a_large_upload(
+    recorder: CallRecorder, api: Callable[..., Any], stack: LocalResources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """POST /uploads, the client's PUT, then every path of the streaming ingest: a crash mid-file, S3's
+    duplicate event while the crashed ingest's lease still holds, Lambda's retry taking over and
+    resuming, a hand-over to a continuation (an asynchronous self-invocation), the continuation, and
+    GET /uploads/{id}."""
+    monkeypatch.setenv(ENV_LAMBDA_FUNCTION_NAME, STREAM_INGEST_FUNCTION)  # set by the Lambda runtime
+    monkeypatch.setattr(stream_ingest, "STREAM_WINDOW_ROWS", 2)
+    stream = recorder.wrap("stream_ingest", worker.s3_ingest.handler)
+    batch_id = batch_id_for(CSV_STREAMED)
+    request = {"sha256": hashlib.sha256(CSV_STREAMED).hexdigest(), "size": len(CSV_STREAMED)}
+    status, ticket = _api_call(api, "POST /uploads", body=json.dumps(request).encode(), content_type="application/json")
+    assert (status, ticket["batchId"]) == (201, batch_id), ticket
+    recorder.upload_ticket = ticket
+    # The client's PUT (played by boto3 outside any Lambda: moto does not check pre-signed URLs)
+    client("s3").put_object(Bucket=stack.upload_bucket, Key=upload_key(batch_id), Body=CSV_STREAMED)
+    event = object_created_event(stack.upload_bucket, upload_key(batch_id), len(CSV_STREAMED))
+
+    def context(remaining_ms: int) -> LocalLambdaContext:
+        return LocalLambdaContext(function_name=STREAM_INGEST_FUNCTION, remaining_ms=remaining_ms)
+
+    # The first attempt dies in its second window (after a checkpoint)
+    crash: list[Fault] = [None, IngestCrashError("Lambda stopped")]
+    with faults("sqs", "SendMessageBatch", crash), pytest.raises(IngestCrashError):
+        stream(event, context(900_000))
+    # S3 delivers the event again while the lease holds: the ingest reads the batch again (GetItem) after
+    # waiting for a renewal, and leaves it. The wait is skipped here; it would last the lease (60 s).
+    monkeypatch.setattr(worker.s3_ingest, "ingest_upload", partial(stream_ingest.ingest_upload, sleep=lambda _: None))
+    assert stream(event, context(900_000)) == {batch_id: "nothing_to_do"}
+    # Lambda's retry, once the lease has lapsed, takes over and resumes (BatchGetItem), then runs short
+    # of time and hands over to a continuation. moto cannot run the function: the Invoke is answered here.
+    _expire_lease(stack, batch_id)
+    with faults("lambda", "Invoke", [{"StatusCode": 202}]) as invocations:
+        assert stream(event, context(1_000)) == {batch_id: "continue"}
+    recorder.invocations = invocations
+    # The continuation finishes the file
+    assert stream(continuation_event(batch_id), context(900_000)) == {batch_id: "done"}
+    status, progress = _api_call(api, "GET /uploads/{upload_id}", path_parameters={"upload_id": batch_id})
+    assert (status, progress["state"], progress["enqueued"]) == (200, "DONE", 6), progress
+
+
 @pytest.fixture
 def recorded(stack: LocalResources, drain: Any, monkeypatch: pytest.MonkeyPatch) -> CallRecorder:
-    """Run every flow of both Lambdas on moto and return the calls each made."""
+    """Run every flow of every Lambda on moto and return the calls each made."""
     recorder = CallRecorder(stack, CONFIGURATION_SET, _keep_the_api_key_in_secrets_manager(monkeypatch))
     session = boto3.Session()
     session.events.register("before-parameter-build", recorder.before_parameter_build)
@@ -203,6 +322,9 @@ def recorded(stack: LocalResources, drain: Any, monkeypatch: pytest.MonkeyPatch)
     sent = _graphql(api, live["batchId"])["listEmailStatus"]["items"]
     assert [(row["status"], bool(row["providerMessageId"])) for row in sent] == [("SENT", True)]
     assert {row["status"] for row in _graphql(api, first["batchId"])["listEmailStatus"]["items"]} == {"SENT"}
+
+    # A large upload, through the bucket and the streaming ingest
+    _stream_a_large_upload(recorder, api, stack, monkeypatch)
     return recorder
 
 
@@ -220,6 +342,9 @@ def _resource_kind(expression: str) -> str:
         "${aws_sesv2_email_identity.this.arn}": "ses-identity",
         "${aws_sesv2_configuration_set.this.arn}": "ses-configuration-set",
         "${aws_secretsmanager_secret.api_key.arn}": "api-key-secret",
+        "${aws_s3_bucket.uploads.arn}/${local.upload_prefix}*": "upload-objects",
+        "${local.stream_ingest_function_arn}": "stream-ingest-function",
+        "${aws_sqs_queue.stream_ingest_failures.arn}": "stream-ingest-failures",
         "*": "*",
     }
     if expression in kinds:
@@ -271,6 +396,7 @@ def _expected(function: str, recorded: CallRecorder) -> set[Permission]:
         recorded.calls[function]
         | platform_actions(_own_log_group(function))
         | EVENT_SOURCE_MAPPING.get(function, frozenset())
+        | ASYNC_ON_FAILURE.get(function, frozenset())
         | {p for p in pending if isinstance(p, tuple)}
     )
 
@@ -293,9 +419,44 @@ def test_the_flows_exercise_every_gateway_operation(recorded: CallRecorder) -> N
         "GetSecretValue",
     }
     assert recorded.operations["worker"] == {"UpdateItem", "SendEmail"}
+    assert recorded.operations["stream_ingest"] == {
+        "GetObject",
+        "PutItem",
+        "UpdateItem",
+        "GetItem",
+        "BatchWriteItem",
+        "BatchGetItem",
+        "SendMessageBatch",
+        "Invoke",
+    }
+    assert set(recorded.operations) == set(FUNCTIONS) | {"event-source-mapping"}
 
 
-@pytest.mark.parametrize("function", ["ingestor", "worker"])
+def test_presigned_upload_is_a_put_of_one_upload_object(recorded: CallRecorder) -> None:
+    # Given the upload ticket POST /uploads answered
+    ticket = recorded.upload_ticket
+    url = urlsplit(ticket["upload"]["url"])
+    bucket = recorded.stack.upload_bucket
+    path = url.path.lstrip("/")
+    key = path if url.netloc.startswith(f"{bucket}.") else path.removeprefix(f"{bucket}/")
+    # Then the URL PUTs the batch's object under the upload prefix, bound to the declared checksum
+    assert ticket["upload"]["method"] == "PUT"
+    assert bucket in (url.netloc.split(".")[0], url.path.split("/")[1])
+    assert key == upload_key(ticket["batchId"]) and key.startswith(UPLOAD_PREFIX)
+    assert "x-amz-checksum-sha256" in parse_qs(url.query)["X-Amz-SignedHeaders"][0].split(";")
+    # And that is the one permission pre-signing needed, and the only one the ingestor has on S3
+    assert recorded.presigned == {"ingestor": {("s3:PutObject", "upload-objects")}}
+    assert {p for p in recorded.calls["ingestor"] if p[0].startswith("s3:")} == {("s3:PutObject", "upload-objects")}
+
+
+def test_the_continuation_invokes_the_function_itself_asynchronously(recorded: CallRecorder) -> None:
+    (invoke,) = recorded.invocations
+    assert (invoke["FunctionName"], invoke["InvocationType"]) == (STREAM_INGEST_FUNCTION, "Event")
+    assert json.loads(invoke["Payload"]) == continuation_event(recorded.upload_ticket["batchId"])
+    assert recorded.calls["stream_ingest"] >= {("lambda:InvokeFunction", "stream-ingest-function")}
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
 def test_policy_allows_exactly_what_the_code_calls(function: str, recorded: CallRecorder) -> None:
     # Given what the function's code called, plus the reasoned allowances
     expected = _expected(function, recorded)
@@ -312,7 +473,7 @@ def test_event_source_stand_in_stays_within_the_mapping_allowance(recorded: Call
     assert recorded.calls["event-source-mapping"] <= EVENT_SOURCE_MAPPING["worker"]
 
 
-@pytest.mark.parametrize("function", ["ingestor", "worker"])
+@pytest.mark.parametrize("function", FUNCTIONS)
 def test_star_resources_only_where_aws_allows_nothing_else(function: str) -> None:
     star = {action for action, kind in _granted(function) if kind == "*"}
     assert star <= NO_RESOURCE_ACTIONS
@@ -327,7 +488,7 @@ def test_worker_may_send_only_as_the_configured_sender() -> None:
     assert condition["values"] == [sender]
 
 
-@pytest.mark.parametrize("function", ["ingestor", "worker"])
+@pytest.mark.parametrize("function", FUNCTIONS)
 def test_metrics_need_no_cloudwatch_permission(function: str) -> None:
     # Powertools Metrics writes Embedded Metric Format lines to the function's log group: no API call.
     assert not [s for s in _policy_statements(function) if "cloudwatch:PutMetricData" in s["actions"]]

@@ -39,6 +39,8 @@ def test_one_file_per_concern_exists() -> None:
         "secrets.tf",
         "alarms.tf",
         "iam.tf",
+        "uploads.tf",
+        "stream_ingest.tf",
     } | {f"{stage}.tfvars" for stage in STAGES}
     assert expected <= {path.name for path in TERRAFORM_FILES}
 
@@ -81,7 +83,14 @@ def test_every_variable_is_typed_described_and_ranged() -> None:
 
 def test_every_output_is_described_and_the_required_ones_exist() -> None:
     outputs = load().outputs
-    assert {"api_url", "table_name", "queue_name", "dlq_name"} <= set(outputs)
+    assert {
+        "api_url",
+        "table_name",
+        "queue_name",
+        "dlq_name",
+        "upload_bucket_name",
+        "stream_ingest_function_name",
+    } <= set(outputs)
     for name, spec in outputs.items():
         assert spec.get("description"), f"output {name} has no description"
 
