@@ -6,6 +6,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from app.auth import require_api_key, require_api_key_for_graphql
 from app.errors import install_error_handlers
 from app.graphql.schema import graphql_router
+from app.openapi import install_openapi
 from app.request_limits import BodySizeLimit
 from app.routes import health, upload, uploads
 from campaign.config import api_settings
@@ -20,6 +21,7 @@ def create_app() -> FastAPI:
         ),
     )
     install_error_handlers(app)
+    install_openapi(app)
     app.add_middleware(BodySizeLimit)
     origins = api_settings().cors_allow_origins
     if origins:

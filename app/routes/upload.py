@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Request, Response, UploadFile
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
@@ -50,19 +50,23 @@ _ERRORS: dict[int | str, dict[str, object]] = {
 }
 
 
+def require_multipart(request: Request) -> None:
+    """A dependency, so that it runs before FastAPI reads the form: a urlencoded body with a `file`
+    field must be refused for its type, not for the shape of its field."""
+    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+        raise ApiError(415, "unsupported_media_type", "send the CSV as multipart/form-data in a field named 'file'")
+
+
 @router.post(
     "/upload",
+    dependencies=[Depends(require_multipart)],
     status_code=201,
     response_model=UploadOut,
     response_model_by_alias=True,
     responses={200: {"model": UploadOut, "description": "This file was uploaded before"}, **_ERRORS},
 )
-def upload_csv(
-    request: Request, response: Response, gateways: IngestDep, file: Annotated[UploadFile | None, File()] = None
-) -> UploadOut:
+def upload_csv(response: Response, gateways: IngestDep, file: Annotated[UploadFile | None, File()] = None) -> UploadOut:
     """Queue one send per valid row of an `email,subject,content` CSV; a re-upload is a no-op."""
-    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
-        raise ApiError(415, "unsupported_media_type", "send the CSV as multipart/form-data in a field named 'file'")
     if file is None:
         raise ApiError(400, "missing_file", "the multipart body has no field named 'file'")
     content = file.file.read(MAX_UPLOAD_BYTES + 1)

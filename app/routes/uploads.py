@@ -23,6 +23,7 @@ class UploadRequest(BaseModel):
     sha256: Annotated[
         str, Field(pattern=r"^[0-9a-fA-F]{64}$", description="Hex SHA-256 of the file, e.g. `sha256sum file.csv`")
     ]
+    # No schema maximum: above MAX_LARGE_UPLOAD_BYTES the route answers 413, not a validation 400.
     size: Annotated[int, Field(ge=1, description="The file's size in bytes")]
 
 

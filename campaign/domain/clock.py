@@ -3,13 +3,16 @@
 from datetime import UTC, datetime
 
 _FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+# strftime's %Y does not zero-pad years before 1000 on Linux ("999-…" would sort after "2026-…").
+_FORMAT_AFTER_YEAR = "-%m-%dT%H:%M:%S.%fZ"
 
 
 def to_iso(moment: datetime) -> str:
     """Naive datetimes are taken as UTC; aware ones are converted."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime(_FORMAT)
+    utc = moment.astimezone(UTC)
+    return f"{utc.year:04d}{utc.strftime(_FORMAT_AFTER_YEAR)}"
 
 
 def from_iso(text: str) -> datetime:

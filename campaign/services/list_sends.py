@@ -46,10 +46,11 @@ class SendPage:
 def list_sends(index: SendIndex, where: SendFilter, *, first: int, after: str | None) -> SendPage:
     if not 1 <= first <= MAX_PAGE_SIZE:
         raise ListingError(f"first must be between 1 and {MAX_PAGE_SIZE}")
-    if where.created_from and where.created_to and where.created_from > where.created_to:
-        raise ListingError("'from' is after 'to'")
+    # Compared as UTC strings: a naive bound is UTC, an offset one is converted (to_iso does both).
     lower = to_iso(where.created_from) if where.created_from else None
     upper = to_iso(where.created_to) + "#~" if where.created_to else None
+    if lower is not None and upper is not None and lower > upper:
+        raise ListingError("'from' is after 'to'")
     if after is not None:
         bound = key_before(decode_cursor(after))
         upper = bound if upper is None else min(upper, bound)

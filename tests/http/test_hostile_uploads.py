@@ -251,23 +251,12 @@ REFUSED: list[Any] = [
         415,
         "unsupported_media_type",
     ),
-    pytest.param(
-        Refused(
-            "an x-www-form-urlencoded body with a file field",
-            post_body(
-                b"file=email%2Csubject%2Ccontent%0Aa%40example.com%2CHi%2CBody", "application/x-www-form-urlencoded"
-            ),
-            None,
-            415,
-            "unsupported_media_type",
-        ),
-        marks=pytest.mark.xfail(
-            strict=True,
-            raises=AssertionError,
-            reason="BUG (README): a body that is not multipart/form-data should answer 415 unsupported_media_type; "
-            "a urlencoded body with a `file` field answers 400 invalid_request (problems: body.file), because "
-            "FastAPI validates the form before app/routes/upload.py checks the content type",
-        ),
+    Refused(
+        "an x-www-form-urlencoded body with a file field",
+        post_body(b"file=email%2Csubject%2Ccontent%0Aa%40example.com%2CHi%2CBody", "application/x-www-form-urlencoded"),
+        None,
+        415,
+        "unsupported_media_type",
     ),
     Refused("no body and no content type", post_body(b"", None), None, 415, "unsupported_media_type"),
     Refused(
