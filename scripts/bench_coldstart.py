@@ -1,0 +1,67 @@
+"""Cold-start imports: each handler against its baseline, side by side, in fresh interpreters.
+
+Every sample is a new `python -c` process that times one import with perf_counter (interpreter
+start-up, the same for all, is not included). The four targets take turns, round after round, so a
+burst of load on the machine hits all of them alike; the first round is thrown away (it writes the
+bytecode caches). Run by scripts/bench.py (`python -m scripts.bench_coldstart`); prints JSON.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGETS = {
+    "boto3": "boto3",
+    "worker.handler": "worker.handler",
+    "bare FastAPI+Strawberry+Mangum": "scripts.bench_bare_app",
+    "app.handler": "app.handler",
+}
+# What the handlers read at import (as Lambda sets it): the API builds its app, and so its settings,
+# at import. A local API key means no Secrets Manager; nothing here calls AWS.
+HANDLER_ENV = {
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "TABLE_NAME": "csv-campaign-bench",
+    "QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/csv-campaign-bench-sends",
+    "UPLOAD_BUCKET": "csv-campaign-bench-uploads",
+    "API_KEY": "bench-api-key",
+    "SEND_MODE": "dry-run",
+    "POWERTOOLS_SERVICE_NAME": "bench",
+    "POWERTOOLS_METRICS_NAMESPACE": "Bench",
+}
+_PROBE = "import time\nt = time.perf_counter()\nimport {module}\nprint(time.perf_counter() - t)"
+
+
+def import_seconds(module: str) -> float:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "POWERTOOLS_"))}
+    env |= HANDLER_ENV | {"PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE.format(module=module)], env=env, cwd=ROOT, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"importing {module} failed:\n{done.stderr}")
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=9)
+    args = parser.parse_args()
+    samples: dict[str, list[float]] = {name: [] for name in TARGETS}
+    for round_ in range(args.rounds + 1):
+        for name, module in TARGETS.items():
+            seconds = import_seconds(module)
+            if round_:
+                samples[name].append(seconds)
+    medians = {name: statistics.median(values) for name, values in samples.items()}
+    print(json.dumps({"rounds": args.rounds, "median_seconds": medians, "samples": samples}))
+
+
+if __name__ == "__main__":
+    main()
