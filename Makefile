@@ -6,13 +6,14 @@ STAMP := $(VENV)/.installed-stamp
 
 CHECKOV_VENV := .venv-checkov
 
-.PHONY: help venv run test lint format demo load clean package checkov lint-tf
+.PHONY: help venv run test lint format demo load bench clean package checkov lint-tf
 
 help:
 	@echo "make run    - local stack: AWS emulator, API on http://127.0.0.1:8000, worker"
 	@echo "make test   - the whole offline suite (lint, types, tests)"
 	@echo "make demo   - upload example_csv/campaign.csv to the running stack and watch it reach SENT"
 	@echo "make load   - 60 s of uploads + GraphQL reads on a local stack it starts and stops (loopback); prints the report"
+	@echo "make bench  - ours vs a naive baseline on the emulator: requests, reads, memory, cold start, rows/s (~6 min)"
 	@echo "make package - build/ingestor.zip and build/worker.zip for Lambda (arm64, python3.12)"
 	@echo "make checkov - scan terraform/ with checkov (in its own virtualenv)"
 
@@ -63,6 +64,10 @@ demo:
 load: venv
 	$(BIN)/python -m scripts.load_test $(if $(LOAD_BASE_URL),--base-url $(LOAD_BASE_URL),--start-stack) \
 		--seconds 60 --concurrency 4 $(LOAD_ARGS)
+
+# Not part of `make test`: it takes minutes and measures this machine. Method: docs/BENCHMARKS.md.
+bench: venv
+	$(BIN)/python scripts/bench.py
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) build .pytest_cache .mypy_cache .ruff_cache

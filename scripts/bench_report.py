@@ -1,0 +1,284 @@
+"""Runs the benchmark phases (see scripts/bench.py) and turns their results into one table."""
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import astuple, dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "build" / "bench" / "results.json"
+# Fake credentials and Powertools settings for every phase; the phases pick their own endpoints.
+PHASE_ENV = {
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "POWERTOOLS_SERVICE_NAME": "campaign-bench",
+    "POWERTOOLS_METRICS_NAMESPACE": "CampaignBench",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+    "SEND_MODE": "ses",
+    "MAX_RECEIVE_COUNT": "5",
+}
+INGEST_TARGET = 150.0
+WORKER_TARGET = 3.05
+READ_TARGET = 1.1
+MEMORY_TARGET_MB = 64.0
+COLD_START_TARGET = 1.3
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    figure: str
+    ours: str
+    naive: str
+    ratio: str
+    target: str
+    result: str  # PASS, FAIL or "info"
+
+
+def _phase_env() -> dict[str, str]:
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
+    return inherited | PHASE_ENV
+
+
+def _start(phase: str, args: list[str]) -> subprocess.Popen[str]:
+    command = [sys.executable, "-m", f"scripts.bench_{phase}", *args]
+    return subprocess.Popen(
+        command, cwd=ROOT, env=_phase_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def _finish(phase: str, process: subprocess.Popen[str]) -> dict[str, Any]:
+    out, err = process.communicate()
+    if process.returncode != 0 or not out.strip():
+        raise RuntimeError(f"phase {phase} failed (exit {process.returncode}):\n{err[-4000:]}")
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def _fmt(value: float, digits: int = 2) -> str:
+    return f"{value:,.{digits}f}"
+
+
+def _ratio(ours: float, naive: float) -> str:
+    return f"{ours / naive:.3g}" if naive else "—"
+
+
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def pipeline_rows(p: dict[str, Any]) -> list[Row]:
+    ours, naive = p["ours"], p["naive"]
+
+    def per_thousand(run: dict[str, Any]) -> float:
+        return 1000 * float(sum(run["ingest"]["requests"].values())) / float(run["accepted"])
+
+    def per_sent(run: dict[str, Any]) -> float:
+        return float(sum(run["worker"]["requests"].values())) / float(run["sent_rows_in_table"])
+
+    def rate(rows: int, seconds: float) -> float:
+        return rows / seconds
+
+    ingest_o, ingest_n = per_thousand(ours), per_thousand(naive)
+    worker_o, worker_n = per_sent(ours), per_sent(naive)
+    ms = _fmt(p["latency_ms"], 0)
+    free = p["ours_ingest_without_emulator"]["ingest"]
+    naive_free = p.get("naive_ingest_without_emulator", {}).get("ingest")
+    naive_ingest_free = (
+        naive_free["seconds"] if naive_free else naive["ingest"]["seconds"] - naive["ingest"]["emulator_seconds"]
+    )
+    rates = {
+        "ingest measured": (
+            rate(ours["accepted"], ours["ingest"]["seconds"]),
+            rate(naive["accepted"], naive["ingest"]["seconds"]),
+        ),
+        "ingest excl. emulator": (rate(ours["accepted"], free["seconds"]), rate(naive["accepted"], naive_ingest_free)),
+        "worker measured": (
+            rate(ours["sent_rows_in_table"], ours["worker"]["seconds"]),
+            rate(naive["sent_rows_in_table"], naive["worker"]["seconds"]),
+        ),
+        "worker excl. emulator": (
+            rate(ours["sent_rows_in_table"], ours["worker"]["seconds"] - ours["worker"]["emulator_seconds"]),
+            rate(naive["sent_rows_in_table"], naive["worker"]["seconds"] - naive["worker"]["emulator_seconds"]),
+        ),
+    }
+    rows = [
+        Row(
+            "Ingest: AWS requests per 1,000 accepted rows (all services)",
+            _fmt(ingest_o, 1),
+            _fmt(ingest_n, 1),
+            _ratio(ingest_o, ingest_n),
+            f"≤ {INGEST_TARGET:g}",
+            _verdict(ingest_o <= INGEST_TARGET),
+        ),
+        Row(
+            "Worker: AWS requests per sent row (SQS receive/delete excluded)",
+            _fmt(worker_o),
+            _fmt(worker_n),
+            _ratio(worker_o, worker_n),
+            f"≤ {WORKER_TARGET:g}",
+            _verdict(worker_o <= WORKER_TARGET),
+        ),
+    ]
+    for name, (o, n) in rates.items():
+        what, how = name.split(" ", 1)
+        rows.append(
+            Row(
+                f"{what.capitalize()} rows/s, {ms} ms per request, {how}",
+                _fmt(o, 0),
+                _fmt(n, 0),
+                _ratio(o, n),
+                "—",
+                "info",
+            )
+        )
+    return rows
+
+
+def query_rows(q: dict[str, Any]) -> list[Row]:
+    def worst(design: str, numerator: str, denominator: str) -> float:
+        return max(float(r[numerator]) / float(r[denominator]) for r in q[design].values())
+
+    a_o, a_n = worst("ours", "scanned_count", "count"), worst("naive", "scanned_count", "count")
+    b_o, b_n = worst("ours", "scanned_count", "rows_returned"), worst("naive", "scanned_count", "rows_returned")
+    rows = f"{q['rows']:,} rows"
+    return [
+        Row(
+            f"Queries: Σ ScannedCount / Σ Count, worst filter ({rows})",
+            _fmt(a_o),
+            _fmt(a_n),
+            _ratio(a_o, a_n),
+            f"≤ {READ_TARGET:g}",
+            _verdict(a_o <= READ_TARGET),
+        ),
+        Row(
+            f"Queries: items read / rows returned, worst filter ({rows})",
+            _fmt(b_o),
+            _fmt(b_n, 0),
+            _ratio(b_o, b_n),
+            "—",
+            "info",
+        ),
+    ]
+
+
+def memory_rows(m: dict[str, Any] | None) -> list[Row]:
+    if m is None:
+        figure = "Memory: peak RSS growth of the streaming ingest, 10k → 1M rows"
+        return [
+            Row(figure, "not measured (streaming ingest not present)", "—", "—", f"< {MEMORY_TARGET_MB:g} MB", "FAIL")
+        ]
+    sizes = sorted(m, key=int)
+    figure = f"Memory: peak RSS growth of the streaming ingest, {int(sizes[0]):,} → {int(sizes[1]):,} rows"
+    small, large = (m[key]["peak_rss_mb"] for key in sizes)
+    growth = large - small
+    detail = f"{growth:.1f} MB ({small:.0f} → {large:.0f})"
+    return [Row(figure, detail, "—", "—", f"< {MEMORY_TARGET_MB:g} MB", _verdict(growth < MEMORY_TARGET_MB))]
+
+
+def cold_start_rows(c: dict[str, Any]) -> list[Row]:
+    medians = c["median_seconds"]
+    pairs = (
+        ("Cold start: import worker.handler vs import boto3 (ms, median)", "worker.handler", "boto3"),
+        (
+            "Cold start: import app.handler vs bare FastAPI+Strawberry+Mangum (ms, median)",
+            "app.handler",
+            "bare FastAPI+Strawberry+Mangum",
+        ),
+    )
+    rows = []
+    for figure, ours, baseline in pairs:
+        o, n = medians[ours] * 1000, medians[baseline] * 1000
+        ok = o <= COLD_START_TARGET * n
+        rows.append(Row(figure, _fmt(o, 0), _fmt(n, 0), f"{o / n:.2f}x", f"≤ {COLD_START_TARGET:g}x", _verdict(ok)))
+    return rows
+
+
+def table(rows: list[Row]) -> str:
+    header = Row("figure", "ours", "naive / baseline", "ratio", "target", "result")
+    cells = [list(astuple(row)) for row in [header, *rows]]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(cells[0]))]
+    lines = [
+        "| " + " | ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)) + " |" for line in cells
+    ]
+    lines.insert(1, "|" + "|".join("-" * (width + 2) for width in widths) + "|")
+    return "\n".join(lines)
+
+
+def details(results: dict[str, Any]) -> str:
+    """Per-filter reads and per-operation requests, for docs/BENCHMARKS.md."""
+    lines = ["| filter | ours: requests | ours: read | naive: read | returned | ours (a) | ours (b) | naive (b) |"]
+    lines.append("|---|---|---|---|---|---|---|---|")
+    q = results["queries"]
+    for name, o in q["ours"].items():
+        n = q["naive"][name]
+        lines.append(
+            f"| {name} | {o['requests']} | {o['scanned_count']:,} | {n['scanned_count']:,} | {o['rows_returned']} | "
+            f"{o['scanned_count'] / o['count']:.2f} | {o['scanned_count'] / o['rows_returned']:.2f} | "
+            f"{n['scanned_count'] / n['rows_returned']:,.0f} |"
+        )
+    p = results["pipeline"]
+    lines += [
+        "",
+        "| design | ingest requests | worker requests | not counted (the mapping's polling) |",
+        "|---|---|---|---|",
+    ]
+    for design in ("ours", "naive"):
+        run = p[design]
+        cells = [
+            ", ".join(f"{op} {n}" for op, n in sorted(r.items()))
+            for r in (run["ingest"]["requests"], run["worker"]["requests"], run["poll_requests"])
+        ]
+        lines.append(f"| {design} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _machine() -> str:
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, load average {load}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Run the benchmark and print one table.")
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run, not a measurement")
+    parser.add_argument("--details", action="store_true", help="also print per-filter reads and requests")
+    args = parser.parse_args()
+    quick = args.quick
+    started = time.perf_counter()
+    print(f"machine: {_machine()}", flush=True)
+    results: dict[str, Any] = {"machine": _machine(), "quick": quick}
+    pipeline_args = ["--rows", "204", "--worker-rows", "100"] if quick else []
+    results["pipeline"] = _finish("pipeline", _start("pipeline", pipeline_args))
+    print(f"pipeline done ({time.perf_counter() - started:.0f} s)", flush=True)
+    results["coldstart"] = _finish("coldstart", _start("coldstart", ["--rounds", "3" if quick else "7"]))
+    print(f"cold start done ({time.perf_counter() - started:.0f} s)", flush=True)
+    queries = _start("queries", ["--batches", "8", "--per-batch", "250"] if quick else [])
+    streaming = importlib.util.find_spec("campaign.services.stream_ingest") is not None
+    memory = _start("memory", ["--sizes", "1000", "20000"] if quick else []) if streaming else None
+    results["queries"] = _finish("queries", queries)
+    results["memory"] = _finish("memory", memory) if memory else None
+    results["seconds"] = time.perf_counter() - started
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=1))
+    p = results["pipeline"]
+    rows = [
+        *pipeline_rows(p)[:2],
+        *query_rows(results["queries"]),
+        *memory_rows(results["memory"]),
+        *cold_start_rows(results["coldstart"]),
+        *pipeline_rows(p)[2:],
+    ]
+    print(f"\n{p['rows']:,}-row file ({p['ours']['accepted']:,} accepted) for ingest and worker; ", end="")
+    print(f"{results['queries']['rows']:,} rows for queries; {time.perf_counter() - started:.0f} s in all\n")
+    print(table(rows))
+    if args.details:
+        print("\n" + details(results))
+    print(f"\nraw results: {RESULTS.relative_to(ROOT)}")
+    return 1 if any(row.result == "FAIL" for row in rows) else 0
