@@ -1,5 +1,6 @@
 """The GraphQL schema: listEmailStatus and batch, served by DynamoDB key-condition queries only."""
 
+import asyncio
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -41,8 +42,10 @@ class QueryError(Exception):
 
 @strawberry.type
 class Query:
+    # Resolvers are async and run their blocking DynamoDB reads in a worker thread: a sync resolver
+    # would run on the event loop and serialise every request of a local uvicorn process.
     @strawberry.field(description="Send statuses, newest first. Filters combine; `nextCursor` pages on.")
-    def list_email_status(
+    async def list_email_status(
         self,
         info: Info[Context, None],
         status: list[EmailStatus] | None = None,  # type: ignore[valid-type]
@@ -54,21 +57,26 @@ class Query:
     ) -> EmailStatusPage:
         where = SendFilter(statuses=status, created_from=from_, created_to=to, batch_id=batch_id)
         try:
-            page = list_sends(info.context.index, where, first=first, after=after)
+            page = await asyncio.to_thread(list_sends, info.context.index, where, first=first, after=after)
         except (ListingError, InvalidCursorError) as exc:
             raise QueryError(str(exc)) from exc
         return EmailStatusPage(items=[EmailSend.from_row(r) for r in page.rows], next_cursor=page.next_cursor)
 
     @strawberry.field(description="One upload's summary and its live status counts.")
-    def batch(self, info: Info[Context, None], batch_id: str) -> Batch | None:
-        record = info.context.batches.get(batch_id)
-        if record is None:
-            return None
-        accepted = record.total - record.skipped if record.state is BatchState.DONE else None
-        counts = count_batch(info.context.index, batch_id, accepted=accepted)
-        return Batch.from_record(
-            record, StatusCounts(pending=counts.pending, queued=counts.queued, sent=counts.sent, error=counts.error)
-        )
+    async def batch(self, info: Info[Context, None], batch_id: str) -> Batch | None:
+        return await asyncio.to_thread(_batch, info.context, batch_id)
+
+
+def _batch(context: Context, batch_id: str) -> Batch | None:
+    """One batch's record and counts, read together in one worker thread."""
+    record = context.batches.get(batch_id)
+    if record is None:
+        return None
+    accepted = record.total - record.skipped if record.state is BatchState.DONE else None
+    counts = count_batch(context.index, batch_id, accepted=accepted)
+    return Batch.from_record(
+        record, StatusCounts(pending=counts.pending, queued=counts.queued, sent=counts.sent, error=counts.error)
+    )
 
 
 # Bounds on what one request may ask for (documented in the README); the page size is capped in
