@@ -265,8 +265,9 @@ def main() -> int:
     results["queries"] = _finish("queries", queries)
     results["memory"] = _finish("memory", memory) if memory else None
     results["seconds"] = time.perf_counter() - started
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=1))
+    saved = RESULTS.with_name("results-quick.json") if quick else RESULTS  # a smoke run keeps the last real one
+    saved.parent.mkdir(parents=True, exist_ok=True)
+    saved.write_text(json.dumps(results, indent=1))
     p = results["pipeline"]
     rows = [
         *pipeline_rows(p)[:2],
@@ -280,5 +281,5 @@ def main() -> int:
     print(table(rows))
     if args.details:
         print("\n" + details(results))
-    print(f"\nraw results: {RESULTS.relative_to(ROOT)}")
+    print(f"\nraw results: {saved.relative_to(ROOT)}")
     return 1 if any(row.result == "FAIL" for row in rows) else 0
