@@ -2,7 +2,7 @@
 
 Run by scripts/bench.py in a process of its own (`python -m scripts.bench_pipeline`, environment set
 by the caller); prints one JSON object. The emulator is the project's own (moto's server with the SQS
-speed-up and the per-item DynamoDB lock; see scripts/bench_emulator.py) in a separate process, so its
+speed-up and the per-item DynamoDB lock, campaign/local/emulator.py) in a separate process, so its
 CPU time is not taken from this process, and it is reset to an empty stack before every run.
 
 Per design, a run ingests one file (timed: the ingest call) and then lets the worker take the first
@@ -118,7 +118,7 @@ def emulator() -> Iterator[str]:
     port = _free_port()
     log = open(os.environ.get("BENCH_EMULATOR_LOG", os.devnull), "w")  # noqa: SIM115 (closed below)
     server = subprocess.Popen(
-        [sys.executable, "-m", "scripts.bench_emulator", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=log
+        [sys.executable, "-m", "campaign.local.emulator", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=log
     )
     endpoint = f"http://127.0.0.1:{port}"
     try:

@@ -35,8 +35,6 @@ import worker.s3_ingest
 from campaign.aws.batches import Batches
 from campaign.aws.clients import client
 from campaign.aws.continuation import continuation_event
-from campaign.aws.items import to_attributes
-from campaign.aws.table_schema import PARTITION_KEY, batch_pk
 from campaign.aws.upload_store import UPLOAD_PREFIX, upload_key
 from campaign.config import ENV_API_KEY, ENV_API_KEY_SECRET_ARN, ENV_LAMBDA_FUNCTION_NAME
 from campaign.domain.clock import to_iso
@@ -57,6 +55,7 @@ from tests.infra.terraform import load, reference
 from tests.support import TEST_API_KEY
 from tests.support.apigw import http_api_event, multipart
 from tests.support.aws_calls import Fault, faults
+from tests.support.leases import expire_lease
 
 Permission = tuple[str, str]  # (IAM action, resource kind)
 
@@ -233,16 +232,6 @@ def _leave_an_abandoned_ingest(stack: LocalResources, content: bytes) -> None:
     Batches(stack.table_name).claim(record)
 
 
-def _expire_lease(stack: LocalResources, batch_id: str) -> None:
-    """Time passes: the lease of a crashed ingest lapses."""
-    client("dynamodb").update_item(
-        TableName=stack.table_name,
-        Key={PARTITION_KEY: {"S": batch_pk(batch_id)}},
-        UpdateExpression="SET leaseUntil = :past",
-        ExpressionAttributeValues=to_attributes({":past": "2020-01-01T00:00:00.000000Z"}),
-    )
-
-
 def _stream_a_large_upload(
     recorder: CallRecorder, api: Callable[..., Any], stack: LocalResources, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -275,7 +264,7 @@ def _stream_a_large_upload(
     assert stream(event, context(900_000)) == {batch_id: "nothing_to_do"}
     # Lambda's retry, once the lease has lapsed, takes over and resumes (BatchGetItem), then runs short
     # of time and hands over to a continuation. moto cannot run the function: the Invoke is answered here.
-    _expire_lease(stack, batch_id)
+    expire_lease(stack, batch_id)
     with faults("lambda", "Invoke", [{"StatusCode": 202}]) as invocations:
         assert stream(event, context(1_000)) == {batch_id: "continue"}
     recorder.invocations = invocations

@@ -10,9 +10,7 @@ from httpx import Response
 
 from app.main import create_app
 from campaign.aws.clients import client
-from campaign.aws.items import to_attributes
 from campaign.aws.send_index import SendIndex
-from campaign.aws.table_schema import PARTITION_KEY, batch_pk
 from campaign.domain.ids import batch_id_for
 from campaign.local.provision import LocalResources
 from campaign.services.list_sends import count_batch
@@ -20,6 +18,7 @@ from tests.conftest import reset_process_caches
 from tests.support import TEST_API_KEY
 from tests.support.aws_calls import faults, recording
 from tests.support.csv_files import campaign_csv
+from tests.support.leases import expire_lease
 
 Upload = Callable[[bytes], Response]
 
@@ -82,15 +81,6 @@ def _crash_on_call(number: int) -> list[Any]:
     return [None] * (number - 1) + [IngestCrashError("Lambda stopped")]
 
 
-def _expire_lease(stack: LocalResources, batch_id: str) -> None:
-    client("dynamodb").update_item(
-        TableName=stack.table_name,
-        Key={PARTITION_KEY: {"S": batch_pk(batch_id)}},
-        UpdateExpression="SET leaseUntil = :past",
-        ExpressionAttributeValues=to_attributes({":past": "2020-01-01T00:00:00.000000Z"}),
-    )
-
-
 def test_retry_while_the_first_ingest_holds_its_lease_is_a_duplicate(upload: Upload, stack: LocalResources) -> None:
     content = campaign_csv(250)
     with faults("sqs", "SendMessageBatch", _crash_on_call(13)):
@@ -109,7 +99,7 @@ def test_retry_after_a_crash_mid_file_completes_the_batch_without_duplicates(
     with faults("sqs", "SendMessageBatch", _crash_on_call(13)):
         assert upload(content).status_code == 500
     drain()  # the worker sends what was queued and recorded before the crash
-    _expire_lease(stack, batch_id)
+    expire_lease(stack, batch_id)
     # When the same file is uploaded again after the lease lapsed, and the worker drains the queue
     with recording("sesv2"):
         retried = upload(content)
@@ -130,7 +120,7 @@ def test_crash_and_retry_in_ses_mode_calls_ses_once_per_row(
         with faults("sqs", "SendMessageBatch", _crash_on_call(7)):
             upload(content)
         drain()
-        _expire_lease(stack, batch_id_for(content))
+        expire_lease(stack, batch_id_for(content))
         upload(content)
         drain()
     recipients = [p["Destination"]["ToAddresses"][0] for p, _ in log.of("SendEmail")]

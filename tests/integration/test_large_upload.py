@@ -16,9 +16,7 @@ from httpx import Response
 
 import campaign.services.stream_ingest as stream_ingest
 from campaign.aws.clients import client
-from campaign.aws.items import to_attributes
 from campaign.aws.send_index import SendIndex
-from campaign.aws.table_schema import PARTITION_KEY, batch_pk
 from campaign.aws.upload_store import upload_key
 from campaign.domain.ids import batch_id_for
 from campaign.limits import MAX_LARGE_UPLOAD_BYTES
@@ -28,6 +26,7 @@ from campaign.local.sqs_poller import LocalLambdaContext
 from campaign.services.list_sends import count_batch
 from tests.support.aws_calls import Fault, faults, recording
 from tests.support.csv_files import campaign_csv
+from tests.support.leases import expire_lease
 from worker import s3_ingest
 
 Upload = Callable[[bytes], Response]
@@ -264,15 +263,6 @@ def test_an_ingest_short_of_time_checkpoints_and_continues_to_the_same_result(
     assert _counts(stack, batch_id) == (0, 0, 150, 0)
 
 
-def _expire_lease(stack: LocalResources, batch_id: str) -> None:
-    client("dynamodb").update_item(
-        TableName=stack.table_name,
-        Key={PARTITION_KEY: {"S": batch_pk(batch_id)}},
-        UpdateExpression="SET leaseUntil = :past",
-        ExpressionAttributeValues=to_attributes({":past": "2020-01-01T00:00:00.000000Z"}),
-    )
-
-
 def test_a_crash_mid_file_resumes_from_the_checkpoint_without_duplicates(
     api: TestClient, stack: LocalResources, small_windows: None, drain: Any
 ) -> None:
@@ -285,7 +275,7 @@ def test_a_crash_mid_file_resumes_from_the_checkpoint_without_duplicates(
         _put_and_notify(stack, content)
     progress = api.get(f"/uploads/{batch_id}").json()
     # When S3's retry of the event arrives after the lease lapsed
-    _expire_lease(stack, batch_id)
+    expire_lease(stack, batch_id)
     with recording("dynamodb") as log:
         resumed = _notify(stack, upload_key(batch_id), len(content))
     drain()
