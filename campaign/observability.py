@@ -42,5 +42,7 @@ class MaskingFormatter(LambdaPowertoolsFormatter):
 
 logger = Logger(logger_formatter=MaskingFormatter())
 metrics = Metrics()
-# Tracer patches botocore, so every AWS call is a subsegment; it is inert outside Lambda.
-tracer = Tracer()
+# Tracer patches botocore, so every AWS call is a subsegment; it is inert outside Lambda. Only botocore:
+# by default it patches every library X-Ray supports that happens to be importable (httpx, requests…),
+# importing each one at cold start for calls this code never makes.
+tracer = Tracer(patch_modules=("botocore",))

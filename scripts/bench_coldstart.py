@@ -34,6 +34,9 @@ HANDLER_ENV = {
     "SEND_MODE": "dry-run",
     "POWERTOOLS_SERVICE_NAME": "bench",
     "POWERTOOLS_METRICS_NAMESPACE": "Bench",
+    # Set by Lambda. The X-Ray SDK checks it at import: outside Lambda its recorder builds two botocore
+    # X-Ray clients for centralized sampling (~200 ms here), which in Lambda it never builds.
+    "LAMBDA_TASK_ROOT": "/var/task",
 }
 _PROBE = "import time\nt = time.perf_counter()\nimport {module}\nprint(time.perf_counter() - t)"
 
