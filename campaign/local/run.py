@@ -3,8 +3,10 @@
 Ctrl-C stops everything this started.
 """
 
+import contextlib
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -100,7 +102,18 @@ def _banner(api_key: str) -> str:
     )
 
 
+def _stop_on_sigterm() -> None:
+    """`kill`, `timeout` and process supervisors send SIGTERM, whose default would end this process
+    without stopping the emulator and API it started; as KeyboardInterrupt, it takes the Ctrl-C path."""
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def main() -> None:
+    _stop_on_sigterm()
     for port in (API_PORT, EMULATOR_PORT):
         if not _port_free(port):
             raise SystemExit(f"port {port} is already in use on 127.0.0.1 (another `make run`?)")
@@ -134,4 +147,6 @@ def _run_worker(resources: LocalResources) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # Stopped while starting up: the children are already stopped, no traceback needed.
+    with contextlib.suppress(KeyboardInterrupt):
+        main()
