@@ -1,7 +1,6 @@
 """Large uploads: POST /uploads reserves a batch and returns a pre-signed S3 PUT; GET /uploads/{id}
 reports the ingest's progress and, once done, the same summary as POST /upload."""
 
-import re
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
@@ -10,13 +9,12 @@ from pydantic import BaseModel, Field
 from app.deps import BatchesDep, UploadStoreDep
 from app.errors import ApiError
 from app.routes.upload import CamelModel, ErrorOut, SkippedRowOut, UploadOut
+from campaign.domain.ids import is_batch_id
 from campaign.domain.models import BatchRecord, BatchState
 from campaign.limits import MAX_LARGE_UPLOAD_BYTES, MAX_LARGE_UPLOAD_ROWS, UPLOAD_URL_TTL_SECONDS
 from campaign.services.reserve_upload import reserve_upload
 
 router = APIRouter(tags=["large uploads"])
-
-_UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 class UploadRequest(BaseModel):
@@ -110,7 +108,7 @@ def upload_status(
     batches: BatchesDep,
 ) -> UploadStatusOut:
     """Progress of one upload (either path): AWAITING_UPLOAD, INGESTING, DONE or FAILED."""
-    record = batches.get(upload_id) if _UPLOAD_ID.match(upload_id) else None
+    record = batches.get(upload_id) if is_batch_id(upload_id) else None
     if record is None:
         raise ApiError(404, "upload_not_found", f"no upload has the id {upload_id!r}")
     return _status(record)

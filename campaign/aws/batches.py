@@ -109,24 +109,26 @@ class Batches:
         )
 
     def finish(self, batch: BatchRecord) -> None:
-        self._ddb.update_item(
-            TableName=self._table,
-            Key={PARTITION_KEY: {"S": batch_pk(batch.batch_id)}},
-            UpdateExpression="SET #st = :done, " + _COUNTERS + " REMOVE leaseUntil",
-            ExpressionAttributeNames=_names(_COUNTERS + "#st"),
-            ExpressionAttributeValues=to_attributes({":done": BatchState.DONE.value} | _counter_values(batch)),
+        self._update(
+            batch.batch_id,
+            "SET #st = :done, " + _COUNTERS + " REMOVE leaseUntil",
+            None,
+            {":done": BatchState.DONE.value} | _counter_values(batch),
         )
 
-    def _update(self, batch_id: str, update: str, condition: str, values: dict[str, object]) -> bool:
+    def _update(self, batch_id: str, update: str, condition: str | None, values: dict[str, object]) -> bool:
+        """One UpdateItem of the batch record; False when its condition (if any) does not hold."""
+        args: dict[str, object] = {
+            "TableName": self._table,
+            "Key": {PARTITION_KEY: {"S": batch_pk(batch_id)}},
+            "UpdateExpression": update,
+            "ExpressionAttributeNames": _names(update + (condition or "")),
+            "ExpressionAttributeValues": to_attributes(values),
+        }
+        if condition is not None:
+            args["ConditionExpression"] = condition
         try:
-            self._ddb.update_item(
-                TableName=self._table,
-                Key={PARTITION_KEY: {"S": batch_pk(batch_id)}},
-                UpdateExpression=update,
-                ConditionExpression=condition,
-                ExpressionAttributeNames=_names(update + condition),
-                ExpressionAttributeValues=to_attributes(values),
-            )
+            self._ddb.update_item(**args)
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 return False

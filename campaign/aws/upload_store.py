@@ -15,10 +15,11 @@ import boto3
 from botocore.config import Config
 
 from campaign.aws.clients import client
+from campaign.domain.ids import BATCH_ID_PATTERN
 
 UPLOAD_PREFIX = "uploads/"
 UPLOAD_SUFFIX = ".csv"
-_KEY = re.compile(rf"^{re.escape(UPLOAD_PREFIX)}(?P<batch>[0-9a-f]{{32}}){re.escape(UPLOAD_SUFFIX)}$")
+_KEY = re.compile(rf"^{re.escape(UPLOAD_PREFIX)}(?P<batch>{BATCH_ID_PATTERN}){re.escape(UPLOAD_SUFFIX)}$")
 # Pre-signed URLs must be SigV4 (SigV2 cannot sign the checksum header, and new regions refuse it).
 _PRESIGNING = Config(signature_version="s3v4")
 
@@ -46,8 +47,9 @@ class PresignedUpload:
 
 class UploadStore:
     def __init__(self, bucket: str) -> None:
+        # No client here: the API only signs URLs (a client of its own), so it never builds the one
+        # the streaming ingest reads with.
         self._bucket = bucket
-        self._s3 = client("s3")
 
     def presign_put(self, batch_id: str, sha256_hex: str, expires_seconds: int) -> PresignedUpload:
         checksum = base64.b64encode(bytes.fromhex(sha256_hex)).decode()
@@ -60,5 +62,5 @@ class UploadStore:
 
     def open(self, batch_id: str) -> BinaryIO:
         """The object's bytes as a stream, read from S3 as the caller consumes them."""
-        body: BinaryIO = self._s3.get_object(Bucket=self._bucket, Key=upload_key(batch_id))["Body"]
+        body: BinaryIO = client("s3").get_object(Bucket=self._bucket, Key=upload_key(batch_id))["Body"]
         return body

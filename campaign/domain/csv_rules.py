@@ -98,15 +98,10 @@ def read_campaign_rows(text: TextIO, *, max_rows: int) -> Iterator[CampaignRow |
     raise CsvFileError as soon as they are met, so a caller that must write nothing for a bad file
     reads it through once (`count_data_records`) before acting on any row.
     """
-    records = _records(text)
-    header_line, header = _header(records)
+    header, records = _data_records(text, max_rows)
     columns = _locate_columns(header)
     seen = RecipientSet()
-    count = 0
     for line, record in records:
-        count += 1
-        if count > max_rows:
-            raise _too_many_rows(max_rows)
         email, subject, content_text = (
             record[columns[name]] if columns[name] < len(record) else "" for name in REQUIRED_COLUMNS
         )
@@ -114,8 +109,6 @@ def read_campaign_rows(text: TextIO, *, max_rows: int) -> Iterator[CampaignRow |
             yield SkippedRow(line, email.strip(), SkipReason.EXTRA_CELLS)
             continue
         yield _judge_row(line, email, subject, content_text, seen)
-    if count == 0:
-        raise CsvFileError("no_data_rows", f"the file has a header (line {header_line}) but no data rows")
 
 
 def count_data_records(
@@ -123,19 +116,33 @@ def count_data_records(
 ) -> int:
     """Check every file-level rule (encoding, header, CSV syntax, row cap) without judging rows.
     `on_progress(count)` is called every `progress_every` records, e.g. to keep a lease alive."""
-    records = _records(text)
-    header_line, header = _header(records)
+    header, records = _data_records(text, max_rows)
     _locate_columns(header)
     count = 0
     for _ in records:
         count += 1
-        if count > max_rows:
-            raise _too_many_rows(max_rows)
         if on_progress is not None and progress_every and count % progress_every == 0:
             on_progress(count)
-    if count == 0:
-        raise CsvFileError("no_data_rows", f"the file has a header (line {header_line}) but no data rows")
     return count
+
+
+def _data_records(text: TextIO, max_rows: int) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+    """The header, and the data records after it with the file-level rules on their count applied:
+    more than `max_rows` is refused as it is met, none at all once the file ends."""
+    records = _records(text)
+    header_line, header = _header(records)
+
+    def counted() -> Iterator[tuple[int, list[str]]]:
+        count = 0
+        for record in records:
+            count += 1
+            if count > max_rows:
+                raise _too_many_rows(max_rows)
+            yield record
+        if count == 0:
+            raise CsvFileError("no_data_rows", f"the file has a header (line {header_line}) but no data rows")
+
+    return header, counted()
 
 
 def _header(records: Iterator[tuple[int, list[str]]]) -> tuple[int, list[str]]:

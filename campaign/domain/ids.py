@@ -1,9 +1,17 @@
 """Deterministic identifiers: the same file gives the same batch, the same recipient the same send."""
 
 import hashlib
+import re
 
 _BATCH_ID_HEX = 32
 _SEND_ID_HEX = 32
+# What a batch id looks like, for code that receives one from outside (a URL path, an S3 key).
+BATCH_ID_PATTERN = f"[0-9a-f]{{{_BATCH_ID_HEX}}}"
+_BATCH_ID = re.compile(BATCH_ID_PATTERN)
+
+
+def is_batch_id(text: str) -> bool:
+    return _BATCH_ID.fullmatch(text) is not None
 
 
 def batch_id_for(content: bytes) -> str:
