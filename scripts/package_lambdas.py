@@ -19,19 +19,30 @@ sys.path, so the runtime's botocore imports our copy of any library it shares wi
 python-dateutil): pip is constrained to botocore's own ranges for those, read from the botocore
 installed here.
 
-Reproducible: entries are sorted, every timestamp is 1980-01-01, every mode is 0644, and no
-__pycache__, *.pyc or console scripts (bin/) go in, so two builds of the same inputs are identical.
+Precompiled: every .py in the zip ships with its bytecode (__pycache__/*.cpython-312.pyc), compiled by a
+CPython 3.12 (the runtime's version) found on this machine. /var/task is read-only, so without it
+Python compiles every module it imports from source, on every cold start: measured here with Python
+3.12, that is about 350 ms for what the worker imports from its zip and 1.7 s for the API's. The
+bytecode is hash-based and unchecked (PEP 552): it carries no timestamp, and the runtime loads it
+without reading the source first. `--no-bytecode` builds without it.
+
+Reproducible: entries are sorted, every timestamp is 1980-01-01, every mode is 0644, bytecode
+records the /var/task path rather than the build directory, and no console scripts (bin/) go in, so two
+builds of the same inputs are identical.
 pyproject.toml pins only the direct dependencies, so the transitive versions are whatever pip resolves
 on the day; each build writes build/<name>.requirements.txt listing what went in.
 
-Usage: python scripts/package_lambdas.py [--out build] [--only worker|ingestor]
+Usage: python scripts/package_lambdas.py [--out build] [--only worker|ingestor] [--no-bytecode]
+(LAMBDA_PYTHON=/path/to/python3.12 names the interpreter that compiles the bytecode.)
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -52,11 +63,15 @@ RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer"})
 # The worker must stay free of the web stack (cold start); checked on the finished zip.
 WORKER_FORBIDDEN = frozenset({"fastapi", "strawberry", "mangum", "starlette"})
 
-PIP_PLATFORM = ["--platform", "manylinux2014_aarch64", "--implementation", "cp", "--python-version", "3.12"]
+# The Lambda runtime's Python (terraform/ deploys python3.12; tests/infra checks they agree).
+LAMBDA_PYTHON_VERSION = (3, 12)
+_LAMBDA_PYTHON = ".".join(map(str, LAMBDA_PYTHON_VERSION))
+LAMBDA_TASK_ROOT = "/var/task"
+PIP_PLATFORM = ["--platform", "manylinux2014_aarch64", "--implementation", "cp", "--python-version", _LAMBDA_PYTHON]
 # Where requirement markers are evaluated: the Lambda platform, not this machine.
 LAMBDA_MARKERS = {
-    "python_version": "3.12",
-    "python_full_version": "3.12.0",
+    "python_version": _LAMBDA_PYTHON,
+    "python_full_version": f"{_LAMBDA_PYTHON}.0",
     "implementation_name": "cpython",
     "platform_python_implementation": "CPython",
     "sys_platform": "linux",
@@ -149,7 +164,7 @@ def runtime_constraints() -> list[str]:
 
 
 def install_dependencies(reqs: list[str], target: Path, constraints_file: Path) -> None:
-    """pip-install wheels for the Lambda platform into `target` (no bytecode: Lambda compiles at import)."""
+    """pip-install wheels for the Lambda platform into `target`; bytecode is compiled later, by a 3.12."""
     if not reqs:
         return
     command = [
@@ -224,13 +239,58 @@ def prune_runtime_provided(target: Path, roots: list[str]) -> list[str]:
     return removed
 
 
-def dependency_files(target: Path) -> dict[str, Path]:
+def tree_files(tree: Path) -> dict[str, Path]:
+    """{path in the zip: path on disk} for a staged package tree, bytecode included, console scripts not."""
     files: dict[str, Path] = {}
-    for path in sorted(target.rglob("*")):
-        arcname = path.relative_to(target).as_posix()
-        if path.is_file() and not _skipped(arcname) and not arcname.startswith("bin/"):
+    for path in sorted(tree.rglob("*")):
+        arcname = path.relative_to(tree).as_posix()
+        if path.is_file() and not arcname.startswith("bin/"):
             files[arcname] = path
     return files
+
+
+def python_version(python: str) -> tuple[int, int] | None:
+    """(major, minor) of an interpreter, or None when it does not run."""
+    try:
+        done = subprocess.run(
+            [python, "-c", "import sys; print(*sys.version_info[:2])"], capture_output=True, text=True, timeout=30
+        )
+    except OSError:
+        return None
+    major, _, minor = done.stdout.strip().partition(" ")
+    return (int(major), int(minor)) if done.returncode == 0 and minor.isdigit() else None
+
+
+def lambda_python() -> str:
+    """A CPython of the runtime's minor version (bytecode is specific to it): $LAMBDA_PYTHON, this
+    interpreter, python3.12 on PATH, or a pyenv 3.12, in that order."""
+    override = os.environ.get("LAMBDA_PYTHON")
+    if override:
+        candidates = [override]
+    else:
+        pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+        pyenv = sorted(pyenv_root.glob(f"versions/{_LAMBDA_PYTHON}.*/bin/python{_LAMBDA_PYTHON}"), reverse=True)
+        candidates = [sys.executable, shutil.which(f"python{_LAMBDA_PYTHON}") or "", *map(str, pyenv)]
+    for candidate in filter(None, candidates):
+        if python_version(candidate) == LAMBDA_PYTHON_VERSION:
+            return candidate
+    raise SystemExit(
+        f"precompiling the Lambda bytecode needs a CPython {_LAMBDA_PYTHON} (the runtime's version); none found in "
+        f"{candidates}. Set LAMBDA_PYTHON=/path/to/python{_LAMBDA_PYTHON}, or pass --no-bytecode to build without it."
+    )
+
+
+def compile_bytecode(tree: Path, python: str) -> None:
+    """Compile every module in `tree` as Lambda will find it under /var/task.
+
+    Unchecked hash-based pycs carry no timestamp and are loaded without reading the source, and the
+    path they record is /var/task's, not this build directory's, so the bytes repeat from build to build.
+    """
+    command = [python, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash"]
+    command += ["-s", str(tree), "-p", LAMBDA_TASK_ROOT, str(tree)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"compiling the bytecode in {tree} failed:\n{done.stdout}{done.stderr}")
 
 
 def installed_versions(target: Path) -> list[str]:
@@ -267,34 +327,59 @@ def write_zip(files: dict[str, Path], destination: Path) -> None:
     tmp.replace(destination)
 
 
-def build(component: Component, out_dir: Path) -> Path:
+def stage_own_files(ours: dict[str, Path], tree: Path) -> None:
+    """Copy our sources into the staged tree, beside the dependencies, refusing to overwrite one."""
+    clash = sorted(arcname for arcname in ours if (tree / arcname).exists())
+    if clash:
+        raise SystemExit(f"our files clash with dependencies: {clash[:5]}")
+    for arcname, path in ours.items():
+        staged = tree / arcname
+        staged.parent.mkdir(parents=True, exist_ok=True)
+        staged.write_bytes(path.read_bytes())
+
+
+def build(component: Component, out_dir: Path, bytecode_python: str | None) -> Path:
     with tempfile.TemporaryDirectory(prefix=f"package-{component.name}-") as scratch:
-        target = Path(scratch) / "deps"
+        tree = Path(scratch) / "package"  # the zip's contents, as /var/task will hold them
         constraints_file = Path(scratch) / "runtime-constraints.txt"
         constraints_file.write_text("\n".join(runtime_constraints()) + "\n")
         reqs = requirements(component)
-        install_dependencies(reqs, target, constraints_file)
-        prune_runtime_provided(target, reqs)
-        deps = dependency_files(target)
-        leaked = top_level_names(list(deps)) & RUNTIME_PROVIDED
+        install_dependencies(reqs, tree, constraints_file)
+        prune_runtime_provided(tree, reqs)
+        leaked = top_level_names(list(tree_files(tree))) & RUNTIME_PROVIDED
         if leaked:
             raise SystemExit(f"{component.name}: dependencies pulled in {sorted(leaked)} (runtime-provided)")
-        ours = own_files(component)
-        clash = deps.keys() & ours.keys()
-        if clash:
-            raise SystemExit(f"{component.name}: our files clash with dependencies: {sorted(clash)[:5]}")
+        stage_own_files(own_files(component), tree)
+        if bytecode_python is not None:
+            compile_bytecode(tree, bytecode_python)
         out_dir.mkdir(parents=True, exist_ok=True)
         manifest = out_dir / f"{component.name}.requirements.txt"
-        manifest.write_text("\n".join(installed_versions(target)) + "\n")
+        manifest.write_text("\n".join(installed_versions(tree)) + "\n")
         destination = out_dir / f"{component.name}.zip"
-        write_zip(deps | ours, destination)
-    check_contents(component, destination)
+        write_zip(tree_files(tree), destination)
+    check_contents(component, destination, bytecode=bytecode_python is not None)
     return destination
 
 
-def check_contents(component: Component, zip_path: Path) -> None:
+def missing_bytecode(names: list[str]) -> list[str]:
+    """The modules in a zip listing that have no runtime bytecode beside them."""
+    present = set(names)
+    tag = f"cpython-{LAMBDA_PYTHON_VERSION[0]}{LAMBDA_PYTHON_VERSION[1]}"
+    missing = []
+    for name in names:
+        folder, _, filename = name.rpartition("/")
+        if filename.endswith(".py"):
+            pyc = f"{folder}/__pycache__/{filename[:-3]}.{tag}.pyc".lstrip("/")
+            if pyc not in present:
+                missing.append(name)
+    return missing
+
+
+def check_contents(component: Component, zip_path: Path, *, bytecode: bool) -> None:
     with zipfile.ZipFile(zip_path) as archive:
         names = archive.namelist()
+    if bytecode and missing_bytecode(names):
+        raise SystemExit(f"{zip_path}: modules without bytecode: {missing_bytecode(names)[:5]}")
     present = top_level_names(names)
     missing = {p for p in component.packages if p not in present}
     if missing:
@@ -309,10 +394,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "build", help="output directory (default: build/)")
     parser.add_argument("--only", choices=sorted(COMPONENTS), help="build one package only")
+    parser.add_argument("--no-bytecode", action="store_true", help="leave out the precompiled bytecode")
     args = parser.parse_args(argv)
     names = [args.only] if args.only else sorted(COMPONENTS)
+    bytecode_python = None if args.no_bytecode else lambda_python()
     for name in names:
-        path = build(COMPONENTS[name], args.out)
+        path = build(COMPONENTS[name], args.out, bytecode_python)
         shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
         print(f"{shown}: {path.stat().st_size:,} bytes")
     return 0

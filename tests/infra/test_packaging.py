@@ -117,6 +117,53 @@ def test_zip_is_byte_identical_whatever_the_file_times(tmp_path: Path) -> None:
     assert {i.external_attr >> 16 for i in infos} == {0o100644}
 
 
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_wheels_and_bytecode_target_the_runtime_terraform_deploys(function: str) -> None:
+    major, minor = package_lambdas.LAMBDA_PYTHON_VERSION
+    assert load().resource("aws_lambda_function", function)["runtime"] == f"python{major}.{minor}"
+    assert package_lambdas.PIP_PLATFORM[-1] == f"{major}.{minor}"
+
+
+def _compiled_tree(root: Path) -> dict[str, bytes]:
+    """A small package compiled as `make package` compiles one: {path: bytes} of what it holds."""
+    source = root / "pkg" / "mod.py"
+    source.parent.mkdir(parents=True)
+    source.write_text('def choose(x):\n    return x in {"alpha", "beta", "gamma"}\n')
+    package_lambdas.compile_bytecode(root, package_lambdas.lambda_python())
+    return {name: path.read_bytes() for name, path in package_lambdas.tree_files(root).items()}
+
+
+def test_bytecode_is_unchecked_hash_based_under_var_task(tmp_path: Path) -> None:
+    # Given a module compiled by the runtime's Python version
+    files = _compiled_tree(tmp_path / "build")
+    major, minor = package_lambdas.LAMBDA_PYTHON_VERSION
+    pyc = files[f"pkg/__pycache__/mod.cpython-{major}{minor}.pyc"]
+    # Then it is a PEP 552 pyc that the runtime loads without checking the source (flags 0b01), and the
+    # path it records is where Lambda unpacks the zip, not the build directory
+    assert int.from_bytes(pyc[4:8], "little") == 0b01
+    assert b"/var/task/pkg/mod.py" in pyc and str(tmp_path).encode() not in pyc
+    assert package_lambdas.missing_bytecode(list(files)) == []
+
+
+def test_bytecode_is_identical_from_build_to_build(tmp_path: Path) -> None:
+    # Given the same sources compiled twice, in two build directories
+    first, second = _compiled_tree(tmp_path / "one"), _compiled_tree(tmp_path / "two")
+    # Then the bytes are the same, set constants included
+    assert first == second
+
+
+def test_a_module_without_bytecode_is_reported() -> None:
+    names = ["a.py", "__pycache__/a.cpython-312.pyc", "pkg/b.py", "pkg/__pycache__/b.cpython-311.pyc", "c.txt"]
+    assert package_lambdas.missing_bytecode(names) == ["pkg/b.py"]
+
+
+def test_console_scripts_stay_out_of_the_package(tmp_path: Path) -> None:
+    for name in ("bin/tool", "pkg/__init__.py", "pkg/__pycache__/__init__.cpython-312.pyc"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+    assert list(package_lambdas.tree_files(tmp_path)) == ["pkg/__init__.py", "pkg/__pycache__/__init__.cpython-312.pyc"]
+
+
 def test_top_level_names_spot_forbidden_packages() -> None:
     names = package_lambdas.top_level_names(["fastapi/__init__.py", "fastapi-0.1.dist-info/METADATA", "six.py"])
     assert names == {"fastapi", "six"}
