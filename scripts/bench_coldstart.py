@@ -1,11 +1,13 @@
 """Cold-start imports: each handler against its baseline, side by side, in fresh interpreters.
 
 Every sample is a new `python -c` process that times one import with perf_counter (interpreter
-start-up, the same for all, is not included). The four targets take turns, round after round, so a
+start-up, the same for all, is not included). Besides each handler and its baseline, it times the
+libraries each handler imports before any code of ours (scripts/bench_floor_*.py), which splits a
+handler's cold start into the libraries' share and our own. The targets take turns, round after round, so a
 burst of load on the machine hits all of them alike; the first round is thrown away.
 
 Every module loads from bytecode, as in Lambda, where `make package` ships a .pyc beside every module
-of ours and of our dependencies: the first round writes the caches of all four targets into one
+of ours and of our dependencies: the first round writes the caches of all the targets into one
 PYTHONPYCACHEPREFIX folder, whatever PYTHONDONTWRITEBYTECODE says outside (left set, it made our own
 modules compile from source in every sample while the libraries' came from pip's caches).
 Run by scripts/bench.py (`python -m scripts.bench_coldstart`); prints JSON.
@@ -23,8 +25,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = {
     "boto3": "boto3",
+    "worker libraries": "scripts.bench_floor_worker",
     "worker.handler": "worker.handler",
     "bare FastAPI+Strawberry+Mangum": "scripts.bench_bare_app",
+    "API libraries": "scripts.bench_floor_api",
     "app.handler": "app.handler",
 }
 # What the handlers read at import (as Lambda sets it): the API builds its app, and so its settings,
