@@ -13,6 +13,7 @@ from typing import Any, BinaryIO
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from campaign.aws.clients import client
 from campaign.domain.ids import BATCH_ID_PATTERN
@@ -39,6 +40,11 @@ def batch_id_from_key(key: str) -> str | None:
     return match.group("batch") if match else None
 
 
+class UploadMissingError(LookupError):
+    """The upload's object is not in the bucket: deleted, or expired by the lifecycle rule, before its
+    ingest read it."""
+
+
 @dataclass(frozen=True, slots=True)
 class PresignedUpload:
     url: str
@@ -62,5 +68,10 @@ class UploadStore:
 
     def open(self, batch_id: str) -> BinaryIO:
         """The object's bytes as a stream, read from S3 as the caller consumes them."""
-        body: BinaryIO = client("s3").get_object(Bucket=self._bucket, Key=upload_key(batch_id))["Body"]
+        try:
+            body: BinaryIO = client("s3").get_object(Bucket=self._bucket, Key=upload_key(batch_id))["Body"]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "NoSuchKey":
+                raise UploadMissingError(batch_id) from exc
+            raise
         return body

@@ -21,6 +21,7 @@ from enum import StrEnum
 from typing import BinaryIO, Protocol
 
 from campaign.aws.batches import NewBatch
+from campaign.aws.upload_store import UploadMissingError
 from campaign.domain.clock import from_iso, to_iso
 from campaign.domain.csv_rules import CsvFileError, SkippedRow, count_data_records, read_campaign_rows
 from campaign.domain.csv_stream import open_csv_text
@@ -44,6 +45,9 @@ from campaign.services.ingest import (
     send_row_for,
 )
 
+# The batch's FAILED code when its object is gone before the first pass read it (nothing was written).
+UPLOAD_MISSING = "upload_missing"
+
 
 class Budget(Protocol):
     """Time left in this invocation (a Lambda context's remaining time)."""
@@ -52,7 +56,9 @@ class Budget(Protocol):
 
 
 class UploadSource(Protocol):
-    def open(self, batch_id: str) -> BinaryIO: ...
+    def open(self, batch_id: str) -> BinaryIO:
+        """The uploaded file as a stream; UploadMissingError when it is not there."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +153,12 @@ def _check_file(record: BatchRecord, gateways: StreamGateways) -> BatchRecord | 
         if gateways.ingest.batches.checkpoint(renewed, held.lease_until):
             held = renewed
 
-    text, checked = open_csv_text(gateways.uploads.open(record.batch_id), MAX_LARGE_UPLOAD_BYTES)
+    try:
+        body = gateways.uploads.open(record.batch_id)
+    except UploadMissingError:
+        # Without this the batch would stay INGESTING until someone put the file again.
+        return CsvFileError(UPLOAD_MISSING, "the uploaded file is no longer in the bucket: reserve and put it again")
+    text, checked = open_csv_text(body, MAX_LARGE_UPLOAD_BYTES)
     try:
         total = count_data_records(
             text, max_rows=MAX_LARGE_UPLOAD_ROWS, on_progress=renew, progress_every=STREAM_LEASE_RENEW_RECORDS

@@ -193,6 +193,24 @@ def test_a_file_failing_deep_inside_is_refused_before_any_row_is_queued(api: Tes
     assert _messages_sent(log) == 0
 
 
+def test_an_upload_deleted_before_its_ingest_fails_the_batch_instead_of_leaving_it_ingesting(
+    api: TestClient, stack: LocalResources
+) -> None:
+    # Given a reserved upload whose object is gone (deleted, or expired) when its event is handled
+    content = campaign_csv(5)
+    _reserve(api, content)
+    key = upload_key(batch_id_for(content))
+    with recording("sqs") as log:
+        _notify(stack, key, len(content))
+    # Then the batch says so, wrote nothing, and the same file can be put again and ingested
+    status = api.get(f"/uploads/{batch_id_for(content)}").json()
+    assert status["state"] == "FAILED" and status["error"]["code"] == "upload_missing"
+    assert _messages_sent(log) == 0
+    _reserve(api, content)
+    _put_and_notify(stack, content)
+    assert api.get(f"/uploads/{batch_id_for(content)}").json()["state"] == "DONE"
+
+
 def test_bytes_other_than_the_reserved_file_fail_the_checksum_and_write_nothing(
     api: TestClient, stack: LocalResources
 ) -> None:
