@@ -174,6 +174,14 @@ data "aws_iam_policy_document" "stream_ingest" {
     resources = ["${aws_s3_bucket.uploads.arn}/${local.upload_prefix}*"]
   }
 
+  # Without it S3 answers 403 AccessDenied, not 404 NoSuchKey, for an upload deleted or expired before
+  # the ingest read it, and the batch could not be failed as upload_missing. The code never lists.
+  statement {
+    sid       = "TellMissingUploads"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.uploads.arn]
+  }
+
   # Batch start/take-over/checkpoints/finish (PutItem, UpdateItem, GetItem), row creation and resume
   # (BatchWriteItem, BatchGetItem): the same steps as the ingestor's (campaign/services/ingest.py).
   statement {

@@ -5,7 +5,7 @@ moto), so they fail for any environment variable or permission that is neither u
 
 Resource kinds name what a permission is on: "table", "index" (its GSIs), "queue", "dlq",
 "ses-identity", "ses-configuration-set", "api-key-secret", "upload-objects" (uploads/* in the upload
-bucket), "stream-ingest-function" (the streaming ingest itself), "stream-ingest-failures" (its
+bucket), "upload-bucket" (the bucket itself), "stream-ingest-function" (the streaming ingest itself), "stream-ingest-failures" (its
 on-failure destination), "log-group:<resource name>", "*" (none).
 """
 
@@ -46,6 +46,15 @@ EVENT_SOURCE_MAPPING: dict[str, frozenset[tuple[str, str]]] = {
 # sending it with the function's execution role (AWS: "Adding a destination"); the code never does.
 ASYNC_ON_FAILURE: dict[str, frozenset[tuple[str, str]]] = {
     "stream_ingest": frozenset({("sqs:SendMessage", "stream-ingest-failures")}),
+}
+
+
+# S3 answers a GetObject for a missing key with 404 NoSuchKey only when the caller may list the bucket;
+# otherwise with 403 AccessDenied (AWS: GetObject, "Permissions"). The streaming ingest fails a batch
+# whose upload is gone (upload_missing) on NoSuchKey and lets any other error propagate, so its role may
+# list the bucket; no call of its own lists it. (moto answers 404 either way.)
+MISSING_KEY_AS_404: dict[str, frozenset[tuple[str, str]]] = {
+    "stream_ingest": frozenset({("s3:ListBucket", "upload-bucket")}),
 }
 
 

@@ -47,6 +47,7 @@ from tests.conftest import reset_process_caches
 from tests.infra.allowlists import (
     ASYNC_ON_FAILURE,
     EVENT_SOURCE_MAPPING,
+    MISSING_KEY_AS_404,
     NO_RESOURCE_ACTIONS,
     PENDING_ISSUE_4,
     platform_actions,
@@ -332,6 +333,7 @@ def _resource_kind(expression: str) -> str:
         "${aws_sesv2_configuration_set.this.arn}": "ses-configuration-set",
         "${aws_secretsmanager_secret.api_key.arn}": "api-key-secret",
         "${aws_s3_bucket.uploads.arn}/${local.upload_prefix}*": "upload-objects",
+        "${aws_s3_bucket.uploads.arn}": "upload-bucket",
         "${local.stream_ingest_function_arn}": "stream-ingest-function",
         "${aws_sqs_queue.stream_ingest_failures.arn}": "stream-ingest-failures",
         "*": "*",
@@ -386,6 +388,7 @@ def _expected(function: str, recorded: CallRecorder) -> set[Permission]:
         | platform_actions(_own_log_group(function))
         | EVENT_SOURCE_MAPPING.get(function, frozenset())
         | ASYNC_ON_FAILURE.get(function, frozenset())
+        | MISSING_KEY_AS_404.get(function, frozenset())
         | {p for p in pending if isinstance(p, tuple)}
     )
 
