@@ -7,12 +7,14 @@ global order, and the cursor is simply the last position returned.
 
 import heapq
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
 from campaign.aws.send_index import IndexPartition, SendIndex
 from campaign.aws.table_schema import (
     BATCH_STATUS_INDEX,
+    INDEX_SHARDS,
     STATUS_INDEX,
     batch_status_partitions,
     created_key,
@@ -73,20 +75,22 @@ def _chunk(first: int, partitions: int) -> int:
 
 
 def count_batch(index: SendIndex, batch_id: str, *, accepted: int | None = None) -> StatusCounts:
-    """Rows of a batch per status. The partitions are counted one after another, not as a snapshot,
+    """Rows of a batch per status. The statuses are counted one after another, not as a snapshot,
     while the worker moves rows forward. Given the batch's `accepted` rows (known once its ingest is
     done), the final statuses are counted first, then PENDING, and QUEUED is what remains: a row that
     moves meanwhile is then counted exactly once (perhaps under the status it just left). Without it,
-    the counts are a live estimate that may count a moving row twice."""
+    the counts are a live estimate that may count a moving row twice.
 
-    def rows_in(status: EmailStatus) -> int:
-        return sum(
-            index.count(IndexPartition(BATCH_STATUS_INDEX, key))
-            for key in batch_status_partitions(batch_id, status.value)
-        )
+    A status's shards are counted side by side: they are disjoint, and a million-row batch's SENT rows
+    take about a hundred 1 MB pages, which one after another would take seconds."""
+    with ThreadPoolExecutor(max_workers=INDEX_SHARDS, thread_name_prefix="count") as pool:
 
-    sent, error, pending = rows_in(EmailStatus.SENT), rows_in(EmailStatus.ERROR), rows_in(EmailStatus.PENDING)
-    queued = rows_in(EmailStatus.QUEUED) if accepted is None else max(0, accepted - sent - error - pending)
+        def rows_in(status: EmailStatus) -> int:
+            keys = batch_status_partitions(batch_id, status.value)
+            return sum(pool.map(index.count, [IndexPartition(BATCH_STATUS_INDEX, key) for key in keys]))
+
+        sent, error, pending = rows_in(EmailStatus.SENT), rows_in(EmailStatus.ERROR), rows_in(EmailStatus.PENDING)
+        queued = rows_in(EmailStatus.QUEUED) if accepted is None else max(0, accepted - sent - error - pending)
     return StatusCounts(pending=pending, queued=queued, sent=sent, error=error)
 
 

@@ -5,8 +5,8 @@ moto), so they fail for any environment variable or permission that is neither u
 
 Resource kinds name what a permission is on: "table", "index" (its GSIs), "queue", "dlq",
 "ses-identity", "ses-configuration-set", "api-key-secret", "upload-objects" (uploads/* in the upload
-bucket), "upload-bucket" (the bucket itself), "stream-ingest-function" (the streaming ingest itself), "stream-ingest-failures" (its
-on-failure destination), "log-group:<resource name>", "*" (none).
+bucket), "upload-bucket" (the bucket itself), "stream-ingest-function" (the streaming ingest itself),
+"stream-ingest-failures" (its on-failure destination), "log-group:<resource name>", "*" (none).
 """
 
 # PENDING_ISSUE_4: what Terraform provides for issue 4 (the API key) before the code uses it, so that
