@@ -5,6 +5,8 @@ and in docs/BENCHMARKS.md):
 
   pipeline   scripts/bench_pipeline.py   AWS requests per row; ingest and worker rows/s at 10 ms a request
   coldstart  scripts/bench_coldstart.py  import time of each handler against its baseline
+  instructions scripts/bench_instructions.py  the same imports in instructions (callgrind), and the
+             libraries' share of them
   queries    scripts/bench_queries.py    rows read per row returned, at 100,000 rows
   memory     scripts/bench_memory.py     peak RSS of the streaming ingest, 10k against 1M rows
 

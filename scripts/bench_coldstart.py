@@ -1,10 +1,10 @@
 """Cold-start imports: each handler against its baseline, side by side, in fresh interpreters.
 
 Every sample is a new `python -c` process that times one import with perf_counter (interpreter
-start-up, the same for all, is not included). Besides each handler and its baseline, it times the
-libraries each handler imports before any code of ours (scripts/bench_floor_*.py), which splits a
-handler's cold start into the libraries' share and our own. The targets take turns, round after round, so a
-burst of load on the machine hits all of them alike; the first round is thrown away.
+start-up, the same for all, is not included). The targets take turns, round after round, so a burst
+of load on the machine hits all of them alike; the first round is thrown away. Times here vary by
+±15% from sample to sample; scripts/bench_instructions.py counts the same imports' instructions,
+which repeat exactly.
 
 Every module loads from bytecode, as in Lambda, where `make package` ships a .pyc beside every module
 of ours and of our dependencies: the first round writes the caches of all the targets into one
@@ -25,10 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = {
     "boto3": "boto3",
-    "worker libraries": "scripts.bench_floor_worker",
     "worker.handler": "worker.handler",
     "bare FastAPI+Strawberry+Mangum": "scripts.bench_bare_app",
-    "API libraries": "scripts.bench_floor_api",
     "app.handler": "app.handler",
 }
 # What the handlers read at import (as Lambda sets it): the API builds its app, and so its settings,
@@ -49,16 +47,22 @@ HANDLER_ENV = {
     "LAMBDA_TASK_ROOT": "/var/task",
 }
 _PROBE = "import time\nt = time.perf_counter()\nimport {module}\nprint(time.perf_counter() - t)"
-
-
 _OUTSIDE_ONLY = ("AWS_", "POWERTOOLS_", "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")
 
 
-def import_seconds(module: str, bytecode_cache: Path) -> float:
+def probe_env(bytecode_cache: Path) -> dict[str, str]:
+    """The environment of one probe process: the handlers' settings, bytecode cached in one folder."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(_OUTSIDE_ONLY)}
-    env |= HANDLER_ENV | {"PYTHONPATH": str(ROOT), "PYTHONPYCACHEPREFIX": str(bytecode_cache)}
+    return env | HANDLER_ENV | {"PYTHONPATH": str(ROOT), "PYTHONPYCACHEPREFIX": str(bytecode_cache)}
+
+
+def import_seconds(module: str, bytecode_cache: Path) -> float:
     done = subprocess.run(
-        [sys.executable, "-c", _PROBE.format(module=module)], env=env, cwd=ROOT, capture_output=True, text=True
+        [sys.executable, "-c", _PROBE.format(module=module)],
+        env=probe_env(bytecode_cache),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     if done.returncode != 0:
         raise RuntimeError(f"importing {module} failed:\n{done.stderr}")

@@ -1,0 +1,64 @@
+"""Cold-start imports counted in instructions: the same imports as scripts/bench_coldstart.py, plus
+the libraries each handler imports before any code of ours (scripts/bench_floor_*.py).
+
+Import times on a shared VM vary by ±15% from sample to sample, which is as much as the margins the
+targets leave. Valgrind's callgrind counts the instructions a process executes, and with a fixed hash
+seed and warm bytecode caches the count repeats exactly, whatever else the machine is doing. It sees
+user space only (the file system calls of an import are not in it), so it stands beside the timed
+figure rather than replacing it. Each count is one `python -c "import X"` process less an empty one
+(`python -c "pass"`, the interpreter's start-up). Needs valgrind (Debian package `valgrind`); prints
+JSON, with `"valgrind": null` when it is not installed.
+Run by scripts/bench.py (`python -m scripts.bench_instructions`).
+"""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from scripts.bench_coldstart import ROOT, TARGETS, probe_env
+
+# What each handler imports before any code of ours; see the modules' docstrings.
+LIBRARIES = {
+    "worker libraries": "scripts.bench_floor_worker",
+    "API libraries": "scripts.bench_floor_api",
+}
+_COLLECTED = re.compile(r"Collected : (\d+)")
+
+
+def instructions(statement: str, valgrind: str, bytecode_cache: Path) -> int:
+    env = probe_env(bytecode_cache) | {"PYTHONHASHSEED": "0"}
+    # Once without valgrind, so the bytecode caches exist before the count.
+    subprocess.run([sys.executable, "-c", statement], env=env, cwd=ROOT, check=True, capture_output=True)
+    done = subprocess.run(
+        [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, "-c", statement],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    found = _COLLECTED.search(done.stderr)
+    if done.returncode != 0 or found is None:
+        raise RuntimeError(f"callgrind on {statement!r} failed:\n{done.stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def main() -> None:
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        print(json.dumps({"valgrind": None}))
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-pycache-") as cache:
+        start_up = instructions("pass", valgrind, Path(cache))
+        counts = {
+            name: instructions(f"import {module}", valgrind, Path(cache)) - start_up
+            for name, module in (TARGETS | LIBRARIES).items()
+        }
+    print(json.dumps({"valgrind": valgrind, "start_up": start_up, "instructions": counts}))
+
+
+if __name__ == "__main__":
+    main()
