@@ -3,7 +3,7 @@ the libraries each handler imports before any code of ours (scripts/bench_floor_
 
 Import times on a shared VM vary by ±15% from sample to sample, which is as much as the margins the
 targets leave. Valgrind's callgrind counts the instructions a process executes, and with a fixed hash
-seed and warm bytecode caches the count repeats exactly, whatever else the machine is doing. It sees
+seed and warm bytecode caches the count repeats to within 0.01%, whatever the machine is doing. It sees
 user space only (the file system calls of an import are not in it), so it stands beside the timed
 figure rather than replacing it. Each count is one `python -c "import X"` process less an empty one
 (`python -c "pass"`, the interpreter's start-up). Needs valgrind (Debian package `valgrind`); prints
