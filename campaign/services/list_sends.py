@@ -82,7 +82,7 @@ def count_batch(index: SendIndex, batch_id: str, *, accepted: int | None = None)
     the counts are a live estimate that may count a moving row twice.
 
     A status's shards are counted side by side: they are disjoint, and a million-row batch's SENT rows
-    take about a hundred 1 MB pages, which one after another would take seconds."""
+    are hundreds of 1 MB pages (the index holds whole rows), which one after another take seconds."""
     with ThreadPoolExecutor(max_workers=INDEX_SHARDS, thread_name_prefix="count") as pool:
 
         def rows_in(status: EmailStatus) -> int:
