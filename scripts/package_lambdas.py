@@ -378,8 +378,9 @@ def missing_bytecode(names: list[str]) -> list[str]:
 def check_contents(component: Component, zip_path: Path, *, bytecode: bool) -> None:
     with zipfile.ZipFile(zip_path) as archive:
         names = archive.namelist()
-    if bytecode and missing_bytecode(names):
-        raise SystemExit(f"{zip_path}: modules without bytecode: {missing_bytecode(names)[:5]}")
+    uncompiled = missing_bytecode(names) if bytecode else []
+    if uncompiled:
+        raise SystemExit(f"{zip_path}: modules without bytecode: {uncompiled[:5]}")
     present = top_level_names(names)
     missing = {p for p in component.packages if p not in present}
     if missing:
