@@ -1,13 +1,13 @@
 """Settings read from the environment: the only module that reads os.environ.
 
-A frozen dataclass rather than pydantic-settings keeps the worker's cold start small. Each Lambda asks
-only for what it uses, so a missing variable fails at cold start, not mid-request.
+NamedTuples rather than pydantic-settings keep the cold starts small (docs/DESIGN.md, "Records").
+Each Lambda asks only for what it uses, so a missing variable fails at cold start, not mid-request.
 """
 
 import os
-from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
+from typing import NamedTuple
 
 from campaign.limits import ENQUEUE_DELAY_SECONDS
 
@@ -48,14 +48,9 @@ def _required(name: str) -> str:
     return value
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
+class ApiSettings(NamedTuple):
     table_name: str
     stage: str
-
-
-@dataclass(frozen=True, slots=True)
-class ApiSettings(Settings):
     queue_url: str
     dlq_url: str | None
     enqueue_delay_seconds: int
@@ -65,16 +60,18 @@ class ApiSettings(Settings):
     cors_allow_origins: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class StreamIngestSettings(Settings):
+class StreamIngestSettings(NamedTuple):
+    table_name: str
+    stage: str
     queue_url: str
     enqueue_delay_seconds: int
     upload_bucket: str
     function_name: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class WorkerSettings(Settings):
+class WorkerSettings(NamedTuple):
+    table_name: str
+    stage: str
     send_mode: SendMode
     sender_address: str | None
     configuration_set: str | None

@@ -1,6 +1,6 @@
 """Batch records in DynamoDB: the atomic claim that makes an upload idempotent, and its lease."""
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from botocore.exceptions import ClientError
 
@@ -32,13 +32,11 @@ def _counter_values(batch: BatchRecord) -> dict[str, object]:
     }
 
 
-@dataclass(frozen=True, slots=True)
-class NewBatch:
+class NewBatch(NamedTuple):
     batch: BatchRecord
 
 
-@dataclass(frozen=True, slots=True)
-class ExistingBatch:
+class ExistingBatch(NamedTuple):
     batch: BatchRecord
 
 

@@ -1,14 +1,12 @@
 """The dead-letter queue, read by the operator's re-drive (never by a Lambda)."""
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from campaign.aws.clients import client
 from campaign.limits import SQS_SEND_BATCH_MAX
 
 
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
+class DeadLetter(NamedTuple):
     body: str
     receipt_handle: str
 

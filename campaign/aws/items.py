@@ -1,5 +1,6 @@
 """Conversion between domain records and DynamoDB's attribute-value form."""
 
+from collections.abc import Sequence
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -102,7 +103,7 @@ def batch_item(batch: BatchRecord) -> Item:
     )
 
 
-def skipped_rows_attribute(rows: list[SkippedRowReport]) -> list[dict[str, object]]:
+def skipped_rows_attribute(rows: Sequence[SkippedRowReport]) -> list[dict[str, object]]:
     return [{"row": s.row, "email": s.email, "reason": s.reason} for s in rows]
 
 
@@ -116,10 +117,10 @@ def batch_from_item(item: Item) -> BatchRecord:
         skipped=int(data["skipped"]),
         enqueued=int(data.get("enqueued", 0)),
         not_enqueued=int(data.get("notEnqueued", 0)),
-        skipped_rows=[
+        skipped_rows=tuple(
             SkippedRowReport(row=int(s["row"]), email=s["email"], reason=s["reason"])
             for s in data.get("skippedRows", [])
-        ],
+        ),
         lease_until=data.get("leaseUntil"),
         rows_read=int(data.get("rowsRead", 0)),
         error_code=data.get("errorCode"),

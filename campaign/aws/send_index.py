@@ -1,7 +1,6 @@
 """Reads of send rows through the two indexes: always a key-condition Query, never a Scan or filter."""
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from campaign.aws.clients import client
 from campaign.aws.items import Item, send_row_from_item
@@ -17,16 +16,14 @@ from campaign.domain.models import SendRow
 _INDEX_PARTITION = {STATUS_INDEX: STATUS_INDEX_PK, BATCH_STATUS_INDEX: BATCH_STATUS_INDEX_PK}
 
 
-@dataclass(frozen=True, slots=True)
-class IndexPartition:
+class IndexPartition(NamedTuple):
     """One index partition, e.g. status "SENT", or batch+status "<batchId>#SENT"."""
 
-    index: str
+    index_name: str
     value: str
 
 
-@dataclass(frozen=True, slots=True)
-class IndexPage:
+class IndexPage(NamedTuple):
     rows: list[SendRow]
     next_key: Item | None
 
@@ -53,12 +50,12 @@ class SendIndex:
 
     def _query_args(self, partition: IndexPartition, lower: str | None, upper: str | None) -> dict[str, Any]:
         condition, values = _key_condition(partition, lower, upper)
-        names = {"#p": _INDEX_PARTITION[partition.index]}
+        names = {"#p": _INDEX_PARTITION[partition.index_name]}
         if "#k" in condition:
             names["#k"] = CREATED_SORT_KEY
         return {
             "TableName": self._table,
-            "IndexName": partition.index,
+            "IndexName": partition.index_name,
             "KeyConditionExpression": condition,
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,

@@ -2,7 +2,7 @@
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -11,8 +11,7 @@ from campaign.aws.retry import attempts, backoff, is_throttling
 from campaign.limits import ENQUEUE_DELAY_SECONDS, SQS_SEND_BATCH_MAX
 
 
-@dataclass(frozen=True, slots=True)
-class SendJob:
+class SendJob(NamedTuple):
     """The message body: ids only. The worker's claim returns the row, so no extra read is needed."""
 
     send_id: str

@@ -5,8 +5,7 @@ status is never overwritten, whatever order retries arrive in.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from botocore.exceptions import ClientError
 
@@ -23,20 +22,17 @@ class IncompleteWriteError(RuntimeError):
     """DynamoDB kept returning unprocessed items after every retry."""
 
 
-@dataclass(frozen=True, slots=True)
-class Claimed:
+class Claimed(NamedTuple):
     row: SendRow
 
 
-@dataclass(frozen=True, slots=True)
-class NotClaimable:
+class NotClaimable(NamedTuple):
     """The row exists but is final, or another delivery holds its claim."""
 
     row: SendRow
 
 
-@dataclass(frozen=True, slots=True)
-class Missing:
+class Missing(NamedTuple):
     """No row yet: the ingest writes a row just after its message, so the worker is early."""
 
 

@@ -7,9 +7,8 @@ key, the checksum and the batch id all name the same file.
 
 import base64
 import re
-from dataclasses import dataclass
 from functools import cache
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 import boto3
 from botocore.config import Config
@@ -45,8 +44,7 @@ class UploadMissingError(LookupError):
     ingest read it."""
 
 
-@dataclass(frozen=True, slots=True)
-class PresignedUpload:
+class PresignedUpload(NamedTuple):
     url: str
     headers: dict[str, str]
 

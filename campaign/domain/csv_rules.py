@@ -7,9 +7,8 @@ import csv
 import io
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from enum import StrEnum
-from typing import TextIO
+from typing import NamedTuple, TextIO
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -49,8 +48,7 @@ class CsvFileError(ValueError):
         self.details = details
 
 
-@dataclass(frozen=True, slots=True)
-class CampaignRow:
+class CampaignRow(NamedTuple):
     """An accepted row. `line` is where the record starts in the file (the header is line 1)."""
 
     line: int
@@ -60,15 +58,13 @@ class CampaignRow:
     content: str
 
 
-@dataclass(frozen=True, slots=True)
-class SkippedRow:
+class SkippedRow(NamedTuple):
     line: int
     email: str
     reason: SkipReason
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedCsv:
+class ParsedCsv(NamedTuple):
     rows: list[CampaignRow]
     skipped: list[SkippedRow]
 

@@ -1,13 +1,12 @@
 """The records the service stores and reports, as plain data."""
 
-from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 from campaign.domain.status import EmailStatus
 
 
-@dataclass(frozen=True, slots=True)
-class SendRow:
+class SendRow(NamedTuple):
     """One recipient of one batch: the unit that is queued, sent once, and listed."""
 
     send_id: str
@@ -39,15 +38,13 @@ class BatchState(StrEnum):
 STARTABLE_STATES: frozenset[BatchState] = frozenset({BatchState.AWAITING_UPLOAD, BatchState.FAILED})
 
 
-@dataclass(frozen=True, slots=True)
-class SkippedRowReport:
+class SkippedRowReport(NamedTuple):
     row: int
     email: str
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class BatchRecord:
+class BatchRecord(NamedTuple):
     """What one upload produced; stored so that a re-upload can answer with the same summary."""
 
     batch_id: str
@@ -57,7 +54,7 @@ class BatchRecord:
     skipped: int
     enqueued: int = 0
     not_enqueued: int = 0
-    skipped_rows: list[SkippedRowReport] = field(default_factory=list)
+    skipped_rows: tuple[SkippedRowReport, ...] = ()
     lease_until: str | None = None
     # Data rows whose outcome is recorded (a streaming ingest resumes after them).
     rows_read: int = 0
@@ -65,8 +62,7 @@ class BatchRecord:
     error_message: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class StatusCounts:
+class StatusCounts(NamedTuple):
     pending: int
     queued: int
     sent: int

@@ -1,6 +1,6 @@
 """Create the table, queues and SES identity on the emulator, as terraform/ declares them in AWS."""
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from campaign.aws.clients import client
 from campaign.aws.queue_spec import dlq_attributes, queue_attributes
@@ -9,8 +9,7 @@ from campaign.aws.table_schema import create_table_request
 DEFAULT_SENDER = "campaigns@example.com"
 
 
-@dataclass(frozen=True, slots=True)
-class LocalResources:
+class LocalResources(NamedTuple):
     table_name: str
     queue_url: str
     queue_arn: str

@@ -9,9 +9,11 @@ original one.
 
 import time
 from collections import Counter
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
+from typing import NamedTuple
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
@@ -39,24 +41,22 @@ from campaign.observability import (
 _STEP_ROWS = 4 * DYNAMODB_BATCH_WRITE_MAX
 
 
-@dataclass(frozen=True, slots=True)
-class UploadResult:
+class UploadResult(NamedTuple):
     batch_id: str
     total: int
     enqueued: int
     skipped: int
     not_enqueued: int
     duplicate: bool
-    skipped_rows: list[SkippedRowReport] = field(default_factory=list)
-    skipped_by_reason: dict[str, int] = field(default_factory=dict)
+    skipped_rows: tuple[SkippedRowReport, ...] = ()
+    skipped_by_reason: Mapping[str, int] = MappingProxyType({})
 
     @property
     def created(self) -> bool:
         return not self.duplicate
 
 
-@dataclass(frozen=True, slots=True)
-class IngestGateways:
+class IngestGateways(NamedTuple):
     batches: Batches
     rows: SendRows
     queue: SendQueue
@@ -70,7 +70,7 @@ def ingest_csv(content: bytes, gateways: IngestGateways) -> UploadResult:
     _record_metrics(result, time.perf_counter() - started)
     logger.info(
         "upload ingested",
-        extra={k: v for k, v in asdict(result).items() if k not in ("skipped_rows", "batch_id")},
+        extra={k: v for k, v in result._asdict().items() if k not in ("skipped_rows", "batch_id")},
     )
     return result
 
@@ -88,7 +88,7 @@ def _record_metrics(result: UploadResult, seconds: float) -> None:
 
 
 def record_ingest_metrics(
-    *, accepted: int, not_enqueued: int, skipped_by_reason: dict[str, int], seconds: float
+    *, accepted: int, not_enqueued: int, skipped_by_reason: Mapping[str, int], seconds: float
 ) -> None:
     metrics.add_metric(name=METRIC_ROWS_ACCEPTED, unit=MetricUnit.Count, value=accepted)
     metrics.add_metric(name=METRIC_ROWS_NOT_ENQUEUED, unit=MetricUnit.Count, value=not_enqueued)
@@ -110,7 +110,7 @@ def _ingest(content: bytes, gateways: IngestGateways) -> UploadResult:
     if isinstance(claim, ExistingBatch):
         existing = claim.batch
         # The existing record's creation time names the rows, so every path writes identical rows.
-        batch = replace(batch, created_at=existing.created_at)
+        batch = batch._replace(created_at=existing.created_at)
         if existing.state in STARTABLE_STATES:
             if not gateways.batches.start(batch, previous=existing.state):
                 return _duplicate_answer(existing)
@@ -120,7 +120,7 @@ def _ingest(content: bytes, gateways: IngestGateways) -> UploadResult:
             return _duplicate_answer(existing)
     rows = [send_row_for(batch, row) for row in parsed.rows]
     enqueued, not_enqueued = queue_and_record(rows, gateways, resuming=resuming)
-    gateways.batches.finish(replace(batch, enqueued=enqueued, not_enqueued=not_enqueued, rows_read=batch.total))
+    gateways.batches.finish(batch._replace(enqueued=enqueued, not_enqueued=not_enqueued, rows_read=batch.total))
     return UploadResult(
         batch_id=batch.batch_id,
         total=batch.total,
@@ -158,7 +158,7 @@ def _queue_and_record_step(step: list[SendRow], gateways: IngestGateways, *, res
 def _with_enqueue_outcome(row: SendRow, refusal: str | None) -> SendRow:
     if refusal is None:
         return row
-    return replace(row, status=EmailStatus.PENDING, error=f"not enqueued: {refusal}")
+    return row._replace(status=EmailStatus.PENDING, error=f"not enqueued: {refusal}")
 
 
 def send_row_for(batch: BatchRecord, row: CampaignRow) -> SendRow:
@@ -182,10 +182,10 @@ def _new_batch_record(batch_id: str, parsed: ParsedCsv, now: datetime) -> BatchR
         state=BatchState.INGESTING,
         total=parsed.total,
         skipped=len(parsed.skipped),
-        skipped_rows=[
+        skipped_rows=tuple(
             SkippedRowReport(row=s.line, email=s.email, reason=s.reason.value)
             for s in parsed.skipped[:SKIPPED_ROWS_CAP]
-        ],
+        ),
         lease_until=lease_until_from(now),
     )
 

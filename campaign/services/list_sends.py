@@ -8,8 +8,8 @@ global order, and the cursor is simply the last position returned.
 import heapq
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from campaign.aws.send_index import IndexPartition, SendIndex
 from campaign.aws.table_schema import (
@@ -31,16 +31,14 @@ class ListingError(ValueError):
     """The request cannot be answered as asked (bad range, page size or cursor)."""
 
 
-@dataclass(frozen=True, slots=True)
-class SendFilter:
+class SendFilter(NamedTuple):
     statuses: Sequence[EmailStatus] | None = None
     created_from: datetime | None = None
     created_to: datetime | None = None
     batch_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class SendPage:
+class SendPage(NamedTuple):
     rows: list[SendRow]
     next_cursor: str | None
 

@@ -8,8 +8,7 @@ is harmless because the worker claims each send before calling SES.
   ERROR for a permanent or unknown-outcome reason, is never resent: its dead letter is dropped.
 """
 
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from campaign.aws.dead_letters import DeadLetter, DeadLetterQueue
 from campaign.aws.send_index import IndexPartition, SendIndex
@@ -21,8 +20,7 @@ from campaign.domain.status import FINAL_STATUSES, REOPENABLE_ERRORS, EmailStatu
 from campaign.limits import MAX_PAGE_SIZE
 
 
-@dataclass(frozen=True, slots=True)
-class RedriveResult:
+class RedriveResult(NamedTuple):
     requeued: int
     still_pending: int
 
@@ -46,8 +44,7 @@ def redrive_pending(batch_id: str, *, index: SendIndex, rows: SendRows, queue: S
     return RedriveResult(requeued=len(requeued), still_pending=len(refused))
 
 
-@dataclass(frozen=True, slots=True)
-class DeadLetterResult:
+class DeadLetterResult(NamedTuple):
     requeued: int
     dropped_final: int
     left_in_dlq: int

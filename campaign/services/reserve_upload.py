@@ -5,8 +5,8 @@ be, so both paths share one batch (and one set of sends) whichever comes first. 
 the same conditional write as a direct upload's claim.
 """
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from campaign.aws.batches import Batches, NewBatch
 from campaign.aws.upload_store import PresignedUpload, UploadStore
@@ -17,8 +17,7 @@ from campaign.limits import UPLOAD_URL_TTL_SECONDS
 from campaign.services.ingest import lease_lapsed
 
 
-@dataclass(frozen=True, slots=True)
-class Reservation:
+class Reservation(NamedTuple):
     batch: BatchRecord
     # None when the file is not needed: the batch is done, or a live ingest is reading it.
     upload: PresignedUpload | None

@@ -1,9 +1,9 @@
 """The worker's use case: send one queued email at most once and record how it ended."""
 
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import NamedTuple
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
@@ -37,8 +37,7 @@ class SendOutcome(StrEnum):
     ALREADY_FINAL = "already_final"
 
 
-@dataclass(frozen=True, slots=True)
-class Attempt:
+class Attempt(NamedTuple):
     """Which delivery of the message this is: the last one must leave the row final."""
 
     receive_count: int

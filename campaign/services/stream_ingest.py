@@ -15,10 +15,10 @@ Memory stays flat: one window of rows, the read buffers, and 16 bytes per recipi
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, NamedTuple, Protocol
 
 from campaign.aws.batches import NewBatch
 from campaign.aws.upload_store import UploadMissingError
@@ -61,8 +61,7 @@ class UploadSource(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class StreamGateways:
+class StreamGateways(NamedTuple):
     ingest: IngestGateways
     uploads: UploadSource
 
@@ -78,8 +77,7 @@ class StreamOutcome(StrEnum):
     SUPERSEDED = "superseded"
 
 
-@dataclass(frozen=True, slots=True)
-class _Held:
+class _Held(NamedTuple):
     record: BatchRecord
     resuming: bool
 
@@ -123,12 +121,12 @@ def _acquire(batch_id: str, gateways: IngestGateways, sleep: Callable[[float], N
     while existing is not None:
         now = datetime.now(UTC)
         if existing.state in STARTABLE_STATES:
-            started = replace(fresh, created_at=existing.created_at, lease_until=lease_until_from(now))
+            started = fresh._replace(created_at=existing.created_at, lease_until=lease_until_from(now))
             return _Held(started, resuming=False) if gateways.batches.start(started, existing.state) else None
         if existing.state is not BatchState.INGESTING:
             return None
         if lease_lapsed(existing, now):
-            taken = replace(existing, lease_until=lease_until_from(now))
+            taken = existing._replace(lease_until=lease_until_from(now))
             if not gateways.batches.take_over(existing, taken.lease_until or ""):
                 return None
             return _Held(taken, resuming=existing.total > 0)
@@ -149,7 +147,7 @@ def _check_file(record: BatchRecord, gateways: StreamGateways) -> BatchRecord | 
 
     def renew(_count: int) -> None:
         nonlocal held
-        renewed = replace(held, lease_until=lease_until_from(datetime.now(UTC)))
+        renewed = held._replace(lease_until=lease_until_from(datetime.now(UTC)))
         if gateways.ingest.batches.checkpoint(renewed, held.lease_until):
             held = renewed
 
@@ -167,7 +165,7 @@ def _check_file(record: BatchRecord, gateways: StreamGateways) -> BatchRecord | 
         return exc
     if not checked.sha256_hex().startswith(record.batch_id):
         return CsvFileError("checksum_mismatch", "the uploaded file is not the file whose SHA-256 was declared")
-    counted = replace(held, total=total, lease_until=lease_until_from(datetime.now(UTC)))
+    counted = held._replace(total=total, lease_until=lease_until_from(datetime.now(UTC)))
     return counted if gateways.ingest.batches.checkpoint(counted, held.lease_until) else None
 
 
@@ -236,9 +234,8 @@ def _commit(
     record: BatchRecord, window: _Window, position: int, resuming: bool, gateways: StreamGateways
 ) -> BatchRecord | None:
     enqueued, not_enqueued = queue_and_record(window.rows, gateways.ingest, resuming=resuming)
-    reports = [SkippedRowReport(row=s.line, email=s.email, reason=s.reason.value) for s in window.skips]
-    progressed = replace(
-        record,
+    reports = tuple(SkippedRowReport(row=s.line, email=s.email, reason=s.reason.value) for s in window.skips)
+    progressed = record._replace(
         rows_read=position,
         enqueued=record.enqueued + enqueued,
         not_enqueued=record.not_enqueued + not_enqueued,
@@ -251,7 +248,7 @@ def _commit(
 
 def _hand_over(record: BatchRecord, gateways: StreamGateways) -> StreamOutcome:
     """Let the lease lapse now, so the continuation takes the batch over without waiting."""
-    released = replace(record, lease_until=to_iso(datetime.now(UTC)))
+    released = record._replace(lease_until=to_iso(datetime.now(UTC)))
     if not gateways.ingest.batches.checkpoint(released, record.lease_until):
         return StreamOutcome.SUPERSEDED
     logger.info("upload ingest continues in a new invocation", extra={"rowsRead": record.rows_read})

@@ -7,7 +7,6 @@ streaming-ingest handler with the event S3 would send.
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -320,7 +319,7 @@ def test_an_event_for_a_batch_whose_live_ingest_renews_its_lease_does_nothing(
     assert holder is not None
 
     def holder_renews(_: float) -> None:
-        renewed = replace(holder.record, lease_until="2999-01-01T00:00:00.000000Z")
+        renewed = holder.record._replace(lease_until="2999-01-01T00:00:00.000000Z")
         assert gateways.ingest.batches.checkpoint(renewed, holder.record.lease_until)
 
     # When the duplicate event arrives, Then it leaves the batch to its holder

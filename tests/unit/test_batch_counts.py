@@ -25,7 +25,7 @@ class ShardsMeetBeforeAnswering(SendIndex):
         self.finished: list[str] = []
 
     def count(self, partition: IndexPartition) -> int:
-        assert partition.index == BATCH_STATUS_INDEX
+        assert partition.index_name == BATCH_STATUS_INDEX
         status = _status(partition)
         with self.lock:
             barrier = self.barriers.setdefault(status, threading.Barrier(INDEX_SHARDS, timeout=10))

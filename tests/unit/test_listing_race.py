@@ -49,7 +49,7 @@ class RowMovesWhileRead(SendIndex):
 
     @staticmethod
     def _partition_status(partition: IndexPartition) -> str:
-        assert partition.index in (STATUS_INDEX, BATCH_STATUS_INDEX)
+        assert partition.index_name in (STATUS_INDEX, BATCH_STATUS_INDEX)
         return next(part for part in partition.value.split("#") if part in STATUSES)
 
     def _read(self, partition: IndexPartition) -> list[SendRow]:
@@ -74,7 +74,7 @@ class RowMovesWhileRead(SendIndex):
         return IndexPage(rows=self._read(partition)[:limit], next_key=None)
 
     def count(self, partition: IndexPartition) -> int:
-        assert partition.index == BATCH_STATUS_INDEX
+        assert partition.index_name == BATCH_STATUS_INDEX
         return len(self._read(partition))
 
 
