@@ -1,5 +1,7 @@
 """Fixtures for the emulated AWS: every test gets a fresh in-process moto with the real resources."""
 
+import io
+import logging
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -21,6 +23,7 @@ from campaign.config import clear_settings_cache
 from campaign.local.emulator import install_dynamodb_item_lock
 from campaign.local.provision import LocalResources, provision
 from campaign.local.sqs_poller import PollResult, poll_once
+from campaign.observability import logger
 from tests.support import TEST_API_KEY
 
 
@@ -40,6 +43,17 @@ def reset_process_caches() -> None:
     worker.handler._rows.cache_clear()
     worker.s3_ingest._gateways.cache_clear()
     upload_store._presigning_client.cache_clear()
+
+
+@pytest.fixture
+def logs() -> Iterator[io.StringIO]:
+    """The Powertools handler keeps the stream it was built with; point it at a buffer for the test."""
+    buffer = io.StringIO()
+    handler = logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    previous = handler.setStream(buffer)
+    yield buffer
+    handler.setStream(previous)
 
 
 @pytest.fixture(autouse=True)

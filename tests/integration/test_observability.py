@@ -3,8 +3,6 @@ correlation ids, and no addresses, bodies or keys in clear."""
 
 import io
 import json
-import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,30 +10,12 @@ import pytest
 import worker.handler
 from campaign.local.provision import LocalResources
 from campaign.local.sqs_poller import LocalLambdaContext, receive, sqs_event
-from campaign.observability import logger, mask_emails
+from campaign.observability import mask_emails
 from tests.conftest import reset_process_caches
 from tests.support import TEST_API_KEY
 from tests.support.apigw import http_api_event, multipart
 from tests.support.aws_calls import client_error, faults
-
-
-@pytest.fixture
-def logs() -> Iterator[io.StringIO]:
-    """The Powertools handler keeps the stream it was built with; point it at a buffer for the test."""
-    buffer = io.StringIO()
-    handler = logger.registered_handler
-    assert isinstance(handler, logging.StreamHandler)
-    previous = handler.setStream(buffer)
-    yield buffer
-    handler.setStream(previous)
-
-
-def _lines(text: str) -> list[dict[str, Any]]:
-    documents = []
-    for line in text.splitlines():
-        if line.startswith("{"):
-            documents.append(json.loads(line))
-    return documents
+from tests.support.log_lines import json_lines
 
 
 def _emf(documents: list[dict[str, Any]]) -> dict[str, set[tuple[str, ...]]]:
@@ -67,7 +47,7 @@ def test_ingest_publishes_rows_and_duration_metrics_with_skip_reasons(
     stack: LocalResources, capfd: pytest.CaptureFixture[str]
 ) -> None:
     _upload_through_lambda(CSV)
-    metrics = _emf(_lines(capfd.readouterr().out))
+    metrics = _emf(json_lines(capfd.readouterr().out))
     assert {"RowsAccepted", "RowsNotEnqueued", "IngestDuration"} <= set(metrics)
     assert metrics["RowsSkipped"] == {("reason", "service")}
 
@@ -82,7 +62,7 @@ def test_worker_publishes_sent_failed_and_latency_metrics(
     capfd.readouterr()
     with faults("sesv2", "SendEmail", [client_error("MessageRejected", "no")], single_attempt=True):
         worker.handler.handler(sqs_event(messages, stack.queue_arn), LocalLambdaContext(aws_request_id="w-1"))
-    metrics = _emf(_lines(capfd.readouterr().out))
+    metrics = _emf(json_lines(capfd.readouterr().out))
     assert {"EmailsSent", "SesLatency"} <= set(metrics)
     assert metrics["EmailsFailed"] == {("kind", "service")}
 
@@ -92,7 +72,7 @@ def test_worker_log_lines_carry_send_batch_and_request_ids(stack: LocalResources
     messages = receive(stack.queue_url, wait_seconds=0)
     logs.truncate(0)
     worker.handler.handler(sqs_event(messages, stack.queue_arn), LocalLambdaContext(aws_request_id="w-42"))
-    lines = [d for d in _lines(logs.getvalue()) if "message" in d and d.get("level")]
+    lines = [d for d in json_lines(logs.getvalue()) if "message" in d and d.get("level")]
     sent = json.loads(messages[0]["Body"])
     assert lines
     for line in lines:
@@ -103,7 +83,7 @@ def test_worker_log_lines_carry_send_batch_and_request_ids(stack: LocalResources
 def test_api_log_lines_carry_batch_and_correlation_ids(stack: LocalResources, logs: io.StringIO) -> None:
     response = _upload_through_lambda(b"email,subject,content\na@example.com,Hi,x\n")
     batch_id = json.loads(response["body"])["batchId"]
-    ingested = [d for d in _lines(logs.getvalue()) if d.get("message") == "upload ingested"]
+    ingested = [d for d in json_lines(logs.getvalue()) if d.get("message") == "upload ingested"]
     assert ingested and ingested[0]["batchId"] == batch_id
     assert ingested[0]["function_request_id"] == "api-request-1"
     assert ingested[0]["correlation_id"] == "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
