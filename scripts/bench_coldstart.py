@@ -6,6 +6,15 @@ of load on the machine hits all of them alike; the first round is thrown away. T
 ±15% from sample to sample; scripts/bench_instructions.py counts the same imports' instructions,
 which repeat exactly.
 
+Each round imports from a different call depth. CPython 3.11 and 3.12 (Lambda's runtime) allocate a
+fresh 16 KiB frame-stack chunk, with mmap, whenever a call crosses the end of the current one, and free
+it on return (CPython gh-142183, fixed in 3.13 and 3.14 only): code that calls in a loop right at a
+chunk boundary makes thousands of mmap/munmap pairs. Where the boundaries fall depends on how deep the
+import starts, which in Lambda is the runtime's own depth, so one fixed depth measures one arbitrary
+alignment: measured here, the bare app's import made 295 munmaps from depth 0 and 9,244 from depth 30.
+The rounds walk the depths across one chunk (a frame of the probe's recursion is about 100 bytes), and
+every target sees the same depths.
+
 Every module loads from bytecode, as in Lambda, where `make package` ships a .pyc beside every module
 of ours and of our dependencies: the first round writes the caches of all the targets into one
 PYTHONPYCACHEPREFIX folder, whatever PYTHONDONTWRITEBYTECODE says outside (left set, it made our own
@@ -46,7 +55,16 @@ HANDLER_ENV = {
     # X-Ray clients for centralized sampling (~200 ms here), which in Lambda it never builds.
     "LAMBDA_TASK_ROOT": "/var/task",
 }
-_PROBE = "import time\nt = time.perf_counter()\nimport {module}\nprint(time.perf_counter() - t)"
+_PROBE = """import time
+def at_depth(n):
+    if n:
+        return at_depth(n - 1)
+    started = time.perf_counter()
+    import {module}
+    return time.perf_counter() - started
+print(at_depth({depth}))"""
+# Call depths the rounds import from, in turn: 160 frames of the probe's recursion span a 16 KiB chunk.
+DEPTHS = tuple(range(0, 160, 16))
 _OUTSIDE_ONLY = ("AWS_", "POWERTOOLS_", "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")
 
 
@@ -56,9 +74,9 @@ def probe_env(bytecode_cache: Path) -> dict[str, str]:
     return env | HANDLER_ENV | {"PYTHONPATH": str(ROOT), "PYTHONPYCACHEPREFIX": str(bytecode_cache)}
 
 
-def import_seconds(module: str, bytecode_cache: Path) -> float:
+def import_seconds(module: str, bytecode_cache: Path, depth: int = 0) -> float:
     done = subprocess.run(
-        [sys.executable, "-c", _PROBE.format(module=module)],
+        [sys.executable, "-c", _PROBE.format(module=module, depth=depth)],
         env=probe_env(bytecode_cache),
         cwd=ROOT,
         capture_output=True,
@@ -71,17 +89,17 @@ def import_seconds(module: str, bytecode_cache: Path) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--rounds", type=int, default=2 * len(DEPTHS))
     args = parser.parse_args()
     samples: dict[str, list[float]] = {name: [] for name in TARGETS}
     with tempfile.TemporaryDirectory(prefix="bench-pycache-") as bytecode_cache:
         for round_ in range(args.rounds + 1):
             for name, module in TARGETS.items():
-                seconds = import_seconds(module, Path(bytecode_cache))
+                seconds = import_seconds(module, Path(bytecode_cache), DEPTHS[(round_ - 1) % len(DEPTHS)])
                 if round_:
                     samples[name].append(seconds)
     medians = {name: statistics.median(values) for name, values in samples.items()}
-    print(json.dumps({"rounds": args.rounds, "median_seconds": medians, "samples": samples}))
+    print(json.dumps({"rounds": args.rounds, "depths": DEPTHS, "median_seconds": medians, "samples": samples}))
 
 
 if __name__ == "__main__":
