@@ -194,7 +194,7 @@ _COLD_START_PAIRS = (
     ),
 )
 _LIBRARIES = {
-    "worker libraries": "boto3 + Powertools Logger, Metrics, Tracer, batch",
+    "worker libraries": "boto3 + Powertools Logger, Metrics, Tracer",
     "API libraries": "bare app + boto3 + Powertools Logger, Metrics, Tracer, parameters",
 }
 
