@@ -15,6 +15,10 @@ alignment: measured here, the bare app's import made 295 munmaps from depth 0 an
 The rounds walk the depths across one chunk (a frame of the probe's recursion is about 100 bytes), and
 every target sees the same depths.
 
+Every target imports as its Lambda package ships it: the modules `make package` leaves out of the zips
+(`pydantic.v1`, see scripts/package_lambdas.py) are made unimportable first, for all four alike (none
+of the baselines imports them).
+
 Every module loads from bytecode, as in Lambda, where `make package` ships a .pyc beside every module
 of ours and of our dependencies: the first round writes the caches of all the targets into one
 PYTHONPYCACHEPREFIX folder, whatever PYTHONDONTWRITEBYTECODE says outside (left set, it made our own
@@ -30,6 +34,8 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from scripts.package_lambdas import COMPONENTS
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = {
@@ -63,6 +69,15 @@ def at_depth(n):
     import {module}
     return time.perf_counter() - started
 print(at_depth({depth}))"""
+LEFT_OUT = tuple(sorted({module for component in COMPONENTS.values() for module in component.left_out}))
+
+
+def as_packaged(statement: str) -> str:
+    """`statement` run where the modules the packages leave out cannot be imported (`import` of a name
+    mapped to None in sys.modules raises ImportError, as it does for a module that is not there)."""
+    return f"import sys\nsys.modules.update(dict.fromkeys({LEFT_OUT!r}))\n{statement}"
+
+
 # Call depths the rounds import from, in turn: 160 frames of the probe's recursion span a 16 KiB chunk.
 DEPTHS = tuple(range(0, 160, 16))
 _OUTSIDE_ONLY = ("AWS_", "POWERTOOLS_", "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")
@@ -76,7 +91,7 @@ def probe_env(bytecode_cache: Path) -> dict[str, str]:
 
 def import_seconds(module: str, bytecode_cache: Path, depth: int = 0) -> float:
     done = subprocess.run(
-        [sys.executable, "-c", _PROBE.format(module=module, depth=depth)],
+        [sys.executable, "-c", as_packaged(_PROBE.format(module=module, depth=depth))],
         env=probe_env(bytecode_cache),
         cwd=ROOT,
         capture_output=True,

@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from scripts.bench_coldstart import ROOT, TARGETS, probe_env
+from scripts.bench_coldstart import ROOT, TARGETS, as_packaged, probe_env
 
 # What each handler imports before any code of ours; see the modules' docstrings.
 LIBRARIES = {
@@ -30,6 +30,8 @@ _COLLECTED = re.compile(r"Collected : (\d+)")
 
 
 def instructions(statement: str, valgrind: str, bytecode_cache: Path) -> int:
+    """Instructions of `statement`, run as the handlers import in Lambda (bench_coldstart.as_packaged)."""
+    statement = as_packaged(statement)
     env = probe_env(bytecode_cache) | {"PYTHONHASHSEED": "0"}
     # Once without valgrind, so the bytecode caches exist before the count.
     subprocess.run([sys.executable, "-c", statement], env=env, cwd=ROOT, check=True, capture_output=True)

@@ -259,3 +259,14 @@ def test_cold_start_needs_only_what_the_package_and_runtime_hold(function: str) 
     # The SQS worker does not load the CSV rules' address validator either (only the streaming ingest does)
     if function == "worker":
         assert "email_validator" not in modules
+
+
+def test_a_module_left_out_is_removed_from_the_tree_and_found_if_it_comes_back(tmp_path: Path) -> None:
+    tree = tmp_path / "package"
+    for name in ("pydantic/__init__.py", "pydantic/main.py", "pydantic/v1/__init__.py", "pydantic/v1/main.py"):
+        (tree / name).parent.mkdir(parents=True, exist_ok=True)
+        (tree / name).write_text("")
+    package_lambdas.leave_out(tree, ("pydantic.v1",))
+    assert sorted(package_lambdas.tree_files(tree)) == ["pydantic/__init__.py", "pydantic/main.py"]
+    names = ["pydantic/main.py", "pydantic/v1/main.py", "pydantic/v1/__pycache__/main.cpython-312.pyc"]
+    assert package_lambdas.left_in(names, ("pydantic.v1",)) == names[1:]

@@ -1,0 +1,117 @@
+"""The API as its Lambda package ships it: without the modules scripts/package_lambdas.py leaves out
+(`pydantic.v1`). Each request goes through the Lambda handler in a fresh interpreter, where those
+modules cannot be imported, against the emulated AWS; the answers must be the ones the API gives with
+them."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.infra.test_packaging import package_lambdas
+
+ROOT = Path(__file__).resolve().parents[2]
+LEFT_OUT = package_lambdas.COMPONENTS["ingestor"].left_out
+
+# Runs in the child: the stack as tests/conftest.py builds it, then one request per line of REQUESTS.
+_CHILD = """
+import json, os, sys
+sys.modules.update(dict.fromkeys(json.loads(os.environ["LEFT_OUT"])))
+from moto import mock_aws
+from campaign.local.provision import provision
+from campaign.local.sqs_poller import LocalLambdaContext
+from tests.support import TEST_API_KEY
+from tests.support.apigw import http_api_event, multipart
+
+with mock_aws():
+    stack = provision("test")
+    os.environ.update(TABLE_NAME=stack.table_name, QUEUE_URL=stack.queue_url, UPLOAD_BUCKET=stack.upload_bucket,
+                      API_KEY=TEST_API_KEY, ENQUEUE_DELAY_SECONDS="0")
+    from app.handler import handler
+    answers = []
+    for method, path, kind, body in json.loads(os.environ["REQUESTS"]):
+        if kind == "csv":
+            payload, content_type = multipart("file", "c.csv", body.encode())
+        else:
+            payload, content_type = body.encode(), "application/json"
+        event = http_api_event(method, path, body=payload, headers={"content-type": content_type})
+        reply = handler(event, LocalLambdaContext(aws_request_id="r"))
+        answers.append([reply["statusCode"], json.loads(reply["body"])])
+    leaked = [name for name in json.loads(os.environ["LEFT_OUT"]) if sys.modules.get(name) is not None]
+print(json.dumps({"answers": answers, "leaked": leaked}))
+"""
+
+CSV = "email,subject,content\nann@example.com,Hi,Hello\nnot-an-address,Hi,Hello\n"
+LISTING = json.dumps({"query": "{ listEmailStatus(first: 5) { items { email status } } }"})
+
+
+def _through_the_package(requests: list[tuple[str, str, str, str]]) -> list[tuple[int, Any]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "POWERTOOLS_SERVICE_NAME": "campaign-test",
+        "REQUESTS": json.dumps(requests),
+        "LEFT_OUT": json.dumps(LEFT_OUT),
+        "PYTHONPATH": str(ROOT),
+    }
+    done = subprocess.run([sys.executable, "-c", _CHILD], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["leaked"] == []
+    return [(status, body) for status, body in result["answers"]]
+
+
+def test_the_ingestor_package_leaves_pydantic_v1_out() -> None:
+    assert LEFT_OUT == ("pydantic.v1",)
+
+
+@pytest.fixture(scope="module")
+def answers() -> list[tuple[int, Any]]:
+    return _through_the_package(
+        [
+            ("GET", "/health", "json", ""),
+            ("GET", "/openapi.json", "json", ""),
+            ("POST", "/upload", "csv", CSV),
+            ("POST", "/upload", "csv", "no,header\n"),
+            ("POST", "/uploads", "json", '{"sha256": "x", "size": 0}'),
+            ("POST", "/graphql", "json", LISTING),
+        ]
+    )
+
+
+def test_health_and_the_openapi_document_are_served(answers: list[tuple[int, Any]]) -> None:
+    (health_status, health), (openapi_status, openapi) = answers[0], answers[1]
+    assert (health_status, health) == (200, {"status": "ok"})
+    assert openapi_status == 200
+    assert "/upload" in openapi["paths"]
+
+
+def test_an_upload_is_accepted_and_its_bad_row_skipped(answers: list[tuple[int, Any]]) -> None:
+    status, summary = answers[2]
+    assert status == 201
+    assert (summary["enqueued"], summary["skipped"]) == (1, 1)
+    assert summary["skippedRows"][0]["reason"] == "invalid_email"
+
+
+def test_a_file_without_the_columns_gets_a_400_naming_the_problem(answers: list[tuple[int, Any]]) -> None:
+    status, error = answers[3]
+    assert status == 400
+    assert error["error"] == "missing_columns"
+
+
+def test_an_invalid_body_gets_a_400_listing_the_fields(answers: list[tuple[int, Any]]) -> None:
+    status, error = answers[4]
+    assert status == 400
+    assert error["error"] == "invalid_request"
+    assert {p["location"] for p in error["problems"]} == {"body.sha256", "body.size"}
+
+
+def test_graphql_lists_the_uploaded_row(answers: list[tuple[int, Any]]) -> None:
+    status, listing = answers[5]
+    assert status == 200
+    assert listing["data"]["listEmailStatus"]["items"] == [{"email": "ann@example.com", "status": "QUEUED"}]
