@@ -1,6 +1,6 @@
 """Settings read from the environment: the only module that reads os.environ.
 
-NamedTuples rather than pydantic-settings keep the cold starts small (docs/DESIGN.md, "Records").
+NamedTuples rather than pydantic-settings keep the cold starts small (docs/DESIGN.md, "Cold start").
 Each Lambda asks only for what it uses, so a missing variable fails at cold start, not mid-request.
 """
 

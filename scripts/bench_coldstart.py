@@ -35,7 +35,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from scripts.package_lambdas import COMPONENTS
+from scripts.package_lambdas import COMPONENTS, without_modules
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = {
@@ -73,9 +73,8 @@ LEFT_OUT = tuple(sorted({module for component in COMPONENTS.values() for module 
 
 
 def as_packaged(statement: str) -> str:
-    """`statement` run where the modules the packages leave out cannot be imported (`import` of a name
-    mapped to None in sys.modules raises ImportError, as it does for a module that is not there)."""
-    return f"import sys\nsys.modules.update(dict.fromkeys({LEFT_OUT!r}))\n{statement}"
+    """`statement` run where the modules the packages leave out cannot be imported."""
+    return without_modules(statement, LEFT_OUT)
 
 
 # Call depths the rounds import from, in turn: 160 frames of the probe's recursion span a 16 KiB chunk.

@@ -379,6 +379,13 @@ def leave_out(tree: Path, modules: tuple[str, ...]) -> None:
         shutil.rmtree(package)
 
 
+def without_modules(statement: str, modules: tuple[str, ...]) -> str:
+    """Python source that runs `statement` where `modules` cannot be imported, as in a package that
+    leaves them out (`import` of a name mapped to None in sys.modules raises ImportError, as it does for
+    a module that is not there). The bench and the tests run the handlers this way."""
+    return f"import sys\nsys.modules.update(dict.fromkeys({modules!r}))\n{statement}"
+
+
 def left_in(names: list[str], modules: tuple[str, ...]) -> list[str]:
     """The zip entries of modules that should have been left out."""
     folders = tuple(module.replace(".", "/") + "/" for module in modules)

@@ -9,10 +9,8 @@ original one.
 
 import time
 from collections import Counter
-from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from types import MappingProxyType
 from typing import NamedTuple
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -48,8 +46,8 @@ class UploadResult(NamedTuple):
     skipped: int
     not_enqueued: int
     duplicate: bool
-    skipped_rows: tuple[SkippedRowReport, ...] = ()
-    skipped_by_reason: Mapping[str, int] = MappingProxyType({})
+    skipped_rows: tuple[SkippedRowReport, ...]
+    skipped_by_reason: dict[str, int]
 
     @property
     def created(self) -> bool:
@@ -88,7 +86,7 @@ def _record_metrics(result: UploadResult, seconds: float) -> None:
 
 
 def record_ingest_metrics(
-    *, accepted: int, not_enqueued: int, skipped_by_reason: Mapping[str, int], seconds: float
+    *, accepted: int, not_enqueued: int, skipped_by_reason: dict[str, int], seconds: float
 ) -> None:
     metrics.add_metric(name=METRIC_ROWS_ACCEPTED, unit=MetricUnit.Count, value=accepted)
     metrics.add_metric(name=METRIC_ROWS_NOT_ENQUEUED, unit=MetricUnit.Count, value=not_enqueued)
@@ -207,4 +205,5 @@ def _duplicate_answer(batch: BatchRecord) -> UploadResult:
         not_enqueued=0,
         duplicate=True,
         skipped_rows=batch.skipped_rows,
+        skipped_by_reason={},
     )

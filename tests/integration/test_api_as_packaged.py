@@ -20,7 +20,6 @@ LEFT_OUT = package_lambdas.COMPONENTS["ingestor"].left_out
 # Runs in the child: the stack as tests/conftest.py builds it, then one request per line of REQUESTS.
 _CHILD = """
 import json, os, sys
-sys.modules.update(dict.fromkeys(json.loads(os.environ["LEFT_OUT"])))
 from moto import mock_aws
 from campaign.local.provision import provision
 from campaign.local.sqs_poller import LocalLambdaContext
@@ -59,7 +58,8 @@ def _through_the_package(requests: list[tuple[str, str, str, str]]) -> list[tupl
         "LEFT_OUT": json.dumps(LEFT_OUT),
         "PYTHONPATH": str(ROOT),
     }
-    done = subprocess.run([sys.executable, "-c", _CHILD], cwd=ROOT, env=env, capture_output=True, text=True)
+    child = package_lambdas.without_modules(_CHILD, LEFT_OUT)
+    done = subprocess.run([sys.executable, "-c", child], cwd=ROOT, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["leaked"] == []
