@@ -43,6 +43,10 @@ TARGETS = {
     "worker.handler": "worker.handler",
     "bare FastAPI+Strawberry+Mangum": "scripts.bench_bare_app",
     "app.handler": "app.handler",
+    # The baselines again with the collector paused as the handlers pause it (campaign/cold_start.py):
+    # the verdict is against the baselines as defined, these show how much of the margin is the pause's.
+    "boto3, collector paused": "scripts.bench_paused_boto3",
+    "bare app, collector paused": "scripts.bench_paused_bare_app",
 }
 # What the handlers read at import (as Lambda sets it): the API builds its app, and so its settings,
 # at import. A local API key means no Secrets Manager; nothing here calls AWS.

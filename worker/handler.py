@@ -10,17 +10,21 @@ brings in asyncio and every event data class Powertools has, 64 million instruct
 worker's import, and kept it over its cold-start target; docs/DESIGN.md has the measurements.
 """
 
-from functools import lru_cache
-from typing import Any, TypedDict
+from campaign.cold_start import collector_paused
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
+# Everything the worker loads at a cold start, with the garbage collector paused (campaign/cold_start.py).
+with collector_paused():
+    from functools import lru_cache
+    from typing import Any, TypedDict
 
-from campaign.aws.email_gateway import DryRunSender, EmailSender, SesSender
-from campaign.aws.send_queue import SendJob
-from campaign.aws.send_rows import SendRows
-from campaign.config import SendMode, worker_settings
-from campaign.observability import logger, metrics, tracer
-from campaign.services.send_email import Attempt, SendOutcome, send_queued_email
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from campaign.aws.email_gateway import DryRunSender, EmailSender, SesSender
+    from campaign.aws.send_queue import SendJob
+    from campaign.aws.send_rows import SendRows
+    from campaign.config import SendMode, worker_settings
+    from campaign.observability import logger, metrics, tracer
+    from campaign.services.send_email import Attempt, SendOutcome, send_queued_email
 
 
 class BatchItemFailure(TypedDict):

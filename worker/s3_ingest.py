@@ -5,22 +5,26 @@ the file needs another invocation, which this handler then starts. Like the work
 framework, and it ships in the worker's package.
 """
 
-from collections.abc import Iterator
-from functools import lru_cache
-from typing import Any
-from urllib.parse import unquote_plus
+from campaign.cold_start import collector_paused
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
+# Everything the ingest loads at a cold start, with the garbage collector paused (campaign/cold_start.py).
+with collector_paused():
+    from collections.abc import Iterator
+    from functools import lru_cache
+    from typing import Any
+    from urllib.parse import unquote_plus
 
-from campaign.aws.batches import Batches
-from campaign.aws.continuation import CONTINUE_BATCH_FIELD, Continuation, LambdaContinuation
-from campaign.aws.send_queue import SendQueue
-from campaign.aws.send_rows import SendRows
-from campaign.aws.upload_store import UploadStore, batch_id_from_key
-from campaign.config import SettingsError, stream_ingest_settings
-from campaign.observability import logger, metrics, tracer
-from campaign.services.ingest import IngestGateways
-from campaign.services.stream_ingest import StreamGateways, StreamOutcome, ingest_upload
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from campaign.aws.batches import Batches
+    from campaign.aws.continuation import CONTINUE_BATCH_FIELD, Continuation, LambdaContinuation
+    from campaign.aws.send_queue import SendQueue
+    from campaign.aws.send_rows import SendRows
+    from campaign.aws.upload_store import UploadStore, batch_id_from_key
+    from campaign.config import SettingsError, stream_ingest_settings
+    from campaign.observability import logger, metrics, tracer
+    from campaign.services.ingest import IngestGateways
+    from campaign.services.stream_ingest import StreamGateways, StreamOutcome, ingest_upload
 
 
 @lru_cache(maxsize=1)

@@ -213,16 +213,8 @@ def _requires(name: str) -> list[str] | None:
         return None
 
 
-def _cold_start_imports(module: str) -> tuple[set[str], set[str]]:
-    """(distributions, top-level modules) loaded by importing `module` in a fresh interpreter."""
-    script = (
-        "import importlib, importlib.metadata as md, json, sys\n"
-        "before = set(sys.modules)\n"  # the interpreter's own start-up (site hooks such as _distutils_hack)
-        f"importlib.import_module({module!r})\n"
-        "tops = sorted({name.split('.')[0] for name in set(sys.modules) - before})\n"
-        "by_top = md.packages_distributions()\n"
-        "print(json.dumps([sorted({d for top in tops for d in by_top.get(top, [])}), tops]))\n"
-    )
+def _at_cold_start(script: str) -> Any:
+    """The JSON `script` prints last, run in a fresh interpreter with a handler's settings."""
     env = os.environ | {
         "TABLE_NAME": "t",
         "QUEUE_URL": "q",
@@ -236,7 +228,19 @@ def _cold_start_imports(module: str) -> tuple[set[str], set[str]]:
         [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
-    distributions, tops = json.loads(result.stdout.splitlines()[-1])
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def _cold_start_imports(module: str) -> tuple[set[str], set[str]]:
+    """(distributions, top-level modules) loaded by importing `module` in a fresh interpreter."""
+    distributions, tops = _at_cold_start(
+        "import importlib, importlib.metadata as md, json, sys\n"
+        "before = set(sys.modules)\n"  # the interpreter's own start-up (site hooks such as _distutils_hack)
+        f"importlib.import_module({module!r})\n"
+        "tops = sorted({name.split('.')[0] for name in set(sys.modules) - before})\n"
+        "by_top = md.packages_distributions()\n"
+        "print(json.dumps([sorted({d for top in tops for d in by_top.get(top, [])}), tops]))\n"
+    )
     return {str(canonicalize_name(d)) for d in distributions}, set(tops)
 
 
@@ -279,3 +283,25 @@ def test_the_sqs_worker_starts_without_asyncio() -> None:
     # Then asyncio is not among them: nothing in the worker is async, and what brought it in (wrapt 2.x
     # under the X-Ray SDK, Powertools' batch utility) cost 6-7% of the worker's cold start each
     assert "asyncio" not in modules
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_a_cold_start_runs_no_garbage_collection_and_leaves_the_collector_on(function: str) -> None:
+    # Given a fresh interpreter that counts the collector's passes
+    handler_module = load().resource("aws_lambda_function", function)["handler"].rpartition(".")[0]
+    # When Lambda imports the handler module
+    passes, enabled, frozen = _at_cold_start(
+        "import gc, importlib, json, sys\n"
+        "passes = []\n"
+        "def count(phase, info):\n"  # from the moment the handler can pause the collector
+        "    if phase == 'start' and hasattr(sys.modules.get('campaign.cold_start'), 'collector_paused'):\n"
+        "        passes.append(info['generation'])\n"
+        "gc.callbacks.append(count)\n"
+        f"importlib.import_module({handler_module!r})\n"
+        "print(json.dumps([passes, gc.isenabled(), gc.get_freeze_count()]))\n"
+    )
+    # Then the import ran without a single collection (campaign/cold_start.py), the collector is on again
+    # for the invocations, and what the import built is frozen out of their collections
+    assert passes == []
+    assert enabled
+    assert frozen > 10_000
