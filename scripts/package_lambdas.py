@@ -36,8 +36,9 @@ imports the handler the same way (scripts/bench_coldstart.py).
 Reproducible: entries are sorted, every timestamp is 1980-01-01, every mode is 0644, bytecode
 records the /var/task path rather than the build directory, and no console scripts (bin/) go in, so two
 builds of the same inputs are identical.
-pyproject.toml pins only the direct dependencies, so the transitive versions are whatever pip resolves
-on the day; each build writes build/<name>.requirements.txt listing what went in.
+pyproject.toml pins the direct dependencies (and wrapt, for the cold start), so the other transitive
+versions are whatever pip resolves on the day; each build writes build/<name>.requirements.txt listing
+what went in.
 
 Usage: python scripts/package_lambdas.py [--out build] [--only worker|ingestor] [--no-bytecode]
 (LAMBDA_PYTHON=/path/to/python3.12 names the interpreter that compiles the bytecode.)
