@@ -202,7 +202,8 @@ _LIBRARIES = {
 
 def cold_start_rows(c: dict[str, Any], counted: dict[str, Any] | None) -> list[Row]:
     """The timed ratio decides; the instruction counts (repeatable) say the same without the noise and
-    split it into what the libraries cost and what our modules add."""
+    split it into what the libraries cost and what our modules add. The like-for-like rows hold our
+    handlers against baselines that pause the garbage collector as they do (campaign/cold_start.py)."""
     medians, target = c["median_seconds"], f"≤ {COLD_START_TARGET:g}x"
     rows = []
     for figure, ours, baseline, paused, libraries in _COLD_START_PAIRS:
