@@ -13,7 +13,7 @@ help:
 	@echo "make test   - the whole offline suite (lint, types, tests)"
 	@echo "make demo   - upload example_csv/campaign.csv to the running stack and watch it reach SENT"
 	@echo "make load   - 60 s of uploads + GraphQL reads on a local stack it starts and stops (loopback); prints the report"
-	@echo "make bench  - ours vs a naive baseline on the emulator: requests, reads, memory, cold start, rows/s (4-6 min)"
+	@echo "make bench  - ours vs a naive baseline on the emulator: requests, reads, memory, cold start, rows/s (5-8 min)"
 	@echo "make package - build/ingestor.zip and build/worker.zip for Lambda (arm64, python3.12)"
 	@echo "make checkov - scan terraform/ with checkov (in its own virtualenv)"
 
