@@ -200,6 +200,10 @@ _LIBRARIES = {
 }
 
 
+def _ratio_row(figure: str, ours: float, baseline: float, target: str, result: str) -> Row:
+    return Row(figure, _fmt(ours, 0), _fmt(baseline, 0), f"{ours / baseline:.2f}x", target, result)
+
+
 def cold_start_rows(c: dict[str, Any], counted: dict[str, Any] | None) -> list[Row]:
     """The timed ratio decides; the instruction counts (repeatable) say the same without the noise and
     split it into what the libraries cost and what our modules add. The like-for-like rows hold our
@@ -208,62 +212,23 @@ def cold_start_rows(c: dict[str, Any], counted: dict[str, Any] | None) -> list[R
     rows = []
     for figure, ours, baseline, paused, libraries in _COLD_START_PAIRS:
         o, n, p = (medians[name] * 1000 for name in (ours, baseline, paused))
-        ok = o <= COLD_START_TARGET * n
+        depths = min(c["rounds"], len(c["depths"]))
+        timed = f"Cold start: {figure} (ms, median of {c['rounds']}, {depths} call depths)"
+        rows.append(_ratio_row(timed, o, n, target, _verdict(o <= COLD_START_TARGET * n)))
         rows.append(
-            Row(
-                f"Cold start: {figure} (ms, median of {c['rounds']}, {min(c['rounds'], len(c['depths']))} call depths)",
-                _fmt(o, 0),
-                _fmt(n, 0),
-                f"{o / n:.2f}x",
-                target,
-                _verdict(ok),
-            )
-        )
-        rows.append(
-            Row(
-                "  like for like: the baseline with the collector paused too (ms)",
-                _fmt(o, 0),
-                _fmt(p, 0),
-                f"{o / p:.2f}x",
-                target,
-                "info",
-            )
+            _ratio_row("  like for like: the baseline with the collector paused too (ms)", o, p, target, "info")
         )
         if not counted or counted.get("valgrind") is None:
             rows.append(Row("  in instructions: not counted (valgrind not installed)", "—", "—", "—", "—", "info"))
             continue
-        i = counted["instructions"]
-        mega = {name: i[name] / 1e6 for name in (ours, baseline, paused, libraries)}
-        rows.append(
-            Row(
-                "  in instructions (millions, callgrind)",
-                _fmt(mega[ours], 0),
-                _fmt(mega[baseline], 0),
-                f"{mega[ours] / mega[baseline]:.2f}x",
-                target,
-                "info",
-            )
-        )
-        rows.append(
-            Row(
-                "  in instructions, like for like (collector paused in both)",
-                _fmt(mega[ours], 0),
-                _fmt(mega[paused], 0),
-                f"{mega[ours] / mega[paused]:.2f}x",
-                target,
-                "info",
-            )
-        )
-        rows.append(
-            Row(
-                f"  the libraries alone: {_LIBRARIES[libraries]}",
-                _fmt(mega[libraries], 0),
-                _fmt(mega[baseline], 0),
-                f"{mega[libraries] / mega[baseline]:.2f}x",
-                "—",
-                "info",
-            )
-        )
+        mega = {name: counted["instructions"][name] / 1e6 for name in (ours, baseline, paused, libraries)}
+        rows += [
+            _ratio_row("  in instructions (millions, callgrind)", mega[ours], mega[baseline], target, "info"),
+            _ratio_row(
+                "  in instructions, like for like (collector paused in both)", mega[ours], mega[paused], target, "info"
+            ),
+            _ratio_row(f"  the libraries alone: {_LIBRARIES[libraries]}", mega[libraries], mega[baseline], "—", "info"),
+        ]
     return rows
 
 
