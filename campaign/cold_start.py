@@ -8,8 +8,9 @@ the import skips that work; frozen afterwards (`gc.freeze`), those objects are l
 collection too, so the first invocations do not pay the deferred walk instead. The price is that the
 few hundred cyclic garbage objects of the import are never freed (tens of kilobytes).
 
-This is the practice CPython's documentation gives for `gc.freeze` (pause early, freeze once the
-long-lived state is built); docs/DESIGN.md (*Cold start*) has the measurements.
+The steps are the ones CPython's documentation gives for `gc.freeze` in a server that forks (disable
+early, freeze once the long-lived state is built, enable again); there the aim is memory shared with
+the children, here it is the time. docs/DESIGN.md (*Cold start*) has the measurements.
 """
 
 import gc
