@@ -16,7 +16,7 @@ The rounds walk the depths across one chunk (a frame of the probe's recursion is
 every target sees the same depths.
 
 Every target imports as its Lambda package ships it: the modules `make package` leaves out of the zips
-(`pydantic.v1`, see scripts/package_lambdas.py) are made unimportable first, for all four alike (none
+(`pydantic.v1`, see scripts/package_lambdas.py) are made unimportable first, for all the targets alike (none
 of the baselines imports them).
 
 Every module loads from bytecode, as in Lambda, where `make package` ships a .pyc beside every module
