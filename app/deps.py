@@ -5,22 +5,20 @@ from typing import Annotated
 
 from fastapi import Depends
 
+from campaign.aws.batch_counts import BatchCounts
 from campaign.aws.batches import Batches
+from campaign.aws.bodies import Bodies
 from campaign.aws.send_index import SendIndex
-from campaign.aws.send_queue import SendQueue
-from campaign.aws.send_rows import SendRows
 from campaign.aws.upload_store import UploadStore
 from campaign.config import api_settings
-from campaign.services.ingest import IngestGateways
+from campaign.services.ingest import IngestGateways, ingest_gateways_for
 
 
 @lru_cache(maxsize=1)
 def ingest_gateways() -> IngestGateways:
     settings = api_settings()
-    return IngestGateways(
-        batches=Batches(settings.table_name),
-        rows=SendRows(settings.table_name),
-        queue=SendQueue(settings.queue_url, settings.enqueue_delay_seconds),
+    return ingest_gateways_for(
+        settings.table_name, settings.queue_url, settings.enqueue_delay_seconds, settings.retention
     )
 
 
@@ -35,7 +33,17 @@ SendIndexDep = Annotated[SendIndex, Depends(send_index)]
 
 @lru_cache(maxsize=1)
 def batches() -> Batches:
-    return Batches(api_settings().table_name)
+    return Batches(api_settings().table_name, api_settings().retention)
+
+
+@lru_cache(maxsize=1)
+def batch_counts() -> BatchCounts:
+    return BatchCounts(api_settings().table_name, api_settings().retention)
+
+
+@lru_cache(maxsize=1)
+def bodies() -> Bodies:
+    return Bodies(api_settings().table_name)
 
 
 BatchesDep = Annotated[Batches, Depends(batches)]

@@ -7,9 +7,10 @@ Each Lambda asks only for what it uses, so a missing variable fails at cold star
 import os
 from enum import StrEnum
 from functools import lru_cache
-from typing import NamedTuple
+from typing import NamedTuple, TypedDict
 
-from campaign.limits import ENQUEUE_DELAY_SECONDS
+from campaign.domain.retention import Retention, validate
+from campaign.limits import DEFAULT_DEDUPE_WINDOW_DAYS, DEFAULT_RETENTION_DAYS, ENQUEUE_DELAY_SECONDS
 
 # Environment variable names, defined once; Terraform sets exactly these (tests/infra checks it).
 ENV_TABLE_NAME = "TABLE_NAME"
@@ -30,6 +31,9 @@ ENV_UPLOAD_BUCKET = "UPLOAD_BUCKET"
 ENV_LAMBDA_FUNCTION_NAME = "AWS_LAMBDA_FUNCTION_NAME"
 # Comma-separated browser origins allowed to call the API; unset means CORS stays off.
 ENV_CORS_ALLOW_ORIGINS = "CORS_ALLOW_ORIGINS"
+# Days a message key blocks a second send of the same message, and days rows and batches are kept.
+ENV_DEDUPE_WINDOW_DAYS = "DEDUPE_WINDOW_DAYS"
+ENV_RETENTION_DAYS = "RETENTION_DAYS"
 
 
 class SendMode(StrEnum):
@@ -51,6 +55,7 @@ def _required(name: str) -> str:
 class ApiSettings(NamedTuple):
     table_name: str
     stage: str
+    retention: Retention
     queue_url: str
     dlq_url: str | None
     enqueue_delay_seconds: int
@@ -63,15 +68,36 @@ class ApiSettings(NamedTuple):
 class StreamIngestSettings(NamedTuple):
     table_name: str
     stage: str
+    retention: Retention
     queue_url: str
     enqueue_delay_seconds: int
     upload_bucket: str
     function_name: str | None
 
 
+class OperatorSettings(NamedTuple):
+    """The re-drive scripts': the table and the queues, nothing of the API's (no key, no bucket)."""
+
+    table_name: str
+    stage: str
+    retention: Retention
+    queue_url: str
+    dlq_url: str | None
+    enqueue_delay_seconds: int
+
+
+class CounterSettings(NamedTuple):
+    """The stream consumer's: it only writes batch counts."""
+
+    table_name: str
+    stage: str
+    retention: Retention
+
+
 class WorkerSettings(NamedTuple):
     table_name: str
     stage: str
+    retention: Retention
     send_mode: SendMode
     sender_address: str | None
     configuration_set: str | None
@@ -80,8 +106,36 @@ class WorkerSettings(NamedTuple):
     max_receive_count: int
 
 
-def _common() -> dict[str, str]:
-    return {"table_name": _required(ENV_TABLE_NAME), "stage": os.environ.get(ENV_STAGE, "local")}
+class _Common(TypedDict):
+    table_name: str
+    stage: str
+    retention: Retention
+
+
+def _common() -> _Common:
+    return {
+        "table_name": _required(ENV_TABLE_NAME),
+        "stage": os.environ.get(ENV_STAGE, "local"),
+        "retention": _retention(),
+    }
+
+
+def _days(name: str, default: int) -> int:
+    raw = os.environ.get(name, str(default)).strip()
+    if not raw.isdigit():
+        raise SettingsError(f"{name} must be a whole number of days")
+    return int(raw)
+
+
+def _retention() -> Retention:
+    retention = Retention(
+        dedupe_window_days=_days(ENV_DEDUPE_WINDOW_DAYS, DEFAULT_DEDUPE_WINDOW_DAYS),
+        retention_days=_days(ENV_RETENTION_DAYS, DEFAULT_RETENTION_DAYS),
+    )
+    problem = validate(retention)
+    if problem is not None:
+        raise SettingsError(f"{ENV_DEDUPE_WINDOW_DAYS}/{ENV_RETENTION_DAYS}: {problem}")
+    return retention
 
 
 def _enqueue_delay() -> int:
@@ -145,8 +199,23 @@ def worker_settings() -> WorkerSettings:
     )
 
 
+def operator_settings() -> OperatorSettings:
+    return OperatorSettings(
+        **_common(),
+        queue_url=_required(ENV_QUEUE_URL),
+        dlq_url=os.environ.get(ENV_DLQ_URL) or None,
+        enqueue_delay_seconds=_enqueue_delay(),
+    )
+
+
+@lru_cache(maxsize=1)
+def counter_settings() -> CounterSettings:
+    return CounterSettings(**_common())
+
+
 def clear_settings_cache() -> None:
     """Tests change the environment between cases."""
+    counter_settings.cache_clear()
     api_settings.cache_clear()
     worker_settings.cache_clear()
     stream_ingest_settings.cache_clear()

@@ -14,19 +14,44 @@ MAX_UPLOAD_ROWS = 50_000
 MAX_REQUEST_BYTES = MAX_UPLOAD_BYTES + 64 * 1024
 
 MAX_SUBJECT_CHARS = 200
-# DynamoDB items are capped at 400 KB, and each GSI with ALL projection stores a copy of the row.
+# A practical cap for one email body; a body larger than a send row may hold is stored once per batch
+# in an item of its own (DynamoDB caps items at 400 KB), never in an index.
 MAX_CONTENT_BYTES = 100_000
-# The upload answer and the stored batch summary list at most this many skipped rows.
+# The upload answer and the stored batch summary list at most this many skipped rows, and as many
+# rows already accepted by earlier uploads.
 SKIPPED_ROWS_CAP = 100
+# A report echoes at most this many characters of a cell (an address, mostly): a 450 KB cell must not
+# make the stored batch summary (or the streaming ingest's checkpoint) outgrow DynamoDB's 400 KB item.
+ECHO_MAX_CHARS = 100
+# RFC 5321 caps an address at 254 octets; a longer cell is refused before any parsing.
+MAX_EMAIL_CHARS = 254
 
 # GraphQL listEmailStatus page size.
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
+# A page of listEmailStatus ends early, with a cursor, before its JSON would pass this many bytes:
+# Lambda's synchronous response is capped at 6,291,456 bytes, and GraphQL's envelope and headers need
+# some room.
+MAX_PAGE_RESPONSE_BYTES = 5_000_000
+# Batch summaries a global listing reads per page to find its batches (one item each).
+LISTING_BATCHES_PER_PAGE = 3
 
 # AWS API batch limits.
 DYNAMODB_BATCH_WRITE_MAX = 25
 DYNAMODB_BATCH_GET_MAX = 100
+DYNAMODB_TRANSACT_MAX = 100
+DYNAMODB_TRANSACT_MAX_BYTES = 4_000_000
 SQS_SEND_BATCH_MAX = 10
+# A send row that stays within one write unit keeps its body inline (and in the listing index); a
+# larger body goes to an item of its own, so that status changes stay one-unit writes.
+WRITE_UNIT_BYTES = 1024
+# The listing index spreads each batch's rows over this many partitions per status class, by position
+# (seq mod stripes): an ingest writes ~3,800 rows/s and one index partition takes about 1,000.
+LISTING_STRIPES = 8
+# Defaults of the retention settings (campaign/config.py): how long a message key blocks a second
+# send of the same message, and how long rows, bodies and batches are kept (DynamoDB TTL).
+DEFAULT_DEDUPE_WINDOW_DAYS = 30
+DEFAULT_RETENTION_DAYS = 90
 
 # Ingest steps (100 rows: 10 SendMessageBatch + 4 BatchWriteItem) in flight at once. A 4.5 MB file
 # can hold ~90,000 short rows, ~12,600 calls: one after another at ~15 ms each that is over three

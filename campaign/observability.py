@@ -17,6 +17,8 @@ from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 METRIC_ROWS_ACCEPTED = "RowsAccepted"
 METRIC_ROWS_SKIPPED = "RowsSkipped"
 METRIC_ROWS_NOT_ENQUEUED = "RowsNotEnqueued"
+# Rows whose message an earlier upload already accepted (within the deduplication window): not queued.
+METRIC_ROWS_ALREADY_ACCEPTED = "RowsAlreadyAccepted"
 METRIC_INGEST_DURATION = "IngestDuration"
 METRIC_DUPLICATE_UPLOADS = "DuplicateUploads"
 METRIC_EMAILS_SENT = "EmailsSent"

@@ -1,25 +1,36 @@
 """Move the worker's dead letters back onto the send queue (see README, Operations).
 
-Usage (operator credentials; environment as for the API Lambda: TABLE_NAME, QUEUE_URL, DLQ_URL):
+Usage (operator credentials; environment: TABLE_NAME, QUEUE_URL, DLQ_URL, and the AWS region):
     python scripts/redrive_dlq.py
-Rows that gave up after transient failures are reopened and sent once more; rows that are SENT, or
-ERROR for a permanent or unknown-outcome reason, are never resent (their dead letters are dropped).
+Rows that gave up after transient failures are sent again, as new rows of their batch; rows that are
+SENT, or ERROR for a permanent or unknown-outcome reason, are never resent (their dead letters are
+dropped).
 """
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a file from any directory
+
+from campaign.aws.batch_counts import BatchCounts
 from campaign.aws.dead_letters import DeadLetterQueue
 from campaign.aws.send_queue import SendQueue
 from campaign.aws.send_rows import SendRows
-from campaign.config import api_settings
-from campaign.services.redrive import redrive_dead_letters
+from campaign.config import operator_settings
+from campaign.services.redrive import ResendGateways, redrive_dead_letters
 
 
 def main() -> None:
-    settings = api_settings()
+    settings = operator_settings()
     if settings.dlq_url is None:
         raise SystemExit("set DLQ_URL to the dead-letter queue's URL (terraform output dlq_url)")
     result = redrive_dead_letters(
         DeadLetterQueue(settings.dlq_url),
-        rows=SendRows(settings.table_name),
+        resend=ResendGateways(
+            rows=SendRows(settings.table_name),
+            counts=BatchCounts(settings.table_name, settings.retention),
+            retention=settings.retention,
+        ),
         queue=SendQueue(settings.queue_url, settings.enqueue_delay_seconds),
     )
     print(

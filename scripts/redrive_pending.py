@@ -1,22 +1,28 @@
 """Re-queue a batch's rows that were left PENDING because SQS refused their messages.
 
-Usage (environment as for the API Lambda: TABLE_NAME, QUEUE_URL, AWS credentials/region):
+Usage (operator credentials; environment: TABLE_NAME, QUEUE_URL, and the AWS region):
     python scripts/redrive_pending.py <batchId>
 Locally, against `make run`: AWS_ENDPOINT_URL=http://127.0.0.1:4566 TABLE_NAME=csv-campaign-local \\
     QUEUE_URL=http://127.0.0.1:4566/123456789012/csv-campaign-local-sends python scripts/redrive_pending.py <id>
 """
 
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a file from any directory
 
 from campaign.aws.send_index import SendIndex
 from campaign.aws.send_queue import SendQueue
 from campaign.aws.send_rows import SendRows
-from campaign.config import api_settings
+from campaign.config import operator_settings
+from campaign.domain.ids import is_batch_id
 from campaign.services.redrive import redrive_pending
 
 
 def main(batch_id: str) -> None:
-    settings = api_settings()
+    if not is_batch_id(batch_id):
+        raise SystemExit(f"{batch_id!r} is not a batch id (32 hexadecimal characters)")
+    settings = operator_settings()
     result = redrive_pending(
         batch_id,
         index=SendIndex(settings.table_name),

@@ -15,14 +15,16 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "CampaignTest")
 
 import app.auth
 import app.deps
+import worker.count_changes
 import worker.handler
 import worker.s3_ingest
 from campaign.aws import upload_store
 from campaign.aws.clients import clear_client_cache
 from campaign.config import clear_settings_cache
-from campaign.local.emulator import install_dynamodb_item_lock
+from campaign.local.emulator import install_dynamodb_item_lock, install_transaction_tokens
 from campaign.local.provision import LocalResources, provision
 from campaign.local.sqs_poller import PollResult, poll_once
+from campaign.local.stream_poller import StreamPoller
 from campaign.observability import logger
 from tests.support import TEST_API_KEY
 
@@ -35,12 +37,16 @@ def reset_process_caches() -> None:
         app.deps.ingest_gateways,
         app.deps.send_index,
         app.deps.batches,
+        app.deps.batch_counts,
+        app.deps.bodies,
         app.deps.upload_store,
         app.auth._secrets,
     ):
         cached.cache_clear()
     worker.handler._sender.cache_clear()
     worker.handler._rows.cache_clear()
+    worker.handler._bodies.cache_clear()
+    worker.count_changes._counts.cache_clear()
     worker.s3_ingest._gateways.cache_clear()
     upload_store._presigning_client.cache_clear()
 
@@ -74,6 +80,7 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def aws() -> Iterator[None]:
     install_dynamodb_item_lock()  # DynamoDB's per-item atomicity, which in-process moto lacks
+    install_transaction_tokens()  # and TransactWriteItems' idempotency tokens
     with mock_aws():
         reset_process_caches()
         yield
@@ -97,8 +104,21 @@ def stack(aws: None, monkeypatch: pytest.MonkeyPatch) -> LocalResources:
 
 
 @pytest.fixture
-def drain(stack: LocalResources) -> Any:
-    """Run the real worker handler on the emulated queue until it is empty, like the event source."""
+def count_changes(stack: LocalResources) -> Any:
+    """Run the real stream consumer on the table's stream until it is read to its end, like the
+    event source mapping (counts are only as fresh as the last call)."""
+    poller = StreamPoller(stack.table_name)
+
+    def _count() -> int:
+        return poller.drain(worker.count_changes.handler)
+
+    return _count
+
+
+@pytest.fixture
+def drain(stack: LocalResources, count_changes: Any) -> Any:
+    """Run the real worker handler on the emulated queue until it is empty, like the event source,
+    then the stream consumer, so that batch counts are up to date."""
 
     def _drain(max_rounds: int = 50) -> list[PollResult]:
         results = []
@@ -107,6 +127,7 @@ def drain(stack: LocalResources) -> Any:
             if result.received == 0:
                 break
             results.append(result)
+        count_changes()
         return results
 
     return _drain

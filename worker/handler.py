@@ -19,6 +19,7 @@ with collector_paused():
 
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
+    from campaign.aws.bodies import CachedBodies
     from campaign.aws.email_gateway import DryRunSender, EmailSender, SesSender
     from campaign.aws.send_queue import SendJob
     from campaign.aws.send_rows import SendRows
@@ -49,12 +50,17 @@ def _rows() -> SendRows:
     return SendRows(worker_settings().table_name)
 
 
+@lru_cache(maxsize=1)
+def _bodies() -> CachedBodies:
+    return CachedBodies(worker_settings().table_name)
+
+
 def record_handler(record: dict[str, Any]) -> SendOutcome:
     """One SQS record (as Lambda delivers it); raises to have SQS deliver it again."""
     job = SendJob.from_body(record["body"])
     attempt = Attempt(int(record["attributes"]["ApproximateReceiveCount"]), worker_settings().max_receive_count)
     logger.append_keys(sendId=job.send_id, batchId=job.batch_id)
-    outcome = send_queued_email(job, attempt, rows=_rows(), sender=_sender())
+    outcome = send_queued_email(job, attempt, rows=_rows(), sender=_sender(), bodies=_bodies())
     logger.info("send processed", extra={"outcome": outcome.value, "receiveCount": attempt.receive_count})
     return outcome
 

@@ -16,14 +16,11 @@ with collector_paused():
 
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from campaign.aws.batches import Batches
     from campaign.aws.continuation import CONTINUE_BATCH_FIELD, Continuation, LambdaContinuation
-    from campaign.aws.send_queue import SendQueue
-    from campaign.aws.send_rows import SendRows
     from campaign.aws.upload_store import UploadStore, batch_id_from_key
     from campaign.config import SettingsError, stream_ingest_settings
     from campaign.observability import logger, metrics, tracer
-    from campaign.services.ingest import IngestGateways
+    from campaign.services.ingest import ingest_gateways_for
     from campaign.services.stream_ingest import StreamGateways, StreamOutcome, ingest_upload
 
 
@@ -31,10 +28,8 @@ with collector_paused():
 def _gateways() -> StreamGateways:
     settings = stream_ingest_settings()
     return StreamGateways(
-        ingest=IngestGateways(
-            batches=Batches(settings.table_name),
-            rows=SendRows(settings.table_name),
-            queue=SendQueue(settings.queue_url, settings.enqueue_delay_seconds),
+        ingest=ingest_gateways_for(
+            settings.table_name, settings.queue_url, settings.enqueue_delay_seconds, settings.retention
         ),
         uploads=UploadStore(settings.upload_bucket),
     )

@@ -9,31 +9,44 @@ from cross_web import HTTPException as StrawberryHTTPError
 from fastapi import Depends
 from graphql import GraphQLError
 from starlette.exceptions import HTTPException
+from strawberry.dataloader import DataLoader
 from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.fastapi import BaseContext, GraphQLRouter
 from strawberry.types import Info
 
-from app.deps import batches, send_index
-from app.graphql.types import Batch, EmailSend, EmailStatus, EmailStatusPage, StatusCounts
+from app.deps import batch_counts, batches, bodies, send_index
+from app.graphql.types import Batch, EmailSend, EmailStatus, EmailStatusPage
+from campaign.aws.batch_counts import BatchCounts
 from campaign.aws.batches import Batches
+from campaign.aws.bodies import Bodies
 from campaign.aws.send_index import SendIndex
 from campaign.domain.cursor import InvalidCursorError
-from campaign.domain.models import BatchState
 from campaign.limits import DEFAULT_PAGE_SIZE
-from campaign.services.list_sends import ListingError, SendFilter, count_batch, list_sends
+from campaign.services.list_sends import ListingError, SendFilter, list_sends
 
 
 class Context(BaseContext):
-    def __init__(self, index: SendIndex, batch_store: Batches) -> None:
+    def __init__(self, index: SendIndex, batch_store: Batches, counts: BatchCounts, body_store: Bodies) -> None:
         super().__init__()
         self.index = index
         self.batches = batch_store
+        self.counts = counts
+        # One loader per request: every `content` a page asks for is read in one BatchGetItem round.
+        self.bodies: DataLoader[str, str] = DataLoader(load_fn=lambda keys: _load_bodies(body_store, keys))
+
+
+async def _load_bodies(body_store: Bodies, keys: list[str]) -> list[str]:
+    found = await asyncio.to_thread(body_store.get_many, keys)
+    return [found.get(key, "") for key in keys]
 
 
 def get_context(
-    index: Annotated[SendIndex, Depends(send_index)], batch_store: Annotated[Batches, Depends(batches)]
+    index: Annotated[SendIndex, Depends(send_index)],
+    batch_store: Annotated[Batches, Depends(batches)],
+    counts: Annotated[BatchCounts, Depends(batch_counts)],
+    body_store: Annotated[Bodies, Depends(bodies)],
 ) -> Context:
-    return Context(index, batch_store)
+    return Context(index, batch_store, counts, body_store)
 
 
 class QueryError(Exception):
@@ -68,15 +81,11 @@ class Query:
 
 
 def _batch(context: Context, batch_id: str) -> Batch | None:
-    """One batch's record and counts, read together in one worker thread."""
+    """One batch's record and its counts: two items, whatever the batch's size."""
     record = context.batches.get(batch_id)
     if record is None:
         return None
-    accepted = record.total - record.skipped if record.state is BatchState.DONE else None
-    counts = count_batch(context.index, batch_id, accepted=accepted)
-    return Batch.from_record(
-        record, StatusCounts(pending=counts.pending, queued=counts.queued, sent=counts.sent, error=counts.error)
-    )
+    return Batch.from_record(record, context.counts.get(batch_id))
 
 
 # Bounds on what one request may ask for (documented in the README); the page size is capped in

@@ -1,12 +1,17 @@
 """GraphQL types: read-only views of send rows and batches."""
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import strawberry
+from strawberry.types import Info
 
 from campaign.domain.clock import from_iso
-from campaign.domain.models import BatchRecord, SendRow
+from campaign.domain.models import BatchListing, BatchRecord, SendRow
 from campaign.domain.status import EmailStatus as DomainEmailStatus
+
+if TYPE_CHECKING:
+    from app.graphql.schema import Context
 
 EmailStatus = strawberry.enum(DomainEmailStatus, name="EmailStatus")
 
@@ -17,13 +22,22 @@ class EmailSend:
     batch_id: str
     email: str
     subject: str
-    content: str
     status: EmailStatus  # type: ignore[valid-type]
     created_at: datetime
     updated_at: datetime
     attempts: int
     error: str | None
     provider_message_id: str | None
+    resent_as: str | None = strawberry.field(description="The send a dead-letter re-drive created for this one")
+    resend_of: str | None = strawberry.field(description="The send this one re-sends")
+    inline_content: strawberry.Private[str | None]
+    body_key: strawberry.Private[str | None]
+
+    @strawberry.field(description="The body. A body too large to sit in its row is read only if asked for.")
+    async def content(self, info: Info["Context", None]) -> str:
+        if self.inline_content is not None:
+            return self.inline_content
+        return await info.context.bodies.load(self.body_key or "")
 
     @classmethod
     def from_row(cls, row: SendRow) -> "EmailSend":
@@ -32,13 +46,16 @@ class EmailSend:
             batch_id=row.batch_id,
             email=row.email,
             subject=row.subject,
-            content=row.content,
             status=row.status,
             created_at=from_iso(row.created_at),
             updated_at=from_iso(row.updated_at),
             attempts=row.attempts,
             error=row.error,
             provider_message_id=row.provider_message_id,
+            resent_as=row.resent_as,
+            resend_of=row.resend_of,
+            inline_content=row.content,
+            body_key=row.body_key,
         )
 
 
@@ -65,13 +82,16 @@ class Batch:
     enqueued: int
     skipped: int
     not_enqueued: int
+    already_accepted: int = strawberry.field(description="Rows whose message an earlier upload accepted")
     rows_read: int = strawberry.field(description="Data rows processed so far (a large upload's progress)")
     error_code: str | None = strawberry.field(description="Why a FAILED upload was refused")
     error_message: str | None
-    counts: StatusCounts
+    counts: StatusCounts = strawberry.field(description="Rows by status, kept up to date within seconds")
+    resent: int = strawberry.field(description="Rows an operator's dead-letter re-drive sent again as new rows")
 
     @classmethod
-    def from_record(cls, record: BatchRecord, counts: StatusCounts) -> "Batch":
+    def from_record(cls, record: BatchRecord, listing: BatchListing | None) -> "Batch":
+        counts = listing.counts if listing is not None else None
         return cls(
             batch_id=record.batch_id,
             created_at=from_iso(record.created_at),
@@ -80,8 +100,15 @@ class Batch:
             enqueued=record.enqueued,
             skipped=record.skipped,
             not_enqueued=record.not_enqueued,
+            already_accepted=record.already_accepted,
             rows_read=record.rows_read,
             error_code=record.error_code,
             error_message=record.error_message,
-            counts=counts,
+            counts=StatusCounts(
+                pending=counts.pending if counts else 0,
+                queued=counts.queued if counts else 0,
+                sent=counts.sent if counts else 0,
+                error=counts.error if counts else 0,
+            ),
+            resent=listing.resent if listing is not None else 0,
         )

@@ -9,8 +9,9 @@ from pydantic.alias_generators import to_camel
 from app.deps import IngestDep
 from app.errors import ApiError
 from campaign.domain.csv_rules import CsvFileError
+from campaign.domain.models import BatchRecord
 from campaign.limits import MAX_UPLOAD_BYTES, MAX_UPLOAD_ROWS, SKIPPED_ROWS_CAP
-from campaign.services.ingest import ingest_csv
+from campaign.services.ingest import UploadResult, ingest_csv
 
 router = APIRouter(tags=["upload"])
 
@@ -25,14 +26,47 @@ class SkippedRowOut(CamelModel):
     reason: str
 
 
+class AcceptedElsewhereOut(CamelModel):
+    row: int
+    email: str
+    batch_id: str
+
+
 class UploadOut(CamelModel):
     batch_id: str
     total: int
     enqueued: int
     skipped: int
     not_enqueued: int
+    already_accepted: int
     duplicate: bool
     skipped_rows: list[SkippedRowOut]
+    already_accepted_rows: list[AcceptedElsewhereOut]
+
+    @classmethod
+    def of(
+        cls,
+        record: BatchRecord | UploadResult,
+        *,
+        duplicate: bool,
+    ) -> "UploadOut":
+        """The one mapping from a stored batch (or a fresh ingest) to the answer both paths give."""
+        return cls(
+            batch_id=record.batch_id,
+            total=record.total,
+            enqueued=record.enqueued,
+            skipped=record.skipped,
+            not_enqueued=record.not_enqueued,
+            already_accepted=record.already_accepted,
+            duplicate=duplicate,
+            skipped_rows=[
+                SkippedRowOut(row=s.row, email=s.email, reason=s.reason) for s in record.skipped_rows[:SKIPPED_ROWS_CAP]
+            ],
+            already_accepted_rows=[
+                AcceptedElsewhereOut(row=a.row, email=a.email, batch_id=a.batch_id)
+                for a in record.already_accepted_rows[:SKIPPED_ROWS_CAP]
+            ],
+        )
 
 
 class ErrorOut(BaseModel):
@@ -83,14 +117,4 @@ def upload_csv(response: Response, gateways: IngestDep, file: Annotated[UploadFi
         status = 413 if exc.code == "too_many_rows" else 400
         raise ApiError(status, exc.code, exc.message, details=exc.details) from exc
     response.status_code = 201 if result.created else 200
-    return UploadOut(
-        batch_id=result.batch_id,
-        total=result.total,
-        enqueued=result.enqueued,
-        skipped=result.skipped,
-        not_enqueued=result.not_enqueued,
-        duplicate=result.duplicate,
-        skipped_rows=[
-            SkippedRowOut(row=s.row, email=s.email, reason=s.reason) for s in result.skipped_rows[:SKIPPED_ROWS_CAP]
-        ],
-    )
+    return UploadOut.of(result, duplicate=result.duplicate)

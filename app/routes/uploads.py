@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from app.deps import BatchesDep, UploadStoreDep
 from app.errors import ApiError
-from app.routes.upload import CamelModel, ErrorOut, SkippedRowOut, UploadOut
+from app.routes.upload import CamelModel, ErrorOut, UploadOut
 from campaign.domain.ids import is_batch_id
 from campaign.domain.models import BatchRecord, BatchState
 from campaign.limits import MAX_LARGE_UPLOAD_BYTES, MAX_LARGE_UPLOAD_ROWS, UPLOAD_URL_TTL_SECONDS
@@ -55,6 +55,7 @@ class UploadStatusOut(CamelModel):
     enqueued: int
     skipped: int
     not_enqueued: int
+    already_accepted: int
     error: UploadErrorOut | None
     summary: UploadOut | None = Field(description="When DONE: what POST /upload answers for the same file")
 
@@ -125,18 +126,9 @@ def _status(record: BatchRecord) -> UploadStatusOut:
         enqueued=record.enqueued,
         skipped=record.skipped,
         not_enqueued=record.not_enqueued,
+        already_accepted=record.already_accepted,
         error=None
         if record.error_code is None
         else UploadErrorOut(code=record.error_code, message=record.error_message or ""),
-        summary=UploadOut(
-            batch_id=record.batch_id,
-            total=record.total,
-            enqueued=record.enqueued,
-            skipped=record.skipped,
-            not_enqueued=record.not_enqueued,
-            duplicate=False,
-            skipped_rows=[SkippedRowOut(row=s.row, email=s.email, reason=s.reason) for s in record.skipped_rows],
-        )
-        if done
-        else None,
+        summary=UploadOut.of(record, duplicate=False) if done else None,
     )

@@ -5,14 +5,22 @@ from typing import NamedTuple
 from botocore.exceptions import ClientError
 
 from campaign.aws.clients import client
-from campaign.aws.items import batch_from_item, batch_item, skipped_rows_attribute, to_attributes
+from campaign.aws.items import (
+    accepted_elsewhere_attribute,
+    batch_from_item,
+    batch_item,
+    skipped_rows_attribute,
+    to_attributes,
+)
 from campaign.aws.table_schema import PARTITION_KEY, batch_pk
 from campaign.domain.models import BatchRecord, BatchState
+from campaign.domain.retention import Retention
 
 # The progress counters every state change writes together, so a reader never sees them disagree.
 _COUNTERS = (
     "#total = :total, skipped = :skipped, enqueued = :enqueued, notEnqueued = :notEnqueued, "
-    "skippedRows = :skippedRows, rowsRead = :rowsRead"
+    "skippedRows = :skippedRows, rowsRead = :rowsRead, alreadyAccepted = :alreadyAccepted, "
+    "alreadyAcceptedRows = :alreadyAcceptedRows"
 )
 
 
@@ -29,6 +37,8 @@ def _counter_values(batch: BatchRecord) -> dict[str, object]:
         ":notEnqueued": batch.not_enqueued,
         ":skippedRows": skipped_rows_attribute(batch.skipped_rows),
         ":rowsRead": batch.rows_read,
+        ":alreadyAccepted": batch.already_accepted,
+        ":alreadyAcceptedRows": accepted_elsewhere_attribute(batch.already_accepted_rows),
     }
 
 
@@ -41,8 +51,9 @@ class ExistingBatch(NamedTuple):
 
 
 class Batches:
-    def __init__(self, table_name: str) -> None:
+    def __init__(self, table_name: str, retention: Retention) -> None:
         self._table = table_name
+        self._retention = retention
         self._ddb = client("dynamodb")
 
     def claim(self, batch: BatchRecord) -> NewBatch | ExistingBatch:
@@ -51,7 +62,7 @@ class Batches:
         try:
             self._ddb.put_item(
                 TableName=self._table,
-                Item=batch_item(batch),
+                Item=batch_item(batch, self._retention.expiry_of(batch.created_at)),
                 ConditionExpression="attribute_not_exists(pk)",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )

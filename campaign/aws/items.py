@@ -1,22 +1,34 @@
 """Conversion between domain records and DynamoDB's attribute-value form."""
 
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
 
 from campaign.aws.table_schema import (
-    BATCH_STATUS_INDEX_PK,
-    CREATED_SORT_KEY,
+    ALL_BATCHES,
+    BATCH_INDEX_KEY,
+    BATCH_ORDER_KEY,
     PARTITION_KEY,
-    STATUS_INDEX_PK,
+    TTL_ATTRIBUTE,
+    batch_order,
     batch_pk,
-    batch_status_key,
-    created_key,
+    body_pk,
+    counts_pk,
+    listing_keys,
+    message_pk,
     send_pk,
-    status_key,
 )
-from campaign.domain.models import BatchRecord, BatchState, SendRow, SkippedRowReport
+from campaign.domain.models import (
+    AcceptedElsewhereReport,
+    BatchListing,
+    BatchRecord,
+    BatchState,
+    SendRow,
+    SkippedRowReport,
+    StatusCounts,
+)
 from campaign.domain.status import EmailStatus
 
 _serializer = TypeSerializer()
@@ -33,33 +45,31 @@ def from_attributes(item: Item) -> dict[str, Any]:
     return {key: _deserializer.deserialize(value) for key, value in item.items()}
 
 
-def status_keys(row: SendRow, status: EmailStatus) -> dict[str, str]:
-    """The index keys that move with the status: written together with every status change."""
-    return {
-        "status": status.value,
-        STATUS_INDEX_PK: status_key(status.value, row.send_id),
-        BATCH_STATUS_INDEX_PK: batch_status_key(row.batch_id, status.value, row.send_id),
-    }
-
-
-def send_row_item(row: SendRow) -> Item:
+def send_row_item(row: SendRow, expires_at: int) -> Item:
     return to_attributes(
         {
             PARTITION_KEY: send_pk(row.send_id),
-            CREATED_SORT_KEY: created_key(row.created_at, row.send_id),
-            **status_keys(row, row.status),
+            **listing_keys(row.batch_id, row.seq, row.status),
             "sendId": row.send_id,
             "batchId": row.batch_id,
+            "seq": row.seq,
             "email": row.email,
             "subject": row.subject,
+            "status": row.status.value,
             "content": row.content,
+            "bodyKey": row.body_key,
+            "contentJsonBytes": row.content_json_bytes,
             "createdAt": row.created_at,
             "updatedAt": row.updated_at,
             "attempts": row.attempts,
+            "claims": row.claims or None,
             "error": row.error,
             "providerMessageId": row.provider_message_id,
             "claimedAt": row.claimed_at,
             "errorKind": row.error_kind,
+            "resentAs": row.resent_as,
+            "resendOf": row.resend_of,
+            TTL_ATTRIBUTE: expires_at,
         }
     )
 
@@ -69,21 +79,53 @@ def send_row_from_item(item: Item) -> SendRow:
     return SendRow(
         send_id=data["sendId"],
         batch_id=data["batchId"],
+        seq=int(data["seq"]),
         email=data["email"],
         subject=data["subject"],
-        content=data["content"],
         status=EmailStatus(data["status"]),
         created_at=data["createdAt"],
         updated_at=data["updatedAt"],
+        content=data.get("content"),
+        body_key=data.get("bodyKey"),
+        content_json_bytes=int(data.get("contentJsonBytes", 0)),
         attempts=int(data.get("attempts", 0)),
         error=data.get("error"),
         provider_message_id=data.get("providerMessageId"),
         claimed_at=data.get("claimedAt"),
+        claims=int(data.get("claims", 0)),
         error_kind=data.get("errorKind"),
+        resent_as=data.get("resentAs"),
+        resend_of=data.get("resendOf"),
     )
 
 
-def batch_item(batch: BatchRecord) -> Item:
+# A body is stored compressed when that saves at least this share of its size (text and HTML
+# usually compress to under half; a body that does not is stored as it is).
+_COMPRESSION_WORTH = 0.9
+
+
+def body_item(body_key: str, content: str, expires_at: int) -> Item:
+    raw = content.encode()
+    packed = zlib.compress(raw, 6)
+    body = {"contentZ": packed} if len(packed) < _COMPRESSION_WORTH * len(raw) else {"content": content}
+    return to_attributes({PARTITION_KEY: body_pk(body_key), **body, TTL_ATTRIBUTE: expires_at})
+
+
+def body_from_item(item: Item) -> str:
+    data = from_attributes(item)
+    if "contentZ" in data:
+        packed = data["contentZ"]
+        return zlib.decompress(packed.value if isinstance(packed, Binary) else packed).decode()
+    return str(data["content"])
+
+
+def message_key_item(message_key: str, batch_id: str, send_id: str, expires_at: int) -> Item:
+    return to_attributes(
+        {PARTITION_KEY: message_pk(message_key), "batchId": batch_id, "sendId": send_id, TTL_ATTRIBUTE: expires_at}
+    )
+
+
+def batch_item(batch: BatchRecord, expires_at: int) -> Item:
     return to_attributes(
         {
             PARTITION_KEY: batch_pk(batch.batch_id),
@@ -95,16 +137,23 @@ def batch_item(batch: BatchRecord) -> Item:
             "enqueued": batch.enqueued,
             "notEnqueued": batch.not_enqueued,
             "skippedRows": skipped_rows_attribute(batch.skipped_rows),
+            "alreadyAccepted": batch.already_accepted,
+            "alreadyAcceptedRows": accepted_elsewhere_attribute(batch.already_accepted_rows),
             "leaseUntil": batch.lease_until,
             "rowsRead": batch.rows_read,
             "errorCode": batch.error_code,
             "errorMessage": batch.error_message,
+            TTL_ATTRIBUTE: expires_at,
         }
     )
 
 
 def skipped_rows_attribute(rows: Sequence[SkippedRowReport]) -> list[dict[str, object]]:
     return [{"row": s.row, "email": s.email, "reason": s.reason} for s in rows]
+
+
+def accepted_elsewhere_attribute(rows: Sequence[AcceptedElsewhereReport]) -> list[dict[str, object]]:
+    return [{"row": a.row, "email": a.email, "batchId": a.batch_id} for a in rows]
 
 
 def batch_from_item(item: Item) -> BatchRecord:
@@ -125,4 +174,60 @@ def batch_from_item(item: Item) -> BatchRecord:
         rows_read=int(data.get("rowsRead", 0)),
         error_code=data.get("errorCode"),
         error_message=data.get("errorMessage"),
+        already_accepted=int(data.get("alreadyAccepted", 0)),
+        already_accepted_rows=tuple(
+            AcceptedElsewhereReport(row=int(a["row"]), email=a["email"], batch_id=a["batchId"])
+            for a in data.get("alreadyAcceptedRows", [])
+        ),
     )
+
+
+def batch_index_keys(created_at: str, batch_id: str) -> dict[str, str]:
+    return {BATCH_INDEX_KEY: ALL_BATCHES, BATCH_ORDER_KEY: batch_order(created_at, batch_id)}
+
+
+def counts_key(batch_id: str) -> Item:
+    return {PARTITION_KEY: {"S": counts_pk(batch_id)}}
+
+
+def batch_listing_from_item(item: Item) -> BatchListing:
+    data = from_attributes(item)
+    return BatchListing(
+        batch_id=data["batchId"],
+        created_at=data["createdAt"],
+        positions=int(data.get("positions", 0)),
+        counts=StatusCounts(
+            pending=int(data.get("pending", 0)),
+            queued=int(data.get("queued", 0)),
+            sent=int(data.get("sent", 0)),
+            error=int(data.get("error", 0)),
+        ),
+        resent=int(data.get("resent", 0)),
+    )
+
+
+def _value_size(value: dict[str, Any]) -> int:
+    """DynamoDB's size of one attribute value, by its documented rules (CapacityUnitCalculations)."""
+    kind, data = next(iter(value.items()))
+    if kind == "S":
+        return len(str(data).encode())
+    if kind == "B":
+        return len(data) if isinstance(data, bytes | bytearray) else len(Binary(data).value)
+    if kind == "N":
+        digits = str(data).lstrip("-").replace(".", "").strip("0") or "0"
+        return 1 + (len(digits) + 1) // 2
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind in ("SS", "NS", "BS"):
+        return sum(_value_size({kind[0]: member}) for member in data)
+    if kind == "L":
+        return 3 + sum(1 + _value_size(member) for member in data)
+    if kind == "M":
+        return 3 + sum(1 + len(name.encode()) + _value_size(member) for name, member in data.items())
+    raise ValueError(f"unknown attribute type {kind}")
+
+
+def item_size(item: Item) -> int:
+    """Bytes DynamoDB counts for an item: every attribute's name and value (not the 100 bytes of
+    storage overhead per item, which is billed as storage but not as throughput)."""
+    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())

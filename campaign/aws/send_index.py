@@ -1,46 +1,29 @@
-"""Reads of send rows through the two indexes: always a key-condition Query, never a Scan or filter."""
+"""Reads for listings: the batch index (which batches, newest first), a batch's summary, and the row
+indexes, a round of stripe queries side by side. Always key conditions, never a Scan or a filter."""
 
-from typing import Any, NamedTuple
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from campaign.aws.clients import client
-from campaign.aws.items import Item, send_row_from_item
+from campaign.aws.items import batch_listing_from_item, counts_key, send_row_from_item
 from campaign.aws.table_schema import (
-    BATCH_STATUS_INDEX,
-    BATCH_STATUS_INDEX_PK,
-    CREATED_SORT_KEY,
-    STATUS_INDEX,
-    STATUS_INDEX_PK,
+    ALL_BATCHES,
+    BATCH_INDEX,
+    BATCH_INDEX_KEY,
+    BATCH_ORDER_KEY,
+    PENDING_INDEX,
+    PENDING_KEY,
+    POSITION_KEY,
+    family_key,
+    index_of,
 )
-from campaign.domain.models import SendRow
+from campaign.domain.listing_plan import Family, IndexAnswer, IndexQuery
+from campaign.domain.models import BatchListing, SendRow
+from campaign.limits import LISTING_STRIPES
 
-_INDEX_PARTITION = {STATUS_INDEX: STATUS_INDEX_PK, BATCH_STATUS_INDEX: BATCH_STATUS_INDEX_PK}
-
-
-class IndexPartition(NamedTuple):
-    """One index partition, e.g. status "SENT", or batch+status "<batchId>#SENT"."""
-
-    index_name: str
-    value: str
-
-
-class IndexPage(NamedTuple):
-    rows: list[SendRow]
-    next_key: Item | None
-
-
-def _key_condition(partition: IndexPartition, lower: str | None, upper: str | None) -> tuple[str, dict[str, Any]]:
-    condition = "#p = :p"
-    values: dict[str, Any] = {":p": {"S": partition.value}}
-    if lower is not None and upper is not None:
-        condition += " AND #k BETWEEN :lo AND :hi"
-        values |= {":lo": {"S": lower}, ":hi": {"S": upper}}
-    elif lower is not None:
-        condition += " AND #k >= :lo"
-        values[":lo"] = {"S": lower}
-    elif upper is not None:
-        condition += " AND #k <= :hi"
-        values[":hi"] = {"S": upper}
-    return condition, values
+# Queries of one round run side by side; a round has at most a few dozen.
+_ROUND_THREADS = 32
 
 
 class SendIndex:
@@ -48,43 +31,70 @@ class SendIndex:
         self._table = table_name
         self._ddb = client("dynamodb")
 
-    def _query_args(self, partition: IndexPartition, lower: str | None, upper: str | None) -> dict[str, Any]:
-        condition, values = _key_condition(partition, lower, upper)
-        names = {"#p": _INDEX_PARTITION[partition.index_name]}
-        if "#k" in condition:
-            names["#k"] = CREATED_SORT_KEY
-        return {
-            "TableName": self._table,
-            "IndexName": partition.index_name,
-            "KeyConditionExpression": condition,
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": values,
-        }
+    def batch_summary(self, batch_id: str) -> BatchListing | None:
+        item = self._ddb.get_item(TableName=self._table, Key=counts_key(batch_id)).get("Item")
+        return batch_listing_from_item(item) if item and "createdAt" in item else None
 
-    def newest_first(
-        self,
-        partition: IndexPartition,
-        *,
-        lower: str | None,
-        upper: str | None,
-        limit: int,
-        start_key: Item | None = None,
-    ) -> IndexPage:
-        """One page, newest first, of the rows whose sort key lies in [lower, upper]."""
-        args = self._query_args(partition, lower, upper) | {"ScanIndexForward": False, "Limit": limit}
-        if start_key is not None:
-            args["ExclusiveStartKey"] = start_key
-        response = self._ddb.query(**args)
+    def batch_summaries(self, *, lower: str | None, upper: str | None, limit: int) -> list[BatchListing]:
+        """Batches whose order key (`<createdAt>#<batchId>`) lies in [lower, upper], newest first."""
+        condition = "#k = :all"
+        values: dict[str, Any] = {":all": {"S": ALL_BATCHES}}
+        if lower is not None and upper is not None:
+            condition += " AND #o BETWEEN :lo AND :hi"
+            values |= {":lo": {"S": lower}, ":hi": {"S": upper}}
+        elif lower is not None:
+            condition += " AND #o >= :lo"
+            values[":lo"] = {"S": lower}
+        elif upper is not None:
+            condition += " AND #o <= :hi"
+            values[":hi"] = {"S": upper}
+        names = {"#k": BATCH_INDEX_KEY} | ({"#o": BATCH_ORDER_KEY} if "#o" in condition else {})
+        response = self._ddb.query(
+            TableName=self._table,
+            IndexName=BATCH_INDEX,
+            KeyConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return [batch_listing_from_item(item) for item in response.get("Items", [])]
+
+    def pending_rows(self, batch_id: str) -> list[SendRow]:
+        """Every PENDING row of a batch (the pending index holds nothing else), for a re-drive."""
+        paginator = self._ddb.get_paginator("query")
+        rows: list[SendRow] = []
+        for stripe in range(LISTING_STRIPES):
+            pages = paginator.paginate(
+                TableName=self._table,
+                IndexName=PENDING_INDEX,
+                KeyConditionExpression="#p = :p",
+                ExpressionAttributeNames={"#p": PENDING_KEY},
+                ExpressionAttributeValues={":p": {"S": family_key(batch_id, Family.PENDING, stripe)}},
+            )
+            rows.extend(send_row_from_item(item) for page in pages for item in page.get("Items", []))
+        return rows
+
+    def read_round(self, queries: Sequence[IndexQuery]) -> list[IndexAnswer]:
+        """Every query of a round at once; the answers in the order of the queries."""
+        if len(queries) == 1:
+            return [self._read(queries[0])]
+        with ThreadPoolExecutor(max_workers=min(_ROUND_THREADS, len(queries)), thread_name_prefix="round") as pool:
+            return list(pool.map(self._read, queries))
+
+    def _read(self, query: IndexQuery) -> IndexAnswer:
+        index, partition_key = index_of(query.family)
+        response = self._ddb.query(
+            TableName=self._table,
+            IndexName=index,
+            KeyConditionExpression="#p = :p AND #s BETWEEN :lo AND :hi",
+            ExpressionAttributeNames={"#p": partition_key, "#s": POSITION_KEY},
+            ExpressionAttributeValues={
+                ":p": {"S": family_key(query.batch_id, query.family, query.stripe)},
+                ":lo": {"N": str(query.start)},
+                ":hi": {"N": str(query.end - 1)},
+            },
+            Limit=query.limit,
+        )
         rows = [send_row_from_item(item) for item in response.get("Items", [])]
-        return IndexPage(rows=rows, next_key=response.get("LastEvaluatedKey"))
-
-    def count(self, partition: IndexPartition) -> int:
-        """Rows in one partition (Select=COUNT reads keys only, page by page)."""
-        args = self._query_args(partition, None, None) | {"Select": "COUNT"}
-        total = 0
-        while True:
-            response = self._ddb.query(**args)
-            total += int(response["Count"])
-            if "LastEvaluatedKey" not in response:
-                return total
-            args["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return IndexAnswer(rows=rows, truncated="LastEvaluatedKey" in response)

@@ -1,25 +1,21 @@
-"""Send rows in DynamoDB: bulk creation at ingest, the worker's claim and result, index queries.
+"""Send rows in DynamoDB: created in bulk after their messages are queued, then changed only by
+conditional updates (the claim, the result, an operator's re-drive).
 
-Every change after creation is a conditional UpdateItem, so statuses only move forward and a final
-status is never overwritten, whatever order retries arrive in.
+A claim touches attributes no index copies (`claimedAt`, `claims`), so it writes the row alone; a
+result writes the row and moves its entry in the listing index (one delete, one put).
 """
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from botocore.exceptions import ClientError
 
+from campaign.aws.bulk import get_all, put_all
 from campaign.aws.clients import client
-from campaign.aws.items import Item, send_row_from_item, send_row_item, status_keys, to_attributes
-from campaign.aws.retry import attempts, backoff, is_throttling
-from campaign.aws.table_schema import PARTITION_KEY, send_pk
+from campaign.aws.items import send_row_from_item, send_row_item, to_attributes
+from campaign.aws.table_schema import LISTING_KEY, PARTITION_KEY, PENDING_KEY, listing_keys, send_pk
 from campaign.domain.models import SendRow
-from campaign.domain.status import CLAIMABLE_STATUSES, REOPENABLE_ERRORS, EmailStatus, ErrorKind
-from campaign.limits import DYNAMODB_BATCH_GET_MAX, DYNAMODB_BATCH_WRITE_MAX
-
-
-class IncompleteWriteError(RuntimeError):
-    """DynamoDB kept returning unprocessed items after every retry."""
+from campaign.domain.status import CLAIMABLE_STATUSES, RESENDABLE_ERRORS, EmailStatus, ErrorKind
 
 
 class Claimed(NamedTuple):
@@ -39,10 +35,6 @@ class Missing(NamedTuple):
 ClaimResult = Claimed | NotClaimable | Missing
 
 
-def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
-
-
 def _is_conditional_failure(exc: ClientError) -> bool:
     return bool(exc.response["Error"]["Code"] == "ConditionalCheckFailedException")
 
@@ -54,42 +46,29 @@ class SendRows:
         self._table = table_name
         self._ddb = client("dynamodb")
 
-    def create(self, rows: Sequence[SendRow]) -> None:
-        """Write new rows with BatchWriteItem, 25 per call, retrying UnprocessedItems with backoff."""
-        for chunk in _chunks(rows, DYNAMODB_BATCH_WRITE_MAX):
-            pending: list[Item] = [{"PutRequest": {"Item": send_row_item(row)}} for row in chunk]
-            for attempt in attempts():
-                try:
-                    response = self._ddb.batch_write_item(RequestItems={self._table: pending})
-                except ClientError as exc:
-                    if not is_throttling(exc):
-                        raise
-                    backoff(attempt)  # throttled past botocore's own retries: nothing was written
-                    continue
-                pending = response.get("UnprocessedItems", {}).get(self._table, [])
-                if not pending:
-                    break
-                backoff(attempt)
-            if pending:
-                raise IncompleteWriteError(f"{len(pending)} rows stayed unprocessed after retries")
+    def create(self, rows: Sequence[SendRow], expires_at: int) -> None:
+        """Write new rows with BatchWriteItem, 25 per call (no worker can have touched them yet)."""
+        put_all(self._ddb, self._table, [send_row_item(row, expires_at) for row in rows])
+
+    def put_new(self, row: SendRow, expires_at: int) -> bool:
+        """Create one row unless it exists (an operator's re-drive run twice creates it once)."""
+        try:
+            self._ddb.put_item(
+                TableName=self._table,
+                Item=send_row_item(row, expires_at),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise
+        return True
 
     def existing(self, send_ids: Sequence[str]) -> dict[str, SendRow]:
         """Read rows by id (BatchGetItem, 100 per call): an ingest that resumes must not rewrite them."""
-        found: dict[str, SendRow] = {}
-        for chunk in _chunks(send_ids, DYNAMODB_BATCH_GET_MAX):
-            keys: list[Item] = [{PARTITION_KEY: {"S": send_pk(send_id)}} for send_id in chunk]
-            for attempt in attempts():
-                response = self._ddb.batch_get_item(RequestItems={self._table: {"Keys": keys, "ConsistentRead": True}})
-                for item in response["Responses"].get(self._table, []):
-                    row = send_row_from_item(item)
-                    found[row.send_id] = row
-                keys = response.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
-                if not keys:
-                    break
-                backoff(attempt)
-            if keys:
-                raise IncompleteWriteError(f"{len(keys)} rows stayed unread after retries")
-        return found
+        keys = [{PARTITION_KEY: {"S": send_pk(send_id)}} for send_id in send_ids]
+        rows = [send_row_from_item(item) for item in get_all(self._ddb, self._table, keys, consistent=True)]
+        return {row.send_id: row for row in rows}
 
     def get(self, send_id: str) -> SendRow | None:
         response = self._ddb.get_item(
@@ -104,7 +83,7 @@ class SendRows:
             response = self._ddb.update_item(
                 TableName=self._table,
                 Key={PARTITION_KEY: {"S": send_pk(send_id)}},
-                UpdateExpression="SET claimedAt = :now, updatedAt = :now ADD attempts :one",
+                UpdateExpression="SET claimedAt = :now ADD claims :one",
                 ConditionExpression=(
                     f"attribute_exists(pk) AND #s IN ({', '.join(claimable)}) AND attribute_not_exists(claimedAt)"
                 ),
@@ -121,33 +100,34 @@ class SendRows:
         return Claimed(send_row_from_item(response["Attributes"]))
 
     def mark_queued(self, row: SendRow, now: str) -> bool:
-        """PENDING → QUEUED once a re-drive has put the row's message on the queue. A row that a
-        worker claimed or finished meanwhile is left alone (the condition fails)."""
-        return self._conditional_update(
+        """PENDING → QUEUED once a re-drive has put the row's message on the queue. Both are listed in
+        the same index partition (OPEN), so the row does not move there; it leaves the pending index.
+        A row that a worker claimed or finished meanwhile is left alone (the condition fails)."""
+        return self._update(
             row,
-            now,
-            set_values=status_keys(row, EmailStatus.QUEUED),
-            remove=("error",),
-            condition="#status = :pending AND attribute_not_exists(claimedAt)",
-            condition_values={":pending": EmailStatus.PENDING.value},
+            f"SET #status = :queued, updatedAt = :now REMOVE #error, {PENDING_KEY}",
+            "#status = :pending AND attribute_not_exists(claimedAt)",
+            {":queued": EmailStatus.QUEUED.value, ":now": now, ":pending": EmailStatus.PENDING.value},
         )
 
-    def reopen(self, row: SendRow, now: str) -> bool:
-        """ERROR → QUEUED, for an operator's DLQ re-drive only, and only for an error kind that proves
-        SES never accepted the message (so sending again cannot duplicate an email)."""
-        kinds = {f":kind{i}": kind.value for i, kind in enumerate(sorted(REOPENABLE_ERRORS))}
-        return self._conditional_update(
+    def mark_resent(self, row: SendRow, resend_id: str, now: str) -> bool:
+        """Record that an operator's re-drive sends this row again as `resend_id`. Only for an ERROR kind
+        that proves SES never accepted the message, and only once; the row itself stays ERROR."""
+        kinds = {f":kind{i}": kind.value for i, kind in enumerate(sorted(RESENDABLE_ERRORS))}
+        return self._update(
             row,
-            now,
-            set_values=status_keys(row, EmailStatus.QUEUED),
-            remove=("errorKind", "claimedAt"),
-            condition=f"#status = :error AND errorKind IN ({', '.join(kinds)})",
-            condition_values={":error": EmailStatus.ERROR.value, **kinds},
+            "SET resentAs = :resend, updatedAt = :now",
+            f"#status = :error AND errorKind IN ({', '.join(kinds)}) AND attribute_not_exists(resentAs)",
+            {":resend": resend_id, ":now": now, ":error": EmailStatus.ERROR.value, **kinds},
         )
 
     def release(self, claimed: SendRow, now: str, error: str) -> bool:
         """Give the claim back after a transient failure, so the redelivered message can try again."""
-        return self._update_if_claimed(claimed, now, set_values={"error": error})
+        return self._update_if_claimed(
+            claimed,
+            "SET #error = :error, attempts = claims, updatedAt = :now REMOVE claimedAt",
+            {":error": error, ":now": now},
+        )
 
     def finish(
         self,
@@ -160,50 +140,42 @@ class SendRows:
         provider_message_id: str | None = None,
     ) -> bool:
         """Record the final status of a claimed send; False if the claim was no longer ours."""
-        extra = {"error": error, "errorKind": error_kind.value if error_kind else None}
-        extra["providerMessageId"] = provider_message_id
-        set_values = status_keys(claimed, status) | {k: v for k, v in extra.items() if v is not None}
-        return self._update_if_claimed(claimed, now, set_values=set_values)
+        values: dict[str, object] = {
+            ":status": status.value,
+            ":list": listing_keys(claimed.batch_id, claimed.seq, status)[LISTING_KEY],
+            ":now": now,
+        }
+        assignments = ["#status = :status", f"{LISTING_KEY} = :list", "attempts = claims", "updatedAt = :now"]
+        for name, placeholder, value in (
+            ("#error", ":error", error),
+            ("errorKind", ":kind", error_kind.value if error_kind else None),
+            ("providerMessageId", ":message", provider_message_id),
+        ):
+            if value is not None:
+                assignments.append(f"{name} = {placeholder}")
+                values[placeholder] = value
+        update = f"SET {', '.join(assignments)} REMOVE claimedAt, {PENDING_KEY}"
+        return self._update_if_claimed(claimed, update, values)
 
-    def _update_if_claimed(self, claimed: SendRow, now: str, *, set_values: dict[str, str]) -> bool:
-        """Apply an update, and drop the claim, only while the row still carries this delivery's claim."""
+    def _update_if_claimed(self, claimed: SendRow, update: str, values: dict[str, object]) -> bool:
+        """Apply an update, which drops the claim, only while the row still carries this delivery's claim."""
         if claimed.claimed_at is None:
             raise ValueError("the row was not claimed")
-        return self._conditional_update(
-            claimed,
-            now,
-            set_values=set_values,
-            remove=("claimedAt",),
-            condition="claimedAt = :claimed",
-            condition_values={":claimed": claimed.claimed_at},
-        )
+        return self._update(claimed, update, "claimedAt = :claimed", values | {":claimed": claimed.claimed_at})
 
-    def _conditional_update(
-        self,
-        row: SendRow,
-        now: str,
-        *,
-        set_values: dict[str, str],
-        remove: tuple[str, ...],
-        condition: str,
-        condition_values: dict[str, str],
-    ) -> bool:
-        """SET the given attributes (and updatedAt), REMOVE others, if `condition` holds; False if not.
-        Attribute names go through placeholders, so reserved words (status, error) need no care."""
-        names = {f"#{name}": name for name in (*set_values, *remove, "updatedAt")}
-        if "#status" in condition:
-            names["#status"] = "status"
-        assignments = ", ".join(f"#{name} = :{name}" for name in (*set_values, "updatedAt"))
-        removals = f" REMOVE {', '.join(f'#{name}' for name in remove)}" if remove else ""
-        values = {f":{name}": value for name, value in set_values.items()} | {":updatedAt": now}
+    def _update(self, row: SendRow, update: str, condition: str, values: dict[str, object]) -> bool:
+        """One conditional UpdateItem; False if the condition does not hold. `status` and `error` are
+        reserved words in DynamoDB, hence the placeholders."""
+        expressions = update + condition
+        names = {name: value for name, value in (("#status", "status"), ("#error", "error")) if name in expressions}
         try:
             self._ddb.update_item(
                 TableName=self._table,
                 Key={PARTITION_KEY: {"S": send_pk(row.send_id)}},
-                UpdateExpression=f"SET {assignments}{removals}",
+                UpdateExpression=update,
                 ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=to_attributes(values | condition_values),
+                ExpressionAttributeValues=to_attributes(values),
+                **({"ExpressionAttributeNames": names} if names else {}),
             )
         except ClientError as exc:
             if _is_conditional_failure(exc):

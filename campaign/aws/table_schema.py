@@ -1,88 +1,159 @@
-"""The table layout: key names, index names and the definition the local stack and tests create.
+"""The table layout: item keys, index names and the definition the local stack and tests create.
 
 Terraform declares the same table (terraform/table.tf); tests/infra holds the two together.
+
+One table, five kinds of item (docs/DESIGN.md, "Data model"):
+
+* `SEND#<sendId>`: a send row, small (its body inline only while the row fits one write unit);
+* `BODY#<bodyKey>`: a body too large to sit in its rows, stored once per batch and content;
+* `MSG#<messageKey>`: a message key, held by the first upload that accepted the message (TTL: the
+  deduplication window);
+* `BATCH#<batchId>`: an upload's record and summary;
+* `COUNTS#<batchId>`: a batch's listing summary (positions, status counts kept by the stream consumer).
+
+Three sparse indexes: the listing index (send rows by batch, status class and stripe, sorted by
+position), the pending index (PENDING rows only, same keys) and the batch index (every batch with
+rows, newest first).
 """
 
-import zlib
 from typing import Any
 
+from campaign.domain.listing_plan import Family
+from campaign.domain.status import EmailStatus, ListingClass, listing_class
+from campaign.limits import LISTING_STRIPES
+
 PARTITION_KEY = "pk"
-
-# Send rows carry these index keys; batch items do not, so both indexes are sparse.
-STATUS_INDEX = "status-created"
-STATUS_INDEX_PK = "statusKey"
-BATCH_STATUS_INDEX = "batch-status-created"
-BATCH_STATUS_INDEX_PK = "batchStatusKey"
-# Shared sort key of both indexes: "<createdAt>#<sendId>", so string order is newest-first order
-# and it does not change when the status does (cursors stay valid across status changes).
-CREATED_SORT_KEY = "createdKey"
-
-# Write sharding of both index partition keys. A DynamoDB partition takes about 1,000 writes/s, and a
-# million-row campaign writes every row into one status (QUEUED) and one batch+status partition within
-# minutes: eight shards spread that over eight partitions (about 8,000 rows/s, above what one ingest
-# produces). Listings merge the shards, which are sorted the same way.
-INDEX_SHARDS = 8
+# DynamoDB's time to live: items whose `expiresAt` (epoch seconds) has passed are deleted for free.
+TTL_ATTRIBUTE = "expiresAt"
 
 SEND_PREFIX = "SEND#"
+BODY_PREFIX = "BODY#"
+MESSAGE_PREFIX = "MSG#"
 BATCH_PREFIX = "BATCH#"
+COUNTS_PREFIX = "COUNTS#"
+
+# Both row indexes sort by position; `seq` is a number, so the order is numeric.
+POSITION_KEY = "seq"
+LISTING_INDEX = "batch-listing"
+LISTING_KEY = "listKey"
+PENDING_INDEX = "batch-pending"
+PENDING_KEY = "pendingKey"
+BATCH_INDEX = "batches-newest"
+BATCH_INDEX_KEY = "batchesKey"
+BATCH_ORDER_KEY = "batchOrder"
+# Every batch with rows is in one partition of the batch index: batches are created at upload rate,
+# and their summaries change a few times a second at most (the stream consumer batches its updates).
+ALL_BATCHES = "BATCHES"
+
+# What a page of listEmailStatus shows; nothing else is copied into the row indexes.
+LISTED_ATTRIBUTES = (
+    "sendId",
+    "batchId",
+    "email",
+    "subject",
+    "status",
+    "content",
+    "bodyKey",
+    "contentJsonBytes",
+    "createdAt",
+    "updatedAt",
+    "attempts",
+    "error",
+    "providerMessageId",
+    "resentAs",
+    "resendOf",
+)
+# What a global listing needs to plan a page from a batch's summary.
+BATCH_SUMMARY_ATTRIBUTES = ("batchId", "createdAt", "positions", "pending", "queued", "sent", "error", "resent")
 
 
 def send_pk(send_id: str) -> str:
     return f"{SEND_PREFIX}{send_id}"
 
 
+def body_pk(body_key: str) -> str:
+    return f"{BODY_PREFIX}{body_key}"
+
+
+def message_pk(message_key: str) -> str:
+    return f"{MESSAGE_PREFIX}{message_key}"
+
+
 def batch_pk(batch_id: str) -> str:
     return f"{BATCH_PREFIX}{batch_id}"
 
 
-def shard_of(send_id: str) -> int:
-    """A stable shard per send: its index keys change partition with the status, never with time."""
-    return zlib.crc32(send_id.encode()) % INDEX_SHARDS
+def counts_pk(batch_id: str) -> str:
+    return f"{COUNTS_PREFIX}{batch_id}"
 
 
-def status_key(status: str, send_id: str) -> str:
-    return f"{status}#{shard_of(send_id)}"
+def stripe_of(seq: int) -> int:
+    """Positions are striped round-robin, so a range of positions is spread evenly over the stripes
+    and an ingest (which writes positions in order) keeps every stripe's partition busy at once."""
+    return seq % LISTING_STRIPES
 
 
-def batch_status_key(batch_id: str, status: str, send_id: str) -> str:
-    return f"{batch_id}#{status}#{shard_of(send_id)}"
+def family_key(batch_id: str, family: Family, stripe: int) -> str:
+    """The index partition of one stripe of one family of a batch."""
+    if family is Family.PENDING:
+        return f"{batch_id}#{stripe}"
+    return f"{batch_id}#{family.value}#{stripe}"
 
 
-def status_partitions(status: str) -> list[str]:
-    return [f"{status}#{shard}" for shard in range(INDEX_SHARDS)]
+def index_of(family: Family) -> tuple[str, str]:
+    """(index name, partition key attribute) that holds a family."""
+    return (PENDING_INDEX, PENDING_KEY) if family is Family.PENDING else (LISTING_INDEX, LISTING_KEY)
 
 
-def batch_status_partitions(batch_id: str, status: str) -> list[str]:
-    return [f"{batch_id}#{status}#{shard}" for shard in range(INDEX_SHARDS)]
+def listing_keys(batch_id: str, seq: int, status: EmailStatus) -> dict[str, str]:
+    """The index keys that follow the status; written with every status change. The pending key is
+    only present while the row is PENDING (callers remove it otherwise)."""
+    listed = listing_class(status)
+    family = Family.OPEN if listed is ListingClass.OPEN else Family(listed.value)
+    keys = {LISTING_KEY: family_key(batch_id, family, stripe_of(seq))}
+    if status is EmailStatus.PENDING:
+        keys[PENDING_KEY] = family_key(batch_id, Family.PENDING, stripe_of(seq))
+    return keys
 
 
-def created_key(created_at: str, send_id: str) -> str:
-    return f"{created_at}#{send_id}"
+def batch_order(created_at: str, batch_id: str) -> str:
+    return f"{created_at}#{batch_id}"
 
 
-def _index(name: str, partition: str) -> dict[str, Any]:
+def _index(name: str, partition: str, sort: str, attributes: tuple[str, ...]) -> dict[str, Any]:
     return {
         "IndexName": name,
         "KeySchema": [
             {"AttributeName": partition, "KeyType": "HASH"},
-            {"AttributeName": CREATED_SORT_KEY, "KeyType": "RANGE"},
+            {"AttributeName": sort, "KeyType": "RANGE"},
         ],
-        "Projection": {"ProjectionType": "ALL"},
+        "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(attributes)},
     }
 
 
 def create_table_request(table_name: str) -> dict[str, Any]:
-    """The CreateTable arguments, mirroring terraform/table.tf."""
+    """The CreateTable arguments, mirroring terraform/table.tf (TTL is a separate call)."""
     return {
         "TableName": table_name,
         "BillingMode": "PAY_PER_REQUEST",
         "KeySchema": [{"AttributeName": PARTITION_KEY, "KeyType": "HASH"}],
         "AttributeDefinitions": [
-            {"AttributeName": name, "AttributeType": "S"}
-            for name in (PARTITION_KEY, STATUS_INDEX_PK, BATCH_STATUS_INDEX_PK, CREATED_SORT_KEY)
+            {"AttributeName": PARTITION_KEY, "AttributeType": "S"},
+            {"AttributeName": LISTING_KEY, "AttributeType": "S"},
+            {"AttributeName": PENDING_KEY, "AttributeType": "S"},
+            {"AttributeName": POSITION_KEY, "AttributeType": "N"},
+            {"AttributeName": BATCH_INDEX_KEY, "AttributeType": "S"},
+            {"AttributeName": BATCH_ORDER_KEY, "AttributeType": "S"},
         ],
         "GlobalSecondaryIndexes": [
-            _index(STATUS_INDEX, STATUS_INDEX_PK),
-            _index(BATCH_STATUS_INDEX, BATCH_STATUS_INDEX_PK),
+            _index(LISTING_INDEX, LISTING_KEY, POSITION_KEY, LISTED_ATTRIBUTES),
+            _index(PENDING_INDEX, PENDING_KEY, POSITION_KEY, LISTED_ATTRIBUTES),
+            _index(BATCH_INDEX, BATCH_INDEX_KEY, BATCH_ORDER_KEY, BATCH_SUMMARY_ATTRIBUTES),
         ],
+        # The stream feeds the consumer that keeps each batch's status counts (worker/count_changes.py).
+        "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
     }
+
+
+def time_to_live_request(table_name: str) -> dict[str, Any]:
+    return {"TableName": table_name, "TimeToLiveSpecification": {"Enabled": True, "AttributeName": TTL_ATTRIBUTE}}

@@ -13,7 +13,7 @@ from typing import NamedTuple, TextIO
 from email_validator import EmailNotValidError, validate_email
 
 from campaign.domain.recipient_set import RecipientSet
-from campaign.limits import MAX_CONTENT_BYTES, MAX_SUBJECT_CHARS, MAX_UPLOAD_BYTES, MAX_UPLOAD_ROWS
+from campaign.limits import MAX_CONTENT_BYTES, MAX_EMAIL_CHARS, MAX_SUBJECT_CHARS, MAX_UPLOAD_BYTES, MAX_UPLOAD_ROWS
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("email", "subject", "content")
 
@@ -49,9 +49,11 @@ class CsvFileError(ValueError):
 
 
 class CampaignRow(NamedTuple):
-    """An accepted row. `line` is where the record starts in the file (the header is line 1)."""
+    """An accepted row. `line` is where the record starts in the file (the header is line 1); `seq` is
+    the record's ordinal among the file's data records (from 0), its position in the batch."""
 
     line: int
+    seq: int
     email: str
     email_key: str
     subject: str
@@ -97,14 +99,14 @@ def read_campaign_rows(text: TextIO, *, max_rows: int) -> Iterator[CampaignRow |
     header, records = _data_records(text, max_rows)
     columns = _locate_columns(header)
     seen = RecipientSet()
-    for line, record in records:
+    for seq, (line, record) in enumerate(records):
         email, subject, content_text = (
             record[columns[name]] if columns[name] < len(record) else "" for name in REQUIRED_COLUMNS
         )
         if any(cell.strip() for cell in record[len(header) :]):
             yield SkippedRow(line, email.strip(), SkipReason.EXTRA_CELLS)
             continue
-        yield _judge_row(line, email, subject, content_text, seen)
+        yield _judge_row(line, seq, email, subject, content_text, seen)
 
 
 def count_data_records(
@@ -220,11 +222,15 @@ def _locate_columns(header: list[str]) -> dict[str, int]:
     return {name: names.index(name) for name in REQUIRED_COLUMNS}
 
 
-def _judge_row(line: int, email: str, subject: str, content: str, seen: RecipientSet) -> CampaignRow | SkippedRow:
+def _judge_row(
+    line: int, seq: int, email: str, subject: str, content: str, seen: RecipientSet
+) -> CampaignRow | SkippedRow:
     """Apply the row rules in a fixed order, so each row reports its first problem."""
     email = email.strip()
     if not email:
         return SkippedRow(line, email, SkipReason.MISSING_EMAIL)
+    if len(email) > MAX_EMAIL_CHARS:  # longer than any address; not worth a parser's time
+        return SkippedRow(line, email, SkipReason.INVALID_EMAIL)
     try:
         normalized = validate_email(email, check_deliverability=False).normalized
     except EmailNotValidError:
@@ -235,7 +241,7 @@ def _judge_row(line: int, email: str, subject: str, content: str, seen: Recipien
     key = normalized.lower()
     if not seen.add(key):
         return SkippedRow(line, normalized, SkipReason.DUPLICATE_RECIPIENT)
-    return CampaignRow(line=line, email=normalized, email_key=key, subject=subject.strip(), content=content)
+    return CampaignRow(line=line, seq=seq, email=normalized, email_key=key, subject=subject.strip(), content=content)
 
 
 def _subject_problem(subject: str) -> SkipReason | None:

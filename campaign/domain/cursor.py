@@ -1,30 +1,53 @@
-"""Opaque page cursors for listings ordered by the index sort key "<createdAt>#<sendId>".
+"""Opaque page cursors: a position in the listing order, bound to the filters it was issued for.
 
-A cursor is the position of the last row returned, not a per-index DynamoDB key, so it stays valid
-when rows change status (and index partition) between pages: nothing repeats and nothing is dropped.
+The listing order is batches newest first, then each batch's rows by position (`seq`). A cursor is
+the position where the next page starts (a batch, by its creation time and id, and a `seq` in it),
+not a per-index DynamoDB key, so it stays valid when rows change status (and index partition)
+between pages: nothing repeats and nothing is dropped. It also carries a digest of the filters, and
+a cursor presented with other filters is refused rather than silently continuing a different walk.
 """
 
 import base64
 import binascii
+import hashlib
 import json
 import re
+from typing import NamedTuple
 
-_VERSION = 1
-# Exactly the shape of an index sort key: "<createdAt>#<sendId>" (see campaign.aws.table_schema).
-_POSITION = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z#[0-9a-f]{32}")
-_MAX_CURSOR_CHARS = 200
+_VERSION = 2
+_CREATED = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
+_BATCH = re.compile(r"[0-9a-f]{32}")
+_DIGEST = re.compile(r"[0-9a-f]{16}")
+_MAX_CURSOR_CHARS = 300
+_MAX_SEQ = 10**9
 
 
 class InvalidCursorError(ValueError):
     pass
 
 
-def encode_cursor(position: str) -> str:
-    raw = json.dumps({"v": _VERSION, "k": position}, separators=(",", ":")).encode()
+class Position(NamedTuple):
+    """Where a page starts: row `seq` of the batch created at `created_at` with id `batch_id`."""
+
+    created_at: str
+    batch_id: str
+    seq: int
+
+
+def filter_digest(*parts: object) -> str:
+    """A short digest of a listing's filters, in a canonical form the caller chooses."""
+    return hashlib.sha256(json.dumps([str(p) for p in parts]).encode()).hexdigest()[:16]
+
+
+def encode_cursor(position: Position, filters: str) -> str:
+    data = {"v": _VERSION, "t": position.created_at, "b": position.batch_id, "s": position.seq, "f": filters}
+    raw = json.dumps(data, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> str:
+def decode_cursor(cursor: str, filters: str) -> Position:
+    """The position a cursor names; InvalidCursorError if this API did not issue it, or issued it for
+    other filters."""
     if len(cursor) > _MAX_CURSOR_CHARS:
         raise InvalidCursorError("the cursor is not one this API issued")
     try:
@@ -32,13 +55,26 @@ def decode_cursor(cursor: str) -> str:
         data = json.loads(raw)
     except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidCursorError("the cursor is not one this API issued") from exc
-    position = data.get("k") if isinstance(data, dict) and data.get("v") == _VERSION else None
-    if not isinstance(position, str) or not _POSITION.fullmatch(position):
+    if not _well_formed(data):
         raise InvalidCursorError("the cursor is not one this API issued")
-    return position
+    if data["f"] != filters:
+        raise InvalidCursorError(
+            "the cursor was issued for other filters: repeat the query with the filters of the page it came from"
+        )
+    return Position(created_at=data["t"], batch_id=data["b"], seq=data["s"])
 
 
-def key_before(position: str) -> str:
-    """The greatest bound below `position` for keys drawn from [0-9A-Za-z#:.-] (DynamoDB BETWEEN is
-    inclusive, so "strictly before the cursor" needs such a bound)."""
-    return position[:-1] + chr(ord(position[-1]) - 1) + "~"
+def _well_formed(data: object) -> bool:
+    if not isinstance(data, dict) or data.get("v") != _VERSION:
+        return False
+    created, batch, seq, digest = data.get("t"), data.get("b"), data.get("s"), data.get("f")
+    return (
+        isinstance(created, str)
+        and _CREATED.fullmatch(created) is not None
+        and isinstance(batch, str)
+        and _BATCH.fullmatch(batch) is not None
+        and type(seq) is int
+        and 0 <= seq < _MAX_SEQ
+        and isinstance(digest, str)
+        and _DIGEST.fullmatch(digest) is not None
+    )

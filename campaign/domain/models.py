@@ -7,21 +7,33 @@ from campaign.domain.status import EmailStatus
 
 
 class SendRow(NamedTuple):
-    """One recipient of one batch: the unit that is queued, sent once, and listed."""
+    """One recipient of one batch: the unit that is queued, sent once, and listed.
+
+    `seq` is the row's position in its batch (the data record's ordinal in the file; a resend comes
+    after the file's records), which orders listings. The body is either `content` (inline, when the
+    whole row fits one write unit) or stored once per batch under `body_key`; `content_json_bytes` is
+    its size as a JSON string, so a listing can size a page without reading bodies.
+    """
 
     send_id: str
     batch_id: str
+    seq: int
     email: str
     subject: str
-    content: str
     status: EmailStatus
     created_at: str
     updated_at: str
+    content: str | None = None
+    body_key: str | None = None
+    content_json_bytes: int = 0
     attempts: int = 0
     error: str | None = None
     provider_message_id: str | None = None
     claimed_at: str | None = None
+    claims: int = 0
     error_kind: str | None = None
+    resent_as: str | None = None
+    resend_of: str | None = None
 
 
 class BatchState(StrEnum):
@@ -44,6 +56,14 @@ class SkippedRowReport(NamedTuple):
     reason: str
 
 
+class AcceptedElsewhereReport(NamedTuple):
+    """A row whose message an earlier upload (batch `batch_id`) already accepted: not queued again."""
+
+    row: int
+    email: str
+    batch_id: str
+
+
 class BatchRecord(NamedTuple):
     """What one upload produced; stored so that a re-upload can answer with the same summary."""
 
@@ -60,10 +80,31 @@ class BatchRecord(NamedTuple):
     rows_read: int = 0
     error_code: str | None = None
     error_message: str | None = None
+    already_accepted: int = 0
+    already_accepted_rows: tuple[AcceptedElsewhereReport, ...] = ()
 
 
 class StatusCounts(NamedTuple):
-    pending: int
-    queued: int
-    sent: int
-    error: int
+    pending: int = 0
+    queued: int = 0
+    sent: int = 0
+    error: int = 0
+
+    def of(self, status: EmailStatus) -> int:
+        return int(getattr(self, status.value.lower()))
+
+    @property
+    def total(self) -> int:
+        return self.pending + self.queued + self.sent + self.error
+
+
+class BatchListing(NamedTuple):
+    """What a listing needs to know of a batch: where its rows sit and how many of each status there
+    are. `positions` is one past the highest `seq` a row of the batch may have (the file's data
+    records, then any resends); the counts are kept by the stream consumer, so they may lag a little."""
+
+    batch_id: str
+    created_at: str
+    positions: int
+    counts: StatusCounts
+    resent: int = 0

@@ -1,4 +1,4 @@
-"""The send status model and the only transitions it allows."""
+"""The send status model, the only transitions it allows, and how statuses are grouped for listing."""
 
 from enum import StrEnum
 
@@ -33,10 +33,29 @@ class ErrorKind(StrEnum):
     UNKNOWN_OUTCOME = "unknown_outcome"  # SES may have accepted it; resending risks a duplicate
 
 
-# The only ERROR rows a DLQ re-drive may reopen: provably never accepted by SES.
-REOPENABLE_ERRORS: frozenset[ErrorKind] = frozenset({ErrorKind.RETRIES_EXHAUSTED})
+# The only ERROR rows a DLQ re-drive may send again (as a new send): provably never accepted by SES.
+RESENDABLE_ERRORS: frozenset[ErrorKind] = frozenset({ErrorKind.RETRIES_EXHAUSTED})
 
 
 def can_move(current: EmailStatus, target: EmailStatus) -> bool:
     """Statuses only move forward and a final status never changes."""
     return target in _FORWARD[current]
+
+
+class ListingClass(StrEnum):
+    """The index partition a row is listed in. PENDING and QUEUED share one, so that the one move
+    between them (an operator's re-drive of rows SQS refused) never moves a row between partitions;
+    every other move goes from OPEN to a final class, and a listing reads OPEN before the final ones,
+    so a row that moves while a page is read is seen in one or the other (docs/DESIGN.md)."""
+
+    OPEN = "OPEN"
+    SENT = "SENT"
+    ERROR = "ERROR"
+
+
+def listing_class(status: EmailStatus) -> ListingClass:
+    if status is EmailStatus.SENT:
+        return ListingClass.SENT
+    if status is EmailStatus.ERROR:
+        return ListingClass.ERROR
+    return ListingClass.OPEN

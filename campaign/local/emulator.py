@@ -1,25 +1,47 @@
-"""The local AWS: moto's server on loopback, with one fidelity fix and one speed-up.
+"""The local AWS: moto's server on loopback, with fidelity fixes and speed-ups.
 
-DynamoDB evaluates a conditional write atomically per item; moto evaluates the condition and applies
-the write without a lock, so two threads can both pass `attribute_not_exists`. A lock around moto's
-item writes restores DynamoDB's guarantee (tests install it too: the race tests rely on it).
+Fidelity (tests install these too):
+* DynamoDB evaluates a conditional write atomically per item; moto evaluates the condition and
+  applies the write without a lock, so two threads can both pass `attribute_not_exists`. A lock
+  around moto's item writes restores DynamoDB's guarantee (the race tests rely on it).
+* TransactWriteItems with a ClientRequestToken is idempotent for ten minutes in DynamoDB (a repeat
+  of a call that succeeded succeeds without writing again); moto ignores the token. The stream
+  consumer relies on it, so the emulator honours it.
 
-moto recomputes three approximate message counters (walking every message) each time SendMessage,
-SendMessageBatch or ReceiveMessage reads a queue's attributes, which makes ingest quadratic in queue
-depth. Inside those three calls only, the counters are skipped; GetQueueAttributes still returns them,
-and request counts and behaviour are unchanged. Tests use plain moto and never depend on this.
+Speed (the emulator server only):
+* moto copies every table a transaction touches, whole, before each TransactWriteItems (to roll back
+  on failure): at 100,000 rows that is seconds per call. Here the conditions are all checked first,
+  under the item lock, and nothing is written unless every one holds, which is the same outcome.
+* moto recomputes three approximate message counters (walking every message) each time SendMessage,
+  SendMessageBatch or ReceiveMessage reads a queue's attributes, which makes ingest quadratic in
+  queue depth. Inside those three calls only, the counters are skipped; GetQueueAttributes still
+  returns them, and request counts and behaviour are unchanged.
+* moto keeps every stream record for ever; records before the oldest position the one local reader
+  asked for are dropped.
 """
 
 import argparse
 import contextvars
 import functools
+import hashlib
+import json
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
+from moto.core.responses import ActionResult
 from moto.dynamodb import models as dynamodb_models
+from moto.dynamodb import responses as dynamodb_responses
+from moto.dynamodb.exceptions import (
+    ConditionalCheckFailed,
+    MultipleTransactionsException,
+    TransactionCanceledException,
+)
+from moto.dynamodb.models.table import StreamShard
+from moto.dynamodb.comparisons import get_filter_expression
 from moto.server import ThreadedMotoServer
 from moto.sqs import models as sqs_models
 
@@ -75,6 +97,108 @@ def install_dynamodb_item_lock() -> None:
             setattr(backend, name, _serialized(method))
 
 
+_TOKEN_SECONDS = 600
+_tokens: dict[str, tuple[str, float]] = {}
+_tokens_lock = threading.Lock()
+
+
+def _idempotent(method: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    @functools.wraps(method)
+    def wrapper(handler: Any) -> Any:
+        token = handler.body.get("ClientRequestToken")
+        if not token:
+            return method(handler)
+        digest = hashlib.sha256(json.dumps(handler.body["TransactItems"], sort_keys=True).encode()).hexdigest()
+        with _tokens_lock:
+            seen = _tokens.get(token)
+        if seen is not None and time.monotonic() - seen[1] < _TOKEN_SECONDS and seen[0] == digest:
+            return ActionResult({})
+        result = method(handler)
+        with _tokens_lock:
+            _tokens[token] = (digest, time.monotonic())
+        return result
+
+    wrapper.__dict__["_idempotent"] = True
+    return wrapper
+
+
+def install_transaction_tokens() -> None:
+    handler = dynamodb_responses.DynamoHandler
+    if not getattr(handler.transact_write_items, "_idempotent", False):
+        handler.transact_write_items = _idempotent(handler.transact_write_items)  # type: ignore[method-assign,assignment]
+
+
+def _check_then_write(backend: Any, transact_items: list[dict[str, Any]]) -> None:
+    """moto's TransactWriteItems without its table copies: every condition first, then the writes."""
+    targets: set[tuple[str, str]] = set()
+    errors: list[tuple[str | None, str | None, dict[str, Any] | None]] = []
+    for entry in transact_items:
+        op_type, op = next(iter(entry.items()))
+        table = backend.get_table(op["TableName"])
+        if op_type == "Put":
+            key = {table.hash_key_attr: op["Item"][table.hash_key_attr]}
+            if table.range_key_attr is not None:
+                key[table.range_key_attr] = op["Item"][table.range_key_attr]
+        else:
+            key = op["Key"]
+        target = (op["TableName"], json.dumps(key, sort_keys=True))
+        if target in targets:
+            raise MultipleTransactionsException()
+        targets.add(target)
+        current = backend.get_item(op["TableName"], key)
+        condition = op.get("ConditionExpression")
+        passed = condition is None or get_filter_expression(
+            condition, op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+        ).expr(current)
+        if passed:
+            errors.append((None, None, None))
+        else:
+            old = (
+                current.to_json()["Attributes"]
+                if current and op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD"
+                else None
+            )
+            errors.append(("ConditionalCheckFailed", ConditionalCheckFailed().message, old))
+    if any(code is not None for code, _, _ in errors):
+        raise TransactionCanceledException(errors)
+    for entry in transact_items:
+        op_type, op = next(iter(entry.items()))
+        names, values = op.get("ExpressionAttributeNames") or {}, op.get("ExpressionAttributeValues") or {}
+        if op_type == "Put":
+            backend.put_item(op["TableName"], op["Item"])
+        elif op_type == "Delete":
+            backend.delete_item(op["TableName"], op["Key"])
+        elif op_type == "Update":
+            backend.update_item(
+                op["TableName"],
+                op["Key"],
+                update_expression=op["UpdateExpression"],
+                expression_attribute_names=names,
+                expression_attribute_values=values,
+            )
+
+
+def install_transaction_speedup() -> None:
+    backend = dynamodb_models.DynamoDBBackend
+    backend.transact_write_items = _serialized(_check_then_write)  # type: ignore[method-assign]
+
+
+def _trimming(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def wrapper(shard: Any, start: int, quantity: int) -> Any:
+        consumed = start - shard.starting_sequence_number
+        if consumed > 0:
+            del shard.items[:consumed]
+            shard.starting_sequence_number = start
+        return method(shard, start, quantity)
+
+    return wrapper
+
+
+def install_stream_trim() -> None:
+    StreamShard.get = _trimming(StreamShard.get)  # type: ignore[method-assign]
+
+
 def install_sqs_speedup() -> None:
     sqs_models.Queue.BASE_ATTRIBUTES = property(_base_attributes)  # type: ignore[assignment]
     for name in ("send_message", "send_message_batch", "receive_message"):
@@ -86,7 +210,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=4566)
     args = parser.parse_args()
     install_dynamodb_item_lock()
+    install_transaction_tokens()
+    install_transaction_speedup()
     install_sqs_speedup()
+    install_stream_trim()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call drowns the banner
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
     server.start()

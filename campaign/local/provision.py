@@ -4,7 +4,7 @@ from typing import NamedTuple
 
 from campaign.aws.clients import client
 from campaign.aws.queue_spec import dlq_attributes, queue_attributes
-from campaign.aws.table_schema import create_table_request
+from campaign.aws.table_schema import create_table_request, time_to_live_request
 
 DEFAULT_SENDER = "campaigns@example.com"
 
@@ -33,6 +33,7 @@ def provision(stage: str = "local", sender_address: str = DEFAULT_SENDER) -> Loc
     table_name, queue_name, dlq_name = resource_names(stage)
     ddb, sqs = client("dynamodb"), client("sqs")
     ddb.create_table(**create_table_request(table_name))
+    ddb.update_time_to_live(**time_to_live_request(table_name))
     dlq_url = sqs.create_queue(QueueName=dlq_name, Attributes=dlq_attributes())["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     queue_url = sqs.create_queue(QueueName=queue_name, Attributes=queue_attributes(dlq_arn))["QueueUrl"]

@@ -1,41 +1,67 @@
-"""The upload use case: one CSV file becomes one batch, each accepted row one queued send.
+"""The upload use case: one CSV file becomes one batch, each new message one queued send.
 
-Order matters for exactly-once sending. A row is written only after its message is on the queue
-(QUEUED) or finally refused (PENDING, with the reason), so the only writes that cannot carry a
-condition (BatchWriteItem) create rows that no worker can have touched yet: a worker that receives a
-message before its row exists retries later. A batch lease keeps a resumed ingest from racing the
-original one.
+A row is sent once per message, not once per file: its message key (recipient, subject, content) is
+taken first, with a conditional write that only one upload can win; a row whose key an earlier upload
+holds is reported, with that upload's batch, and not queued. Then, for the rows this upload holds:
+bodies too large for a row are stored, messages are queued, and only then are rows written, QUEUED or
+finally refused (PENDING, with the reason). So the writes that cannot carry a condition
+(BatchWriteItem) create rows that no worker can have touched yet: a worker that receives a message
+before its row exists retries later. A batch lease keeps a resumed ingest from racing the original.
 """
 
+import json
+import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
+from campaign.aws.batch_counts import BatchCounts
 from campaign.aws.batches import Batches, ExistingBatch
+from campaign.aws.bodies import Bodies
+from campaign.aws.items import item_size, send_row_item
+from campaign.aws.message_keys import KeyClaim, MessageKeys
 from campaign.aws.send_queue import SendJob, SendQueue
 from campaign.aws.send_rows import SendRows
 from campaign.domain.clock import from_iso, to_iso
 from campaign.domain.csv_rules import CampaignRow, ParsedCsv, parse_campaign_csv
-from campaign.domain.ids import batch_id_for, send_id_for
-from campaign.domain.models import STARTABLE_STATES, BatchRecord, BatchState, SendRow, SkippedRowReport
+from campaign.domain.ids import batch_id_for, body_key_for, message_key_for, send_id_for
+from campaign.domain.models import (
+    STARTABLE_STATES,
+    AcceptedElsewhereReport,
+    BatchRecord,
+    BatchState,
+    SendRow,
+    SkippedRowReport,
+)
+from campaign.domain.reports import accepted_elsewhere_report, skipped_report
+from campaign.domain.retention import Retention
 from campaign.domain.status import FINAL_STATUSES, EmailStatus
-from campaign.limits import DYNAMODB_BATCH_WRITE_MAX, INGEST_CONCURRENCY, INGEST_LEASE_SECONDS, SKIPPED_ROWS_CAP
+from campaign.limits import (
+    DYNAMODB_BATCH_WRITE_MAX,
+    INGEST_CONCURRENCY,
+    INGEST_LEASE_SECONDS,
+    SKIPPED_ROWS_CAP,
+    WRITE_UNIT_BYTES,
+)
 from campaign.observability import (
     DIMENSION_REASON,
     METRIC_DUPLICATE_UPLOADS,
     METRIC_INGEST_DURATION,
     METRIC_ROWS_ACCEPTED,
+    METRIC_ROWS_ALREADY_ACCEPTED,
     METRIC_ROWS_NOT_ENQUEUED,
     METRIC_ROWS_SKIPPED,
     logger,
     metrics,
 )
 
-# Rows handled per step: four BatchWriteItem calls' worth, sent as ten SendMessageBatch calls.
+# Rows handled per step: four BatchWriteItem calls' worth, one message-key transaction, ten
+# SendMessageBatch calls.
 _STEP_ROWS = 4 * DYNAMODB_BATCH_WRITE_MAX
 
 
@@ -45,9 +71,13 @@ class UploadResult(NamedTuple):
     enqueued: int
     skipped: int
     not_enqueued: int
+    already_accepted: int
     duplicate: bool
     skipped_rows: tuple[SkippedRowReport, ...]
+    already_accepted_rows: tuple[AcceptedElsewhereReport, ...]
     skipped_by_reason: dict[str, int]
+    # A duplicate that finished an ingest which had died mid-file (it queued the rows left over).
+    resumed: bool = False
 
     @property
     def created(self) -> bool:
@@ -58,6 +88,56 @@ class IngestGateways(NamedTuple):
     batches: Batches
     rows: SendRows
     queue: SendQueue
+    keys: MessageKeys
+    bodies: Bodies
+    counts: BatchCounts
+    retention: Retention
+
+
+def ingest_gateways_for(
+    table_name: str, queue_url: str, enqueue_delay_seconds: int, retention: Retention
+) -> IngestGateways:
+    """The gateways both ingests (direct and streamed) write through."""
+    return IngestGateways(
+        batches=Batches(table_name, retention),
+        rows=SendRows(table_name),
+        queue=SendQueue(queue_url, enqueue_delay_seconds),
+        keys=MessageKeys(table_name, retention),
+        bodies=Bodies(table_name),
+        counts=BatchCounts(table_name, retention),
+        retention=retention,
+    )
+
+
+class Candidate(NamedTuple):
+    """An accepted CSV row, ready to become a send if this upload wins its message key. `body` is
+    the content when it is too large to sit in the row (stored apart, under `row.body_key`)."""
+
+    row: SendRow
+    line: int
+    message_key: str
+    body: str | None
+
+
+class QueueOutcome(NamedTuple):
+    """What queueing some candidates did: sends queued (or found already done by an earlier run of
+    this ingest), sends SQS refused, and rows an earlier upload had accepted."""
+
+    enqueued: int
+    not_enqueued: int
+    already_accepted: int
+    already_accepted_rows: tuple[AcceptedElsewhereReport, ...]
+
+    def plus(self, other: "QueueOutcome") -> "QueueOutcome":
+        return QueueOutcome(
+            self.enqueued + other.enqueued,
+            self.not_enqueued + other.not_enqueued,
+            self.already_accepted + other.already_accepted,
+            (self.already_accepted_rows + other.already_accepted_rows)[:SKIPPED_ROWS_CAP],
+        )
+
+
+NOTHING_QUEUED = QueueOutcome(0, 0, 0, ())
 
 
 def ingest_csv(content: bytes, gateways: IngestGateways) -> UploadResult:
@@ -68,28 +148,32 @@ def ingest_csv(content: bytes, gateways: IngestGateways) -> UploadResult:
     _record_metrics(result, time.perf_counter() - started)
     logger.info(
         "upload ingested",
-        extra={k: v for k, v in result._asdict().items() if k not in ("skipped_rows", "batch_id")},
+        extra={
+            k: v for k, v in result._asdict().items() if k not in ("skipped_rows", "already_accepted_rows", "batch_id")
+        },
     )
     return result
 
 
 def _record_metrics(result: UploadResult, seconds: float) -> None:
-    if result.duplicate and result.enqueued == 0:
+    if result.duplicate and not result.resumed:
         metrics.add_metric(name=METRIC_DUPLICATE_UPLOADS, unit=MetricUnit.Count, value=1)
         return
     record_ingest_metrics(
         accepted=result.enqueued + result.not_enqueued,
         not_enqueued=result.not_enqueued,
+        already_accepted=result.already_accepted,
         skipped_by_reason=result.skipped_by_reason,
         seconds=seconds,
     )
 
 
 def record_ingest_metrics(
-    *, accepted: int, not_enqueued: int, skipped_by_reason: dict[str, int], seconds: float
+    *, accepted: int, not_enqueued: int, already_accepted: int, skipped_by_reason: dict[str, int], seconds: float
 ) -> None:
     metrics.add_metric(name=METRIC_ROWS_ACCEPTED, unit=MetricUnit.Count, value=accepted)
     metrics.add_metric(name=METRIC_ROWS_NOT_ENQUEUED, unit=MetricUnit.Count, value=not_enqueued)
+    metrics.add_metric(name=METRIC_ROWS_ALREADY_ACCEPTED, unit=MetricUnit.Count, value=already_accepted)
     metrics.add_metric(name=METRIC_INGEST_DURATION, unit=MetricUnit.Milliseconds, value=seconds * 1000)
     # One data point per skip reason, as its own dimension (the listed rows are capped; counts are not).
     for reason, count in skipped_by_reason.items():
@@ -116,41 +200,94 @@ def _ingest(content: bytes, gateways: IngestGateways) -> UploadResult:
             resuming = True
         else:
             return _duplicate_answer(existing)
-    rows = [send_row_for(batch, row) for row in parsed.rows]
-    enqueued, not_enqueued = queue_and_record(rows, gateways, resuming=resuming)
-    gateways.batches.finish(batch._replace(enqueued=enqueued, not_enqueued=not_enqueued, rows_read=batch.total))
+    gateways.counts.start(batch.batch_id, batch.created_at, positions=batch.total)
+    candidates = [candidate_for(batch, row) for row in parsed.rows]
+    outcome = queue_and_record(candidates, gateways, resuming=resuming)
+    finished = batch._replace(
+        enqueued=outcome.enqueued,
+        not_enqueued=outcome.not_enqueued,
+        already_accepted=outcome.already_accepted,
+        already_accepted_rows=outcome.already_accepted_rows,
+        rows_read=batch.total,
+    )
+    finish_batch(finished, gateways)
     return UploadResult(
         batch_id=batch.batch_id,
         total=batch.total,
-        enqueued=enqueued,
+        enqueued=outcome.enqueued,
         skipped=batch.skipped,
-        not_enqueued=not_enqueued,
+        not_enqueued=outcome.not_enqueued,
+        already_accepted=outcome.already_accepted,
         duplicate=resuming,
         skipped_rows=batch.skipped_rows,
+        already_accepted_rows=outcome.already_accepted_rows,
         skipped_by_reason=dict(Counter(s.reason.value for s in parsed.skipped)),
+        resumed=resuming,
     )
 
 
-def queue_and_record(rows: list[SendRow], gateways: IngestGateways, *, resuming: bool) -> tuple[int, int]:
-    """Run the steps on a bounded pool: they touch disjoint rows, so their order does not matter, and
-    overlapping their AWS round trips is what keeps a large file inside the API's time limit."""
-    steps = [rows[start : start + _STEP_ROWS] for start in range(0, len(rows), _STEP_ROWS)]
+def finish_batch(batch: BatchRecord, gateways: IngestGateways) -> None:
+    gateways.batches.finish(batch)
+    if batch.enqueued + batch.not_enqueued == 0:
+        gateways.counts.leave_index(batch.batch_id)
+
+
+class _BodyLedger:
+    """The bodies this ingest has stored: a body shared by many rows is written once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stored: set[str] = set()
+
+    def take_new(self, bodies: dict[str, str]) -> dict[str, str]:
+        with self._lock:
+            new = {key: body for key, body in bodies.items() if key not in self._stored}
+            self._stored.update(new)
+        return new
+
+
+def queue_and_record(candidates: Sequence[Candidate], gateways: IngestGateways, *, resuming: bool) -> QueueOutcome:
+    """Run the steps on a bounded pool: they touch disjoint rows and keys, so their order does not
+    matter, and overlapping their AWS round trips is what keeps a large file inside the API's time limit."""
+    steps = [candidates[start : start + _STEP_ROWS] for start in range(0, len(candidates), _STEP_ROWS)]
+    ledger = _BodyLedger()
     with ThreadPoolExecutor(max_workers=INGEST_CONCURRENCY, thread_name_prefix="ingest") as pool:
-        outcomes = list(pool.map(lambda step: _queue_and_record_step(step, gateways, resuming=resuming), steps))
-    return sum(e for e, _ in outcomes), sum(n for _, n in outcomes)
+        outcomes = list(pool.map(lambda step: _queue_and_record_step(step, gateways, ledger, resuming), steps))
+    total = NOTHING_QUEUED
+    for outcome in outcomes:
+        total = total.plus(outcome)
+    return total
 
 
-def _queue_and_record_step(step: list[SendRow], gateways: IngestGateways, *, resuming: bool) -> tuple[int, int]:
-    """Send the step's messages, then create its rows (never the other way round: see the module doc)."""
-    existing = gateways.rows.existing([row.send_id for row in step]) if resuming else {}
-    to_send = [row for row in step if row.send_id not in existing or existing[row.send_id].status not in FINAL_STATUSES]
-    refused = gateways.queue.enqueue([SendJob(row.send_id, row.batch_id) for row in to_send])
+def _queue_and_record_step(
+    step: Sequence[Candidate], gateways: IngestGateways, ledger: _BodyLedger, resuming: bool
+) -> QueueOutcome:
+    """Take the step's message keys, then store bodies and send messages for the rows this upload
+    holds, then create their rows (never the other way round: see the module doc)."""
+    if not step:
+        return NOTHING_QUEUED
+    batch_id = step[0].row.batch_id
+    held = gateways.keys.claim(batch_id, [KeyClaim(c.message_key, c.row.send_id) for c in step], now=datetime.now(UTC))
+    ours = [c for c in step if c.message_key not in held]
+    elsewhere = tuple(
+        accepted_elsewhere_report(c.line, c.row.email, held[c.message_key].batch_id)
+        for c in step
+        if c.message_key in held
+    )
+    existing = gateways.rows.existing([c.row.send_id for c in ours]) if resuming and ours else {}
+    to_send = [c for c in ours if c.row.send_id not in existing or existing[c.row.send_id].status not in FINAL_STATUSES]
+    expires_at = gateways.retention.expiry_of(step[0].row.created_at)
+    bodies = ledger.take_new({c.row.body_key: c.body for c in to_send if c.body is not None and c.row.body_key})
+    if bodies:
+        gateways.bodies.put(bodies, expires_at)
+    refused = gateways.queue.enqueue([SendJob(c.row.send_id, c.row.batch_id) for c in to_send])
     gateways.rows.create(
-        [_with_enqueue_outcome(row, refused.get(row.send_id)) for row in to_send if row.send_id not in existing]
+        [_with_enqueue_outcome(c.row, refused.get(c.row.send_id)) for c in to_send if c.row.send_id not in existing],
+        expires_at,
     )
     # A row found final was queued by the run that wrote it: it counts as enqueued, so that a resumed
-    # batch's totals describe the whole batch (total = enqueued + skipped + not_enqueued).
-    return len(step) - len(refused), len(refused)
+    # batch's totals describe the whole batch.
+    return QueueOutcome(len(ours) - len(refused), len(refused), len(elsewhere), elsewhere[:SKIPPED_ROWS_CAP])
 
 
 def _with_enqueue_outcome(row: SendRow, refusal: str | None) -> SendRow:
@@ -159,18 +296,31 @@ def _with_enqueue_outcome(row: SendRow, refusal: str | None) -> SendRow:
     return row._replace(status=EmailStatus.PENDING, error=f"not enqueued: {refusal}")
 
 
-def send_row_for(batch: BatchRecord, row: CampaignRow) -> SendRow:
-    return SendRow(
+def candidate_for(batch: BatchRecord, row: CampaignRow) -> Candidate:
+    """The send a CSV row becomes. Its body sits in the row when the row stays within one write unit
+    (status changes then write one unit), and is stored apart otherwise."""
+    send = SendRow(
         send_id=send_id_for(batch.batch_id, row.email_key),
         batch_id=batch.batch_id,
+        seq=row.seq,
         email=row.email,
         subject=row.subject,
-        content=row.content,
         status=EmailStatus.QUEUED,
         # One timestamp per batch keeps a resumed ingest's rows identical to the original's.
         created_at=batch.created_at,
         updated_at=batch.created_at,
+        content=row.content,
+        content_json_bytes=len(json.dumps(row.content)),
     )
+    key = message_key_for(row.email_key, row.subject, row.content)
+    # The row as the worker leaves it (an error and a provider id added): it must still fit.
+    largest = send._replace(
+        status=EmailStatus.ERROR, error="x" * 200, provider_message_id="x" * 60, claimed_at=batch.created_at
+    )
+    if item_size(send_row_item(largest, expires_at=0)) <= WRITE_UNIT_BYTES:
+        return Candidate(send, row.line, key, body=None)
+    body_key = body_key_for(batch.batch_id, row.content)
+    return Candidate(send._replace(content=None, body_key=body_key), row.line, key, body=row.content)
 
 
 def _new_batch_record(batch_id: str, parsed: ParsedCsv, now: datetime) -> BatchRecord:
@@ -180,10 +330,7 @@ def _new_batch_record(batch_id: str, parsed: ParsedCsv, now: datetime) -> BatchR
         state=BatchState.INGESTING,
         total=parsed.total,
         skipped=len(parsed.skipped),
-        skipped_rows=tuple(
-            SkippedRowReport(row=s.line, email=s.email, reason=s.reason.value)
-            for s in parsed.skipped[:SKIPPED_ROWS_CAP]
-        ),
+        skipped_rows=tuple(skipped_report(s) for s in parsed.skipped[:SKIPPED_ROWS_CAP]),
         lease_until=lease_until_from(now),
     )
 
@@ -197,13 +344,16 @@ def lease_lapsed(batch: BatchRecord, now: datetime) -> bool:
 
 
 def _duplicate_answer(batch: BatchRecord) -> UploadResult:
+    """The first upload's summary, marked as a duplicate (nothing was queued by this request)."""
     return UploadResult(
         batch_id=batch.batch_id,
         total=batch.total,
-        enqueued=0,
+        enqueued=batch.enqueued,
         skipped=batch.skipped,
-        not_enqueued=0,
+        not_enqueued=batch.not_enqueued,
+        already_accepted=batch.already_accepted,
         duplicate=True,
         skipped_rows=batch.skipped_rows,
+        already_accepted_rows=batch.already_accepted_rows,
         skipped_by_reason={},
     )

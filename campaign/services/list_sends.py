@@ -1,30 +1,22 @@
-"""listEmailStatus: newest-first pages merged from index partitions, one key-condition Query each.
+"""listEmailStatus: pages of sends, batches newest first and each batch's rows in file order.
 
-Each requested status is one partition (of the status index, or of the batch+status index when a
-batch is given). Every partition is sorted by "<createdAt>#<sendId>", so a k-way merge yields the
-global order, and the cursor is simply the last position returned.
+Round one reads the summaries of the batches the page may cover (the batch index, or the one batch
+asked for); campaign/domain/listing_plan.py turns them into position ranges and reads the row
+indexes in at most two more rounds. The cursor is a position, bound to the filters.
 """
 
-import heapq
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from datetime import datetime
 from typing import NamedTuple
 
-from campaign.aws.send_index import IndexPartition, SendIndex
-from campaign.aws.table_schema import (
-    BATCH_STATUS_INDEX,
-    INDEX_SHARDS,
-    STATUS_INDEX,
-    batch_status_partitions,
-    created_key,
-    status_partitions,
-)
+from campaign.aws.send_index import SendIndex
+from campaign.aws.table_schema import batch_order
 from campaign.domain.clock import to_iso
-from campaign.domain.cursor import decode_cursor, encode_cursor, key_before
-from campaign.domain.models import SendRow, StatusCounts
-from campaign.domain.status import FINAL_STATUSES, EmailStatus
-from campaign.limits import MAX_PAGE_SIZE
+from campaign.domain.cursor import Position, decode_cursor, encode_cursor, filter_digest
+from campaign.domain.listing_plan import family_reads, read_page
+from campaign.domain.models import BatchListing, SendRow
+from campaign.domain.status import EmailStatus
+from campaign.limits import LISTING_BATCHES_PER_PAGE, MAX_PAGE_RESPONSE_BYTES, MAX_PAGE_SIZE
 
 
 class ListingError(ValueError):
@@ -43,98 +35,48 @@ class SendPage(NamedTuple):
     next_cursor: str | None
 
 
-def list_sends(index: SendIndex, where: SendFilter, *, first: int, after: str | None) -> SendPage:
+# Above any batch order key of the same instant ("<createdAt>#<batchId>"), so `to` is inclusive.
+_AFTER_ANY_BATCH = "#~"
+
+
+def list_sends(
+    index: SendIndex, where: SendFilter, *, first: int, after: str | None, max_bytes: int = MAX_PAGE_RESPONSE_BYTES
+) -> SendPage:
     if not 1 <= first <= MAX_PAGE_SIZE:
         raise ListingError(f"first must be between 1 and {MAX_PAGE_SIZE}")
     # Compared as UTC strings: a naive bound is UTC, an offset one is converted (to_iso does both).
     lower = to_iso(where.created_from) if where.created_from else None
-    upper = to_iso(where.created_to) + "#~" if where.created_to else None
+    upper = to_iso(where.created_to) if where.created_to else None
     if lower is not None and upper is not None and lower > upper:
         raise ListingError("'from' is after 'to'")
-    if after is not None:
-        bound = key_before(decode_cursor(after))
-        upper = bound if upper is None else min(upper, bound)
-    if lower is not None and upper is not None and lower > upper:
-        return SendPage(rows=[], next_cursor=None)
-    partitions = _partitions(where)
-    streams = [_stream(index, partition, lower, upper, _chunk(first, len(partitions))) for partition in partitions]
-    merged = _once_each(heapq.merge(*streams, key=_position, reverse=True))
-    rows = [row for row, _ in zip(merged, range(first + 1), strict=False)]
-    if len(rows) <= first:
-        return SendPage(rows=rows, next_cursor=None)
-    return SendPage(rows=rows[:first], next_cursor=encode_cursor(_position(rows[first - 1])))
+    statuses = sorted(set(where.statuses)) if where.statuses else list(EmailStatus)
+    digest = filter_digest(*statuses, lower, upper, where.batch_id)
+    start = decode_cursor(after, digest) if after is not None else None
+    batches, more = _batches(index, where.batch_id, lower, upper, start)
+    page = read_page(
+        batches, more, start, family_reads(statuses), first=first, max_bytes=max_bytes, read_round=index.read_round
+    )
+    cursor = encode_cursor(page.next_position, digest) if page.next_position is not None else None
+    return SendPage(rows=page.rows, next_cursor=cursor)
 
 
-def _chunk(first: int, partitions: int) -> int:
-    """Rows asked of each partition per Query: its share of the page plus one, at least a few. Every
-    row read beyond the page is wasted, and one partition may hold the whole page; later pages of a
-    partition are read only if the merge reaches them."""
-    return min(first + 1, max(4, -(-(first + 1) // partitions) + 1))
-
-
-def count_batch(index: SendIndex, batch_id: str, *, accepted: int | None = None) -> StatusCounts:
-    """Rows of a batch per status. The statuses are counted one after another, not as a snapshot,
-    while the worker moves rows forward. Given the batch's `accepted` rows (known once its ingest is
-    done), the final statuses are counted first, then PENDING, and QUEUED is what remains: a row that
-    moves meanwhile is then counted exactly once (perhaps under the status it just left). Without it,
-    the counts are a live estimate that may count a moving row twice.
-
-    A status's shards are counted side by side: they are disjoint, and a million-row batch's SENT rows
-    are hundreds of 1 MB pages (the index holds whole rows), which one after another take seconds."""
-    with ThreadPoolExecutor(max_workers=INDEX_SHARDS, thread_name_prefix="count") as pool:
-
-        def rows_in(status: EmailStatus) -> int:
-            keys = batch_status_partitions(batch_id, status.value)
-            return sum(pool.map(index.count, [IndexPartition(BATCH_STATUS_INDEX, key) for key in keys]))
-
-        sent, error, pending = rows_in(EmailStatus.SENT), rows_in(EmailStatus.ERROR), rows_in(EmailStatus.PENDING)
-        queued = rows_in(EmailStatus.QUEUED) if accepted is None else max(0, accepted - sent - error - pending)
-    return StatusCounts(pending=pending, queued=queued, sent=sent, error=error)
-
-
-def _partitions(where: SendFilter) -> list[IndexPartition]:
-    statuses = list(dict.fromkeys(where.statuses)) if where.statuses else list(EmailStatus)
-    if where.batch_id is not None:
-        batch_id = where.batch_id
-        return [
-            IndexPartition(BATCH_STATUS_INDEX, key)
-            for s in statuses
-            for key in batch_status_partitions(batch_id, s.value)
-        ]
-    return [IndexPartition(STATUS_INDEX, key) for s in statuses for key in status_partitions(s.value)]
-
-
-def _once_each(rows: Iterator[SendRow]) -> Iterator[SendRow]:
-    """The partitions are read one after another, not as a snapshot: a row that changes status between
-    two reads is returned by both, side by side (its position does not change). Keep the later copy."""
-    held: SendRow | None = None
-    for row in rows:
-        if held is not None and row.send_id == held.send_id:
-            held = (
-                row
-                if (row.updated_at, row.status in FINAL_STATUSES) > (held.updated_at, held.status in FINAL_STATUSES)
-                else held
-            )
-            continue
-        if held is not None:
-            yield held
-        held = row
-    if held is not None:
-        yield held
-
-
-def _position(row: SendRow) -> str:
-    return created_key(row.created_at, row.send_id)
-
-
-def _stream(
-    index: SendIndex, partition: IndexPartition, lower: str | None, upper: str | None, chunk: int
-) -> Iterator[SendRow]:
-    """Rows of one partition, newest first, read lazily a page at a time."""
-    start_key = None
-    while True:
-        page = index.newest_first(partition, lower=lower, upper=upper, limit=chunk, start_key=start_key)
-        yield from page.rows
-        if page.next_key is None:
-            return
-        start_key = page.next_key
+def _batches(
+    index: SendIndex, batch_id: str | None, lower: str | None, upper: str | None, start: Position | None
+) -> tuple[list[BatchListing], Position | None]:
+    """The batches a page may cover, newest first, and where the ones after them begin (if any)."""
+    if batch_id is not None:
+        summary = index.batch_summary(batch_id)
+        in_range = summary is not None and (lower is None or summary.created_at >= lower)
+        in_range = in_range and summary is not None and (upper is None or summary.created_at <= upper)
+        return ([summary] if summary is not None and in_range else []), None
+    high = upper + _AFTER_ANY_BATCH if upper is not None else None
+    if start is not None:
+        at_cursor = batch_order(start.created_at, start.batch_id)
+        high = at_cursor if high is None else min(high, at_cursor)
+    if lower is not None and high is not None and lower > high:
+        return [], None
+    found = index.batch_summaries(lower=lower, upper=high, limit=LISTING_BATCHES_PER_PAGE + 1)
+    batches = found[:LISTING_BATCHES_PER_PAGE]
+    beyond = found[LISTING_BATCHES_PER_PAGE:]
+    more = Position(beyond[0].created_at, beyond[0].batch_id, 0) if beyond else None
+    return batches, more

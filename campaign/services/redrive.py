@@ -1,23 +1,27 @@
 """Operator re-drives. Both are safe to run at any time and any number of times: a duplicate message
 is harmless because the worker claims each send before calling SES.
 
-* `redrive_pending`: rows whose enqueue failed (left PENDING with the reason) go back on the queue.
+* `redrive_pending`: rows whose enqueue failed (left PENDING with the reason) go back on the queue
+  and become QUEUED (the listing index keeps them where they were: both are OPEN).
 * `redrive_dead_letters`: DLQ messages go back on the send queue. A row that gave up after transient
-  failures only (SES never accepted it) is reopened ERROR → QUEUED — the one deliberate exception to
-  "a final status never changes", taken by an operator, never by the system. A row that is SENT, or
-  ERROR for a permanent or unknown-outcome reason, is never resent: its dead letter is dropped.
+  failures only (SES never accepted it) is sent again as a new row of its batch, `resendOf` the old
+  one, which stays ERROR with `resentAs` naming the new one: statuses only ever move forward, so a
+  listing walked during a re-drive still shows every row once. A row that is SENT, or ERROR for a
+  permanent or unknown-outcome reason, is never resent: its dead letter is dropped.
 """
 
 from typing import Literal, NamedTuple
 
+from campaign.aws.batch_counts import BatchCounts
 from campaign.aws.dead_letters import DeadLetter, DeadLetterQueue
-from campaign.aws.send_index import IndexPartition, SendIndex
+from campaign.aws.send_index import SendIndex
 from campaign.aws.send_queue import SendJob, SendQueue
 from campaign.aws.send_rows import SendRows
-from campaign.aws.table_schema import BATCH_STATUS_INDEX, batch_status_partitions
 from campaign.domain.clock import now_iso
-from campaign.domain.status import FINAL_STATUSES, REOPENABLE_ERRORS, EmailStatus
-from campaign.limits import MAX_PAGE_SIZE
+from campaign.domain.ids import resend_id_for
+from campaign.domain.models import SendRow
+from campaign.domain.retention import Retention
+from campaign.domain.status import FINAL_STATUSES, RESENDABLE_ERRORS, EmailStatus
 
 
 class RedriveResult(NamedTuple):
@@ -26,16 +30,7 @@ class RedriveResult(NamedTuple):
 
 
 def redrive_pending(batch_id: str, *, index: SendIndex, rows: SendRows, queue: SendQueue) -> RedriveResult:
-    pending = []
-    for key in batch_status_partitions(batch_id, EmailStatus.PENDING.value):
-        start_key = None
-        while True:
-            partition = IndexPartition(BATCH_STATUS_INDEX, key)
-            page = index.newest_first(partition, lower=None, upper=None, limit=MAX_PAGE_SIZE, start_key=start_key)
-            pending.extend(page.rows)
-            if page.next_key is None:
-                break
-            start_key = page.next_key
+    pending = index.pending_rows(batch_id)
     refused = queue.enqueue([SendJob(row.send_id, row.batch_id) for row in pending])
     requeued = [row for row in pending if row.send_id not in refused]
     now = now_iso()
@@ -50,44 +45,78 @@ class DeadLetterResult(NamedTuple):
     left_in_dlq: int
 
 
+class ResendGateways(NamedTuple):
+    rows: SendRows
+    counts: BatchCounts
+    retention: Retention
+
+
 def redrive_dead_letters(
-    dlq: DeadLetterQueue, *, rows: SendRows, queue: SendQueue, max_messages: int = 100_000
+    dlq: DeadLetterQueue, *, resend: ResendGateways, queue: SendQueue, max_messages: int = 100_000
 ) -> DeadLetterResult:
-    """Move DLQ messages back to the send queue, reopening rows that may be retried."""
+    """Move DLQ messages back to the send queue, resending rows that may be sent again."""
     requeued = dropped = left = 0
     while requeued + dropped + left < max_messages:
         letters = dlq.receive()
         if not letters:
             break
-        resend: list[tuple[DeadLetter, SendJob]] = []
+        again: list[tuple[DeadLetter, SendJob]] = []
         drop: list[DeadLetter] = []
         for letter in letters:
-            verdict = _judge_dead_letter(letter, rows)
+            verdict = _judge_dead_letter(letter, resend)
             if verdict is None:
                 left += 1  # unreadable, or its row was never written: an operator must look at it
             elif verdict == "drop":
                 drop.append(letter)
             else:
-                resend.append((letter, verdict))
-        refused = queue.enqueue([job for _, job in resend])
-        moved = [letter for letter, job in resend if job.send_id not in refused]
+                again.append((letter, verdict))
+        refused = queue.enqueue([job for _, job in again])
+        moved = [letter for letter, job in again if job.send_id not in refused]
         dlq.delete(moved + drop)
         requeued, dropped, left = requeued + len(moved), dropped + len(drop), left + len(refused)
     return DeadLetterResult(requeued=requeued, dropped_final=dropped, left_in_dlq=left)
 
 
-def _judge_dead_letter(letter: DeadLetter, rows: SendRows) -> SendJob | Literal["drop"] | None:
-    """The job to send again, "drop" for a finished send, or None to leave the letter for a person."""
+def _judge_dead_letter(letter: DeadLetter, resend: ResendGateways) -> SendJob | Literal["drop"] | None:
+    """The job to queue, "drop" for a finished send, or None to leave the letter for a person."""
     try:
         job = SendJob.from_body(letter.body)
     except ValueError:
         return None
-    row = rows.get(job.send_id)
+    row = resend.rows.get(job.send_id)
     if row is None:
         return None
     if row.status not in FINAL_STATUSES:
         return job
-    reopenable = row.status is EmailStatus.ERROR and row.error_kind in {k.value for k in REOPENABLE_ERRORS}
-    if reopenable and rows.reopen(row, now_iso()):
-        return job
-    return "drop"
+    resendable = row.status is EmailStatus.ERROR and row.error_kind in {k.value for k in RESENDABLE_ERRORS}
+    if not resendable:
+        return "drop"
+    resent = _resend(row, resend)
+    return SendJob(resent.send_id, resent.batch_id) if resent is not None else "drop"
+
+
+def _resend(row: SendRow, resend: ResendGateways) -> SendRow | None:
+    """The new row that sends `row` again: created (once), then named on the old row. A re-drive that
+    stopped between the two finds the new row and finishes."""
+    resend_id = resend_id_for(row.send_id)
+    if row.resent_as is not None and row.resent_as != resend_id:
+        return None
+    now = now_iso()
+    if row.resent_as is None:
+        fresh = SendRow(
+            send_id=resend_id,
+            batch_id=row.batch_id,
+            seq=resend.counts.next_position(row.batch_id),
+            email=row.email,
+            subject=row.subject,
+            status=EmailStatus.QUEUED,
+            created_at=row.created_at,
+            updated_at=now,
+            content=row.content,
+            body_key=row.body_key,
+            content_json_bytes=row.content_json_bytes,
+            resend_of=row.send_id,
+        )
+        resend.rows.put_new(fresh, resend.retention.expiry_of(row.created_at))
+        resend.rows.mark_resent(row, resend_id, now)
+    return resend.rows.get(resend_id)

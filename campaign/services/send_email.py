@@ -3,7 +3,7 @@
 import time
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
@@ -48,14 +48,29 @@ class Attempt(NamedTuple):
         return self.receive_count >= self.max_receive_count
 
 
-def send_queued_email(job: SendJob, attempt: Attempt, *, rows: SendRows, sender: EmailSender) -> SendOutcome:
+class BodySource(Protocol):
+    def get(self, body_key: str) -> str:
+        """A stored body; LookupError if there is none."""
+        ...
+
+
+def send_queued_email(
+    job: SendJob, attempt: Attempt, *, rows: SendRows, sender: EmailSender, bodies: BodySource
+) -> SendOutcome:
     """Claim the row, send, record SENT or ERROR. Raises RetryLaterError for a transient failure."""
     claim = rows.claim(job.send_id, now_iso())
     if isinstance(claim, Missing):
         raise RetryLaterError(f"send {job.send_id} has no row yet (ingest still writing, or never will)")
     if isinstance(claim, NotClaimable):
         return _settle_unclaimable(claim.row, rows)
-    return _deliver(claim, attempt, rows=rows, sender=sender)
+    content = claim.row.content
+    if content is None:
+        try:
+            content = bodies.get(claim.row.body_key or "")
+        except LookupError as exc:  # written before the message was queued: should never happen
+            rows.release(claim.row, now_iso(), error=f"body not readable: {exc}")
+            raise RetryLaterError(str(exc)) from exc
+    return _deliver(claim, content, attempt, rows=rows, sender=sender)
 
 
 def _count_failure(kind: str, error: Exception) -> None:
@@ -66,15 +81,15 @@ def _count_failure(kind: str, error: Exception) -> None:
         metric.add_dimension(name=DIMENSION_FAILURE_KIND, value=kind)
 
 
-def _deliver(claim: Claimed, attempt: Attempt, *, rows: SendRows, sender: EmailSender) -> SendOutcome:
+def _deliver(claim: Claimed, content: str, attempt: Attempt, *, rows: SendRows, sender: EmailSender) -> SendOutcome:
     row = claim.row
     started = time.perf_counter()
     try:
-        message_id = sender.send(to=row.email, subject=row.subject, body=row.content)
+        message_id = sender.send(to=row.email, subject=row.subject, body=content)
     except TransientSendError as exc:
         _count_failure(FAILURE_TRANSIENT, exc)
         if attempt.is_last:
-            reason = f"gave up after {row.attempts} attempts: {exc}"
+            reason = f"gave up after {row.claims} attempts: {exc}"
             rows.finish(row, now_iso(), EmailStatus.ERROR, error=reason, error_kind=ErrorKind.RETRIES_EXHAUSTED)
         else:
             rows.release(row, now_iso(), error=str(exc))

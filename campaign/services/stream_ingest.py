@@ -25,7 +25,8 @@ from campaign.aws.upload_store import UploadMissingError
 from campaign.domain.clock import from_iso, to_iso
 from campaign.domain.csv_rules import CsvFileError, SkippedRow, count_data_records, read_campaign_rows
 from campaign.domain.csv_stream import open_csv_text
-from campaign.domain.models import STARTABLE_STATES, BatchRecord, BatchState, SendRow, SkippedRowReport
+from campaign.domain.models import STARTABLE_STATES, BatchRecord, BatchState
+from campaign.domain.reports import skipped_report
 from campaign.limits import (
     MAX_LARGE_UPLOAD_BYTES,
     MAX_LARGE_UPLOAD_ROWS,
@@ -37,12 +38,14 @@ from campaign.limits import (
 )
 from campaign.observability import logger
 from campaign.services.ingest import (
+    Candidate,
     IngestGateways,
+    candidate_for,
+    finish_batch,
     lease_lapsed,
     lease_until_from,
     queue_and_record,
     record_ingest_metrics,
-    send_row_for,
 )
 
 # The batch's FAILED code when its object is gone before the first pass read it (nothing was written).
@@ -173,7 +176,7 @@ def _check_file(record: BatchRecord, gateways: StreamGateways) -> BatchRecord | 
 class _Window:
     """Records read since the last checkpoint: the rows to queue and the skips to count."""
 
-    rows: list[SendRow]
+    rows: list[Candidate]
     skips: list[SkippedRow]
     text_bytes: int = 0
 
@@ -185,6 +188,7 @@ def _queue_rows(held: _Held, gateways: StreamGateways, budget: Budget) -> Stream
     """Second pass: queue rows window by window, checkpointing after each."""
     started = time.perf_counter()
     record = held.record
+    gateways.ingest.counts.start(record.batch_id, record.created_at, positions=record.total)
     done_before = record.rows_read
     window = _Window([], [])
     skipped_by_reason: Counter[str] = Counter()
@@ -198,7 +202,7 @@ def _queue_rows(held: _Held, gateways: StreamGateways, budget: Budget) -> Stream
             window.skips.append(outcome)
             skipped_by_reason[outcome.reason.value] += 1
         else:
-            window.rows.append(send_row_for(record, outcome))
+            window.rows.append(candidate_for(record, outcome))
             window.text_bytes += len(outcome.subject) + len(outcome.content)
         if window.full():
             committed = _commit(record, window, position, held.resuming, gateways)
@@ -211,11 +215,16 @@ def _queue_rows(held: _Held, gateways: StreamGateways, budget: Budget) -> Stream
     committed = _commit(record, window, position, held.resuming, gateways)
     if committed is None:
         return StreamOutcome.SUPERSEDED
-    gateways.ingest.batches.finish(committed)
+    finish_batch(committed, gateways.ingest)
     _record_metrics(held.record, committed, skipped_by_reason, time.perf_counter() - started)
     logger.info(
         "upload ingested",
-        extra={"total": committed.total, "enqueued": committed.enqueued, "skipped": committed.skipped},
+        extra={
+            "total": committed.total,
+            "enqueued": committed.enqueued,
+            "skipped": committed.skipped,
+            "alreadyAccepted": committed.already_accepted,
+        },
     )
     return StreamOutcome.DONE
 
@@ -225,6 +234,7 @@ def _record_metrics(before: BatchRecord, after: BatchRecord, skipped_by_reason: 
     record_ingest_metrics(
         accepted=(after.enqueued + after.not_enqueued) - (before.enqueued + before.not_enqueued),
         not_enqueued=after.not_enqueued - before.not_enqueued,
+        already_accepted=after.already_accepted - before.already_accepted,
         skipped_by_reason=dict(skipped_by_reason),
         seconds=seconds,
     )
@@ -233,12 +243,14 @@ def _record_metrics(before: BatchRecord, after: BatchRecord, skipped_by_reason: 
 def _commit(
     record: BatchRecord, window: _Window, position: int, resuming: bool, gateways: StreamGateways
 ) -> BatchRecord | None:
-    enqueued, not_enqueued = queue_and_record(window.rows, gateways.ingest, resuming=resuming)
-    reports = tuple(SkippedRowReport(row=s.line, email=s.email, reason=s.reason.value) for s in window.skips)
+    queued = queue_and_record(window.rows, gateways.ingest, resuming=resuming)
+    reports = tuple(skipped_report(s) for s in window.skips)
     progressed = record._replace(
         rows_read=position,
-        enqueued=record.enqueued + enqueued,
-        not_enqueued=record.not_enqueued + not_enqueued,
+        enqueued=record.enqueued + queued.enqueued,
+        not_enqueued=record.not_enqueued + queued.not_enqueued,
+        already_accepted=record.already_accepted + queued.already_accepted,
+        already_accepted_rows=(record.already_accepted_rows + queued.already_accepted_rows)[:SKIPPED_ROWS_CAP],
         skipped=record.skipped + len(window.skips),
         skipped_rows=(record.skipped_rows + reports)[:SKIPPED_ROWS_CAP],
         lease_until=lease_until_from(datetime.now(UTC)),

@@ -1,0 +1,256 @@
+"""How a page of listEmailStatus is read: which batches, which position ranges, which index partitions,
+in which rounds, and how the answers become one page. Plain Python; the reads themselves are done by a
+callable the service passes in (campaign/services/list_sends.py).
+
+The order is batches newest first, then each batch's rows by position (`seq`). Positions are dense
+(every data record of a file has one), so a batch's summary (its positions and status counts) says
+how many positions hold about `first` rows of the requested statuses. Each requested index family is
+read over exactly that range, split by stripe (`seq mod LISTING_STRIPES`), so nothing is read that the
+page will not show unless the counts were off (the per-query limits bound that waste).
+
+Three rounds at most: the batch summaries, then the OPEN family (PENDING and QUEUED) or the PENDING
+family, then the final families (SENT, ERROR) side by side. A status change moves a row from OPEN to a
+final family (never back: a dead-letter re-drive creates a new row), so a row that moves between the
+second and the third round is in one answer or both (both: the later copy is kept), never in neither.
+"""
+
+import json
+import math
+from collections.abc import Callable, Iterable, Sequence
+from enum import StrEnum
+from typing import NamedTuple
+
+from campaign.domain.cursor import Position
+from campaign.domain.models import BatchListing, SendRow
+from campaign.domain.status import EmailStatus
+from campaign.limits import LISTING_STRIPES
+
+
+class Family(StrEnum):
+    """An index partition family of one batch: the listing index's status classes, and the sparse
+    index that holds PENDING rows only."""
+
+    OPEN = "OPEN"
+    PENDING = "PENDING"
+    SENT = "SENT"
+    ERROR = "ERROR"
+
+
+_FAMILY_STATUSES: dict[Family, frozenset[EmailStatus]] = {
+    Family.OPEN: frozenset({EmailStatus.PENDING, EmailStatus.QUEUED}),
+    Family.PENDING: frozenset({EmailStatus.PENDING}),
+    Family.SENT: frozenset({EmailStatus.SENT}),
+    Family.ERROR: frozenset({EmailStatus.ERROR}),
+}
+
+
+class FamilyRead(NamedTuple):
+    family: Family
+    # What the page keeps of what the family returns (OPEN read for QUEUED alone drops PENDING rows).
+    keep: frozenset[EmailStatus]
+    round: int  # 0: the open families, 1: the final ones (read after, never beside, the open ones)
+
+
+def family_reads(statuses: Iterable[EmailStatus]) -> tuple[FamilyRead, ...]:
+    wanted = frozenset(statuses)
+    reads: list[FamilyRead] = []
+    if EmailStatus.QUEUED in wanted:
+        reads.append(FamilyRead(Family.OPEN, wanted & _FAMILY_STATUSES[Family.OPEN], 0))
+    elif EmailStatus.PENDING in wanted:
+        reads.append(FamilyRead(Family.PENDING, frozenset({EmailStatus.PENDING}), 0))
+    for family in (Family.SENT, Family.ERROR):
+        if _FAMILY_STATUSES[family] <= wanted:
+            reads.append(FamilyRead(family, _FAMILY_STATUSES[family], 1))
+    return tuple(reads)
+
+
+def _read_count(batch: BatchListing, read: FamilyRead) -> int:
+    return sum(batch.counts.of(status) for status in _FAMILY_STATUSES[read.family])
+
+
+def _kept_count(batch: BatchListing, read: FamilyRead) -> int:
+    return sum(batch.counts.of(status) for status in read.keep)
+
+
+class Span(NamedTuple):
+    """Positions [start, end) of one batch that the page reads."""
+
+    batch: BatchListing
+    start: int
+    end: int
+
+
+def plan_spans(
+    batches: Sequence[BatchListing], start: Position | None, reads: Sequence[FamilyRead], need: int
+) -> list[Span]:
+    """The ranges expected to hold about `need` rows, batch after batch from `start`. A batch whose
+    counts promise nothing is taken whole (its reads cost requests, not rows)."""
+    spans: list[Span] = []
+    expected = 0.0
+    for batch in batches:
+        first = start.seq if start is not None and batch.batch_id == start.batch_id else 0
+        if first >= batch.positions:
+            continue
+        density = sum(_kept_count(batch, read) for read in reads) / batch.positions
+        rest = batch.positions - first
+        if density > 0 and expected + density * rest >= need:
+            end = min(batch.positions, first + max(1, math.ceil((need - expected) / density)))
+            spans.append(Span(batch, first, end))
+            return spans
+        spans.append(Span(batch, first, batch.positions))
+        expected += density * rest
+    return spans
+
+
+class IndexQuery(NamedTuple):
+    """One Query: the rows of one stripe of one family of a batch with `start <= seq < end`."""
+
+    batch_id: str
+    family: Family
+    stripe: int
+    start: int
+    end: int
+    limit: int
+
+
+class IndexAnswer(NamedTuple):
+    rows: list[SendRow]  # by seq
+    truncated: bool  # the range holds more rows than were returned
+
+
+def _stripes_in(start: int, end: int) -> range:
+    return range(min(LISTING_STRIPES, end - start))
+
+
+def _stripe(position: int) -> int:
+    return position % LISTING_STRIPES
+
+
+def queries_for(spans: Sequence[Span], read: FamilyRead, need: int) -> list[IndexQuery]:
+    """A query per stripe that holds positions of a span. Its limit is what the counts lead one to
+    expect in that stripe, with room for chance; a limit that is reached ends the page there."""
+    queries = []
+    for span in spans:
+        width = span.end - span.start
+        per_stripe = _read_count(span.batch, read) / span.batch.positions * width / LISTING_STRIPES
+        limit = min(need + 1, max(3, math.ceil(1.5 * per_stripe) + 2))
+        for offset in _stripes_in(span.start, span.end):
+            stripe = _stripe(span.start + offset)
+            queries.append(IndexQuery(span.batch.batch_id, read.family, stripe, span.start, span.end, limit))
+    return queries
+
+
+def cut_at_horizons(spans: Sequence[Span], answers: Iterable[tuple[IndexQuery, IndexAnswer]]) -> list[Span]:
+    """The spans as far as every query covered them: a truncated answer covers its stripe only up to
+    its last row, so the page ends there, and later spans are dropped."""
+    ends = {span.batch.batch_id: span.end for span in spans}
+    for query, answer in answers:
+        if answer.truncated and answer.rows:
+            ends[query.batch_id] = min(ends[query.batch_id], answer.rows[-1].seq + 1)
+    cut: list[Span] = []
+    for span in spans:
+        end = ends[span.batch.batch_id]
+        if end > span.start:
+            cut.append(span._replace(end=end))
+        if end < span.end:
+            break
+    return cut
+
+
+ReadRound = Callable[[Sequence[IndexQuery]], list[IndexAnswer]]
+
+# Field names, punctuation, ids and timestamps of one EmailSend in a GraphQL answer, with room to spare.
+_ROW_JSON_OVERHEAD = 420
+
+
+def _json_bytes(text: str | None) -> int:
+    return len(json.dumps(text)) if text is not None else 4
+
+
+def row_json_bytes(row: SendRow) -> int:
+    """What the row weighs in the answer, every field included (non-ASCII escaped, the worst case)."""
+    strings = (row.email, row.subject, row.error, row.provider_message_id, row.resent_as, row.resend_of)
+    return _ROW_JSON_OVERHEAD + row.content_json_bytes + sum(_json_bytes(s) for s in strings)
+
+
+class PageRows(NamedTuple):
+    rows: list[SendRow]
+    next_position: Position | None
+
+
+def read_page(
+    batches: Sequence[BatchListing],
+    more_batches: Position | None,
+    start: Position | None,
+    reads: Sequence[FamilyRead],
+    *,
+    first: int,
+    max_bytes: int,
+    read_round: ReadRound,
+) -> PageRows:
+    """Plan the page, read its families round by round, and assemble it. `more_batches` is the first
+    position after the last of `batches`, if the summaries read showed there is one."""
+    spans = plan_spans(batches, start, reads, first)
+    kept: dict[tuple[str, int], SendRow] = {}
+    keep = {read.family: read.keep for read in reads}
+    for round_index in (0, 1):
+        round_reads = [read for read in reads if read.round == round_index]
+        queries = [query for read in round_reads for query in queries_for(spans, read, first)]
+        if not queries:
+            continue
+        answers = list(zip(queries, read_round(queries), strict=True))
+        spans = cut_at_horizons(spans, answers)
+        for query, answer in answers:  # a later round's copy of a row replaces an earlier one
+            for row in answer.rows:
+                kept[(row.batch_id, row.seq)] = row if row.status in keep[query.family] else _DROPPED
+    return _assemble(spans, kept, batches, more_batches, first=first, max_bytes=max_bytes)
+
+
+# Marks a row whose latest copy is of a status the page does not show (it moved out of the filter).
+_DROPPED = SendRow("", "", -1, "", "", EmailStatus.PENDING, "", "")
+
+
+def _assemble(
+    spans: Sequence[Span],
+    kept: dict[tuple[str, int], SendRow],
+    batches: Sequence[BatchListing],
+    more_batches: Position | None,
+    *,
+    first: int,
+    max_bytes: int,
+) -> PageRows:
+    rows: list[SendRow] = []
+    weight = 0
+    for span in spans:
+        in_span = sorted(
+            (
+                row
+                for (batch_id, seq), row in kept.items()
+                if batch_id == span.batch.batch_id and span.start <= seq < span.end
+            ),
+            key=lambda row: row.seq,
+        )
+        for row in in_span:
+            if row is _DROPPED:
+                continue
+            weight += row_json_bytes(row)
+            if rows and (len(rows) == first or weight > max_bytes):
+                last = rows[-1]
+                return PageRows(rows, Position(span.batch.created_at, last.batch_id, last.seq + 1))
+            rows.append(row)
+    return PageRows(rows, _after(spans, batches, more_batches))
+
+
+def _after(spans: Sequence[Span], batches: Sequence[BatchListing], more_batches: Position | None) -> Position | None:
+    """Where the next page starts once every span was shown whole: the rest of the last batch read,
+    else the next batch with rows, else whatever the summaries showed beyond them."""
+    if spans:
+        last = spans[-1]
+        if last.end < last.batch.positions:
+            return Position(last.batch.created_at, last.batch.batch_id, last.end)
+        ids = [batch.batch_id for batch in batches]
+        later = batches[ids.index(last.batch.batch_id) + 1 :]
+        for batch in later:
+            if batch.positions > 0:
+                return Position(batch.created_at, batch.batch_id, 0)
+    return more_batches

@@ -1,0 +1,35 @@
+"""How long things are kept: message keys for the deduplication window, everything else for the
+retention period. Both end in DynamoDB's time to live, which deletes expired items for free (within
+a couple of days of expiry: readers compare `expiresAt` with the clock rather than trust absence)."""
+
+from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
+
+from campaign.domain.clock import from_iso
+
+
+class Retention(NamedTuple):
+    dedupe_window_days: int
+    retention_days: int
+
+    def expiry_of(self, created_at: str) -> int:
+        """Epoch seconds when a row, body or batch created at `created_at` expires."""
+        return int((from_iso(created_at) + timedelta(days=self.retention_days)).timestamp())
+
+    def key_expiry(self, accepted: datetime) -> int:
+        """Epoch seconds when a message key accepted at `accepted` stops blocking a second send."""
+        return int((accepted + timedelta(days=self.dedupe_window_days)).timestamp())
+
+
+def epoch_now() -> int:
+    return int(datetime.now(UTC).timestamp())
+
+
+def validate(retention: Retention) -> str | None:
+    """Why a pair of settings is unusable, or None. A key outliving the rows it points at would name
+    a batch that no longer exists."""
+    if retention.dedupe_window_days < 1 or retention.retention_days < 1:
+        return "the deduplication window and the retention must each be at least one day"
+    if retention.dedupe_window_days > retention.retention_days:
+        return "the deduplication window cannot be longer than the retention"
+    return None

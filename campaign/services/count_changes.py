@@ -1,0 +1,70 @@
+"""The stream consumer's use case: keep every batch's status counts from its rows' changes.
+
+DynamoDB Streams delivers each change of a send row (a creation at ingest, a status change by the
+worker, a re-drive's mark) in order per row. The consumer adds up what a whole delivery of records
+did to each batch and writes each batch's counts once: one transaction (per 100 batches) whatever
+the number of rows changed, so a campaign sending 1,000 emails a second updates its counts item a
+few times a second, not 1,000. A delivery Lambda retries is the same records, so the same token:
+DynamoDB applies it once.
+"""
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from campaign.aws.batch_counts import BatchCounts, CountChange
+from campaign.aws.table_schema import PARTITION_KEY, SEND_PREFIX
+from campaign.domain.status import EmailStatus
+
+_FIELD = {status: status.value.lower() for status in EmailStatus}
+
+
+def _status(image: Mapping[str, Any] | None) -> EmailStatus | None:
+    if not image or "status" not in image:
+        return None
+    return EmailStatus(image["status"]["S"])
+
+
+def _change(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> CountChange:
+    before, after = _status(old), _status(new)
+    amounts = dict.fromkeys(CountChange._fields, 0)
+    if before != after:
+        if before is not None:
+            amounts[_FIELD[before]] -= 1
+        if after is not None:
+            amounts[_FIELD[after]] += 1
+    if "resentAs" in new and not (old and "resentAs" in old):
+        amounts["resent"] += 1
+    return CountChange(**amounts)
+
+
+def count_changes(records: Iterable[Mapping[str, Any]]) -> dict[str, CountChange]:
+    """Each batch's change over a run of stream records. Only send rows count; a row deleted by its
+    time to live is not uncounted (its batch expires with it)."""
+    changes: dict[str, CountChange] = {}
+    for record in records:
+        data = record.get("dynamodb", {})
+        if not data.get("Keys", {}).get(PARTITION_KEY, {}).get("S", "").startswith(SEND_PREFIX):
+            continue
+        new = data.get("NewImage")
+        if record.get("eventName") == "REMOVE" or not new:
+            continue
+        batch_id = new["batchId"]["S"]
+        changes[batch_id] = changes.get(batch_id, CountChange()).plus(_change(data.get("OldImage"), new))
+    return changes
+
+
+def delivery_token(records: Iterable[Mapping[str, Any]]) -> str:
+    """Names a delivery of records: the same records give the same token."""
+    digest = hashlib.sha256()
+    for record in records:
+        digest.update(str(record.get("eventID", "")).encode())
+        digest.update(b"|")
+    return digest.hexdigest()[:32]
+
+
+def apply_count_changes(records: list[Mapping[str, Any]], counts: BatchCounts) -> dict[str, CountChange]:
+    changes = count_changes(records)
+    if changes:
+        counts.apply(changes, delivery_token(records))
+    return changes
