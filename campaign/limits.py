@@ -33,8 +33,10 @@ MAX_PAGE_SIZE = 200
 # Lambda's synchronous response is capped at 6,291,456 bytes, and GraphQL's envelope and headers need
 # some room.
 MAX_PAGE_RESPONSE_BYTES = 5_000_000
-# Batch summaries a global listing reads per page to find its batches (one item each).
+# Batch summaries a global listing reads per page to find its batches (one item each); a walk over
+# small batches doubles it page after page, up to the maximum.
 LISTING_BATCHES_PER_PAGE = 3
+MAX_LISTING_BATCHES_PER_PAGE = 48
 
 # AWS API batch limits.
 DYNAMODB_BATCH_WRITE_MAX = 25

@@ -21,7 +21,11 @@ import worker.s3_ingest
 from campaign.aws import upload_store
 from campaign.aws.clients import clear_client_cache
 from campaign.config import clear_settings_cache
-from campaign.local.emulator import install_dynamodb_item_lock, install_transaction_tokens
+from campaign.local.emulator import (
+    install_dynamodb_item_lock,
+    install_transaction_checks_first,
+    install_transaction_tokens,
+)
 from campaign.local.provision import LocalResources, provision
 from campaign.local.sqs_poller import PollResult, poll_once
 from campaign.local.stream_poller import StreamPoller
@@ -81,6 +85,7 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def aws() -> Iterator[None]:
     install_dynamodb_item_lock()  # DynamoDB's per-item atomicity, which in-process moto lacks
     install_transaction_tokens()  # and TransactWriteItems' idempotency tokens
+    install_transaction_checks_first()  # and a cancelled transaction that leaves the stream alone
     with mock_aws():
         reset_process_caches()
         yield
@@ -109,8 +114,8 @@ def count_changes(stack: LocalResources) -> Any:
     event source mapping (counts are only as fresh as the last call)."""
     poller = StreamPoller(stack.table_name)
 
-    def _count() -> int:
-        return poller.drain(worker.count_changes.handler)
+    def _count() -> None:
+        poller.drain(worker.count_changes.handler)
 
     return _count
 

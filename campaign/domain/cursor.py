@@ -20,6 +20,7 @@ _BATCH = re.compile(r"[0-9a-f]{32}")
 _DIGEST = re.compile(r"[0-9a-f]{16}")
 _MAX_CURSOR_CHARS = 300
 _MAX_SEQ = 10**9
+_MAX_BATCHES = 100
 
 
 class InvalidCursorError(ValueError):
@@ -34,20 +35,36 @@ class Position(NamedTuple):
     seq: int
 
 
+class Cursor(NamedTuple):
+    """A position, and how many batch summaries the next page should read (learned from the last
+    page: small batches need more of them)."""
+
+    position: Position
+    batches: int
+
+
 def filter_digest(*parts: object) -> str:
     """A short digest of a listing's filters, in a canonical form the caller chooses."""
     return hashlib.sha256(json.dumps([str(p) for p in parts]).encode()).hexdigest()[:16]
 
 
-def encode_cursor(position: Position, filters: str) -> str:
-    data = {"v": _VERSION, "t": position.created_at, "b": position.batch_id, "s": position.seq, "f": filters}
+def encode_cursor(cursor: Cursor, filters: str) -> str:
+    position = cursor.position
+    data = {
+        "v": _VERSION,
+        "t": position.created_at,
+        "b": position.batch_id,
+        "s": position.seq,
+        "k": cursor.batches,
+        "f": filters,
+    }
     raw = json.dumps(data, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, filters: str) -> Position:
-    """The position a cursor names; InvalidCursorError if this API did not issue it, or issued it for
-    other filters."""
+def decode_cursor(cursor: str, filters: str) -> Cursor:
+    """What a cursor holds; InvalidCursorError if this API did not issue it, or issued it for other
+    filters."""
     if len(cursor) > _MAX_CURSOR_CHARS:
         raise InvalidCursorError("the cursor is not one this API issued")
     try:
@@ -61,15 +78,17 @@ def decode_cursor(cursor: str, filters: str) -> Position:
         raise InvalidCursorError(
             "the cursor was issued for other filters: repeat the query with the filters of the page it came from"
         )
-    return Position(created_at=data["t"], batch_id=data["b"], seq=data["s"])
+    return Cursor(Position(created_at=data["t"], batch_id=data["b"], seq=data["s"]), batches=data["k"])
 
 
 def _well_formed(data: object) -> bool:
     if not isinstance(data, dict) or data.get("v") != _VERSION:
         return False
-    created, batch, seq, digest = data.get("t"), data.get("b"), data.get("s"), data.get("f")
+    created, batch, seq, digest, batches = data.get("t"), data.get("b"), data.get("s"), data.get("f"), data.get("k")
     return (
-        isinstance(created, str)
+        type(batches) is int
+        and 1 <= batches <= _MAX_BATCHES
+        and isinstance(created, str)
         and _CREATED.fullmatch(created) is not None
         and isinstance(batch, str)
         and _BATCH.fullmatch(batch) is not None

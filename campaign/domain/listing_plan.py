@@ -176,6 +176,8 @@ def row_json_bytes(row: SendRow) -> int:
 class PageRows(NamedTuple):
     rows: list[SendRow]
     next_position: Position | None
+    # The page ended because the batch summaries read ran out (the next should read more of them).
+    short_of_batches: bool = False
 
 
 def read_page(
@@ -203,7 +205,9 @@ def read_page(
         for query, answer in answers:  # a later round's copy of a row replaces an earlier one
             for row in answer.rows:
                 kept[(row.batch_id, row.seq)] = row if row.status in keep[query.family] else _DROPPED
-    return _assemble(spans, kept, batches, more_batches, first=first, max_bytes=max_bytes)
+    page = _assemble(spans, kept, batches, more_batches, first=first, max_bytes=max_bytes)
+    ran_out = more_batches is not None and page.next_position == more_batches and len(page.rows) < first
+    return page._replace(short_of_batches=ran_out)
 
 
 # Marks a row whose latest copy is of a status the page does not show (it moved out of the filter).

@@ -7,11 +7,13 @@ Fidelity (tests install these too):
 * TransactWriteItems with a ClientRequestToken is idempotent for ten minutes in DynamoDB (a repeat
   of a call that succeeded succeeds without writing again); moto ignores the token. The stream
   consumer relies on it, so the emulator honours it.
+* moto copies every table a transaction touches, whole, before each TransactWriteItems, and on a
+  cancellation puts the copy in the table's place: the table's stream goes with it, so a reader of
+  the stream stops seeing new records (and at 100,000 rows the copy takes seconds). Here the
+  conditions are all checked first, under the item lock, and nothing is written unless every one
+  holds: the outcome DynamoDB gives, with the table left in place.
 
 Speed (the emulator server only):
-* moto copies every table a transaction touches, whole, before each TransactWriteItems (to roll back
-  on failure): at 100,000 rows that is seconds per call. Here the conditions are all checked first,
-  under the item lock, and nothing is written unless every one holds, which is the same outcome.
 * moto recomputes three approximate message counters (walking every message) each time SendMessage,
   SendMessageBatch or ReceiveMessage reads a queue's attributes, which makes ingest quadratic in
   queue depth. Inside those three calls only, the counters are skipped; GetQueueAttributes still
@@ -35,13 +37,13 @@ from typing import Any
 from moto.core.responses import ActionResult
 from moto.dynamodb import models as dynamodb_models
 from moto.dynamodb import responses as dynamodb_responses
+from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.exceptions import (
     ConditionalCheckFailed,
     MultipleTransactionsException,
     TransactionCanceledException,
 )
 from moto.dynamodb.models.table import StreamShard
-from moto.dynamodb.comparisons import get_filter_expression
 from moto.server import ThreadedMotoServer
 from moto.sqs import models as sqs_models
 
@@ -178,7 +180,7 @@ def _check_then_write(backend: Any, transact_items: list[dict[str, Any]]) -> Non
             )
 
 
-def install_transaction_speedup() -> None:
+def install_transaction_checks_first() -> None:
     backend = dynamodb_models.DynamoDBBackend
     backend.transact_write_items = _serialized(_check_then_write)  # type: ignore[method-assign]
 
@@ -211,7 +213,7 @@ def main() -> None:
     args = parser.parse_args()
     install_dynamodb_item_lock()
     install_transaction_tokens()
-    install_transaction_speedup()
+    install_transaction_checks_first()
     install_sqs_speedup()
     install_stream_trim()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call drowns the banner

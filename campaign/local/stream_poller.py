@@ -44,27 +44,26 @@ class StreamPoller:
         self._held: list[dict[str, Any]] = []  # records a failed invocation must get again
 
     def poll_once(self, handler: Handler) -> int:
-        """One read and, if it brought send rows, one invocation; returns how many records it handed over."""
+        """One read of the stream and, if it brought send rows, one invocation. Returns how many
+        records the read brought (0: the stream is read to its end), whatever the filter kept."""
+        read = 0
         if not self._held and self._iterator is not None:
             response = _streams().get_records(ShardIterator=self._iterator, Limit=STREAM_BATCH_SIZE)
             self._iterator = response.get("NextShardIterator")
-            self._held = [dict(r, eventSourceARN=self._arn) for r in response.get("Records", []) if _is_send_row(r)]
-        if not self._held:
-            return 0
-        records = self._held
-        try:
-            handler({"Records": records}, LocalLambdaContext(function_name="campaign-counts-local"))
-        except Exception:  # as Lambda does: the same records again, next time
-            logger.exception("stream consumer raised; its records will be delivered again")
-            return 0
-        self._held = []
-        return len(records)
+            records = response.get("Records", [])
+            read = len(records)
+            self._held = [dict(r, eventSourceARN=self._arn) for r in records if _is_send_row(r)]
+        if self._held:
+            try:
+                handler({"Records": self._held}, LocalLambdaContext(function_name="campaign-counts-local"))
+            except Exception:  # as Lambda does: the same records again, next time
+                logger.exception("stream consumer raised; its records will be delivered again")
+                return max(read, 1)
+            self._held = []
+        return read
 
-    def drain(self, handler: Handler, max_rounds: int = 100) -> int:
-        handed = 0
+    def drain(self, handler: Handler, max_rounds: int = 1000) -> None:
+        """Read and hand over until the stream is read to its end (or `max_rounds` reads)."""
         for _ in range(max_rounds):
-            count = self.poll_once(handler)
-            if count == 0 and not self._held:
-                break
-            handed += count
-        return handed
+            if self.poll_once(handler) == 0 and not self._held:
+                return

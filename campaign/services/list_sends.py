@@ -12,11 +12,16 @@ from typing import NamedTuple
 from campaign.aws.send_index import SendIndex
 from campaign.aws.table_schema import batch_order
 from campaign.domain.clock import to_iso
-from campaign.domain.cursor import Position, decode_cursor, encode_cursor, filter_digest
+from campaign.domain.cursor import Cursor, Position, decode_cursor, encode_cursor, filter_digest
 from campaign.domain.listing_plan import family_reads, read_page
 from campaign.domain.models import BatchListing, SendRow
 from campaign.domain.status import EmailStatus
-from campaign.limits import LISTING_BATCHES_PER_PAGE, MAX_PAGE_RESPONSE_BYTES, MAX_PAGE_SIZE
+from campaign.limits import (
+    LISTING_BATCHES_PER_PAGE,
+    MAX_LISTING_BATCHES_PER_PAGE,
+    MAX_PAGE_RESPONSE_BYTES,
+    MAX_PAGE_SIZE,
+)
 
 
 class ListingError(ValueError):
@@ -51,17 +56,22 @@ def list_sends(
         raise ListingError("'from' is after 'to'")
     statuses = sorted(set(where.statuses)) if where.statuses else list(EmailStatus)
     digest = filter_digest(*statuses, lower, upper, where.batch_id)
-    start = decode_cursor(after, digest) if after is not None else None
-    batches, more = _batches(index, where.batch_id, lower, upper, start)
+    given = decode_cursor(after, digest) if after is not None else None
+    start = given.position if given is not None else None
+    wanted = given.batches if given is not None else LISTING_BATCHES_PER_PAGE
+    batches, more = _batches(index, where.batch_id, lower, upper, start, wanted)
     page = read_page(
         batches, more, start, family_reads(statuses), first=first, max_bytes=max_bytes, read_round=index.read_round
     )
-    cursor = encode_cursor(page.next_position, digest) if page.next_position is not None else None
-    return SendPage(rows=page.rows, next_cursor=cursor)
+    if page.next_position is None:
+        return SendPage(rows=page.rows, next_cursor=None)
+    # Small batches: a page that ran out of summaries reads twice as many next time.
+    ahead = min(MAX_LISTING_BATCHES_PER_PAGE, 2 * wanted) if page.short_of_batches else LISTING_BATCHES_PER_PAGE
+    return SendPage(rows=page.rows, next_cursor=encode_cursor(Cursor(page.next_position, ahead), digest))
 
 
 def _batches(
-    index: SendIndex, batch_id: str | None, lower: str | None, upper: str | None, start: Position | None
+    index: SendIndex, batch_id: str | None, lower: str | None, upper: str | None, start: Position | None, wanted: int
 ) -> tuple[list[BatchListing], Position | None]:
     """The batches a page may cover, newest first, and where the ones after them begin (if any)."""
     if batch_id is not None:
@@ -75,8 +85,8 @@ def _batches(
         high = at_cursor if high is None else min(high, at_cursor)
     if lower is not None and high is not None and lower > high:
         return [], None
-    found = index.batch_summaries(lower=lower, upper=high, limit=LISTING_BATCHES_PER_PAGE + 1)
-    batches = found[:LISTING_BATCHES_PER_PAGE]
-    beyond = found[LISTING_BATCHES_PER_PAGE:]
+    found = index.batch_summaries(lower=lower, upper=high, limit=wanted + 1)
+    batches = found[:wanted]
+    beyond = found[wanted:]
     more = Position(beyond[0].created_at, beyond[0].batch_id, 0) if beyond else None
     return batches, more

@@ -6,12 +6,12 @@ from typing import Any
 import pytest
 
 from campaign.aws.send_rows import SendRows
-from campaign.domain.ids import send_id_for
 from campaign.domain.models import SendRow
 from campaign.domain.status import EmailStatus
 from campaign.limits import MAX_PAGE_SIZE
 from campaign.local.provision import LocalResources
 from tests.support.aws_calls import CallLog, recording
+from tests.support.seed import in_listing_order, seed_batch
 
 GraphQL = Callable[..., dict[str, Any]]
 
@@ -24,32 +24,27 @@ query($status: [EmailStatus!], $from: DateTime, $to: DateTime, $batch: String, $
 }"""
 
 STATUS_CYCLE = [EmailStatus.QUEUED, EmailStatus.SENT, EmailStatus.ERROR, EmailStatus.PENDING]
+# Five uploads at four instants (two at the same one), 3 to 7 rows each.
+UPLOADS = [("a", "10:01", 5), ("b", "10:03", 4), ("c", "10:03", 3), ("d", "10:05", 7), ("e", "10:07", 4)]
 
 
-def _row(batch: str, i: int, minute: int, status: EmailStatus) -> SendRow:
-    created = f"2026-11-24T10:{minute:02d}:00.000000Z"
-    return SendRow(
-        send_id=send_id_for(batch, f"u{i}@example.com"),
-        batch_id=batch,
-        email=f"u{i}@example.com",
-        subject="s",
-        content="c",
-        status=status,
-        created_at=created,
-        updated_at=created,
-    )
+def _at(minute: str) -> str:
+    return f"2026-11-24T{minute}:00.000000Z"
 
 
 @pytest.fixture
-def seeded(stack: LocalResources) -> list[SendRow]:
-    """23 rows over two batches, four statuses and ten distinct minutes."""
-    rows = [_row("batch-a" if i % 3 else "batch-b", i, i % 10, STATUS_CYCLE[i % 4]) for i in range(23)]
-    SendRows(stack.table_name).create(rows)
+def seeded(stack: LocalResources, count_changes: Any) -> list[SendRow]:
+    """23 rows over five batches, four statuses and four distinct upload times."""
+    rows: list[SendRow] = []
+    for name, minute, size in UPLOADS:
+        statuses = [STATUS_CYCLE[(len(rows) + i) % 4] for i in range(size)]
+        rows += seed_batch(stack.table_name, name, _at(minute), statuses)
+    count_changes()
     return rows
 
 
-def _newest_first(rows: list[SendRow]) -> list[str]:
-    return [r.send_id for r in sorted(rows, key=lambda r: (r.created_at, r.send_id), reverse=True)]
+def _batch(rows: list[SendRow], name: str) -> str:
+    return rows[sum(size for _, _, size in UPLOADS[: [u[0] for u in UPLOADS].index(name)])].batch_id
 
 
 def _ids(result: dict[str, Any]) -> list[str]:
@@ -66,73 +61,93 @@ def _walk(graphql: GraphQL, first: int, **filters: Any) -> Iterator[list[str]]:
             return
 
 
-def test_no_filter_lists_every_row_newest_first(graphql: GraphQL, seeded: list[SendRow]) -> None:
-    assert _ids(graphql(LIST, first=50)) == _newest_first(seeded)
+def _walked(graphql: GraphQL, first: int, **filters: Any) -> list[str]:
+    return [send_id for page in _walk(graphql, first, **filters) for send_id in page]
+
+
+def test_no_filter_lists_every_row_newest_batch_first_then_in_file_order(
+    graphql: GraphQL, seeded: list[SendRow]
+) -> None:
+    assert _walked(graphql, 50) == in_listing_order(seeded)
 
 
 def test_status_filter_accepts_several_statuses(graphql: GraphQL, seeded: list[SendRow]) -> None:
-    result = graphql(LIST, status=["SENT", "ERROR"], first=50)
     expected = [r for r in seeded if r.status in (EmailStatus.SENT, EmailStatus.ERROR)]
-    assert _ids(result) == _newest_first(expected)
+    assert _walked(graphql, 50, status=["SENT", "ERROR"]) == in_listing_order(expected)
+
+
+@pytest.mark.parametrize("status", list(EmailStatus))
+def test_each_status_alone_lists_its_rows(graphql: GraphQL, seeded: list[SendRow], status: EmailStatus) -> None:
+    expected = [r for r in seeded if r.status is status]
+    assert expected and _walked(graphql, 50, status=[status.value]) == in_listing_order(expected)
 
 
 def test_date_range_bounds_are_inclusive(graphql: GraphQL, seeded: list[SendRow]) -> None:
-    # Given rows created at 10:03, 10:04 and 10:05 among others
-    result = graphql(LIST, **{"from": "2026-11-24T10:03:00Z", "to": "2026-11-24T10:05:00Z"}, first=50)
-    expected = [r for r in seeded if "10:03" <= r.created_at[11:16] <= "10:05"]
-    assert _ids(result) == _newest_first(expected)
+    # Given uploads at 10:01, 10:03 (two), 10:05 and 10:07: the range 10:03-10:05 holds three of them
+    walked = _walked(graphql, 50, **{"from": "2026-11-24T10:03:00Z", "to": "2026-11-24T10:05:00Z"})
+    expected = [r for r in seeded if _at("10:03") <= r.created_at <= _at("10:05")]
+    assert walked == in_listing_order(expected)
 
 
 def test_a_single_instant_range_returns_the_rows_of_that_instant(graphql: GraphQL, seeded: list[SendRow]) -> None:
-    moment = "2026-11-24T10:07:00Z"
-    result = graphql(LIST, **{"from": moment, "to": moment}, first=50)
-    assert _ids(result) == _newest_first([r for r in seeded if r.created_at[11:16] == "10:07"])
+    moment = "2026-11-24T10:03:00Z"
+    walked = _walked(graphql, 50, **{"from": moment, "to": moment})
+    assert walked == in_listing_order([r for r in seeded if r.created_at == _at("10:03")])
 
 
 def test_datetimes_with_an_offset_are_compared_in_utc(graphql: GraphQL, seeded: list[SendRow]) -> None:
-    result = graphql(LIST, **{"from": "2026-11-24T11:09:00+01:00"}, first=50)
-    assert _ids(result) == _newest_first([r for r in seeded if r.created_at[11:16] >= "10:09"])
+    walked = _walked(graphql, 50, **{"from": "2026-11-24T11:05:00+01:00"})
+    assert walked == in_listing_order([r for r in seeded if r.created_at >= _at("10:05")])
 
 
 def test_batch_and_status_filters_combine(graphql: GraphQL, seeded: list[SendRow]) -> None:
-    result = graphql(LIST, batch="batch-b", status=["QUEUED"], first=50)
-    expected = [r for r in seeded if r.batch_id == "batch-b" and r.status is EmailStatus.QUEUED]
-    assert expected and _ids(result) == _newest_first(expected)
+    batch = _batch(seeded, "d")
+    expected = [r for r in seeded if r.batch_id == batch and r.status is EmailStatus.QUEUED]
+    assert expected and _walked(graphql, 50, batch=batch, status=["QUEUED"]) == in_listing_order(expected)
 
 
 def test_all_filters_combine(graphql: GraphQL, seeded: list[SendRow]) -> None:
+    batch = _batch(seeded, "d")
     filters = {
-        "batch": "batch-a",
+        "batch": batch,
         "status": ["SENT", "PENDING"],
         "from": "2026-11-24T10:02:00Z",
         "to": "2026-11-24T10:08:00Z",
     }
-    expected = [
-        r
-        for r in seeded
-        if r.batch_id == "batch-a"
-        and r.status in (EmailStatus.SENT, EmailStatus.PENDING)
-        and "10:02" <= r.created_at[11:16] <= "10:08"
-    ]
-    assert _ids(graphql(LIST, first=50, **filters)) == _newest_first(expected)
+    expected = [r for r in seeded if r.batch_id == batch and r.status in (EmailStatus.SENT, EmailStatus.PENDING)]
+    assert expected and _walked(graphql, 50, **filters) == in_listing_order(expected)
+
+
+def test_a_batch_outside_the_date_range_lists_nothing(graphql: GraphQL, seeded: list[SendRow]) -> None:
+    assert _walked(graphql, 50, batch=_batch(seeded, "a"), **{"from": "2026-11-24T10:02:00Z"}) == []
 
 
 @pytest.mark.parametrize("first", [1, 4, 7, 22, 23])
 def test_cursor_walk_returns_every_row_once_in_order(graphql: GraphQL, seeded: list[SendRow], first: int) -> None:
     pages = list(_walk(graphql, first))
-    walked = [send_id for page in pages for send_id in page]
-    assert walked == _newest_first(seeded)
-    assert all(len(page) == first for page in pages[:-1])
+    assert [send_id for page in pages for send_id in page] == in_listing_order(seeded)
+    assert all(len(page) <= first for page in pages)
 
 
 def test_cursor_walk_with_filters_returns_every_matching_row_once(graphql: GraphQL, seeded: list[SendRow]) -> None:
-    walked = [i for page in _walk(graphql, 2, batch="batch-a", status=["QUEUED", "SENT"]) for i in page]
-    expected = [r for r in seeded if r.batch_id == "batch-a" and r.status in (EmailStatus.QUEUED, EmailStatus.SENT)]
-    assert walked == _newest_first(expected)
+    batch = _batch(seeded, "d")
+    expected = [r for r in seeded if r.batch_id == batch and r.status in (EmailStatus.QUEUED, EmailStatus.SENT)]
+    assert _walked(graphql, 2, batch=batch, status=["QUEUED", "SENT"]) == in_listing_order(expected)
 
 
 def test_last_page_has_no_cursor(graphql: GraphQL, seeded: list[SendRow]) -> None:
-    assert graphql(LIST, first=23)["data"]["listEmailStatus"]["nextCursor"] is None
+    pages = list(_walk(graphql, 50))
+    assert sum(len(page) for page in pages) == len(seeded)
+
+
+def test_a_cursor_issued_for_other_filters_is_refused(graphql: GraphQL, seeded: list[SendRow]) -> None:
+    # Given a cursor from a walk of SENT rows
+    cursor = graphql(LIST, first=1, status=["SENT"])["data"]["listEmailStatus"]["nextCursor"]
+    # When it is presented with another status filter
+    result = graphql(LIST, first=1, status=["ERROR"], after=cursor)
+    # Then the request is refused with a message that says why
+    assert result["data"] is None
+    assert "other filters" in result["errors"][0]["message"]
 
 
 def test_rows_changing_status_between_pages_are_neither_repeated_nor_dropped(
@@ -140,15 +155,16 @@ def test_rows_changing_status_between_pages_are_neither_repeated_nor_dropped(
 ) -> None:
     # Given the first page of an unfiltered walk
     first_page = graphql(LIST, first=5)["data"]["listEmailStatus"]
-    # When a row of a later page moves from QUEUED to SENT (another index partition)
-    later = _newest_first(seeded)[10:]
-    moving = next(r for r in seeded if r.send_id in later and r.status is EmailStatus.QUEUED)
+    # When every QUEUED row of a later page moves to SENT (another index partition)
+    later = set(in_listing_order(seeded)[10:])
     rows = SendRows(stack.table_name)
-    claim = rows.claim(moving.send_id, "2026-11-24T12:00:00.000000Z")
-    rows.finish(claim.row, "2026-11-24T12:00:01.000000Z", EmailStatus.SENT)  # type: ignore[union-attr]
+    for row in seeded:
+        if row.send_id in later and row.status is EmailStatus.QUEUED:
+            claim = rows.claim(row.send_id, "2026-11-24T12:00:00.000000Z")
+            rows.finish(claim.row, "2026-11-24T12:00:01.000000Z", EmailStatus.SENT)  # type: ignore[union-attr]
     # Then the rest of the walk still yields every row exactly once
     rest = [i for page in _walk_from(graphql, first_page["nextCursor"]) for i in page]
-    assert [i["sendId"] for i in first_page["items"]] + rest == _newest_first(seeded)
+    assert [i["sendId"] for i in first_page["items"]] + rest == in_listing_order(seeded)
 
 
 def _walk_from(graphql: GraphQL, after: str) -> Iterator[list[str]]:
@@ -178,7 +194,7 @@ def test_bad_arguments_are_clear_graphql_errors(
 
 def _assert_only_key_condition_queries(log: CallLog) -> None:
     operations = log.by_operation()
-    assert set(operations) == {"Query"}, operations
+    assert set(operations) <= {"Query", "GetItem"}, operations
     for params, reply in log.of("Query"):
         assert "FilterExpression" not in params
         assert reply["ScannedCount"] == reply["Count"]
@@ -190,15 +206,17 @@ def _assert_only_key_condition_queries(log: CallLog) -> None:
         {},
         {"status": ["SENT"]},
         {"status": ["SENT", "QUEUED", "ERROR"]},
-        {"batch": "batch-a"},
-        {"batch": "batch-b", "status": ["ERROR"]},
+        {"batch": "a"},
+        {"batch": "b", "status": ["ERROR"]},
         {"from": "2026-11-24T10:02:00Z", "to": "2026-11-24T10:04:00Z"},
-        {"batch": "batch-a", "status": ["PENDING"], "from": "2026-11-24T10:01:00Z"},
+        {"batch": "d", "status": ["PENDING"], "from": "2026-11-24T10:01:00Z"},
     ],
 )
 def test_every_listing_is_a_key_condition_query_never_a_scan(
     graphql: GraphQL, seeded: list[SendRow], filters: dict[str, Any]
 ) -> None:
+    if "batch" in filters:
+        filters = filters | {"batch": _batch(seeded, filters["batch"])}
     with recording("dynamodb") as log:
         list(_walk(graphql, 4, **filters))
     _assert_only_key_condition_queries(log)
@@ -209,12 +227,18 @@ query($id: String!) { batch(batchId: $id) { batchId total enqueued skipped count
 """
 
 
-def test_batch_query_counts_rows_by_status(graphql: GraphQL, stack: Any, upload: Any, drain: Any) -> None:
+def test_batch_query_counts_rows_by_status(
+    graphql: GraphQL, stack: Any, upload: Any, drain: Any, count_changes: Any
+) -> None:
+    # Given an upload of two good rows and a bad one, counted once the stream consumer has run
     batch_id = upload(b"email,subject,content\na@example.com,s,c\nb@example.com,s,c\nbad,s,c\n").json()["batchId"]
+    count_changes()
     before = graphql(BATCH, id=batch_id)["data"]["batch"]
+    # When the worker sends them (and the consumer runs again)
     drain()
     with recording("dynamodb") as log:
         after = graphql(BATCH, id=batch_id)["data"]["batch"]
+    # Then the counts follow, read from two items
     assert before["counts"] == {"pending": 0, "queued": 2, "sent": 0, "error": 0}
     assert after == {
         "batchId": batch_id,
@@ -223,7 +247,7 @@ def test_batch_query_counts_rows_by_status(graphql: GraphQL, stack: Any, upload:
         "skipped": 1,
         "counts": {"pending": 0, "queued": 0, "sent": 2, "error": 0},
     }
-    assert "Scan" not in log.by_operation()
+    assert log.by_operation() == {"GetItem": 2}
 
 
 def test_unknown_batch_is_null(graphql: GraphQL, stack: Any) -> None:

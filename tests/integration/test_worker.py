@@ -6,17 +6,25 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from httpx import Response
 
 import worker.handler
+from campaign.aws.batch_counts import BatchCounts
 from campaign.aws.clients import client
+from campaign.aws.dead_letters import DeadLetterQueue
+from campaign.aws.items import send_row_from_item
 from campaign.aws.send_queue import SendQueue
 from campaign.aws.send_rows import Missing, NotClaimable, SendRows
-from campaign.domain.ids import batch_id_for, send_id_for
+from campaign.domain.clock import now_iso
+from campaign.domain.ids import send_id_for
 from campaign.domain.models import SendRow
-from campaign.domain.status import EmailStatus
+from campaign.domain.retention import Retention
+from campaign.domain.status import EmailStatus, ErrorKind
+from campaign.limits import DEFAULT_DEDUPE_WINDOW_DAYS, DEFAULT_RETENTION_DAYS
 from campaign.local.provision import LocalResources
 from campaign.local.sqs_poller import LocalLambdaContext, receive, sqs_event
+from campaign.services.redrive import ResendGateways, redrive_dead_letters
 from tests.conftest import reset_process_caches
 from tests.support.aws_calls import client_error, faults, recording
 from tests.support.csv_files import campaign_csv
@@ -215,39 +223,80 @@ def test_message_that_keeps_failing_ends_in_dlq_and_its_row_in_error(
     assert row.error is not None and row.error.startswith("gave up after 5 attempts")
 
 
-def test_dlq_redrive_reopens_rows_that_gave_up_and_they_are_sent(
+def _resend(stack: LocalResources) -> ResendGateways:
+    retention = Retention(DEFAULT_DEDUPE_WINDOW_DAYS, DEFAULT_RETENTION_DAYS)
+    return ResendGateways(SendRows(stack.table_name), BatchCounts(stack.table_name, retention), retention)
+
+
+def test_dlq_redrive_sends_a_row_that_gave_up_again_as_a_new_row(
     upload: Upload, stack: LocalResources, ses_mode: None, drain: Any
 ) -> None:
     # Given a send that exhausted its retries on throttling: row ERROR, message in the DLQ
-    from campaign.aws.dead_letters import DeadLetterQueue
-    from campaign.services.redrive import redrive_dead_letters
-
     client("sqs").set_queue_attributes(QueueUrl=stack.queue_url, Attributes={"VisibilityTimeout": "0"})
-    upload(campaign_csv(1))
+    batch_id = upload(campaign_csv(1)).json()["batchId"]
     with faults(
         "sesv2", "SendEmail", [client_error("Throttling", "Maximum sending rate exceeded.")] * 20, single_attempt=True
     ):
         drain(max_rounds=20)
     # When the operator re-drives the DLQ and the worker drains the queue (SES healthy again)
-    rows = SendRows(stack.table_name)
-    result = redrive_dead_letters(DeadLetterQueue(stack.dlq_url), rows=rows, queue=SendQueue(stack.queue_url, 0))
+    result = redrive_dead_letters(
+        DeadLetterQueue(stack.dlq_url), resend=_resend(stack), queue=SendQueue(stack.queue_url, 0)
+    )
     with recording("sesv2") as log:
         drain()
-    # Then the row recovers to SENT with one accepted SES call, and the DLQ is empty
+    # Then one SES call sent it as a new row of the batch; the old row stays ERROR and names the new
+    # one; the DLQ is empty; the batch counts both rows
+    rows = SendRows(stack.table_name)
+    old = rows.get(send_id_for(batch_id, "user0@example.com"))
     assert result.requeued == 1
     assert log.count("SendEmail") == 1
-    row = rows.get(send_id_for(batch_id_for(campaign_csv(1)), "user0@example.com"))
-    assert row is not None and row.status is EmailStatus.SENT and row.error_kind is None
+    assert old is not None and old.status is EmailStatus.ERROR and old.resent_as is not None
+    new = rows.get(old.resent_as)
+    assert new is not None and new.status is EmailStatus.SENT and new.resend_of == old.send_id
+    assert new.batch_id == batch_id and new.seq >= 1
     assert client("sqs").receive_message(QueueUrl=stack.dlq_url).get("Messages", []) == []
+    listing = BatchCounts(stack.table_name, Retention(30, 90)).get(batch_id)
+    assert listing is not None and (listing.counts.sent, listing.counts.error, listing.resent) == (1, 1, 1)
+
+
+def test_dlq_redrive_run_again_after_stopping_midway_resends_once(
+    upload: Upload, stack: LocalResources, ses_mode: None, drain: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a send that gave up, and a re-drive that created the new row but stopped before marking
+    # the old one and queueing (the operator's laptop went to sleep)
+    client("sqs").set_queue_attributes(QueueUrl=stack.queue_url, Attributes={"VisibilityTimeout": "0"})
+    batch_id = upload(campaign_csv(1)).json()["batchId"]
+    with faults("sesv2", "SendEmail", [client_error("Throttling", "slow down")] * 20, single_attempt=True):
+        drain(max_rounds=20)
+    # (a dead letter that was received becomes visible again at once, not after the usual minute)
+    receive = DeadLetterQueue.receive
+    monkeypatch.setattr(DeadLetterQueue, "receive", lambda queue, visibility_seconds=0: receive(queue, 0))
+    stop = client_error("InternalServerError", "down", status=500)
+    with faults("dynamodb", "UpdateItem", [None, stop] * 10), pytest.raises(ClientError):
+        redrive_dead_letters(DeadLetterQueue(stack.dlq_url), resend=_resend(stack), queue=SendQueue(stack.queue_url, 0))
+    # When it is run again and the worker drains
+    redrive_dead_letters(DeadLetterQueue(stack.dlq_url), resend=_resend(stack), queue=SendQueue(stack.queue_url, 0))
+    with recording("sesv2") as log:
+        drain()
+    # Then the message was sent once, by one new row
+    assert log.count("SendEmail") == 1
+    old = SendRows(stack.table_name).get(send_id_for(batch_id, "user0@example.com"))
+    assert old is not None and old.resent_as is not None
+    sent = [r for r in _batch_rows(stack, batch_id) if r.status is EmailStatus.SENT]
+    assert [r.send_id for r in sent] == [old.resent_as]
+
+
+def _batch_rows(stack: LocalResources, batch_id: str) -> list[SendRow]:
+    items = client("dynamodb").scan(TableName=stack.table_name)["Items"]
+    return [
+        send_row_from_item(item)
+        for item in items
+        if item["pk"]["S"].startswith("SEND#") and item["batchId"]["S"] == batch_id
+    ]
 
 
 def test_dlq_redrive_never_resends_a_permanent_or_unknown_failure(stack: LocalResources, upload: Upload) -> None:
     # Given dead letters whose rows are final for reasons that forbid a resend
-    from campaign.aws.dead_letters import DeadLetterQueue
-    from campaign.domain.clock import now_iso
-    from campaign.domain.status import ErrorKind
-    from campaign.services.redrive import redrive_dead_letters
-
     upload(campaign_csv(2))
     messages = receive(stack.queue_url, wait_seconds=0)
     rows = SendRows(stack.table_name)
@@ -257,7 +306,9 @@ def test_dlq_redrive_never_resends_a_permanent_or_unknown_failure(stack: LocalRe
         rows.finish(claim.row, now_iso(), EmailStatus.ERROR, error="x", error_kind=kind)
         client("sqs").send_message(QueueUrl=stack.dlq_url, MessageBody=message["Body"])
     # When the operator re-drives
-    result = redrive_dead_letters(DeadLetterQueue(stack.dlq_url), rows=rows, queue=SendQueue(stack.queue_url, 0))
+    result = redrive_dead_letters(
+        DeadLetterQueue(stack.dlq_url), resend=_resend(stack), queue=SendQueue(stack.queue_url, 0)
+    )
     # Then nothing is requeued and the rows stay ERROR
     assert (result.requeued, result.dropped_final) == (0, 2)
     assert {r.status for r in _rows(stack, messages)} == {EmailStatus.ERROR}

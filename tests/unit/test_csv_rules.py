@@ -270,10 +270,19 @@ def test_accepted_row_carries_line_normalized_email_lowercase_key_and_values() -
     # Given a valid row with a mixed-case address
     # When the file is parsed
     row = only_row(parse(HEADER, "Ann.Lee@Example.COM,Hello,Body"))
-    # Then the domain is normalized, the key is fully lowercased, and the line is the physical line
+    # Then the domain is normalized, the key is fully lowercased, the line is the physical line and
+    # the position is the first data record's
     assert row == CampaignRow(
-        line=2, email="Ann.Lee@example.com", email_key="ann.lee@example.com", subject="Hello", content="Body"
+        line=2, seq=0, email="Ann.Lee@example.com", email_key="ann.lee@example.com", subject="Hello", content="Body"
     )
+
+
+def test_positions_count_every_data_record_skipped_ones_included() -> None:
+    # Given a bad row between two good ones, after a blank line
+    parsed = parse(HEADER, "ann@example.com,Hi,Body", "", "not-an-address,Hi,Body", "bob@example.com,Hi,Body")
+    # When the file is parsed
+    # Then positions follow the data records, so the skipped one leaves a gap
+    assert [row.seq for row in parsed.rows] == [0, 2]
 
 
 def test_subject_is_trimmed_but_content_is_kept_verbatim() -> None:

@@ -10,22 +10,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from campaign.domain.cursor import InvalidCursorError, decode_cursor, encode_cursor, key_before
-from campaign.domain.ids import batch_id_for, send_id_for
-from campaign.domain.status import CLAIMABLE_STATUSES, FINAL_STATUSES, EmailStatus, can_move
+from campaign.domain.cursor import Cursor, InvalidCursorError, Position, decode_cursor, encode_cursor, filter_digest
+from campaign.domain.ids import batch_id_for, body_key_for, message_key_for, resend_id_for, send_id_for
+from campaign.domain.status import (
+    CLAIMABLE_STATUSES,
+    FINAL_STATUSES,
+    EmailStatus,
+    ListingClass,
+    can_move,
+    listing_class,
+)
 
 FILE = b"email,subject,content\nann@example.com,Hello,Body\n"
 BATCH = batch_id_for(FILE)
-POSITION = "2026-11-24T18:00:57.123456Z#0123456789abcdef0123456789abcdef"
-# The characters index sort keys are drawn from (see key_before's docstring).
-KEY_ALPHABET = string.digits + string.ascii_letters + "#:.-"
-
-# Index sort keys as the table writes them: "<createdAt>#<sendId>".
-timestamps = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2999, 12, 31)).map(
-    lambda dt: dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-)
-send_ids = st.text(alphabet="0123456789abcdef", min_size=32, max_size=32)
-sort_keys = st.builds(lambda ts, sid: f"{ts}#{sid}", timestamps, send_ids)
 
 
 def forge(payload: object) -> str:
@@ -95,34 +92,93 @@ def test_send_ids_differ_whenever_the_recipient_differs(a: str, b: str) -> None:
     assert (send_id_for(BATCH, a) == send_id_for(BATCH, b)) == (a == b)
 
 
-# --- Cursors ---------------------------------------------------------------------------------------
+# --- Message keys ----------------------------------------------------------------------------------
+
+
+def test_message_key_is_the_same_for_the_same_recipient_subject_and_content() -> None:
+    assert message_key_for("ann@example.com", "Hello", "Body") == message_key_for("ann@example.com", "Hello", "Body")
 
 
 @pytest.mark.parametrize(
-    "position",
+    "changed",
     [
-        POSITION,
-        "2026-01-01T00:00:00.000000Z#00000000000000000000000000000000",
-        "2099-12-31T23:59:59.999999Z#ffffffffffffffffffffffffffffffff",
+        ("bob@example.com", "Hello", "Body"),
+        ("ann@example.com", "Hello!", "Body"),
+        ("ann@example.com", "Hello", "Body."),
     ],
+    ids=["recipient", "subject", "content"],
 )
-def test_cursor_round_trips_its_position(position: str) -> None:
-    # Given the position of a row
-    # When it is encoded and decoded
-    cursor = encode_cursor(position)
-    # Then the same position comes back, from an opaque URL-safe token without padding
-    assert decode_cursor(cursor) == position
-    assert position not in cursor
-    assert set(cursor) <= set(string.ascii_letters + string.digits + "-_")
+def test_message_key_changes_with_recipient_subject_or_content(changed: tuple[str, str, str]) -> None:
+    assert message_key_for(*changed) != message_key_for("ann@example.com", "Hello", "Body")
+
+
+@pytest.mark.parametrize("ending", ["\r\n", "\r"])
+def test_message_key_ignores_how_a_spreadsheet_ends_lines_inside_a_cell(ending: str) -> None:
+    lf = message_key_for("ann@example.com", "Hello", "Line one\nLine two\n")
+    assert message_key_for("ann@example.com", "Hello", f"Line one{ending}Line two{ending}") == lf
+
+
+def test_message_key_fields_cannot_run_into_each_other() -> None:
+    # A subject that ends where the content begins is another message
+    assert message_key_for("a@example.com", "ab", "c") != message_key_for("a@example.com", "a", "bc")
+
+
+def test_body_key_is_per_batch_and_content() -> None:
+    assert body_key_for("b1", "Body") == body_key_for("b1", "Body")
+    assert body_key_for("b1", "Body") != body_key_for("b2", "Body")
+    assert body_key_for("b1", "Body") != body_key_for("b1", "Other")
+
+
+def test_resend_id_is_derived_from_the_send_and_is_a_send_id() -> None:
+    send_id = send_id_for(BATCH, "ann@example.com")
+    assert resend_id_for(send_id) == resend_id_for(send_id) != send_id
+    assert is_lower_hex(resend_id_for(send_id), 32)
+
+
+# --- Cursors ---------------------------------------------------------------------------------------
+
+FILTERS = filter_digest("SENT", None, None, None)
+positions = st.builds(
+    Position,
+    created_at=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2999, 12, 31)).map(
+        lambda dt: dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    ),
+    batch_id=st.text(alphabet="0123456789abcdef", min_size=32, max_size=32),
+    seq=st.integers(min_value=0, max_value=10**9 - 1),
+)
+cursors = st.builds(Cursor, position=positions, batches=st.integers(min_value=1, max_value=100))
+POSITION = Position("2026-11-24T18:00:57.123456Z", "0123456789abcdef0123456789abcdef", 42)
+GOOD = {"v": 2, "t": POSITION.created_at, "b": POSITION.batch_id, "s": 42, "k": 3, "f": FILTERS}
 
 
 @settings(max_examples=200, deadline=None)
-@given(sort_keys)
-def test_cursor_round_trips_any_sort_key(position: str) -> None:
-    # Given any index sort key "<createdAt>#<sendId>"
-    # When it is encoded and decoded
-    # Then the same position comes back
-    assert decode_cursor(encode_cursor(position)) == position
+@given(cursors)
+def test_cursor_round_trips_its_position(cursor: Cursor) -> None:
+    # Given where a page starts
+    # When it is encoded and decoded for the same filters
+    token = encode_cursor(cursor, FILTERS)
+    # Then the same position comes back, from an opaque URL-safe token without padding
+    assert decode_cursor(token, FILTERS) == cursor
+    assert cursor.position.batch_id not in token
+    assert set(token) <= set(string.ascii_letters + string.digits + "-_")
+
+
+def test_a_cursor_presented_with_other_filters_is_refused_with_a_message_that_says_so() -> None:
+    token = encode_cursor(Cursor(POSITION, 3), FILTERS)
+    with pytest.raises(InvalidCursorError, match="other filters"):
+        decode_cursor(token, filter_digest("ERROR", None, None, None))
+
+
+def test_the_filter_digest_tells_filters_apart() -> None:
+    digests = {
+        filter_digest("SENT", None, None, None),
+        filter_digest("SENT", "2026", None, None),
+        filter_digest("SENT", None, "2026", None),
+        filter_digest("SENT", None, None, "b"),
+        filter_digest("ERROR", None, None, None),
+        filter_digest("ERROR", "SENT", None, None, None),
+    }
+    assert len(digests) == 6
 
 
 @pytest.mark.parametrize(
@@ -134,29 +190,27 @@ def test_cursor_round_trips_any_sort_key(position: str) -> None:
         "Zm9v",  # base64 of "foo": not JSON
         "_-_-_-_-",  # base64 of bytes that are not UTF-8
         "é",
-        forge([1, POSITION]),
+        forge([1, 2]),
         forge("just a string"),
         forge(None),
-        forge({"k": POSITION}),
-        forge({"v": 2, "k": POSITION}),
-        forge({"v": "1", "k": POSITION}),
-        forge({"v": 1}),
-        forge({"v": 1, "k": 42}),
-        forge({"v": 1, "k": None}),
-        forge({"v": 1, "k": [POSITION]}),
-        forge({"v": 1, "k": "a#b"}),
-        forge({"v": 1, "k": "no-separator"}),
-        forge({"v": 1, "k": POSITION.replace("#", "")}),
-        forge({"v": 1, "k": POSITION.upper()}),
-        forge({"v": 1, "k": POSITION[:-1]}),
-        forge({"v": 1, "k": POSITION + "0"}),
-        forge({"v": 1, "k": " " + POSITION}),
-        forge({"v": 1, "k": POSITION + "\n"}),
-        forge({"v": 1, "k": POSITION[:-1] + "\u0000"}),
-        forge({"v": 1, "k": POSITION[:-1] + "é"}),
-        forge({"v": 1, "k": "2026-11-24T18:00:57Z#0123456789abcdef0123456789abcdef"}),
-        encode_cursor(POSITION)[:-3],
-        encode_cursor(POSITION) + "A" * 200,
+        forge(GOOD | {"v": 1}),
+        forge(GOOD | {"v": "2"}),
+        forge({k: v for k, v in GOOD.items() if k != "t"}),
+        forge(GOOD | {"t": "2026-11-24T18:00:57Z"}),
+        forge(GOOD | {"t": "\u0662\u0660\u0662\u0666" + POSITION.created_at[4:]}),
+        forge(GOOD | {"b": POSITION.batch_id.upper()}),
+        forge(GOOD | {"b": POSITION.batch_id + "0"}),
+        forge(GOOD | {"b": "x" * 600}),
+        forge(GOOD | {"s": -1}),
+        forge(GOOD | {"s": 10**9}),
+        forge(GOOD | {"s": 1.5}),
+        forge(GOOD | {"s": True}),
+        forge(GOOD | {"s": "42"}),
+        forge(GOOD | {"k": 0}),
+        forge(GOOD | {"k": 101}),
+        forge(GOOD | {"f": "short"}),
+        encode_cursor(Cursor(POSITION, 3), FILTERS)[:-3],
+        encode_cursor(Cursor(POSITION, 3), FILTERS) + "A" * 300,
         base64.urlsafe_b64encode(b"[" * 100).decode(),
         base64.urlsafe_b64encode(b"[" * 100_000).decode(),
     ],
@@ -164,103 +218,24 @@ def test_cursor_round_trips_any_sort_key(position: str) -> None:
 )
 def test_garbage_or_forged_cursor_raises_invalid_cursor_error(cursor: str) -> None:
     # Given a cursor the API did not issue: not base64, not JSON, another version, a position that is
-    # not a sort key, truncated, padded, oversized, or deeply nested JSON
+    # not one, truncated, padded, oversized, or deeply nested JSON
     # When it is decoded
     # Then it is refused as InvalidCursorError (a ValueError), never with another error
     with pytest.raises(InvalidCursorError):
-        decode_cursor(cursor)
+        decode_cursor(cursor, FILTERS)
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.text(max_size=250) | st.binary(max_size=180).map(lambda raw: base64.urlsafe_b64encode(raw).decode()))
-def test_decoding_arbitrary_text_gives_a_sort_key_or_raises_invalid_cursor_error(cursor: str) -> None:
+@given(st.text(max_size=300) | st.binary(max_size=220).map(lambda raw: base64.urlsafe_b64encode(raw).decode()))
+def test_decoding_arbitrary_text_gives_a_position_or_raises_invalid_cursor_error(cursor: str) -> None:
     # Given any text at all, or the base64 of any bytes
     # When it is decoded as a cursor
     try:
-        position = decode_cursor(cursor)
+        decoded = decode_cursor(cursor, FILTERS)
     except InvalidCursorError:
         return
-    # Then a decoded position is an ASCII sort key that key_before can bound
-    assert position.isascii()
-    assert "#" in position
-    assert key_before(position) < position
-
-
-@settings(max_examples=200, deadline=None)
-@given(sort_keys)
-def test_any_issued_cursor_can_be_turned_into_a_bound(position: str) -> None:
-    # Given a cursor the API issued
-    cursor = encode_cursor(position)
-    # When it is decoded and bounded, as list_sends does
-    bound = key_before(decode_cursor(cursor))
-    # Then the bound sorts below the position
-    assert bound < position
-
-
-def test_forged_cursor_with_non_ascii_digits_raises_invalid_cursor_error() -> None:
-    # Given a forged cursor whose year is written in Arabic-Indic digits
-    cursor = forge({"v": 1, "k": "\u0662\u0660\u0662\u0666" + POSITION[4:]})
-    # When it is decoded
-    # Then it is refused as InvalidCursorError
-    with pytest.raises(InvalidCursorError):
-        decode_cursor(cursor)
-
-
-# --- key_before ------------------------------------------------------------------------------------
-
-
-@st.composite
-def key_pairs(draw: st.DrawFn) -> tuple[str, str]:
-    """A position and another key that often shares a long prefix with it (where bugs hide)."""
-    position = draw(sort_keys)
-    other = draw(
-        sort_keys
-        | st.builds(
-            lambda cut, tail: position[:cut] + tail,
-            st.integers(0, len(position)),
-            st.text(alphabet=KEY_ALPHABET, max_size=len(position) + 2),
-        )
-    )
-    return position, other
-
-
-def test_key_before_example() -> None:
-    # Given a position
-    # When the bound below it is taken
-    bound = key_before(POSITION)
-    # Then the last character steps down one and "~" tops up the rest
-    assert bound == POSITION[:-1] + "e~"
-
-
-@settings(max_examples=200, deadline=None)
-@given(sort_keys)
-def test_key_before_sorts_strictly_below_the_position(position: str) -> None:
-    # Given a sort key "<createdAt>#<sendId>"
-    # When the bound below it is taken
-    # Then the bound sorts strictly before it
-    assert key_before(position) < position
-
-
-@settings(max_examples=200, deadline=None)
-@given(key_pairs())
-def test_key_before_sorts_above_every_key_below_the_position(pair: tuple[str, str]) -> None:
-    # Given a position and any other key from the key alphabet
-    position, other = pair
-    # When the bound below the position is taken
-    bound = key_before(position)
-    # Then the keys at or below the bound are exactly the keys strictly before the position
-    assert (other <= bound) == (other < position)
-
-
-@pytest.mark.parametrize("last", list(KEY_ALPHABET))
-def test_key_before_works_for_every_last_character(last: str) -> None:
-    # Given a position ending in any key character
-    position = "2026-11-24T18:00:57.123456Z#" + last
-    # When the bound below it is taken
-    bound = key_before(position)
-    # Then it sorts below the position and above every key character in that place
-    assert bound < position
-    assert all(position[:-1] + c <= bound for c in KEY_ALPHABET if c < last)
+    # Then what comes back is a well-formed position
+    assert decoded.position.created_at.isascii() and decoded.position.seq >= 0
 
 
 # --- Status transitions ----------------------------------------------------------------------------
@@ -299,3 +274,13 @@ def test_claimable_statuses_are_exactly_the_non_final_ones() -> None:
     # Then they are every status that can still move
     assert set(EmailStatus) - FINAL_STATUSES == CLAIMABLE_STATUSES
     assert all(any(can_move(s, t) for t in EmailStatus) for s in CLAIMABLE_STATUSES)
+
+
+def test_a_status_change_only_ever_moves_a_row_from_the_open_listing_class_to_a_final_one() -> None:
+    # Given every move the status model allows
+    moves = [(a, b) for a, b in itertools.product(EmailStatus, repeat=2) if can_move(a, b)]
+    # Then each keeps the row's listing class or takes it from OPEN to SENT or ERROR: never back,
+    # never between the final ones (what lets a listing read OPEN before the final classes)
+    for current, target in moves:
+        before, after = listing_class(current), listing_class(target)
+        assert before == after or (before is ListingClass.OPEN and after is not ListingClass.OPEN)
