@@ -137,3 +137,39 @@ resource "aws_cloudwatch_metric_alarm" "stream_ingest_errors" {
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions
 }
+
+# A delivery of stream records the counts consumer gave up on (every retry failed): the rows are right,
+# but the status counts of their batches are off, and so is what listings plan their pages from.
+resource "aws_cloudwatch_metric_alarm" "counts_failed_deliveries" {
+  alarm_name          = "${local.name}-counts-failed-deliveries"
+  alarm_description   = "Stream deliveries reached ${aws_sqs_queue.counts_failures.name}: the message names the shard and sequence numbers; read the counts logs. Those batches' counts are off."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = aws_sqs_queue.counts_failures.name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+# Counts are falling behind the rows: the consumer is failing and retrying (before the alarm above), or
+# throttled. IteratorAge is how old the last record of a delivery was when it reached the function (ms).
+resource "aws_cloudwatch_metric_alarm" "counts_iterator_age" {
+  alarm_name          = "${local.name}-counts-iterator-age"
+  alarm_description   = "Batch counts lag the table's changes by more than ${var.counts_lag_alarm_seconds} s: look at the counts logs and errors."
+  namespace           = "AWS/Lambda"
+  metric_name         = "IteratorAge"
+  dimensions          = { FunctionName = aws_lambda_function.counts.function_name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.counts_lag_alarm_seconds * 1000
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}

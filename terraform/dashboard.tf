@@ -1,5 +1,6 @@
 ################################################################################
-# CloudWatch dashboard: sends per minute, error rate, SES latency, DLQ depth, queue age, large uploads.
+# CloudWatch dashboard: sends per minute, error rate, SES latency, DLQ depth, queue age, large uploads,
+# batch counts.
 # Metric names come from campaign/observability.py (tests/infra/test_dashboard.py holds them together).
 ################################################################################
 
@@ -7,6 +8,7 @@ locals {
   worker_service        = "campaign-worker"
   api_service           = "campaign-api"
   stream_ingest_service = "campaign-stream-ingest"
+  counts_service        = "campaign-counts"
 
   dashboard_widgets = [
     {
@@ -97,6 +99,20 @@ locals {
           ["AWS/Lambda", "Errors", "FunctionName", aws_lambda_function.stream_ingest.function_name, { label = "ingest errors", yAxis = "right" }],
           ["AWS/Lambda", "Throttles", "FunctionName", aws_lambda_function.stream_ingest.function_name, { label = "ingest throttles (queued)", yAxis = "right" }],
           ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", aws_sqs_queue.stream_ingest_failures.name, { stat = "Maximum", label = "failed events", yAxis = "right" }],
+        ]
+      }
+    },
+    {
+      type = "metric", x = 12, y = 12, width = 12, height = 6
+      properties = {
+        title  = "Batch counts (stream consumer): lag (ms), errors, failed deliveries"
+        region = var.aws_region
+        period = 300
+        view   = "timeSeries"
+        metrics = [
+          ["AWS/Lambda", "IteratorAge", "FunctionName", aws_lambda_function.counts.function_name, { stat = "Maximum", label = "counts lag (ms)" }],
+          ["AWS/Lambda", "Errors", "FunctionName", aws_lambda_function.counts.function_name, { stat = "Sum", label = "consumer errors", yAxis = "right" }],
+          ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", aws_sqs_queue.counts_failures.name, { stat = "Maximum", label = "failed deliveries", yAxis = "right" }],
         ]
       }
     },

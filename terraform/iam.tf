@@ -27,8 +27,10 @@ resource "aws_iam_role" "ingestor" {
 }
 
 data "aws_iam_policy_document" "ingestor" {
-  # Batch claim/lease/finish (PutItem, UpdateItem, GetItem), row creation and resume (BatchWriteItem,
-  # BatchGetItem): campaign/aws/batches.py and send_rows.py.
+  # Batch claim/lease/finish (PutItem, UpdateItem, GetItem), message keys (TransactWriteItems of
+  # conditional Puts, which IAM authorizes as PutItem), bodies and rows (BatchWriteItem; BatchGetItem to
+  # resume, and to read the bodies a listing shows), the batch's counts item (UpdateItem; GetItem for
+  # its summary): campaign/aws/batches.py, message_keys.py, bodies.py, send_rows.py, batch_counts.py.
   statement {
     sid = "StatusTableItems"
     actions = [
@@ -41,7 +43,8 @@ data "aws_iam_policy_document" "ingestor" {
     resources = [aws_dynamodb_table.this.arn]
   }
 
-  # listEmailStatus and batch counts: key-condition queries on the two indexes (campaign/aws/send_index.py).
+  # listEmailStatus: key-condition queries on the listing and pending indexes, and on batches-newest for
+  # a listing across batches (campaign/aws/send_index.py). The table has no other index.
   statement {
     sid       = "StatusIndexQueries"
     actions   = ["dynamodb:Query"]
@@ -105,6 +108,14 @@ data "aws_iam_policy_document" "worker" {
   statement {
     sid       = "SendRowUpdates"
     actions   = ["dynamodb:UpdateItem"]
+    resources = [aws_dynamodb_table.this.arn]
+  }
+
+  # A body too large for its rows is stored apart, once per batch and content, and read by the worker
+  # that sends it (campaign/aws/bodies.py CachedBodies).
+  statement {
+    sid       = "ReadBodies"
+    actions   = ["dynamodb:GetItem"]
     resources = [aws_dynamodb_table.this.arn]
   }
 
@@ -182,8 +193,10 @@ data "aws_iam_policy_document" "stream_ingest" {
     resources = [aws_s3_bucket.uploads.arn]
   }
 
-  # Batch start/take-over/checkpoints/finish (PutItem, UpdateItem, GetItem), row creation and resume
-  # (BatchWriteItem, BatchGetItem): the same steps as the ingestor's (campaign/services/ingest.py).
+  # Batch start/take-over/checkpoints/finish (PutItem, UpdateItem, GetItem), message keys
+  # (TransactWriteItems of conditional Puts: PutItem), bodies and rows (BatchWriteItem; BatchGetItem to
+  # resume), the batch's counts item (UpdateItem): the same steps as the ingestor's
+  # (campaign/services/ingest.py).
   statement {
     sid = "StatusTableItems"
     actions = [
@@ -236,4 +249,62 @@ resource "aws_iam_role_policy" "stream_ingest" {
   name   = "stream-ingest"
   role   = aws_iam_role.stream_ingest.id
   policy = data.aws_iam_policy_document.stream_ingest.json
+}
+
+# ------------------------------------------------------------------------------
+# Stream consumer (batch counts)
+# ------------------------------------------------------------------------------
+
+resource "aws_iam_role" "counts" {
+  name               = "${local.name}-counts"
+  description        = "Execution role of the csv-campaign ${local.stage} stream-consumer (batch counts) Lambda"
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+}
+
+data "aws_iam_policy_document" "counts" {
+  # Each batch's counts: TransactWriteItems of Update actions, which IAM authorizes as UpdateItem
+  # (campaign/aws/batch_counts.py BatchCounts.apply).
+  statement {
+    sid       = "BatchCountUpdates"
+    actions   = ["dynamodb:UpdateItem"]
+    resources = [aws_dynamodb_table.this.arn]
+  }
+
+  # What the DynamoDB Streams event source mapping needs on the function's role to read the stream.
+  statement {
+    sid = "ReadTableStream"
+    actions = [
+      "dynamodb:DescribeStream",
+      "dynamodb:GetRecords",
+      "dynamodb:GetShardIterator",
+      "dynamodb:ListStreams",
+    ]
+    resources = [aws_dynamodb_table.this.stream_arn]
+  }
+
+  # The mapping describes a delivery that failed every retry to its on-failure destination with this role.
+  statement {
+    sid       = "OnFailureDestination"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.counts_failures.arn]
+  }
+
+  statement {
+    sid       = "OwnLogGroup"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.counts.arn}:*"]
+  }
+
+  # X-Ray active tracing; these actions take no resource.
+  statement {
+    sid       = "XRay"
+    actions   = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_role_policy" "counts" {
+  name   = "counts"
+  role   = aws_iam_role.counts.id
+  policy = data.aws_iam_policy_document.counts.json
 }

@@ -50,6 +50,10 @@ resource "aws_lambda_function" "ingestor" {
       CORS_ALLOW_ORIGINS    = join(",", var.cors_allow_origins)
       # POST /uploads signs PUTs into it (uploads.tf).
       UPLOAD_BUCKET = aws_s3_bucket.uploads.bucket
+      # Days a message key blocks a second send of the same message, and days rows, bodies and
+      # batches are kept before their time to live (variables.tf).
+      DEDUPE_WINDOW_DAYS = tostring(var.dedupe_window_days)
+      RETENTION_DAYS     = tostring(var.retention_days)
       # Powertools Logger, Metrics and Tracer (campaign/observability.py)
       POWERTOOLS_SERVICE_NAME      = local.api_service
       POWERTOOLS_LOG_LEVEL         = local.cfg.log_level

@@ -60,6 +60,19 @@ locals {
   # and its maximum event age (6 h).
   stream_ingest_retry_attempts        = 2
   stream_ingest_max_event_age_seconds = 6 * 3600
+  # The stream consumer adds up a delivery of send-row changes per batch and writes each batch's counts
+  # once (one transaction per 100 batches): it waits on DynamoDB, so 256 MB is enough. A delivery is a
+  # transaction or a few; the timeout leaves room for botocore's retries of a throttled one.
+  counts_memory_mb       = 256
+  counts_timeout_seconds = 60
+  # campaign.local.stream_poller.STREAM_BATCH_SIZE: records per delivery. The larger the delivery, the
+  # fewer count writes per row change (a campaign sending 1,000 emails a second updates a batch's counts
+  # a few times a second, not 1,000).
+  counts_batch_size = 1000
+  # Retries of a delivery the consumer keeps failing on, before the mapping sets it aside (counts.tf).
+  counts_retry_attempts = 10
+  # Under DynamoDB's ten-minute window for a transaction's idempotency token (counts.tf).
+  counts_max_record_age_seconds = 540
 
   # campaign.aws.queue_spec: retention of the send queue and of its dead-letter queue.
   queue_retention_seconds = 4 * 24 * 3600

@@ -23,6 +23,21 @@ output "dlq_name" {
   value       = aws_sqs_queue.dlq.name
 }
 
+output "dlq_url" {
+  description = "SQS dead-letter queue URL: DLQ_URL for scripts/redrive_dlq.py."
+  value       = aws_sqs_queue.dlq.url
+}
+
+output "dedupe_window_days" {
+  description = "Deployed deduplication window in days: DEDUPE_WINDOW_DAYS for the re-drive scripts (scripts/redrive_*.py), which read it as the functions do."
+  value       = var.dedupe_window_days
+}
+
+output "retention_days" {
+  description = "Deployed retention in days: RETENTION_DAYS for the re-drive scripts (scripts/redrive_*.py), so that the rows they add expire with their batch."
+  value       = var.retention_days
+}
+
 output "ingestor_function_name" {
   description = "Ingestor (API) Lambda function."
   value       = aws_lambda_function.ingestor.function_name
@@ -38,6 +53,11 @@ output "stream_ingest_function_name" {
   value       = aws_lambda_function.stream_ingest.function_name
 }
 
+output "counts_function_name" {
+  description = "Stream-consumer Lambda function that keeps each batch's status counts."
+  value       = aws_lambda_function.counts.function_name
+}
+
 output "upload_bucket_name" {
   description = "S3 bucket that POST /uploads signs PUTs into (objects uploads/<batchId>.csv, expired by lifecycle)."
   value       = aws_s3_bucket.uploads.bucket
@@ -46,6 +66,11 @@ output "upload_bucket_name" {
 output "stream_ingest_failures_queue_name" {
   description = "SQS queue holding upload events the streaming ingest failed on after Lambda's retries."
   value       = aws_sqs_queue.stream_ingest_failures.name
+}
+
+output "counts_failures_queue_name" {
+  description = "SQS queue describing stream deliveries the counts consumer failed on after the mapping's retries."
+  value       = aws_sqs_queue.counts_failures.name
 }
 
 output "sender_address" {

@@ -1,6 +1,31 @@
 ################################################################################
-# Status table: batches and send rows (campaign/aws/table_schema.py declares the same table)
+# Status table: send rows, bodies, message keys, batches and their counts (campaign/aws/table_schema.py
+# declares the same table)
 ################################################################################
+
+locals {
+  # campaign.aws.table_schema LISTED_ATTRIBUTES: what a page of listEmailStatus shows. The row indexes
+  # copy only these, so a status change rewrites a small index entry, never the body.
+  listed_attributes = [
+    "sendId",
+    "batchId",
+    "email",
+    "subject",
+    "status",
+    "content",
+    "bodyKey",
+    "contentJsonBytes",
+    "createdAt",
+    "updatedAt",
+    "attempts",
+    "error",
+    "providerMessageId",
+    "resentAs",
+    "resendOf",
+  ]
+  # campaign.aws.table_schema BATCH_SUMMARY_ATTRIBUTES: what a global listing plans its page from.
+  batch_summary_attributes = ["batchId", "createdAt", "positions", "pending", "queued", "sent", "error", "resent"]
+}
 
 resource "aws_dynamodb_table" "this" {
   #checkov:skip=CKV_AWS_119:Encrypted with the AWS-managed key (alias/aws/dynamodb); a customer-managed key adds $1/month per stage and a key policy for no extra control here.
@@ -13,32 +38,66 @@ resource "aws_dynamodb_table" "this" {
     type = "S"
   }
   attribute {
-    name = "statusKey"
+    name = "listKey"
     type = "S"
   }
   attribute {
-    name = "batchStatusKey"
+    name = "pendingKey"
+    type = "S"
+  }
+  # A row's position in its batch: a number, so both row indexes sort numerically.
+  attribute {
+    name = "seq"
+    type = "N"
+  }
+  attribute {
+    name = "batchesKey"
     type = "S"
   }
   attribute {
-    name = "createdKey"
+    name = "batchOrder"
     type = "S"
   }
 
-  # listEmailStatus by status, newest first. Sparse: batch items carry no statusKey.
+  # listEmailStatus of one batch: its rows by status class and stripe (seq mod 8, so an ingest's
+  # writes spread over eight partitions), in position order.
   global_secondary_index {
-    name            = "status-created"
-    hash_key        = "statusKey"
-    range_key       = "createdKey"
-    projection_type = "ALL"
+    name               = "batch-listing"
+    hash_key           = "listKey"
+    range_key          = "seq"
+    projection_type    = "INCLUDE"
+    non_key_attributes = local.listed_attributes
   }
 
-  # listEmailStatus and batch counts for one batch, by status.
+  # The PENDING rows only (sparse: the key is removed when a row leaves PENDING), for listings and
+  # the operator's re-drive.
   global_secondary_index {
-    name            = "batch-status-created"
-    hash_key        = "batchStatusKey"
-    range_key       = "createdKey"
-    projection_type = "ALL"
+    name               = "batch-pending"
+    hash_key           = "pendingKey"
+    range_key          = "seq"
+    projection_type    = "INCLUDE"
+    non_key_attributes = local.listed_attributes
+  }
+
+  # Every batch with rows, newest first (its COUNTS# item): where a listing without a batch starts.
+  global_secondary_index {
+    name               = "batches-newest"
+    hash_key           = "batchesKey"
+    range_key          = "batchOrder"
+    projection_type    = "INCLUDE"
+    non_key_attributes = local.batch_summary_attributes
+  }
+
+  # Feeds the stream consumer that keeps each batch's status counts (counts.tf); it compares a row's
+  # old and new status, hence both images.
+  stream_enabled   = true
+  stream_view_type = "NEW_AND_OLD_IMAGES"
+
+  # Rows, bodies and batches expire after var.retention_days, message keys after
+  # var.dedupe_window_days (campaign/domain/retention.py); DynamoDB deletes them at no cost.
+  ttl {
+    attribute_name = "expiresAt"
+    enabled        = true
   }
 
   point_in_time_recovery {

@@ -144,6 +144,30 @@ variable "stream_ingest_reserved_concurrency" {
   }
 }
 
+variable "dedupe_window_days" {
+  description = "Days a message key blocks a second send of the same message (DEDUPE_WINDOW_DAYS): a row an earlier upload accepted within this window is skipped. A whole number of days from 1 to retention_days."
+  type        = number
+  default     = 30
+
+  validation {
+    # campaign.domain.retention.validate: a key that outlived the rows it points at would name a batch
+    # that no longer exists. (A validation may read another variable since Terraform 1.9; versions.tf.)
+    condition     = var.dedupe_window_days >= 1 && floor(var.dedupe_window_days) == var.dedupe_window_days && var.dedupe_window_days <= var.retention_days
+    error_message = "dedupe_window_days must be a whole number of days, at least 1 and at most retention_days."
+  }
+}
+
+variable "retention_days" {
+  description = "Days send rows, bodies and batches are kept (RETENTION_DAYS) before DynamoDB's time to live deletes them. A whole number of days, 1 or more, and at least dedupe_window_days."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = var.retention_days >= 1 && floor(var.retention_days) == var.retention_days
+    error_message = "retention_days must be a whole number of days, 1 or more."
+  }
+}
+
 variable "alarm_email" {
   description = "Email address subscribed to the alarm topic (the subscription must be confirmed); null for no subscription."
   type        = string
@@ -163,6 +187,18 @@ variable "queue_age_alarm_seconds" {
   validation {
     condition     = var.queue_age_alarm_seconds >= 60 && var.queue_age_alarm_seconds <= 345600
     error_message = "queue_age_alarm_seconds must be from 60 to 345600 (the queue's 4-day retention)."
+  }
+}
+
+variable "counts_lag_alarm_seconds" {
+  description = "Alarm when the batch counts lag the table's changes by more than this (the stream consumer's IteratorAge), in seconds."
+  type        = number
+  default     = 600
+
+  validation {
+    # The stream keeps records for 24 hours; an alarm later than that would come after records are lost.
+    condition     = var.counts_lag_alarm_seconds >= 60 && var.counts_lag_alarm_seconds <= 86400
+    error_message = "counts_lag_alarm_seconds must be from 60 to 86400 (the stream's 24-hour retention)."
   }
 }
 

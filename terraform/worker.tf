@@ -47,6 +47,10 @@ resource "aws_lambda_function" "worker" {
       SES_CONFIGURATION_SET = aws_sesv2_configuration_set.this.configuration_set_name
       # Must equal the redrive policy's maxReceiveCount (queue.tf): the worker records ERROR on that receive.
       MAX_RECEIVE_COUNT = tostring(var.max_receive_count)
+      # Days a message key blocks a second send of the same message, and days rows, bodies and
+      # batches are kept before their time to live (variables.tf).
+      DEDUPE_WINDOW_DAYS = tostring(var.dedupe_window_days)
+      RETENTION_DAYS     = tostring(var.retention_days)
       # Powertools Logger, Metrics and Tracer (campaign/observability.py)
       POWERTOOLS_SERVICE_NAME      = local.worker_service
       POWERTOOLS_LOG_LEVEL         = local.cfg.log_level

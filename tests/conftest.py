@@ -3,7 +3,7 @@
 import io
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -19,8 +19,11 @@ import worker.count_changes
 import worker.handler
 import worker.s3_ingest
 from campaign.aws import upload_store
+from campaign.aws.batch_counts import BatchCounts
 from campaign.aws.clients import clear_client_cache
 from campaign.config import clear_settings_cache
+from campaign.domain.models import StatusCounts
+from campaign.local import stream_poller
 from campaign.local.emulator import (
     install_dynamodb_item_lock,
     install_transaction_checks_first,
@@ -31,6 +34,7 @@ from campaign.local.sqs_poller import PollResult, poll_once
 from campaign.local.stream_poller import StreamPoller
 from campaign.observability import logger
 from tests.support import TEST_API_KEY
+from tests.support.seed import RETENTION
 
 
 def reset_process_caches() -> None:
@@ -53,6 +57,7 @@ def reset_process_caches() -> None:
     worker.count_changes._counts.cache_clear()
     worker.s3_ingest._gateways.cache_clear()
     upload_store._presigning_client.cache_clear()
+    stream_poller._streams.cache_clear()
 
 
 @pytest.fixture
@@ -118,6 +123,18 @@ def count_changes(stack: LocalResources) -> Any:
         poller.drain(worker.count_changes.handler)
 
     return _count
+
+
+@pytest.fixture
+def counts_of(stack: LocalResources, count_changes: Any) -> Callable[[str], StatusCounts]:
+    """A batch's status counts once the stream consumer has caught up (zeros for a batch without any)."""
+
+    def _counts(batch_id: str) -> StatusCounts:
+        count_changes()
+        listing = BatchCounts(stack.table_name, RETENTION).get(batch_id)
+        return listing.counts if listing is not None else StatusCounts()
+
+    return _counts
 
 
 @pytest.fixture

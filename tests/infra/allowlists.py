@@ -6,7 +6,8 @@ moto), so they fail for any environment variable or permission that is neither u
 Resource kinds name what a permission is on: "table", "index" (its GSIs), "queue", "dlq",
 "ses-identity", "ses-configuration-set", "api-key-secret", "upload-objects" (uploads/* in the upload
 bucket), "upload-bucket" (the bucket itself), "stream-ingest-function" (the streaming ingest itself),
-"stream-ingest-failures" (its on-failure destination), "log-group:<resource name>", "*" (none).
+"stream-ingest-failures" (its on-failure destination), "stream" (the table's stream), "counts-failures"
+(the stream mapping's on-failure destination), "log-group:<resource name>", "*" (none).
 """
 
 # PENDING_ISSUE_4: what Terraform provides for issue 4 (the API key) before the code uses it, so that
@@ -26,17 +27,30 @@ LOCAL_ONLY_ENV: dict[str, frozenset[str]] = {"ingestor": frozenset({"API_KEY"})}
 # may not set (CreateFunction refuses them). The streaming ingest continues itself under its own name.
 RUNTIME_ENV: dict[str, frozenset[str]] = {"stream_ingest": frozenset({"AWS_LAMBDA_FUNCTION_NAME"})}
 
-# Lambda's SQS event source mapping polls and deletes with the function's execution role, so the worker's
-# role needs these although the worker's code never calls SQS (AWS: "Execution role permissions" for
-# SQS event sources). ChangeMessageVisibility is not needed: failed messages simply time out.
-# The local poller (campaign/local/sqs_poller.py) stands in for the mapping; the IAM test checks that
-# the calls it makes are within this list.
+# Lambda's event source mappings read their source with the function's execution role, so a role needs
+# these although the function's code never makes the calls.
+# - worker (SQS): poll and delete (AWS: "Execution role permissions" for SQS event sources).
+#   ChangeMessageVisibility is not needed: failed messages simply time out.
+# - counts (DynamoDB Streams): read the table's stream (AWS: "IAM policy to allow an AWS Lambda function
+#   to access DynamoDB stream records"), and describe a delivery that failed every retry to the mapping's
+#   on-failure destination.
+# The local pollers (campaign/local/sqs_poller.py, stream_poller.py) stand in for the mappings; the IAM
+# test checks that the calls they make are within this list.
 EVENT_SOURCE_MAPPING: dict[str, frozenset[tuple[str, str]]] = {
     "worker": frozenset(
         {
             ("sqs:ReceiveMessage", "queue"),
             ("sqs:DeleteMessage", "queue"),
             ("sqs:GetQueueAttributes", "queue"),
+        }
+    ),
+    "counts": frozenset(
+        {
+            ("dynamodb:DescribeStream", "stream"),
+            ("dynamodb:GetRecords", "stream"),
+            ("dynamodb:GetShardIterator", "stream"),
+            ("dynamodb:ListStreams", "stream"),
+            ("sqs:SendMessage", "counts-failures"),
         }
     ),
 }

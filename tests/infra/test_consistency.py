@@ -12,17 +12,31 @@ from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import boto3
 import pytest
 from aws_lambda_powertools.shared.constants import METRICS_NAMESPACE_ENV, POWERTOOLS_LOG_LEVEL_ENV, SERVICE_NAME_ENV
+from botocore.config import Config
 from fastapi import FastAPI
 from mangum import Mangum
 
 import campaign.config as config
 from app.main import create_app
 from campaign.aws.queue_spec import DEFAULT_MAX_RECEIVE_COUNT, dlq_attributes, queue_attributes
-from campaign.aws.table_schema import create_table_request
+from campaign.aws.table_schema import (
+    BATCH_PREFIX,
+    BODY_PREFIX,
+    COUNTS_PREFIX,
+    MESSAGE_PREFIX,
+    PARTITION_KEY,
+    SEND_PREFIX,
+    create_table_request,
+    time_to_live_request,
+)
 from campaign.aws.upload_store import UPLOAD_PREFIX, UPLOAD_SUFFIX, UploadStore
+from campaign.domain.retention import Retention
 from campaign.limits import (
+    DEFAULT_DEDUPE_WINDOW_DAYS,
+    DEFAULT_RETENTION_DAYS,
     ENQUEUE_DELAY_SECONDS,
     INGEST_LEASE_SECONDS,
     STREAM_CONTINUE_MARGIN_SECONDS,
@@ -30,8 +44,11 @@ from campaign.limits import (
     WORKER_BATCH_SIZE,
     WORKER_TIMEOUT_SECONDS,
 )
-from campaign.local.provision import resource_names, upload_bucket_name
+from campaign.local.provision import LocalResources, resource_names, upload_bucket_name
 from campaign.local.sqs_poller import LocalLambdaContext
+from campaign.local.stream_poller import STREAM_BATCH_SIZE
+from campaign.services.count_changes import count_changes
+from campaign.services.ingest import ingest_csv, ingest_gateways_for
 from tests.infra.allowlists import LOCAL_ONLY_ENV, PENDING_ISSUE_4, RUNTIME_ENV
 from tests.infra.terraform import STAGES, Ref, call_argument, hcl_object, load, reference
 from tests.support.apigw import http_api_event
@@ -41,9 +58,11 @@ SETTINGS: dict[str, Callable[[], object]] = {
     "ingestor": config.api_settings,
     "worker": config.worker_settings,
     "stream_ingest": config.stream_ingest_settings,
+    "counts": config.counter_settings,
 }
-# The package (var.<name>_zip) each function is deployed from: the streaming ingest ships in the worker's.
-PACKAGE = {"ingestor": "ingestor", "worker": "worker", "stream_ingest": "worker"}
+# The package (var.<name>_zip) each function is deployed from: the streaming ingest and the stream
+# consumer ship in the worker's.
+PACKAGE = {"ingestor": "ingestor", "worker": "worker", "stream_ingest": "worker", "counts": "worker"}
 # Every Lambda configures Powertools' Logger and Metrics (campaign/observability.py) through these; the
 # names are Powertools' own constants.
 POWERTOOLS_ENV = frozenset({SERVICE_NAME_ENV, POWERTOOLS_LOG_LEVEL_ENV, METRICS_NAMESPACE_ENV})
@@ -87,6 +106,8 @@ def _valid_environment() -> dict[str, str]:
         config.ENV_SENDER_ADDRESS: "campaigns@example.com",
         config.ENV_MAX_RECEIVE_COUNT: str(DEFAULT_MAX_RECEIVE_COUNT),
         config.ENV_ENQUEUE_DELAY_SECONDS: str(ENQUEUE_DELAY_SECONDS),
+        config.ENV_DEDUPE_WINDOW_DAYS: str(DEFAULT_DEDUPE_WINDOW_DAYS),
+        config.ENV_RETENTION_DAYS: str(DEFAULT_RETENTION_DAYS),
     }
 
 
@@ -174,15 +195,16 @@ def test_code_accepts_the_terraform_environment(function: str, stage: str, monke
 @pytest.mark.parametrize("stage", STAGES)
 def test_environment_points_at_the_right_resources(stage: str) -> None:
     ingestor, worker = _lambda_environment("ingestor", stage), _lambda_environment("worker", stage)
+    counts = _lambda_environment("counts", stage)
     redrive = hcl_object(call_argument(load().resource("aws_sqs_queue", "this")["redrive_policy"], "jsonencode"))
     evaluator = load().evaluator(stage)
-    # Then both functions use the one table, the ingestor the send queue, the worker the redrive count
-    for env in (ingestor, worker):
+    # Then the functions use the one table, the ingestor the send queue, the worker the redrive count
+    for env in (ingestor, worker, counts):
         assert env[config.ENV_TABLE_NAME] == Ref("aws_dynamodb_table.this.name")
         assert env[config.ENV_STAGE] == stage
     assert ingestor[config.ENV_QUEUE_URL] == Ref("aws_sqs_queue.this.url")
     assert ingestor[config.ENV_API_KEY_SECRET_ARN] == Ref("aws_secretsmanager_secret.api_key.arn")
-    for env in (ingestor, worker):
+    for env in (ingestor, worker, counts):
         assert env[METRICS_NAMESPACE_ENV] == evaluator.value("${local.metrics_namespace}")
     assert ingestor[config.ENV_DLQ_URL] == Ref("aws_sqs_queue.dlq.url")
     assert worker[config.ENV_MAX_RECEIVE_COUNT] == str(evaluator.value(redrive["maxReceiveCount"]))
@@ -200,15 +222,47 @@ def test_streaming_ingest_shares_the_ingestors_table_queue_delay_and_bucket(stag
     assert stream[METRICS_NAMESPACE_ENV] == load().evaluator(stage).value("${local.metrics_namespace}")
 
 
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_lambda_keeps_the_same_retention(stage: str) -> None:
+    # Given the retention each function gets (the ingests write the expiry times, the consumer and the
+    # worker build the same settings)
+    variables = load().evaluator(stage).variables
+    expected = {
+        config.ENV_DEDUPE_WINDOW_DAYS: str(variables["dedupe_window_days"]),
+        config.ENV_RETENTION_DAYS: str(variables["retention_days"]),
+    }
+    # Then every function that reads them gets the stage's two variables, unchanged
+    for function in SETTINGS:
+        env = _lambda_environment(function, stage)
+        assert {name: env[name] for name in expected} == expected, function
+
+
 def test_variable_defaults_match_the_code() -> None:
     variables = load().variables
     assert variables["max_receive_count"]["default"] == DEFAULT_MAX_RECEIVE_COUNT
     assert variables["enqueue_delay_seconds"]["default"] == ENQUEUE_DELAY_SECONDS
+    assert variables["dedupe_window_days"]["default"] == DEFAULT_DEDUPE_WINDOW_DAYS
+    assert variables["retention_days"]["default"] == DEFAULT_RETENTION_DAYS
     assert variables["send_mode"]["default"] == config.SendMode.DRY_RUN.value
     # The send_mode validation lists exactly the modes the worker accepts.
     (condition,) = [v["condition"] for v in variables["send_mode"]["validation"]]
     allowed = json.loads(re.search(r"contains\((\[.*?\])", condition).group(1))  # type: ignore[union-attr]
     assert sorted(allowed) == sorted(mode.value for mode in config.SendMode)
+
+
+def test_retention_variables_refuse_what_the_code_refuses() -> None:
+    # Given the checks campaign.domain.retention.validate makes at cold start: each at least a day, in
+    # whole days, and the window no longer than the retention
+    variables = load().variables
+    (window,) = [v["condition"] for v in variables["dedupe_window_days"]["validation"]]
+    (retention,) = [v["condition"] for v in variables["retention_days"]["validation"]]
+    # Then Terraform refuses them at plan time, before a function would fail to start
+    assert "var.dedupe_window_days >= 1 " in window and "var.retention_days >= 1 " in retention
+    assert "floor(var.dedupe_window_days) == var.dedupe_window_days" in window
+    assert "floor(var.retention_days) == var.retention_days" in retention
+    assert "var.dedupe_window_days <= var.retention_days" in window
+    # And the defaults pass them
+    assert 1 <= DEFAULT_DEDUPE_WINDOW_DAYS <= DEFAULT_RETENTION_DAYS
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -219,6 +273,14 @@ def test_variable_defaults_match_the_code() -> None:
 def _key_schema(hash_key: str, range_key: str | None) -> list[dict[str, str]]:
     keys = [{"AttributeName": hash_key, "KeyType": "HASH"}]
     return keys + ([{"AttributeName": range_key, "KeyType": "RANGE"}] if range_key else [])
+
+
+def _projection(index: dict[str, Any], evaluator: Any) -> dict[str, Any]:
+    """An index's projection in CreateTable's terms; the non-key attributes are a set (sorted here)."""
+    projection: dict[str, Any] = {"ProjectionType": index["projection_type"]}
+    if "non_key_attributes" in index:
+        projection["NonKeyAttributes"] = sorted(evaluator.value(index["non_key_attributes"]))
+    return projection
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -239,19 +301,30 @@ def test_table_matches_create_table_request(stage: str) -> None:
                 {
                     "IndexName": index["name"],
                     "KeySchema": _key_schema(index["hash_key"], index.get("range_key")),
-                    "Projection": {"ProjectionType": index["projection_type"]},
+                    "Projection": _projection(index, evaluator),
                 }
                 for index in table["global_secondary_index"]
             ),
             key=lambda i: i["IndexName"],
         ),
+        "StreamSpecification": {"StreamEnabled": table["stream_enabled"], "StreamViewType": table["stream_view_type"]},
+    }
+    (ttl,) = table["ttl"]
+    declared_ttl = {
+        "TableName": declared["TableName"],
+        "TimeToLiveSpecification": {"Enabled": ttl["enabled"], "AttributeName": ttl["attribute_name"]},
     }
     # When the code's definition is sorted the same way
     expected = create_table_request(resource_names(stage)[0])
     expected["AttributeDefinitions"].sort(key=lambda a: a["AttributeName"])
     expected["GlobalSecondaryIndexes"].sort(key=lambda i: i["IndexName"])
-    # Then they are the same table
+    for index in expected["GlobalSecondaryIndexes"]:
+        index["Projection"]["NonKeyAttributes"] = sorted(index["Projection"].get("NonKeyAttributes", []))
+        if not index["Projection"]["NonKeyAttributes"]:
+            del index["Projection"]["NonKeyAttributes"]
+    # Then they are the same table, with the same stream and the same time to live
     assert declared == expected
+    assert declared_ttl == time_to_live_request(declared["TableName"])
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -326,6 +399,88 @@ def test_timeouts_match_the_code(stage: str) -> None:
     stream_timeout = evaluator.value(load().resource("aws_lambda_function", "stream_ingest")["timeout"])
     assert stream_timeout == STREAM_INGEST_TIMEOUT_SECONDS
     assert stream_timeout > STREAM_CONTINUE_MARGIN_SECONDS
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_stream_mapping_feeds_the_counts_consumer_from_the_start_of_the_stream(stage: str) -> None:
+    config_ = load()
+    evaluator = config_.evaluator(stage)
+    mapping = config_.resource("aws_lambda_event_source_mapping", "counts")
+    # Then the consumer reads the table's stream, from its oldest record, in the local poller's batches
+    assert reference(mapping["event_source_arn"]) == "aws_dynamodb_table.this.stream_arn"
+    assert reference(mapping["function_name"]) == "aws_lambda_function.counts.arn"
+    assert mapping["starting_position"] == "TRIM_HORIZON"
+    assert evaluator.value(mapping["batch_size"]) == STREAM_BATCH_SIZE
+    assert 0 <= evaluator.value(mapping["maximum_batching_window_in_seconds"]) <= 300
+    # And a delivery that keeps failing is retried a bounded number of times, never split (a half would
+    # get another transaction token), then set aside in its own encrypted queue instead of blocking the shard
+    assert 0 <= evaluator.value(mapping["maximum_retry_attempts"]) <= 100
+    assert mapping["bisect_batch_on_function_error"] is False
+    (on_failure,) = mapping["destination_config"][0]["on_failure"]
+    assert reference(on_failure["destination_arn"]) == "aws_sqs_queue.counts_failures.arn"
+    queue = config_.resource("aws_sqs_queue", "counts_failures")
+    assert queue["sqs_managed_sse_enabled"] is True
+    assert str(evaluator.value(queue["message_retention_seconds"])) == dlq_attributes()["MessageRetentionPeriod"]
+    assert mapping["depends_on"] == ["${aws_iam_role_policy.counts}"]
+
+
+def _matches(pattern: Any, value: Any) -> bool:
+    """Lambda event filtering, for the rules a pattern here may use: nested keys, and a list of
+    alternatives that are exact values or {"prefix": ...}."""
+    if isinstance(pattern, dict):
+        return isinstance(value, dict) and all(k in value and _matches(p, value[k]) for k, p in pattern.items())
+    if isinstance(pattern, list):
+        for rule in pattern:
+            if isinstance(rule, dict):
+                ((operator, operand),) = rule.items()
+                if operator != "prefix":
+                    raise AssertionError(f"the filter uses {operator}, which this test does not evaluate")
+                if isinstance(value, str) and value.startswith(operand):
+                    return True
+            elif rule == value:
+                return True
+        return False
+    raise AssertionError(f"not an event pattern: {pattern!r}")
+
+
+def test_stream_filter_passes_every_record_that_changes_counts_and_only_send_rows(
+    stack: LocalResources, drain: Callable[[], object]
+) -> None:
+    # Given the stream records of a real upload and its sends: batch, counts, message-key, body and row items
+    long_body = "Hello " + "x" * 2000  # stored apart from its rows
+    content = f"email,subject,content\nada@example.com,Hi,Hello Ada\nbob@example.com,Hi,{long_body}\n".encode()
+    retention = Retention(DEFAULT_DEDUPE_WINDOW_DAYS, DEFAULT_RETENTION_DAYS)
+    assert ingest_csv(content, ingest_gateways_for(stack.table_name, stack.queue_url, 0, retention)).enqueued == 2
+    drain()
+    records = _stream_records(stack.table_name)
+    # When the mapping's filter is applied to each
+    mapping = load().resource("aws_lambda_event_source_mapping", "counts")
+    (criteria,) = mapping["filter_criteria"]
+    patterns = [hcl_object(call_argument(f["pattern"], "jsonencode")) for f in criteria["filter"]]
+    kept = [r for r in records if any(_matches(p, r) for p in patterns)]
+    dropped = [r for r in records if r not in kept]
+    # Then it keeps the send rows' changes, drops the rest, and nothing dropped would have changed a count
+    prefixes = {r["dynamodb"]["Keys"][PARTITION_KEY]["S"].split("#")[0] + "#" for r in dropped}
+    assert prefixes == {BATCH_PREFIX, BODY_PREFIX, COUNTS_PREFIX, MESSAGE_PREFIX}
+    assert kept
+    assert all(r["dynamodb"]["Keys"][PARTITION_KEY]["S"].startswith(SEND_PREFIX) for r in kept)
+    assert count_changes(dropped) == {}
+    assert count_changes(kept)
+
+
+def _stream_records(table_name: str) -> list[dict[str, Any]]:
+    """Every record the table's stream holds, read as the mapping reads it."""
+    ddb = boto3.client("dynamodb")
+    streams = boto3.client("dynamodbstreams", config=Config(account_id_endpoint_mode="disabled"))
+    arn = ddb.describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
+    records: list[dict[str, Any]] = []
+    for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")
+        response = streams.get_records(ShardIterator=iterator["ShardIterator"])
+        while response["Records"]:
+            records += response["Records"]
+            response = streams.get_records(ShardIterator=response["NextShardIterator"])
+    return records
 
 
 def test_event_source_mapping_matches_the_worker_contract() -> None:
@@ -626,10 +781,15 @@ def test_alarms_cover_the_failure_modes_and_notify() -> None:
             {"QueueName": "${aws_sqs_queue.stream_ingest_failures.name}"},
         ),
         ("AWS/Lambda", "Errors", {"FunctionName": "${aws_lambda_function.stream_ingest.function_name}"}),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": "${aws_sqs_queue.counts_failures.name}"}),
+        ("AWS/Lambda", "IteratorAge", {"FunctionName": "${aws_lambda_function.counts.function_name}"}),
     ]
     for namespace, metric, dimensions in expected:
         assert (namespace, metric, json.dumps(dimensions, sort_keys=True)) in watched
     assert any(a["namespace"] == "AWS/ApiGateway" and a["metric_name"] == "5xx" for a in alarms.values())
+    # IteratorAge is in milliseconds; the variable is in seconds
+    (lag,) = [a for a in alarms.values() if a["metric_name"] == "IteratorAge"]
+    assert lag["threshold"] == "${var.counts_lag_alarm_seconds * 1000}"
     for name, alarm in alarms.items():
         assert alarm["alarm_actions"] == "${local.alarm_actions}", name
     subscription = load().resource("aws_sns_topic_subscription", "alarm_email")

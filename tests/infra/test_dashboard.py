@@ -63,9 +63,11 @@ def test_dashboard_services_are_the_functions_service_names() -> None:
     worker_env = config.resource("aws_lambda_function", "worker")["environment"][0]["variables"]
     api_env = config.resource("aws_lambda_function", "ingestor")["environment"][0]["variables"]
     stream_env = config.resource("aws_lambda_function", "stream_ingest")["environment"][0]["variables"]
+    counts_env = config.resource("aws_lambda_function", "counts")["environment"][0]["variables"]
     assert worker_env["POWERTOOLS_SERVICE_NAME"] == "${local.worker_service}"
     assert api_env["POWERTOOLS_SERVICE_NAME"] == "${local.api_service}"
     assert stream_env["POWERTOOLS_SERVICE_NAME"] == "${local.stream_ingest_service}"
+    assert counts_env["POWERTOOLS_SERVICE_NAME"] == "${local.counts_service}"
 
 
 def test_every_function_emitting_ingest_metrics_is_charted() -> None:
@@ -85,3 +87,17 @@ def test_every_background_function_has_its_errors_charted() -> None:
 
 def test_queue_age_and_dlq_depth_are_charted() -> None:
     assert {"ApproximateAgeOfOldestMessage", "ApproximateNumberOfMessagesVisible"} <= CHARTED
+
+
+def test_every_stream_consumer_has_its_lag_charted() -> None:
+    # How far behind the table's changes a consumer's counts are (IteratorAge, per function)
+    charted = {
+        row[3]
+        for widget in WIDGETS
+        for row in widget["properties"]["metrics"]
+        if row[:2] == ["AWS/Lambda", "IteratorAge"]
+    }
+    # Mappings with a starting position read a stream (an SQS mapping has none)
+    mappings = load().resources["aws_lambda_event_source_mapping"].values()
+    consumers = {m["function_name"].replace(".arn}", ".function_name}") for m in mappings if "starting_position" in m}
+    assert consumers and charted == consumers

@@ -2,10 +2,11 @@
 
 The calls are recorded, not listed by hand: the real flows run against moto through the real entry
 points (app.handler.handler with API Gateway v2 events, worker.handler.handler with SQS events from the
-emulated queue, worker.s3_ingest.handler with S3 notifications and its own continuation events), and a
-botocore hook on boto3's default session notes every operation and the resource it names. Each operation
-maps to its IAM action; the Terraform policy documents must allow all of them and nothing else, apart
-from the reasoned entries in tests/infra/allowlists.py.
+emulated queue, worker.s3_ingest.handler with S3 notifications and its own continuation events,
+worker.count_changes.handler with records of the emulated table's stream), and a botocore hook on
+boto3's default session notes every operation and the resource it names. Each operation maps to its IAM
+action (a transaction to the actions of its items); the Terraform policy documents must allow all of
+them and nothing else, apart from the reasoned entries in tests/infra/allowlists.py.
 
 Pre-signing is recorded by the same hook: botocore builds the request's parameters before it signs a
 URL, exactly as before it sends a request, and flags it as a pre-sign. Nothing reaches AWS then, but S3
@@ -30,6 +31,7 @@ import boto3
 import pytest
 
 import campaign.services.stream_ingest as stream_ingest
+import worker.count_changes
 import worker.handler
 import worker.s3_ingest
 from campaign.aws.batches import Batches
@@ -40,6 +42,8 @@ from campaign.config import ENV_API_KEY, ENV_API_KEY_SECRET_ARN, ENV_LAMBDA_FUNC
 from campaign.domain.clock import to_iso
 from campaign.domain.ids import batch_id_for
 from campaign.domain.models import BatchRecord, BatchState
+from campaign.domain.retention import Retention
+from campaign.limits import DEFAULT_DEDUPE_WINDOW_DAYS, DEFAULT_RETENTION_DAYS
 from campaign.local.provision import LocalResources
 from campaign.local.s3_events import object_created_event
 from campaign.local.sqs_poller import LocalLambdaContext
@@ -68,6 +72,16 @@ BATCH_ACTIONS = {
 }
 # Operations whose IAM action has another name.
 RENAMED_ACTIONS = {("lambda", "Invoke"): "InvokeFunction"}
+# There is no IAM action for a transaction: IAM authorizes each of its items as the single-item
+# operation it performs, on that item's table (AWS: "Using IAM with DynamoDB transactions").
+TRANSACT_OPERATIONS = {"TransactWriteItems", "TransactGetItems"}
+TRANSACT_ITEM_ACTIONS = {
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
+    "Get": "dynamodb:GetItem",
+}
 CONFIGURATION_SET = "csv-campaign-test"
 API_KEY_SECRET = "csv-campaign-test/api-key"
 # The streaming ingest's name, as the Lambda runtime gives it (AWS_LAMBDA_FUNCTION_NAME).
@@ -77,11 +91,13 @@ FUNCTIONS = sorted(load().resources["aws_lambda_function"])
 
 CSV_FIRST = b"email,subject,content\nada@example.com,Hello,Hi Ada\nbob@example.com,Hello,Hi Bob\nnot-an-email,Hello,x\n"
 CSV_RESUMED = b"email,subject,content\ncy@example.com,Again,Hi Cy\ndee@example.com,Again,Hi Dee\n"
-CSV_SES = b"email,subject,content\neve@example.com,Live,Hi Eve\n"
+# A body too large for its row: stored apart, read by the worker that sends it and by the listing.
+LONG_BODY = "Hi Eve. " + "This is a long letter. " * 60
+CSV_SES = f"email,subject,content\neve@example.com,Live,{LONG_BODY}\n".encode()
 # Six rows: three windows of two (the fixture makes windows that small).
 CSV_STREAMED = b"email,subject,content\n" + b"".join(f"big{n}@example.com,Large,Hi {n}\n".encode() for n in range(6))
 QUERY = """query($batch: String!) {
-  listEmailStatus(batchId: $batch) { items { email status providerMessageId } nextCursor }
+  listEmailStatus(batchId: $batch) { items { email status providerMessageId content } nextCursor }
   recent: listEmailStatus(first: 5) { items { email } }
   batch(batchId: $batch) { total counts { queued sent error } }
 }"""
@@ -109,6 +125,7 @@ class CallRecorder:
     stack: LocalResources
     configuration_set: str
     api_key_secret_arn: str
+    stream_arn: str
     calls: dict[str, set[Permission]] = field(default_factory=lambda: defaultdict(set))
     operations: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     presigned: dict[str, set[Permission]] = field(default_factory=lambda: defaultdict(set))
@@ -123,12 +140,24 @@ class CallRecorder:
         if not self._callers:
             return  # test setup and the emulator's own provisioning
         caller = self._callers[-1]
-        permissions = {(iam_action(model), kind) for kind in self._kinds(model.service_model.service_name, params)}
+        permissions = self.permissions(model, params)
         self.calls[caller] |= permissions
         if (context or {}).get("is_presign_request"):
             self.presigned[caller] |= permissions
         else:
             self.operations[caller].add(model.name)
+
+    def permissions(self, model: Any, params: dict[str, Any]) -> set[Permission]:
+        """What IAM checks for one call: (action, resource kind) pairs."""
+        service = model.service_model.service_name
+        if service == "dynamodb" and model.name in TRANSACT_OPERATIONS:
+            return {
+                (TRANSACT_ITEM_ACTIONS[operation], kind)
+                for item in params["TransactItems"]
+                for operation, request in item.items()
+                for kind in self._kinds(service, request)
+            }
+        return {(iam_action(model), kind) for kind in self._kinds(service, params)}
 
     def _kinds(self, service: str, params: dict[str, Any]) -> set[str]:
         if service == "dynamodb":
@@ -156,6 +185,13 @@ class CallRecorder:
         if service == "lambda":
             name = params["FunctionName"]
             return {"stream-ingest-function" if name == STREAM_INGEST_FUNCTION else f"unknown function {name}"}
+        if service == "dynamodbstreams":
+            if "StreamArn" in params or "ShardIterator" in params:
+                # GetRecords names no stream: a shard iterator starts with its stream's ARN (as AWS's do).
+                arn = params.get("StreamArn") or str(params["ShardIterator"]).split("|", 1)[0]
+                return {"stream" if arn == self.stream_arn else f"unknown stream {arn}"}
+            table = params.get("TableName")  # ListStreams: one table's streams, or the account's
+            return {"stream" if table == self.stack.table_name else f"unknown streams of {table}"}
         return {f"unrecognised {service} resource"}
 
     @contextmanager
@@ -230,7 +266,7 @@ def _leave_an_abandoned_ingest(stack: LocalResources, content: bytes) -> None:
         skipped=0,
         lease_until=to_iso(past),
     )
-    Batches(stack.table_name).claim(record)
+    Batches(stack.table_name, Retention(DEFAULT_DEDUPE_WINDOW_DAYS, DEFAULT_RETENTION_DAYS)).claim(record)
 
 
 def _stream_a_large_upload(
@@ -276,16 +312,24 @@ def _stream_a_large_upload(
 
 
 @pytest.fixture
-def recorded(stack: LocalResources, drain: Any, monkeypatch: pytest.MonkeyPatch) -> CallRecorder:
-    """Run every flow of every Lambda on moto and return the calls each made."""
-    recorder = CallRecorder(stack, CONFIGURATION_SET, _keep_the_api_key_in_secrets_manager(monkeypatch))
+def recorded(stack: LocalResources, drain: Any, count_changes: Any, monkeypatch: pytest.MonkeyPatch) -> CallRecorder:
+    """Run every flow of every Lambda on moto and return the calls each made.
+
+    The event source stand-ins (`drain`: the SQS poller, then the stream poller) run as
+    "event-source-mapping"; the handlers they invoke run as their functions."""
+    stream_arn = client("dynamodb").describe_table(TableName=stack.table_name)["Table"]["LatestStreamArn"]
+    recorder = CallRecorder(
+        stack, CONFIGURATION_SET, _keep_the_api_key_in_secrets_manager(monkeypatch), stream_arn=stream_arn
+    )
     session = boto3.Session()
     session.events.register("before-parameter-build", recorder.before_parameter_build)
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", session)
-    reset_process_caches()  # the cached clients are rebuilt from the hooked session
+    reset_process_caches()  # the cached clients (the stream poller's too) are rebuilt from the hooked session
     # Imported only now, as Lambda imports it after setting the environment (it reads its settings).
     api = recorder.wrap("ingestor", importlib.import_module("app.handler").handler)
     monkeypatch.setattr(worker.handler, "handler", recorder.wrap("worker", worker.handler.handler))
+    # The stream consumer, which `drain` (and `count_changes`) invoke after the worker
+    monkeypatch.setattr(worker.count_changes, "handler", recorder.wrap("counts", worker.count_changes.handler))
 
     # Upload, list, count, re-upload
     status, first = _upload(api, CSV_FIRST)
@@ -304,17 +348,25 @@ def recorded(stack: LocalResources, drain: Any, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("SES_CONFIGURATION_SET", CONFIGURATION_SET)
     reset_process_caches()
     status, live = _upload(api, CSV_SES)
-    assert status == 201, live
+    assert (status, live["enqueued"]) == (201, 1), live
     with recorder.acting_as("event-source-mapping"):
         drain()
 
-    # Every flow really happened
-    sent = _graphql(api, live["batchId"])["listEmailStatus"]["items"]
-    assert [(row["status"], bool(row["providerMessageId"])) for row in sent] == [("SENT", True)]
+    # Every flow really happened, and the stream consumer counted it
+    answer = _graphql(api, live["batchId"])
+    sent = answer["listEmailStatus"]["items"]
+    assert [(row["status"], bool(row["providerMessageId"]), row["content"]) for row in sent] == [
+        ("SENT", True, LONG_BODY)
+    ]
+    assert answer["batch"]["counts"] == {"queued": 0, "sent": 1, "error": 0}
     assert {row["status"] for row in _graphql(api, first["batchId"])["listEmailStatus"]["items"]} == {"SENT"}
 
-    # A large upload, through the bucket and the streaming ingest
+    # A large upload, through the bucket and the streaming ingest, then its rows counted
     _stream_a_large_upload(recorder, api, stack, monkeypatch)
+    with recorder.acting_as("event-source-mapping"):
+        count_changes()
+    streamed = _graphql(api, batch_id_for(CSV_STREAMED))["batch"]
+    assert (streamed["total"], streamed["counts"]) == (6, {"queued": 6, "sent": 0, "error": 0}), streamed
     return recorder
 
 
@@ -336,6 +388,8 @@ def _resource_kind(expression: str) -> str:
         "${aws_s3_bucket.uploads.arn}": "upload-bucket",
         "${local.stream_ingest_function_arn}": "stream-ingest-function",
         "${aws_sqs_queue.stream_ingest_failures.arn}": "stream-ingest-failures",
+        "${aws_dynamodb_table.this.stream_arn}": "stream",
+        "${aws_sqs_queue.counts_failures.arn}": "counts-failures",
         "*": "*",
     }
     if expression in kinds:
@@ -407,13 +461,15 @@ def test_the_flows_exercise_every_gateway_operation(recorded: CallRecorder) -> N
         "BatchWriteItem",
         "BatchGetItem",
         "Query",
+        "TransactWriteItems",
         "SendMessageBatch",
         "GetSecretValue",
     }
-    assert recorded.operations["worker"] == {"UpdateItem", "SendEmail"}
+    assert recorded.operations["worker"] == {"UpdateItem", "GetItem", "SendEmail"}
     assert recorded.operations["stream_ingest"] == {
         "GetObject",
         "PutItem",
+        "TransactWriteItems",
         "UpdateItem",
         "GetItem",
         "BatchWriteItem",
@@ -421,7 +477,30 @@ def test_the_flows_exercise_every_gateway_operation(recorded: CallRecorder) -> N
         "SendMessageBatch",
         "Invoke",
     }
+    assert recorded.operations["counts"] == {"TransactWriteItems"}
     assert set(recorded.operations) == set(FUNCTIONS) | {"event-source-mapping"}
+
+
+def test_a_transaction_is_authorized_item_by_item(recorded: CallRecorder) -> None:
+    # Given the transactions the flows made: message keys (conditional Puts) and batch counts (Updates)
+    # Then each is held to the actions of its items, and no role is asked for a "TransactWriteItems" action
+    assert ("dynamodb:PutItem", "table") in recorded.calls["ingestor"]
+    assert recorded.calls["counts"] == {("dynamodb:UpdateItem", "table")}
+    assert not [p for calls in recorded.calls.values() for p in calls if p[0].startswith("dynamodb:Transact")]
+    # And every kind of item maps to its own action, on its own table
+    model = client("dynamodb").meta.service_model.operation_model("TransactWriteItems")
+    items = [
+        {"Put": {"TableName": recorded.stack.table_name}},
+        {"Update": {"TableName": recorded.stack.table_name}},
+        {"Delete": {"TableName": recorded.stack.table_name}},
+        {"ConditionCheck": {"TableName": "other"}},
+    ]
+    assert recorded.permissions(model, {"TransactItems": items}) == {
+        ("dynamodb:PutItem", "table"),
+        ("dynamodb:UpdateItem", "table"),
+        ("dynamodb:DeleteItem", "table"),
+        ("dynamodb:ConditionCheckItem", "unknown table other"),
+    }
 
 
 def test_presigned_upload_is_a_put_of_one_upload_object(recorded: CallRecorder) -> None:
@@ -460,9 +539,12 @@ def test_policy_allows_exactly_what_the_code_calls(function: str, recorded: Call
 
 
 def test_event_source_stand_in_stays_within_the_mapping_allowance(recorded: CallRecorder) -> None:
-    # The local poller does what Lambda's event source mapping does: its calls need no more than listed.
-    assert recorded.calls["event-source-mapping"]
-    assert recorded.calls["event-source-mapping"] <= EVENT_SOURCE_MAPPING["worker"]
+    # The local pollers do what Lambda's event source mappings do: their calls need no more than listed,
+    # and both stand-ins ran (the queue's for the worker, the stream's for the counts consumer).
+    stand_in = recorded.calls["event-source-mapping"]
+    assert stand_in <= EVENT_SOURCE_MAPPING["worker"] | EVENT_SOURCE_MAPPING["counts"]
+    assert stand_in & EVENT_SOURCE_MAPPING["worker"]
+    assert stand_in & EVENT_SOURCE_MAPPING["counts"]
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)

@@ -45,8 +45,9 @@ def _component(function: str) -> Any:
     return package_lambdas.COMPONENTS[match.group(1)]
 
 
-def test_the_streaming_ingest_ships_in_the_worker_package() -> None:
+def test_the_streaming_ingest_and_the_stream_consumer_ship_in_the_worker_package() -> None:
     assert _component("stream_ingest").name == "worker"
+    assert _component("counts").name == "worker"
 
 
 def _pyproject() -> dict[str, list[str]]:

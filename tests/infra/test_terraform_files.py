@@ -41,6 +41,7 @@ def test_one_file_per_concern_exists() -> None:
         "iam.tf",
         "uploads.tf",
         "stream_ingest.tf",
+        "counts.tf",
     } | {f"{stage}.tfvars" for stage in STAGES}
     assert expected <= {path.name for path in TERRAFORM_FILES}
 
@@ -90,6 +91,13 @@ def test_every_output_is_described_and_the_required_ones_exist() -> None:
         "dlq_name",
         "upload_bucket_name",
         "stream_ingest_function_name",
+        "counts_function_name",
+        # What the re-drive scripts read as the functions do (campaign.config.operator_settings), with
+        # table_name above
+        "queue_url",
+        "dlq_url",
+        "dedupe_window_days",
+        "retention_days",
     } <= set(outputs)
     for name, spec in outputs.items():
         assert spec.get("description"), f"output {name} has no description"

@@ -8,9 +8,10 @@ from httpx import Response
 from app.deps import ingest_gateways
 from campaign.aws.send_index import SendIndex
 from campaign.aws.send_rows import SendRows
-from campaign.limits import DYNAMODB_BATCH_WRITE_MAX, SQS_SEND_BATCH_MAX
+from campaign.domain.models import StatusCounts
+from campaign.limits import DYNAMODB_BATCH_WRITE_MAX, DYNAMODB_TRANSACT_MAX, SQS_SEND_BATCH_MAX
 from campaign.local.provision import LocalResources
-from campaign.services.list_sends import SendFilter, count_batch, list_sends
+from campaign.services.list_sends import SendFilter, list_sends
 from campaign.services.redrive import redrive_pending
 from tests.support.aws_calls import client_error, faults, recording
 from tests.support.csv_files import campaign_csv
@@ -49,37 +50,63 @@ def test_batch_writes_carry_at_most_25_items_and_sends_at_most_10(upload: Upload
     assert max(sends) <= SQS_SEND_BATCH_MAX and sum(sends) == 137
 
 
-def test_ingest_stays_under_150_requests_per_1000_rows(upload: Upload) -> None:
-    # Given 250 accepted rows (kept small: moto's SQS slows with queue depth)
+def test_message_keys_are_taken_at_most_100_a_transaction(upload: Upload) -> None:
+    with recording("dynamodb") as log:
+        upload(campaign_csv(237))
+    transactions = [len(p["TransactItems"]) for p, _ in log.of("TransactWriteItems")]
+    assert max(transactions) <= DYNAMODB_TRANSACT_MAX and sum(transactions) == 237
+
+
+def test_ingest_stays_under_160_requests_per_1000_new_rows(upload: Upload) -> None:
+    # Given 1,000 accepted rows, each with its own message
     with recording("dynamodb", "sqs") as log:
-        upload(campaign_csv(250))
-    # Then the whole ingest made at most 150 AWS requests per 1,000 rows
-    assert log.count() * 1000 / 250 <= 150, log.by_operation()
+        upload(campaign_csv(1000))
+    # Then the whole ingest made at most 160 AWS requests
+    assert log.count() <= 160, log.by_operation()
 
 
-def test_unprocessed_items_are_retried_until_written(upload: Upload, stack: LocalResources) -> None:
+def test_ingest_of_rows_all_sent_before_stays_under_60_requests_per_1000(upload: Upload) -> None:
+    # Given 1,000 rows uploaded once, then again in another file (the same list, saved again)
+    upload(campaign_csv(1000))
+    again = campaign_csv(1000).replace(b"\n", b"\r\n")
+    # When the second file is uploaded
+    with recording("dynamodb", "sqs") as log:
+        body = upload(again).json()
+    # Then nothing was queued, and the ingest cost at most 60 requests
+    assert (body["enqueued"], body["alreadyAccepted"]) == (0, 1000)
+    assert "SendMessageBatch" not in log.by_operation()
+    assert log.count() <= 60, log.by_operation()
+
+
+def test_unprocessed_items_are_retried_until_written(
+    upload: Upload, stack: LocalResources, counts_of: Callable[[str], StatusCounts]
+) -> None:
     # Given DynamoDB that returns every item unprocessed on the first two BatchWriteItem calls
     with faults("dynamodb", "BatchWriteItem", [_unprocessed, _unprocessed]) as seen:
         body = upload(campaign_csv(30)).json()
     # Then all rows are stored QUEUED, written on later calls
     assert len(seen) > 2
-    assert count_batch(SendIndex(stack.table_name), body["batchId"]).queued == 30
+    assert counts_of(body["batchId"]).queued == 30
 
 
-def test_failed_send_entries_are_retried_until_enqueued(upload: Upload, stack: LocalResources) -> None:
+def test_failed_send_entries_are_retried_until_enqueued(
+    upload: Upload, stack: LocalResources, counts_of: Callable[[str], StatusCounts]
+) -> None:
     with faults("sqs", "SendMessageBatch", [_fail_half, _fail_half]):
         body = upload(campaign_csv(20)).json()
     assert (body["enqueued"], body["notEnqueued"]) == (20, 0)
-    assert count_batch(SendIndex(stack.table_name), body["batchId"]).queued == 20
+    assert counts_of(body["batchId"]).queued == 20
 
 
-def test_rows_sqs_keeps_refusing_stay_pending_with_the_reason(upload: Upload, stack: LocalResources) -> None:
+def test_rows_sqs_keeps_refusing_stay_pending_with_the_reason(
+    upload: Upload, stack: LocalResources, counts_of: Callable[[str], StatusCounts]
+) -> None:
     # Given SQS that refuses every entry of every call
     refuse_all = [client_error("ServiceUnavailable", "down", status=503)] * 50
     with faults("sqs", "SendMessageBatch", refuse_all):
         body = upload(campaign_csv(12)).json()
     # Then no row looks healthy: all are PENDING with the reason, and the answer says so
-    counts = count_batch(SendIndex(stack.table_name), body["batchId"])
+    counts = counts_of(body["batchId"])
     assert (body["enqueued"], body["notEnqueued"]) == (0, 12)
     assert (counts.pending, counts.queued) == (12, 0)
     listed = list_sends(SendIndex(stack.table_name), SendFilter(batch_id=body["batchId"]), first=20, after=None)
@@ -87,7 +114,7 @@ def test_rows_sqs_keeps_refusing_stay_pending_with_the_reason(upload: Upload, st
 
 
 def test_redrive_queues_pending_rows_and_the_worker_sends_them(
-    upload: Upload, stack: LocalResources, drain: Any
+    upload: Upload, stack: LocalResources, drain: Any, counts_of: Callable[[str], StatusCounts]
 ) -> None:
     # Given a batch whose rows SQS refused at ingest
     with faults("sqs", "SendMessageBatch", [client_error("ServiceUnavailable", "down", status=503)] * 50):
@@ -99,7 +126,7 @@ def test_redrive_queues_pending_rows_and_the_worker_sends_them(
     drain()
     # Then every row is SENT
     assert result.requeued == 7
-    assert count_batch(index, batch_id).sent == 7
+    assert counts_of(batch_id).sent == 7
 
 
 def test_rows_are_created_once_and_never_rewritten_by_a_normal_ingest(upload: Upload, stack: LocalResources) -> None:
@@ -110,22 +137,24 @@ def test_rows_are_created_once_and_never_rewritten_by_a_normal_ingest(upload: Up
 
 
 def test_dynamodb_throttling_at_ingest_is_retried_and_every_row_queued_once(
-    upload: Upload, stack: LocalResources
+    upload: Upload, stack: LocalResources, counts_of: Callable[[str], StatusCounts]
 ) -> None:
     # Given DynamoDB throttling BatchWriteItem past botocore's own retries, three times in a row
     throttled = client_error("ProvisionedThroughputExceededException", "slow down")
     with faults("dynamodb", "BatchWriteItem", [throttled, throttled, throttled]), recording("sqs") as log:
         body = upload(campaign_csv(60)).json()
     # Then the upload still succeeds, and every accepted row is QUEUED exactly once
-    counts = count_batch(SendIndex(stack.table_name), body["batchId"])
+    counts = counts_of(body["batchId"])
     sent_ids = [e["Id"] for p, _ in log.of("SendMessageBatch") for e in p["Entries"]]
     assert (body["enqueued"], counts.queued, counts.pending) == (60, 60, 0)
     assert len(sent_ids) == len(set(sent_ids)) == 60
 
 
-def test_sqs_throttling_at_ingest_is_retried(upload: Upload, stack: LocalResources) -> None:
+def test_sqs_throttling_at_ingest_is_retried(
+    upload: Upload, stack: LocalResources, counts_of: Callable[[str], StatusCounts]
+) -> None:
     throttled = client_error("RequestThrottled", "slow down")
     with faults("sqs", "SendMessageBatch", [throttled, throttled]):
         body = upload(campaign_csv(25)).json()
     assert (body["enqueued"], body["notEnqueued"]) == (25, 0)
-    assert count_batch(SendIndex(stack.table_name), body["batchId"]).queued == 25
+    assert counts_of(body["batchId"]).queued == 25
