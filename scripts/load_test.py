@@ -231,7 +231,9 @@ class Run:
                 return
 
     async def drain(self, limit_seconds: float, concurrency: int) -> tuple[dict[str, dict[str, int]], float]:
-        """Poll every created batch's counts until none has a PENDING or QUEUED row, or the limit."""
+        """Poll every created batch's counts until each counts all its rows final, or the limit. (The
+        counts are kept by a stream consumer a moment behind the rows, so zero PENDING and QUEUED
+        alone could be read before the rows were counted at all.)"""
         started = time.monotonic()
         counts: dict[str, dict[str, int]] = {}
         open_batches = set(self.stats.batches)
@@ -243,7 +245,8 @@ class Run:
             if data is None or data["batch"] is None:
                 return
             counts[batch_id] = data["batch"]["counts"]
-            if counts[batch_id]["pending"] == 0 and counts[batch_id]["queued"] == 0:
+            final = counts[batch_id]["sent"] + counts[batch_id]["error"]
+            if final >= self.stats.batches[batch_id] and counts[batch_id]["pending"] == counts[batch_id]["queued"] == 0:
                 open_batches.discard(batch_id)
 
         while open_batches and time.monotonic() - started < limit_seconds:

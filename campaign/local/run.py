@@ -21,10 +21,13 @@ from campaign.config import clear_settings_cache
 from campaign.local.provision import LocalResources, provision
 from campaign.local.sqs_poller import poll_once
 from campaign.local.stream_ingest_runner import watch_uploads
+from campaign.local.stream_poller import StreamPoller
 
 API_HOST = "127.0.0.1"
 API_PORT = int(os.environ.get("API_PORT", "8000"))
 EMULATOR_PORT = int(os.environ.get("EMULATOR_PORT", "4566"))
+# Lambda polls a stream about four times a second when it is idle.
+_STREAM_IDLE_SECONDS = 0.25
 
 
 def _port_free(port: int) -> bool:
@@ -95,8 +98,8 @@ def _banner(api_key: str) -> str:
             f"    API_KEY={api_key} scripts/demo.sh {base}",
             f"    API_KEY={api_key} .venv/bin/python scripts/upload_large.py example_csv/campaign.csv --api {base}",
             "",
-            "  The worker is polling the send queue and the streaming ingest is watching the upload",
-            "  bucket. Ctrl-C stops everything.",
+            "  The worker is polling the send queue, the streaming ingest is watching the upload bucket",
+            "  and the stream consumer keeps batch counts. Ctrl-C stops everything.",
             "",
         ]
     )
@@ -135,10 +138,21 @@ def main() -> None:
             _run_worker(resources)
 
 
+def _count_changes(table_name: str) -> None:
+    """The stream consumer's event source mapping: read the table's stream, hand send rows over."""
+    from worker.count_changes import handler  # imported after the environment is set, as Lambda would
+
+    poller = StreamPoller(table_name)
+    while True:
+        if poller.poll_once(handler) == 0:
+            time.sleep(_STREAM_IDLE_SECONDS)
+
+
 def _run_worker(resources: LocalResources) -> None:
     from worker.handler import handler  # imported after the environment is set, as Lambda would
 
     threading.Thread(target=watch_uploads, args=(resources.upload_bucket,), name="stream-ingest", daemon=True).start()
+    threading.Thread(target=_count_changes, args=(resources.table_name,), name="counts", daemon=True).start()
     try:
         while True:
             poll_once(resources.queue_url, resources.queue_arn, handler, wait_seconds=1)

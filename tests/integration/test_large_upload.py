@@ -1,11 +1,6 @@
-"""Large uploads: POST /uploads → pre-signed PUT to S3 → streaming ingest → GET /uploads/{id}.
+"""Large uploads: POST /uploads → pre-signed PUT to S3 → streaming ingest → GET /uploads/{id}
+(tests/support/large_uploads.py plays the client and S3)."""
 
-The client's PUT is played by boto3's put_object (moto does not check pre-signed signatures or
-checksums; tests/http covers the real PUT over HTTP), and the S3 notification by calling the
-streaming-ingest handler with the event S3 would send.
-"""
-
-import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -20,10 +15,10 @@ from campaign.domain.ids import batch_id_for
 from campaign.domain.models import StatusCounts
 from campaign.limits import MAX_LARGE_UPLOAD_BYTES
 from campaign.local.provision import LocalResources
-from campaign.local.s3_events import object_created_event
 from campaign.local.sqs_poller import LocalLambdaContext
 from tests.support.aws_calls import Fault, faults, recording
 from tests.support.csv_files import campaign_csv
+from tests.support.large_uploads import notify, put_and_notify, reserve
 from tests.support.leases import expire_lease
 from worker import s3_ingest
 
@@ -32,27 +27,6 @@ Upload = Callable[[bytes], Response]
 
 class IngestCrashError(Exception):
     """Stands for the ingest Lambda dying mid-file."""
-
-
-def _sha256(content: bytes) -> str:
-    return hashlib.sha256(content).hexdigest()
-
-
-def _reserve(api: TestClient, content: bytes) -> Response:
-    response: Response = api.post("/uploads", json={"sha256": _sha256(content), "size": len(content)})
-    return response
-
-
-def _put_and_notify(stack: LocalResources, content: bytes, *, remaining_ms: int = 900_000) -> dict[str, str]:
-    key = upload_key(batch_id_for(content))
-    client("s3").put_object(Bucket=stack.upload_bucket, Key=key, Body=content)
-    return _notify(stack, key, len(content), remaining_ms=remaining_ms)
-
-
-def _notify(stack: LocalResources, key: str, size: int, *, remaining_ms: int = 900_000) -> dict[str, str]:
-    event = object_created_event(stack.upload_bucket, key, size)
-    outcomes: dict[str, str] = s3_ingest.handler(event, LocalLambdaContext(remaining_ms=remaining_ms))
-    return outcomes
 
 
 CountsOf = Callable[[str], StatusCounts]
@@ -69,7 +43,7 @@ def _mixed_file() -> bytes:
 
 def test_reserving_an_upload_returns_a_presigned_put_bound_to_the_files_checksum(api: TestClient) -> None:
     content = campaign_csv(3)
-    response = _reserve(api, content)
+    response = reserve(api, content)
     body = response.json()
     assert response.status_code == 201
     assert body["uploadId"] == body["batchId"] == batch_id_for(content)
@@ -81,7 +55,7 @@ def test_reserving_an_upload_returns_a_presigned_put_bound_to_the_files_checksum
 
 def test_a_reserved_upload_reports_awaiting_upload(api: TestClient) -> None:
     content = campaign_csv(3)
-    _reserve(api, content)
+    reserve(api, content)
     status = api.get(f"/uploads/{batch_id_for(content)}").json()
     assert (status["state"], status["total"], status["rowsRead"], status["summary"]) == (
         "AWAITING_UPLOAD",
@@ -114,8 +88,8 @@ def test_a_streamed_upload_ends_with_the_summary_a_direct_upload_gives(
     api: TestClient, stack: LocalResources, upload: Upload
 ) -> None:
     content = _mixed_file()
-    _reserve(api, content)
-    outcome = _put_and_notify(stack, content)
+    reserve(api, content)
+    outcome = put_and_notify(stack, content)
     status = api.get(f"/uploads/{batch_id_for(content)}").json()
     assert outcome == {batch_id_for(content): "done"}
     assert status["state"] == "DONE" and status["rowsRead"] == status["total"] == 32
@@ -131,9 +105,9 @@ def test_streamed_rows_are_queued_once_each_and_sent(
     api: TestClient, stack: LocalResources, drain: Any, counts_of: CountsOf
 ) -> None:
     content = campaign_csv(120)
-    _reserve(api, content)
+    reserve(api, content)
     with recording("sqs", "dynamodb") as log:
-        _put_and_notify(stack, content)
+        put_and_notify(stack, content)
     drain()
     assert _messages_sent(log) == 120
     assert counts_of(batch_id_for(content)) == (0, 0, 120, 0)
@@ -143,8 +117,8 @@ def test_the_same_file_uploaded_directly_after_streaming_is_a_duplicate(
     api: TestClient, stack: LocalResources, upload: Upload
 ) -> None:
     content = campaign_csv(20)
-    _reserve(api, content)
-    _put_and_notify(stack, content)
+    reserve(api, content)
+    put_and_notify(stack, content)
     with recording("sqs") as log:
         again = upload(content)
     # The answer is the streamed batch's summary, marked as a duplicate; nothing more is queued
@@ -155,7 +129,7 @@ def test_the_same_file_uploaded_directly_after_streaming_is_a_duplicate(
 def test_reserving_a_file_already_uploaded_directly_needs_no_upload(api: TestClient, upload: Upload) -> None:
     content = campaign_csv(20)
     upload(content)
-    response = _reserve(api, content)
+    response = reserve(api, content)
     assert response.status_code == 200
     assert response.json()["state"] == "DONE" and response.json()["upload"] is None
 
@@ -164,10 +138,10 @@ def test_a_direct_upload_of_a_reserved_file_ingests_it_and_the_late_s3_event_doe
     api: TestClient, stack: LocalResources, upload: Upload
 ) -> None:
     content = campaign_csv(20)
-    _reserve(api, content)
+    reserve(api, content)
     direct = upload(content)
     with recording("sqs") as log:
-        outcome = _put_and_notify(stack, content)
+        outcome = put_and_notify(stack, content)
     assert direct.status_code == 201 and direct.json()["enqueued"] == 20
     assert outcome == {batch_id_for(content): "nothing_to_do"}
     assert _messages_sent(log) == 0
@@ -177,9 +151,9 @@ def test_a_file_refused_whole_fails_the_upload_and_writes_no_row(
     api: TestClient, stack: LocalResources, counts_of: CountsOf
 ) -> None:
     content = b"email,subject\nann@example.com,Hello\n"
-    _reserve(api, content)
+    reserve(api, content)
     with recording("sqs") as log:
-        _put_and_notify(stack, content)
+        put_and_notify(stack, content)
     status = api.get(f"/uploads/{batch_id_for(content)}").json()
     assert status["state"] == "FAILED" and status["error"]["code"] == "missing_columns"
     assert "content" in status["error"]["message"]
@@ -188,9 +162,9 @@ def test_a_file_refused_whole_fails_the_upload_and_writes_no_row(
 
 def test_a_file_failing_deep_inside_is_refused_before_any_row_is_queued(api: TestClient, stack: LocalResources) -> None:
     content = campaign_csv(300) + b'ann@example.com,"unterminated,Body\n'
-    _reserve(api, content)
+    reserve(api, content)
     with recording("sqs") as log:
-        _put_and_notify(stack, content)
+        put_and_notify(stack, content)
     status = api.get(f"/uploads/{batch_id_for(content)}").json()
     assert status["state"] == "FAILED" and status["error"]["code"] == "malformed_csv"
     assert _messages_sent(log) == 0
@@ -201,16 +175,16 @@ def test_an_upload_deleted_before_its_ingest_fails_the_batch_instead_of_leaving_
 ) -> None:
     # Given a reserved upload whose object is gone (deleted, or expired) when its event is handled
     content = campaign_csv(5)
-    _reserve(api, content)
+    reserve(api, content)
     key = upload_key(batch_id_for(content))
     with recording("sqs") as log:
-        _notify(stack, key, len(content))
+        notify(stack, key, len(content))
     # Then the batch says so, wrote nothing, and the same file can be put again and ingested
     status = api.get(f"/uploads/{batch_id_for(content)}").json()
     assert status["state"] == "FAILED" and status["error"]["code"] == "upload_missing"
     assert _messages_sent(log) == 0
-    _reserve(api, content)
-    _put_and_notify(stack, content)
+    reserve(api, content)
+    put_and_notify(stack, content)
     assert api.get(f"/uploads/{batch_id_for(content)}").json()["state"] == "DONE"
 
 
@@ -218,10 +192,10 @@ def test_bytes_other_than_the_reserved_file_fail_the_checksum_and_write_nothing(
     api: TestClient, stack: LocalResources, counts_of: CountsOf
 ) -> None:
     declared, actual = campaign_csv(5), campaign_csv(6)
-    _reserve(api, declared)
+    reserve(api, declared)
     key = upload_key(batch_id_for(declared))
     client("s3").put_object(Bucket=stack.upload_bucket, Key=key, Body=actual)
-    _notify(stack, key, len(actual))
+    notify(stack, key, len(actual))
     status = api.get(f"/uploads/{batch_id_for(declared)}").json()
     assert status["state"] == "FAILED" and status["error"]["code"] == "checksum_mismatch"
     assert counts_of(batch_id_for(declared)) == (0, 0, 0, 0)
@@ -229,18 +203,18 @@ def test_bytes_other_than_the_reserved_file_fail_the_checksum_and_write_nothing(
 
 def test_a_failed_upload_can_be_reserved_again(api: TestClient, stack: LocalResources) -> None:
     declared = campaign_csv(5)
-    _reserve(api, declared)
+    reserve(api, declared)
     key = upload_key(batch_id_for(declared))
     client("s3").put_object(Bucket=stack.upload_bucket, Key=key, Body=campaign_csv(6))
-    _notify(stack, key, 1)
-    again = _reserve(api, declared)
+    notify(stack, key, 1)
+    again = reserve(api, declared)
     assert again.status_code == 200 and again.json()["upload"] is not None
-    assert _put_and_notify(stack, declared) == {batch_id_for(declared): "done"}
+    assert put_and_notify(stack, declared) == {batch_id_for(declared): "done"}
 
 
 def test_an_object_outside_the_naming_scheme_is_ignored(stack: LocalResources) -> None:
     client("s3").put_object(Bucket=stack.upload_bucket, Key="uploads/other.csv", Body=b"x")
-    assert _notify(stack, "uploads/other.csv", 1) == {}
+    assert notify(stack, "uploads/other.csv", 1) == {}
 
 
 class _PlentyOfTime:
@@ -269,10 +243,10 @@ def test_an_ingest_short_of_time_checkpoints_and_continues_to_the_same_result(
     continuations = _RecordedContinuations()
     s3_ingest.use_continuation(continuations)
     try:
-        _reserve(api, content)
+        reserve(api, content)
         with recording("sqs") as log:
             # Each invocation has less than the margin left, so it hands over after one window
-            outcomes = [_put_and_notify(stack, content, remaining_ms=1_000)]
+            outcomes = [put_and_notify(stack, content, remaining_ms=1_000)]
             while continuations.batches:
                 event = {"continueBatch": continuations.batches.pop()}
                 outcomes.append(s3_ingest.handler(event, LocalLambdaContext(remaining_ms=1_000)))
@@ -290,15 +264,15 @@ def test_a_crash_mid_file_resumes_from_the_checkpoint_without_duplicates(
     # Given an ingest that died in its third window (two checkpoints written, part of a window queued)
     content = campaign_csv(200)
     batch_id = batch_id_for(content)
-    _reserve(api, content)
+    reserve(api, content)
     crash_in_third_window: list[Fault] = [None] * 9 + [IngestCrashError("Lambda stopped")]
     with faults("sqs", "SendMessageBatch", crash_in_third_window), pytest.raises(IngestCrashError):
-        _put_and_notify(stack, content)
+        put_and_notify(stack, content)
     progress = api.get(f"/uploads/{batch_id}").json()
     # When S3's retry of the event arrives after the lease lapsed
     expire_lease(stack, batch_id)
     with recording("dynamodb") as log:
-        resumed = _notify(stack, upload_key(batch_id), len(content))
+        resumed = notify(stack, upload_key(batch_id), len(content))
     drain()
     # Then it resumed after the checkpoint and every row ends SENT, each created once
     assert progress["state"] == "INGESTING" and progress["rowsRead"] == 80
@@ -315,7 +289,7 @@ def test_an_event_for_a_batch_whose_live_ingest_renews_its_lease_does_nothing(
 ) -> None:
     content = campaign_csv(10)
     batch_id = batch_id_for(content)
-    _reserve(api, content)
+    reserve(api, content)
     client("s3").put_object(Bucket=stack.upload_bucket, Key=upload_key(batch_id), Body=content)
     gateways = s3_ingest._gateways()
     # Given a live ingest (it holds the lease) that renews its lease while the duplicate event waits
