@@ -77,7 +77,7 @@ def _without_counters(method: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-_ITEM_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
+_ITEM_ACCESS = ("put_item", "update_item", "delete_item", "transact_write_items", "get_item", "query", "scan")
 _item_lock = threading.RLock()
 
 
@@ -93,7 +93,7 @@ def _serialized(method: Callable[..., Any]) -> Callable[..., Any]:
 
 def install_dynamodb_item_lock() -> None:
     backend = dynamodb_models.DynamoDBBackend
-    for name in _ITEM_WRITES:
+    for name in _ITEM_ACCESS:
         method = getattr(backend, name)
         if not getattr(method, "_serialized", False):
             setattr(backend, name, _serialized(method))

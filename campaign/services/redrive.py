@@ -91,11 +91,11 @@ def _judge_dead_letter(letter: DeadLetter, resend: ResendGateways) -> SendJob | 
     resendable = row.status is EmailStatus.ERROR and row.error_kind in {k.value for k in RESENDABLE_ERRORS}
     if not resendable:
         return "drop"
-    resent = _resend(row, resend)
+    resent = resend_row(row, resend)
     return SendJob(resent.send_id, resent.batch_id) if resent is not None else "drop"
 
 
-def _resend(row: SendRow, resend: ResendGateways) -> SendRow | None:
+def resend_row(row: SendRow, resend: ResendGateways) -> SendRow | None:
     """The new row that sends `row` again: created (once), then named on the old row. A re-drive that
     stopped between the two finds the new row and finishes."""
     resend_id = resend_id_for(row.send_id)
