@@ -7,11 +7,13 @@ and in docs/BENCHMARKS.md):
   coldstart  scripts/bench_coldstart.py  import time of each handler against its baseline
   instructions scripts/bench_instructions.py  the same imports in instructions (callgrind), and the
              libraries' share of them
-  queries    scripts/bench_queries.py    rows read per row returned, at 100,000 rows
+  queries    scripts/bench_queries.py    items read per row returned and rounds per page, at 100,000 rows
+  writes     scripts/bench_writes.py     DynamoDB write units and storage per sent email, against the
+             previous layout
   memory     scripts/bench_memory.py     peak RSS of the streaming ingest, 10k against 1M rows
 
-The two phases that measure time run alone, one after the other; queries and memory measure no time
-and run side by side. The exit status is 1 if any figure misses its target. Raw results go to
+The two phases that measure time run alone, one after the other; the others measure no time and run
+side by side. The exit status is 1 if any figure misses its target. Raw results go to
 build/bench/results.json.
 
     .venv/bin/python scripts/bench.py [--quick] [--details]

@@ -9,8 +9,9 @@ project's cached clients must be rebuilt after `install`). For each HTTP attempt
 * `before-parse` (first): the clock stops. Between the two the request is in the emulator (moto's
   server on loopback: its work, the loopback round trip and the HTTP framing on both sides). That
   time is added to the phase's emulator time.
-* `after-call`: ScannedCount and Count of Query and Scan replies are added up per phase (and every
-  reply is kept, when asked, to compare two emulators' answers).
+* `after-call`: the items each read reply read and returned are added up per phase: ScannedCount
+  and Count of Query and Scan, the items a GetItem or BatchGetItem found (and every reply is kept,
+  when asked, to compare two emulators' answers).
 
 Phases are a plain attribute rather than a context variable because the ingest's worker threads
 would not inherit a context variable.
@@ -101,11 +102,25 @@ class CallMeter:
             reply = {key: value for key, value in parsed.items() if key != "ResponseMetadata"}
             with self._lock:
                 stats.replies.append((model.name, reply))
-        if model.name not in ("Query", "Scan"):
+        read = _items_read(model.name, parsed)
+        if read is None:
             return
         with self._lock:
-            stats.scanned_count += int(parsed.get("ScannedCount", 0))
-            stats.count += int(parsed.get("Count", 0))
+            stats.scanned_count += read[0]
+            stats.count += read[1]
+
+
+def _items_read(operation: str, parsed: dict[str, Any]) -> tuple[int, int] | None:
+    """(items DynamoDB read, items it returned) of a read reply; None for other replies."""
+    if operation in ("Query", "Scan"):
+        return int(parsed.get("ScannedCount", 0)), int(parsed.get("Count", 0))
+    if operation == "GetItem":
+        found = 1 if "Item" in parsed else 0
+        return found, found
+    if operation == "BatchGetItem":
+        found = sum(len(items) for items in parsed.get("Responses", {}).values())
+        return found, found
+    return None
 
 
 class _Body(BytesIO):
@@ -116,7 +131,7 @@ class _Body(BytesIO):
 
 
 def _reply(operation: str, request: AWSPreparedRequest) -> dict[str, Any]:
-    if operation in ("PutItem", "UpdateItem"):
+    if operation in ("PutItem", "UpdateItem", "TransactWriteItems"):
         return {}
     if operation == "BatchWriteItem":
         return {"UnprocessedItems": {}}

@@ -19,15 +19,21 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from campaign.aws.batch_counts import BatchCounts
 from campaign.aws.batches import Batches, NewBatch
+from campaign.aws.bodies import Bodies
+from campaign.aws.message_keys import HeldElsewhere, KeyClaim, MessageKeys
 from campaign.aws.send_queue import SendJob, SendQueue
 from campaign.aws.send_rows import SendRows
 from campaign.domain.ids import batch_id_for_digest
 from campaign.domain.models import BatchRecord, BatchState, SendRow
+from campaign.domain.retention import Retention
+from campaign.limits import DEFAULT_DEDUPE_WINDOW_DAYS, DEFAULT_RETENTION_DAYS
 from campaign.services.ingest import IngestGateways
 from campaign.services.stream_ingest import StreamGateways, StreamOutcome, ingest_upload
 from scripts.bench_data import accepted_rows, write_campaign_csv
@@ -72,7 +78,8 @@ class CountingRows(SendRows):
     def __init__(self) -> None:
         self.created = 0
 
-    def create(self, rows: Sequence[SendRow]) -> None:
+    def create(self, rows: Sequence[SendRow], expires_at: int) -> None:
+        del expires_at
         self.created += len(rows)
 
     def existing(self, send_ids: Sequence[str]) -> dict[str, SendRow]:
@@ -86,6 +93,36 @@ class CountingQueue(SendQueue):
     def enqueue(self, jobs: Sequence[SendJob]) -> dict[str, str]:
         self.enqueued += len(jobs)
         return {}
+
+
+class CountingKeys(MessageKeys):
+    """Every message key is new (no earlier upload holds one)."""
+
+    def __init__(self) -> None:
+        self.claimed = 0
+
+    def claim(self, batch_id: str, claims: Sequence[KeyClaim], now: datetime) -> dict[str, HeldElsewhere]:
+        self.claimed += len(claims)
+        return {}
+
+
+class CountingBodies(Bodies):
+    def __init__(self) -> None:
+        self.stored = 0
+
+    def put(self, bodies: Mapping[str, str], expires_at: int) -> None:
+        self.stored += len(bodies)
+
+
+class NoCounts(BatchCounts):
+    def __init__(self) -> None:
+        pass
+
+    def start(self, batch_id: str, created_at: str, positions: int) -> None:
+        pass
+
+    def leave_index(self, batch_id: str) -> None:
+        pass
 
 
 class FileUploads:
@@ -108,8 +145,10 @@ def _max_rss_mb() -> float:
 
 def ingest_file(path: Path, batch_id: str) -> dict[str, Any]:
     """The child's work: one streaming ingest with no-op gateways; peak RSS before and after."""
-    batches, rows, queue = CountingBatches(), CountingRows(), CountingQueue()
-    gateways = StreamGateways(IngestGateways(batches, rows, queue), FileUploads(path))
+    batches, rows, queue, keys = CountingBatches(), CountingRows(), CountingQueue(), CountingKeys()
+    retention = Retention(DEFAULT_DEDUPE_WINDOW_DAYS, DEFAULT_RETENTION_DAYS)
+    ingest = IngestGateways(batches, rows, queue, keys, CountingBodies(), NoCounts(), retention)
+    gateways = StreamGateways(ingest, FileUploads(path))
     before = _max_rss_mb()
     started = time.perf_counter()
     with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):  # metrics (EMF) print to stdout
@@ -123,6 +162,7 @@ def ingest_file(path: Path, batch_id: str) -> dict[str, Any]:
         "seconds": seconds,
         "rows_created": rows.created,
         "rows_enqueued": queue.enqueued,
+        "keys_claimed": keys.claimed,
         "batch_calls": dict(batches.calls),
     }
 

@@ -21,6 +21,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from decimal import Decimal
 from typing import Any
 
 from moto.core.responses import ActionContext
@@ -52,8 +53,11 @@ class _TableView:
     partitions with other key types are sorted by moto's own code.
     """
 
-    def __init__(self, table: Table, all_items: Callable[[Table], list[Item]]) -> None:
+    def __init__(
+        self, table: Table, all_items: Callable[[Table], list[Item]], sorted_items: Callable[..., list[Item]]
+    ) -> None:
         self._table = table
+        self._sorted_items = sorted_items
         items = [item for hash_set in table.items.values() for item in _members(hash_set)]
         if table.range_key_attr is None and all(item.hash_key.type == "S" for item in items):
             self.ordered = sorted(items, key=lambda item: str(item.hash_key.value))
@@ -83,9 +87,9 @@ class _TableView:
             hash_attrs = [attribute, self._table.hash_key_attr]
             range_attrs: list[str | None] = [keys.get("RANGE"), self._table.range_key_attr]
             sort_by = self._table._generate_attr_to_sort_by(hash_attrs, range_attrs)
-            if all(_string(item, name) is not None for item in members for name in sort_by):
-                return sorted(members, key=lambda item: tuple(str(item.attrs[name].value) for name in sort_by))
-            return self._table.sorted_items(hash_attrs, range_attrs, list(members))
+            if all(_sortable(item, name) is not None for item in members for name in sort_by):
+                return sorted(members, key=lambda item: tuple(_sortable(item, name) for name in sort_by))
+            return self._sorted_items(self._table, hash_attrs, range_attrs, list(members))
         return members
 
 
@@ -102,6 +106,18 @@ def _wire(value: object) -> object:
             return {"BS": [v if isinstance(v, str) else base64.b64encode(v).decode() for v in value.value]}
         return {value.type: value.value}
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _sortable(item: Item, attribute: str) -> str | Decimal | None:
+    """The key moto's DynamoType comparison orders by, for string and number attributes."""
+    value = item.attrs.get(attribute)
+    if value is None:
+        return None
+    if value.type == "S":
+        return str(value.value)
+    if value.type == "N":
+        return Decimal(str(value.value))
+    return None
 
 
 def _string(item: Item, attribute: str) -> str | None:
@@ -123,7 +139,7 @@ def frozen_reads() -> Iterator[None]:
 
     def view_of(table: Table) -> _TableView:
         if id(table) not in views:
-            views[id(table)] = _TableView(table, original_all_items)
+            views[id(table)] = _TableView(table, original_all_items, original_sorted_items)
         return views[id(table)]
 
     def all_items(self: Table) -> list[Item]:

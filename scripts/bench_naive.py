@@ -9,8 +9,8 @@ the comparison is about AWS usage only) and none of its AWS code:
 * worker: per message, SES SendEmail then one PutItem of the row as SENT. No claim, so a message that
   SQS delivers twice (at-least-once, an expired visibility timeout, a retried batch) is sent twice,
   and the unconditional PutItem can overwrite a newer status; an exception fails the whole batch.
-* listing: Scan the table with a FilterExpression, sort the matches newest first in memory, return a
-  page. DynamoDB reads the whole table for every page.
+* listing: Scan the table with a FilterExpression, sort the matches (newest batch first, each batch
+  in file order) in memory, return a page. DynamoDB reads the whole table for every page.
 """
 
 import json
@@ -20,12 +20,17 @@ from typing import Any
 
 from campaign.aws.clients import client
 from campaign.aws.items import send_row_from_item, send_row_item
-from campaign.aws.table_schema import CREATED_SORT_KEY, created_key
+from campaign.aws.table_schema import SEND_PREFIX
 from campaign.domain.clock import now_iso
 from campaign.domain.csv_rules import parse_campaign_csv
 from campaign.domain.ids import batch_id_for, send_id_for
 from campaign.domain.models import SendRow
+from campaign.domain.retention import Retention
 from campaign.domain.status import EmailStatus
+from campaign.limits import DEFAULT_DEDUPE_WINDOW_DAYS, DEFAULT_RETENTION_DAYS
+
+# Rows expire as ours do (the baseline is about requests, not retention).
+_RETENTION = Retention(DEFAULT_DEDUPE_WINDOW_DAYS, DEFAULT_RETENTION_DAYS)
 
 
 class NaiveIngest:
@@ -42,6 +47,7 @@ class NaiveIngest:
             row = SendRow(
                 send_id=send_id_for(batch_id, accepted.email_key),
                 batch_id=batch_id,
+                seq=accepted.seq,
                 email=accepted.email,
                 subject=accepted.subject,
                 content=accepted.content,
@@ -49,7 +55,7 @@ class NaiveIngest:
                 created_at=now,
                 updated_at=now,
             )
-            ddb.put_item(TableName=self._table, Item=send_row_item(row))
+            ddb.put_item(TableName=self._table, Item=send_row_item(row, _RETENTION.expiry_of(now)))
             body = {
                 "sendId": row.send_id,
                 "batchId": row.batch_id,
@@ -57,6 +63,7 @@ class NaiveIngest:
                 "subject": row.subject,
                 "content": row.content,
                 "createdAt": row.created_at,
+                "seq": row.seq,
             }
             sqs.send_message(QueueUrl=self._queue, MessageBody=json.dumps(body))
         return len(parsed.rows)
@@ -80,6 +87,7 @@ class NaiveWorker:
             row = SendRow(
                 send_id=job["sendId"],
                 batch_id=job["batchId"],
+                seq=job["seq"],
                 email=job["email"],
                 subject=job["subject"],
                 content=job["content"],
@@ -89,7 +97,7 @@ class NaiveWorker:
                 attempts=1,
                 provider_message_id=reply["MessageId"],
             )
-            ddb.put_item(TableName=self._table, Item=send_row_item(row))
+            ddb.put_item(TableName=self._table, Item=send_row_item(row, _RETENTION.expiry_of(row.created_at)))
         return {"batchItemFailures": []}
 
 
@@ -101,13 +109,24 @@ class NaiveFilter:
     batch_id: str | None = None
 
 
+def _position(row: SendRow) -> tuple[str, str, int]:
+    return row.created_at, row.batch_id, row.seq
+
+
+def _in_listing_order(rows: list[SendRow]) -> list[SendRow]:
+    """Newest batch first (then by batch id, also descending), each batch's rows by position."""
+    ordered = sorted(rows, key=lambda row: row.seq)
+    ordered.sort(key=lambda row: (row.created_at, row.batch_id), reverse=True)
+    return ordered
+
+
 def naive_list(
-    table_name: str, where: NaiveFilter, *, first: int, after: str | None
-) -> tuple[list[SendRow], str | None]:
-    """One page, newest first, and the cursor (the last row's position) if there is more."""
-    conditions = ["attribute_exists(#created)"]
-    values: dict[str, dict[str, str]] = {}
-    names = {"#created": CREATED_SORT_KEY}
+    table_name: str, where: NaiveFilter, *, first: int, after: tuple[str, str, int] | None
+) -> tuple[list[SendRow], tuple[str, str, int] | None]:
+    """One page, and the position of its last row if there is more."""
+    conditions = ["begins_with(pk, :send)"]
+    values: dict[str, dict[str, str]] = {":send": {"S": SEND_PREFIX}}
+    names: dict[str, str] = {}
     if where.statuses:
         names["#status"] = "status"
         keys = [f":s{i}" for i in range(len(where.statuses))]
@@ -118,21 +137,20 @@ def naive_list(
         conditions.append("#batch = :batch")
         values[":batch"] = {"S": where.batch_id}
     if where.created_from is not None:
+        names["#created"] = "createdAt"
         conditions.append("#created >= :from")
         values[":from"] = {"S": where.created_from}
     if where.created_to is not None:
+        names["#created"] = "createdAt"
         conditions.append("#created <= :to")
-        values[":to"] = {"S": where.created_to + "#~"}
-    if after is not None:
-        conditions.append("#created < :after")
-        values[":after"] = {"S": after}
+        values[":to"] = {"S": where.created_to}
     request: dict[str, Any] = {
         "TableName": table_name,
         "FilterExpression": " AND ".join(conditions),
-        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
     }
-    if values:
-        request["ExpressionAttributeValues"] = values
+    if names:
+        request["ExpressionAttributeNames"] = names
     matches: list[SendRow] = []
     while True:
         reply = client("dynamodb").scan(**request)
@@ -140,7 +158,9 @@ def naive_list(
         if "LastEvaluatedKey" not in reply:
             break
         request["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
-    matches.sort(key=lambda row: created_key(row.created_at, row.send_id), reverse=True)
-    page = matches[:first]
-    more = len(matches) > first
-    return page, created_key(page[-1].created_at, page[-1].send_id) if more else None
+    ordered = _in_listing_order(matches)
+    if after is not None:
+        ordered = ordered[[_position(row) for row in ordered].index(after) + 1 :]
+    page = ordered[:first]
+    more = len(ordered) > first
+    return page, _position(page[-1]) if more else None

@@ -1,20 +1,28 @@
-"""Rows read per row returned by listEmailStatus, ours and the naive Scan + filter, at 100,000 rows.
+"""Items read per row returned, and rounds of requests per page, by listEmailStatus at 100,000 rows.
 
 Run by scripts/bench.py in a process of its own (`python -m scripts.bench_queries`); prints one JSON
 object. moto runs in this process (mock_aws). The table is filled straight through moto's backend
-with the items the project's own items module writes (`send_row_item`, so the index keys and shards
-are the real ones); reads then go through botocore and moto as usual, inside `frozen_reads()` (see
-scripts/bench_moto.py), after a self-check that the speed-ups change no reply on a small table.
+with the items the project's own items module writes (`send_row_item`, `counts_item`, `batch_item`,
+so the index keys and stripes are the real ones); reads then go through botocore and moto as usual,
+inside `frozen_reads()` (see scripts/bench_moto.py), after a self-check that the speed-ups change no
+reply on a small table.
 
-Ours is `list_sends` (what the GraphQL resolver calls) over the sharded indexes; the naive baseline
-scans the whole table with a FilterExpression for every page (scripts/bench_naive.py). Both must
-return the same rows, page for page.
+Ours is `list_sends` (what the GraphQL resolver calls); "items read" counts every item DynamoDB read
+for it, the batch summaries included (ScannedCount of each Query, each item a GetItem found), and a
+round is a set of requests made side by side (the summaries, then each `read_round`). The naive
+baseline scans the whole table with a FilterExpression for every page (scripts/bench_naive.py). Both
+must return the same rows in the same order.
+
+The data: 40 uploads of 2,500 rows twelve hours apart. The older ones are sent (95% SENT, 5% ERROR,
+spread through each file); the three newest are still sending. Two of those have their statuses
+spread evenly, as the counts-based planning assumes; the newest is sent in file order, as a worker
+sends a real campaign: its first 40% SENT or ERROR, the rest QUEUED, with PENDING rows scattered.
 """
 
 import argparse
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,14 +31,19 @@ from moto import mock_aws
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import dynamodb_backends
 
+from campaign.aws.batch_counts import BatchCounts
+from campaign.aws.batches import Batches
 from campaign.aws.clients import clear_client_cache, client
-from campaign.aws.items import batch_item, send_row_item
+from campaign.aws.items import batch_item, counts_item, send_row_item
 from campaign.aws.send_index import SendIndex
 from campaign.aws.table_schema import create_table_request
 from campaign.domain.clock import to_iso
 from campaign.domain.ids import batch_id_for, send_id_for
-from campaign.domain.models import BatchRecord, BatchState, SendRow
+from campaign.domain.listing_plan import IndexAnswer, IndexQuery
+from campaign.domain.models import BatchListing, BatchRecord, BatchState, SendRow, StatusCounts
+from campaign.domain.retention import Retention
 from campaign.domain.status import EmailStatus
+from campaign.limits import DEFAULT_DEDUPE_WINDOW_DAYS, DEFAULT_RETENTION_DAYS
 from campaign.services.list_sends import SendFilter, list_sends
 from scripts.bench_calls import CallMeter
 from scripts.bench_moto import frozen_reads, unchecked_item_sizes
@@ -39,6 +52,8 @@ from scripts.bench_naive import NaiveFilter, naive_list
 PAGE = 50
 REGION = "us-east-1"
 _EPOCH = datetime(2026, 9, 1, 9, 0, tzinfo=UTC)
+_RETENTION = Retention(DEFAULT_DEDUPE_WINDOW_DAYS, DEFAULT_RETENTION_DAYS)
+_S = EmailStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,31 +73,43 @@ class Dataset:
     def status(self, b: int, i: int) -> EmailStatus:
         bucket = (i * 37) % 100
         if b < self.batches - self.in_progress:
-            return EmailStatus.SENT if bucket < 95 else EmailStatus.ERROR
-        for limit, status in ((60, EmailStatus.QUEUED), (95, EmailStatus.SENT), (98, EmailStatus.ERROR)):
+            return _S.SENT if bucket < 95 else _S.ERROR
+        if b == self.batches - 1:  # sent in file order: done up to 40% of the file
+            if i < 0.4 * self.per_batch:
+                return _S.SENT if bucket < 95 else _S.ERROR
+            return _S.PENDING if bucket < 2 else _S.QUEUED
+        for limit, status in ((60, _S.QUEUED), (95, _S.SENT), (98, _S.ERROR)):
             if bucket < limit:
                 return status
-        return EmailStatus.PENDING
+        return _S.PENDING
 
     def rows(self) -> Iterator[SendRow]:
         for b in range(self.batches):
             batch, created = self.batch_id(b), to_iso(self.created(b))
             for i in range(self.per_batch):
                 status, email = self.status(b, i), f"user{i}.b{b}@example.com"
-                final = status in (EmailStatus.SENT, EmailStatus.ERROR)
+                final = status in (_S.SENT, _S.ERROR)
+                content = f"Hello customer {i},\nour spring collection is here. Reply STOP to unsubscribe."
                 yield SendRow(
                     send_id=send_id_for(batch, email),
                     batch_id=batch,
+                    seq=i,
                     email=email,
                     subject=f"Spring offer {i}: 20% off, this week only",
-                    content=f"Hello customer {i},\nour spring collection is here. Reply STOP to unsubscribe.",
                     status=status,
                     created_at=created,
                     updated_at=to_iso(self.created(b) + timedelta(minutes=5)) if final else created,
+                    content=content,
+                    content_json_bytes=len(json.dumps(content)),
                     attempts=1 if final else 0,
-                    provider_message_id=f"0100018c-{i:08d}-{b:04d}" if status is EmailStatus.SENT else None,
-                    error="MessageRejected: Email address is not verified." if status is EmailStatus.ERROR else None,
+                    provider_message_id=f"0100018c-{i:08d}-{b:04d}" if status is _S.SENT else None,
+                    error="MessageRejected: Email address is not verified." if status is _S.ERROR else None,
                 )
+
+    def listing(self, b: int) -> BatchListing:
+        counted = [self.status(b, i) for i in range(self.per_batch)]
+        counts = StatusCounts(*(counted.count(s) for s in (_S.PENDING, _S.QUEUED, _S.SENT, _S.ERROR)))
+        return BatchListing(self.batch_id(b), to_iso(self.created(b)), self.per_batch, counts)
 
     def batch_records(self) -> Iterator[BatchRecord]:
         for b in range(self.batches):
@@ -110,23 +137,30 @@ class Combo:
 
 def combos(data: Dataset) -> list[Combo]:
     old, newest = data.batches // 8, data.batches - 1
-    s = EmailStatus
     mid = data.batches // 4
     return [
         Combo("no filter", SendFilter()),
-        *(Combo(f"status {status.value}", SendFilter(statuses=[status])) for status in s),
-        Combo("status QUEUED+PENDING+ERROR", SendFilter(statuses=[s.QUEUED, s.PENDING, s.ERROR])),
+        Combo("no filter, 3 pages", SendFilter(), pages=3),
+        *(Combo(f"status {status.value}", SendFilter(statuses=[status])) for status in _S),
+        Combo("status QUEUED+PENDING+ERROR", SendFilter(statuses=[_S.QUEUED, _S.PENDING, _S.ERROR])),
+        Combo("status SENT+QUEUED", SendFilter(statuses=[_S.SENT, _S.QUEUED])),
+        Combo("status ERROR, 3 pages", SendFilter(statuses=[_S.ERROR]), pages=3),
         Combo("date range", SendFilter(created_from=data.created(mid), created_to=data.created(mid + 4))),
         Combo("batchId", SendFilter(batch_id=data.batch_id(old))),
-        Combo("batchId+status", SendFilter(batch_id=data.batch_id(old), statuses=[s.ERROR])),
+        Combo("batchId+status", SendFilter(batch_id=data.batch_id(old), statuses=[_S.ERROR])),
         Combo(
             "batchId+status+dates",
             SendFilter(
                 batch_id=data.batch_id(newest),
-                statuses=[s.QUEUED],
+                statuses=[_S.QUEUED],
                 created_from=data.created(newest) - timedelta(hours=1),
                 created_to=data.created(newest) + timedelta(hours=1),
             ),
+        ),
+        Combo(
+            "batchId sent in file order + QUEUED, 3 pages",
+            SendFilter(batch_id=data.batch_id(newest), statuses=[_S.QUEUED]),
+            pages=3,
         ),
         Combo("cursor walk (batchId, 3 pages)", SendFilter(batch_id=data.batch_id(old + 1)), pages=3),
     ]
@@ -138,12 +172,34 @@ def load(table: str, data: Dataset) -> int:
     backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION]
     loaded = 0
     with unchecked_item_sizes():
-        for record in data.batch_records():
-            backend.put_item(table, batch_item(record))
+        for b, record in enumerate(data.batch_records()):
+            expires = _RETENTION.expiry_of(record.created_at)
+            backend.put_item(table, batch_item(record, expires))
+            backend.put_item(table, counts_item(data.listing(b), expires))
         for row in data.rows():
-            backend.put_item(table, send_row_item(row))
+            backend.put_item(table, send_row_item(row, _RETENTION.expiry_of(row.created_at)))
             loaded += 1
     return loaded
+
+
+class RoundCountingIndex(SendIndex):
+    """The project's index, noting how many rounds of requests each page makes."""
+
+    def __init__(self, table_name: str) -> None:
+        super().__init__(table_name)
+        self.rounds = 0
+
+    def batch_summary(self, batch_id: str) -> BatchListing | None:
+        self.rounds += 1
+        return super().batch_summary(batch_id)
+
+    def batch_summaries(self, *, lower: str | None, upper: str | None, limit: int) -> list[BatchListing]:
+        self.rounds += 1
+        return super().batch_summaries(lower=lower, upper=upper, limit=limit)
+
+    def read_round(self, queries: Sequence[IndexQuery]) -> list[IndexAnswer]:
+        self.rounds += 1
+        return super().read_round(queries)
 
 
 @dataclass
@@ -151,44 +207,59 @@ class ComboResult:
     pages: int
     rows_returned: int
     requests: int
-    scanned_count: int
+    scanned_count: int  # items read
     count: int
+    max_rounds: int  # of the pages of this combination
     seconds: float  # mostly moto's and botocore's time: for orientation only
 
 
-def _walk(design: str, table: str, combo: Combo) -> list[list[str]]:
-    pages: list[list[str]] = []
+def _walk_ours(table: str, combo: Combo) -> tuple[list[str], int, int]:
+    """The rows of up to `combo.pages` pages, how many pages that was, and the most rounds a page took."""
+    rows: list[str] = []
     after: str | None = None
+    pages = rounds = 0
     for _ in range(combo.pages):
-        if design == "ours":
-            page = list_sends(SendIndex(table), combo.where, first=PAGE, after=after)
-            rows, after = page.rows, page.next_cursor
-        else:
-            rows, after = naive_list(table, combo.naive(), first=PAGE, after=after)
-        pages.append([row.send_id for row in rows])
+        index = RoundCountingIndex(table)
+        page = list_sends(index, combo.where, first=PAGE, after=after)
+        rows += [row.send_id for row in page.rows]
+        pages, rounds, after = pages + 1, max(rounds, index.rounds), page.next_cursor
         if after is None:
             break
-    return pages
+    return rows, pages, rounds
 
 
 def measure(table: str, data: Dataset, meter: CallMeter, prefix: str = "") -> dict[str, dict[str, ComboResult]]:
     results: dict[str, dict[str, ComboResult]] = {"ours": {}, "naive": {}}
     for combo in combos(data):
-        seen: dict[str, list[list[str]]] = {}
-        for design in ("ours", "naive"):
-            meter.phase = f"{prefix}{design}:{combo.name}"
-            started = time.perf_counter()
-            seen[design] = _walk(design, table, combo)
-            seconds = time.perf_counter() - started
-            stats = meter.of(meter.phase)
-            rows = sum(len(page) for page in seen[design])
-            results[design][combo.name] = ComboResult(
-                len(seen[design]), rows, stats.total, stats.scanned_count, stats.count, seconds
-            )
-        if seen["ours"] != seen["naive"] or not seen["ours"][0]:
+        meter.phase = f"{prefix}ours:{combo.name}"
+        started = time.perf_counter()
+        ours, pages, rounds = _walk_ours(table, combo)
+        stats = meter.of(meter.phase)
+        results["ours"][combo.name] = ComboResult(
+            pages, len(ours), stats.total, stats.scanned_count, stats.count, rounds, time.perf_counter() - started
+        )
+        meter.phase = f"{prefix}naive:{combo.name}"
+        started = time.perf_counter()
+        naive, _ = naive_list(table, combo.naive(), first=max(1, len(ours)), after=None)
+        stats = meter.of(meter.phase)
+        results["naive"][combo.name] = ComboResult(
+            1, len(naive), stats.total, stats.scanned_count, stats.count, 1, time.perf_counter() - started
+        )
+        if [row.send_id for row in naive] != ours or not ours:
             raise RuntimeError(f"{combo.name}: ours and the naive listing disagree, or return nothing")
     meter.phase = "-"
     return results
+
+
+def batch_counts_reads(table: str, data: Dataset, meter: CallMeter) -> dict[str, int]:
+    """What `batch(batchId)` reads for its summary and counts: the batch's record and its counts item."""
+    meter.phase = "batch"
+    batch_id = data.batch_id(data.batches - 1)
+    Batches(table, _RETENTION).get(batch_id)
+    BatchCounts(table, _RETENTION).get(batch_id)
+    stats = meter.of("batch")
+    meter.phase = "-"
+    return {"items_read": stats.scanned_count, "requests": stats.total, "rows_in_batch": data.per_batch}
 
 
 def check_same_answers(meter: CallMeter) -> int:
@@ -200,8 +271,14 @@ def check_same_answers(meter: CallMeter) -> int:
     with frozen_reads():
         measure("bench-check", small, meter, prefix="fast ")
     meter.keep_replies = False
+    # A round's queries run side by side, so replies are compared as a collection, not in order.
     answers = [
-        [reply for phase, stats in meter.stats.items() if phase.startswith(prefix) for reply in stats.replies]
+        sorted(
+            json.dumps(reply, sort_keys=True, default=str)
+            for phase, stats in meter.stats.items()
+            if phase.startswith(prefix)
+            for reply in stats.replies
+        )
         for prefix in ("plain ", "fast ")
     ]
     if answers[0] != answers[1]:
@@ -227,12 +304,14 @@ def main() -> None:
         clock["load"] = time.perf_counter()
         with frozen_reads():
             results = measure("bench-listing", data, meter)
+            counts = batch_counts_reads("bench-listing", data, meter)
         clock["measure"] = time.perf_counter()
     marks = list(clock.items())
     seconds = {name: at - marks[i - 1][1] for i, (name, at) in enumerate(marks) if i}
     out: dict[str, Any] = {"rows": loaded, "batches": data.batches, "page": PAGE, "self_check_replies": compared}
     out["seconds"] = seconds
     out |= {design: {name: asdict(r) for name, r in by_combo.items()} for design, by_combo in results.items()}
+    out["batch_counts"] = counts
     print(json.dumps(out))
 
 

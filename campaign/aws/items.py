@@ -231,3 +231,20 @@ def item_size(item: Item) -> int:
     """Bytes DynamoDB counts for an item: every attribute's name and value (not the 100 bytes of
     storage overhead per item, which is billed as storage but not as throughput)."""
     return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
+
+
+def counts_item(listing: BatchListing, expires_at: int) -> Item:
+    """A batch's listing summary as the ingest and the stream consumer leave it (the local tooling
+    and the benchmark put it whole; the code writes it with updates)."""
+    return to_attributes(
+        {
+            PARTITION_KEY: counts_pk(listing.batch_id),
+            **batch_index_keys(listing.created_at, listing.batch_id),
+            "batchId": listing.batch_id,
+            "createdAt": listing.created_at,
+            "positions": listing.positions,
+            **{status: getattr(listing.counts, status) for status in StatusCounts._fields},
+            "resent": listing.resent or None,
+            TTL_ATTRIBUTE: expires_at,
+        }
+    )

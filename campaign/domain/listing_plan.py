@@ -83,8 +83,9 @@ class Span(NamedTuple):
 def plan_spans(
     batches: Sequence[BatchListing], start: Position | None, reads: Sequence[FamilyRead], need: int
 ) -> list[Span]:
-    """The ranges expected to hold about `need` rows, batch after batch from `start`. A batch whose
-    counts promise nothing is taken whole (its reads cost requests, not rows)."""
+    """The ranges expected to hold about `need` rows, batch after batch from `start` (the first of
+    `batches`, or before it). A batch whose counts promise nothing is taken whole (its reads cost
+    requests, not rows)."""
     spans: list[Span] = []
     expected = 0.0
     for batch in batches:
@@ -143,13 +144,14 @@ def queries_for(spans: Sequence[Span], read: FamilyRead, need: int) -> list[Inde
 def cut_at_horizons(spans: Sequence[Span], answers: Iterable[tuple[IndexQuery, IndexAnswer]]) -> list[Span]:
     """The spans as far as every query covered them: a truncated answer covers its stripe only up to
     its last row, so the page ends there, and later spans are dropped."""
-    ends = {span.batch.batch_id: span.end for span in spans}
+    ends = {(span.batch.batch_id, span.start): span.end for span in spans}
     for query, answer in answers:
         if answer.truncated and answer.rows:
-            ends[query.batch_id] = min(ends[query.batch_id], answer.rows[-1].seq + 1)
+            key = (query.batch_id, query.start)
+            ends[key] = min(ends[key], answer.rows[-1].seq + 1)
     cut: list[Span] = []
     for span in spans:
-        end = ends[span.batch.batch_id]
+        end = ends[(span.batch.batch_id, span.start)]
         if end > span.start:
             cut.append(span._replace(end=end))
         if end < span.end:
@@ -191,20 +193,40 @@ def read_page(
     read_round: ReadRound,
 ) -> PageRows:
     """Plan the page, read its families round by round, and assemble it. `more_batches` is the first
-    position after the last of `batches`, if the summaries read showed there is one."""
-    spans = plan_spans(batches, start, reads, first)
+    position after the last of `batches`, if the summaries read showed there is one.
+
+    When every family asked for is read in the same round (the open ones alone, or the final ones
+    alone), the second round is free: a first pass that found less than a page (the counts promised
+    rows that sit elsewhere in the batch, as when a campaign is sent in file order) is followed by a
+    second pass over the next positions. Rows only ever leave the open families and only ever enter
+    the final ones, so reading either kind at two moments cannot make a row that stays in it vanish.
+    """
     kept: dict[tuple[str, int], SendRow] = {}
     keep = {read.family: read.keep for read in reads}
-    for round_index in (0, 1):
-        round_reads = [read for read in reads if read.round == round_index]
-        queries = [query for read in round_reads for query in queries_for(spans, read, first)]
+
+    def read_pass(spans: list[Span], round_reads: Sequence[FamilyRead], need: int) -> list[Span]:
+        queries = [query for read in round_reads for query in queries_for(spans, read, need)]
         if not queries:
-            continue
+            return spans
         answers = list(zip(queries, read_round(queries), strict=True))
-        spans = cut_at_horizons(spans, answers)
         for query, answer in answers:  # a later round's copy of a row replaces an earlier one
             for row in answer.rows:
                 kept[(row.batch_id, row.seq)] = row if row.status in keep[query.family] else _DROPPED
+        return cut_at_horizons(spans, answers)
+
+    spans = plan_spans(batches, start, reads, first)
+    if len({read.round for read in reads}) > 1:
+        for round_index in (0, 1):
+            spans = read_pass(spans, [read for read in reads if read.round == round_index], first)
+    else:
+        planned = spans
+        spans = read_pass(spans, reads, first)
+        found = sum(1 for row in kept.values() if row is not _DROPPED)
+        onward = _after(spans, batches, None) if spans == planned and found < first else None
+        if onward is not None:
+            ids = [batch.batch_id for batch in batches]
+            rest = batches[ids.index(onward.batch_id) :] if onward.batch_id in ids else []
+            spans += read_pass(plan_spans(rest, onward, reads, first - found), reads, first - found)
     page = _assemble(spans, kept, batches, more_batches, first=first, max_bytes=max_bytes)
     ran_out = more_batches is not None and page.next_position == more_batches and len(page.rows) < first
     return page._replace(short_of_batches=ran_out)
