@@ -47,6 +47,9 @@ SQS_SEND_BATCH_MAX = 10
 # A send row that stays within one write unit keeps its body inline (and in the listing index); a
 # larger body goes to an item of its own, so that status changes stay one-unit writes.
 WRITE_UNIT_BYTES = 1024
+# Each batch's counts are also kept per stretch of its file (this many equal stretches), so that a
+# listing can size its position ranges where a campaign's statuses are unevenly spread.
+HISTOGRAM_BUCKETS = 16
 # The listing index spreads each batch's rows over this many partitions per status class, by position
 # (seq mod stripes): an ingest writes ~3,800 rows/s and one index partition takes about 1,000.
 LISTING_STRIPES = 8

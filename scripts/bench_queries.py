@@ -38,12 +38,13 @@ from campaign.aws.items import batch_item, counts_item, send_row_item
 from campaign.aws.send_index import SendIndex
 from campaign.aws.table_schema import create_table_request
 from campaign.domain.clock import to_iso
+from campaign.domain.histogram import bucket_of
 from campaign.domain.ids import batch_id_for, send_id_for
 from campaign.domain.listing_plan import IndexAnswer, IndexQuery
 from campaign.domain.models import BatchListing, BatchRecord, BatchState, SendRow, StatusCounts
 from campaign.domain.retention import Retention
 from campaign.domain.status import EmailStatus
-from campaign.limits import DEFAULT_DEDUPE_WINDOW_DAYS, DEFAULT_RETENTION_DAYS
+from campaign.limits import DEFAULT_DEDUPE_WINDOW_DAYS, DEFAULT_RETENTION_DAYS, HISTOGRAM_BUCKETS
 from campaign.services.list_sends import SendFilter, list_sends
 from scripts.bench_calls import CallMeter
 from scripts.bench_moto import frozen_reads, unchecked_item_sizes
@@ -104,12 +105,25 @@ class Dataset:
                     attempts=1 if final else 0,
                     provider_message_id=f"0100018c-{i:08d}-{b:04d}" if status is _S.SENT else None,
                     error="MessageRejected: Email address is not verified." if status is _S.ERROR else None,
+                    bucket=bucket_of(i, self.per_batch),
                 )
 
     def listing(self, b: int) -> BatchListing:
-        counted = [self.status(b, i) for i in range(self.per_batch)]
-        counts = StatusCounts(*(counted.count(s) for s in (_S.PENDING, _S.QUEUED, _S.SENT, _S.ERROR)))
-        return BatchListing(self.batch_id(b), to_iso(self.created(b)), self.per_batch, counts)
+        """The batch's summary as the stream consumer leaves it: totals and per-stretch counts."""
+        statuses = [self.status(b, i) for i in range(self.per_batch)]
+
+        def counts_of(indexes: range | list[int]) -> StatusCounts:
+            chosen = [statuses[i] for i in indexes]
+            return StatusCounts(*(chosen.count(s) for s in (_S.PENDING, _S.QUEUED, _S.SENT, _S.ERROR)))
+
+        stretches = [
+            [i for i in range(self.per_batch) if bucket_of(i, self.per_batch) == k] for k in range(HISTOGRAM_BUCKETS)
+        ]
+        histogram = tuple(counts_of(stretch) for stretch in stretches)
+        created = to_iso(self.created(b))
+        return BatchListing(
+            self.batch_id(b), created, self.per_batch, counts_of(range(self.per_batch)), 0, histogram, self.per_batch
+        )
 
     def batch_records(self) -> Iterator[BatchRecord]:
         for b in range(self.batches):

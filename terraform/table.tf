@@ -24,7 +24,9 @@ locals {
     "resendOf",
   ]
   # campaign.aws.table_schema BATCH_SUMMARY_ATTRIBUTES: what a global listing plans its page from.
-  batch_summary_attributes = ["batchId", "createdAt", "positions", "pending", "queued", "sent", "error", "resent"]
+  batch_summary_attributes = [
+    "batchId", "createdAt", "positions", "filePositions", "pending", "queued", "sent", "error", "resent", "h",
+  ]
 }
 
 resource "aws_dynamodb_table" "this" {

@@ -2,32 +2,44 @@
 status. The ingest writes its positions; the stream consumer keeps its counts; listings and `batch`
 read it, one item whatever the batch's size."""
 
+from collections import Counter
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import NamedTuple
 
 from campaign.aws.bulk import chunks
 from campaign.aws.clients import client
 from campaign.aws.items import batch_index_keys, batch_listing_from_item, counts_key, to_attributes
-from campaign.aws.table_schema import BATCH_INDEX_KEY, BATCH_ORDER_KEY, TTL_ATTRIBUTE
+from campaign.aws.table_schema import BATCH_INDEX_KEY, BATCH_ORDER_KEY, FILE_POSITIONS, HISTOGRAM, TTL_ATTRIBUTE
 from campaign.domain.models import BatchListing
 from campaign.domain.retention import Retention
 from campaign.limits import DYNAMODB_TRANSACT_MAX
 
+_TOTALS = ("pending", "queued", "sent", "error", "resent")
+
 
 class CountChange(NamedTuple):
-    """What a run of row changes did to one batch's counts."""
+    """What a run of row changes did to one batch's counts: the totals, and the per-stretch counts
+    (histogram key, as `histogram_key` names it, to change)."""
 
     pending: int = 0
     queued: int = 0
     sent: int = 0
     error: int = 0
     resent: int = 0
+    histogram: Mapping[str, int] = MappingProxyType({})
 
     def plus(self, other: "CountChange") -> "CountChange":
-        return CountChange(*(a + b for a, b in zip(self, other, strict=True)))
+        totals = {name: getattr(self, name) + getattr(other, name) for name in _TOTALS}
+        merged = Counter(self.histogram)
+        merged.update(other.histogram)
+        return CountChange(**totals, histogram=MappingProxyType({k: v for k, v in merged.items() if v}))
+
+    def totals(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in _TOTALS}
 
     def is_empty(self) -> bool:
-        return not any(self)
+        return not any(self.totals().values()) and not any(self.histogram.values())
 
 
 class BatchCounts:
@@ -38,12 +50,14 @@ class BatchCounts:
 
     def start(self, batch_id: str, created_at: str, positions: int) -> None:
         """Make the batch listable: its positions, and its entry in the batch index. Written before any
-        row, so the stream consumer's counts always land on an item that has them."""
+        row, so the stream consumer's counts always land on an item that has them (and the empty
+        per-stretch map its updates add to)."""
         self._ddb.update_item(
             TableName=self._table,
             Key=counts_key(batch_id),
             UpdateExpression=(
                 "SET batchId = :batch, createdAt = :created, positions = if_not_exists(positions, :positions), "
+                f"{FILE_POSITIONS} = :positions, {HISTOGRAM} = if_not_exists({HISTOGRAM}, :none), "
                 f"{BATCH_INDEX_KEY} = :all, {BATCH_ORDER_KEY} = :order, {TTL_ATTRIBUTE} = :expires"
             ),
             ExpressionAttributeValues=to_attributes(
@@ -51,6 +65,7 @@ class BatchCounts:
                     ":batch": batch_id,
                     ":created": created_at,
                     ":positions": positions,
+                    ":none": {},
                     ":all": batch_index_keys(created_at, batch_id)[BATCH_INDEX_KEY],
                     ":order": batch_index_keys(created_at, batch_id)[BATCH_ORDER_KEY],
                     ":expires": self._retention.expiry_of(created_at),
@@ -95,15 +110,28 @@ class BatchCounts:
             )
 
     def _addition(self, batch_id: str, change: CountChange) -> dict[str, object]:
-        amounts = {name: amount for name, amount in change._asdict().items() if amount}
-        # `error` is a reserved word in DynamoDB expressions.
-        names = {f"#{name}": name for name in amounts}
+        """ADD to the totals (top-level numbers); SET each stretch's count (a map entry: ADD cannot
+        reach into a map) from what it was. Names go through placeholders (`error` is reserved)."""
+        totals = {name: amount for name, amount in change.totals().items() if amount}
+        stretches = {key: amount for key, amount in change.histogram.items() if amount}
+        names = {f"#{name}": name for name in totals} | {f"#{key}": key for key in stretches}
+        values: dict[str, object] = {f":{name}": amount for name, amount in totals.items()}
+        values |= {f":{key}": amount for key, amount in stretches.items()}
+        clauses = []
+        if stretches:
+            values[":zero"] = 0
+            names["#h"] = HISTOGRAM
+            clauses.append(
+                "SET " + ", ".join(f"#h.#{key} = if_not_exists(#h.#{key}, :zero) + :{key}" for key in stretches)
+            )
+        if totals:
+            clauses.append("ADD " + ", ".join(f"#{name} :{name}" for name in totals))
         return {
             "Update": {
                 "TableName": self._table,
                 "Key": counts_key(batch_id),
-                "UpdateExpression": "ADD " + ", ".join(f"#{name} :{name}" for name in amounts),
+                "UpdateExpression": " ".join(clauses),
                 "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": to_attributes({f":{name}": amount for name, amount in amounts.items()}),
+                "ExpressionAttributeValues": to_attributes(values),
             }
         }

@@ -10,6 +10,9 @@ from campaign.aws.table_schema import (
     ALL_BATCHES,
     BATCH_INDEX_KEY,
     BATCH_ORDER_KEY,
+    FILE_POSITIONS,
+    HISTOGRAM,
+    HISTOGRAM_BUCKET,
     PARTITION_KEY,
     TTL_ATTRIBUTE,
     batch_order,
@@ -30,6 +33,7 @@ from campaign.domain.models import (
     StatusCounts,
 )
 from campaign.domain.status import EmailStatus
+from campaign.limits import HISTOGRAM_BUCKETS
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -69,6 +73,7 @@ def send_row_item(row: SendRow, expires_at: int) -> Item:
             "errorKind": row.error_kind,
             "resentAs": row.resent_as,
             "resendOf": row.resend_of,
+            HISTOGRAM_BUCKET: row.bucket,
             TTL_ATTRIBUTE: expires_at,
         }
     )
@@ -96,6 +101,7 @@ def send_row_from_item(item: Item) -> SendRow:
         error_kind=data.get("errorKind"),
         resent_as=data.get("resentAs"),
         resend_of=data.get("resendOf"),
+        bucket=int(data.get(HISTOGRAM_BUCKET, 0)),
     )
 
 
@@ -203,6 +209,25 @@ def batch_listing_from_item(item: Item) -> BatchListing:
             error=int(data.get("error", 0)),
         ),
         resent=int(data.get("resent", 0)),
+        histogram=histogram_from_attribute(data.get(HISTOGRAM, {})),
+        file_positions=int(data.get(FILE_POSITIONS, 0)),
+    )
+
+
+# A batch's per-stretch counts are one map attribute: "<status initial><stretch>" -> rows, e.g. "q3".
+_INITIAL = {status: status.value[0].lower() for status in EmailStatus}
+
+
+def histogram_key(status: EmailStatus, bucket: int) -> str:
+    return f"{_INITIAL[status]}{bucket}"
+
+
+def histogram_from_attribute(counted: dict[str, Any]) -> tuple[StatusCounts, ...]:
+    if not counted:
+        return ()
+    return tuple(
+        StatusCounts(*(int(counted.get(histogram_key(status, bucket), 0)) for status in EmailStatus))
+        for bucket in range(HISTOGRAM_BUCKETS)
     )
 
 
@@ -243,8 +268,15 @@ def counts_item(listing: BatchListing, expires_at: int) -> Item:
             "batchId": listing.batch_id,
             "createdAt": listing.created_at,
             "positions": listing.positions,
+            FILE_POSITIONS: listing.file_positions,
             **{status: getattr(listing.counts, status) for status in StatusCounts._fields},
             "resent": listing.resent or None,
+            HISTOGRAM: {
+                histogram_key(status, bucket): counts.of(status)
+                for bucket, counts in enumerate(listing.histogram)
+                for status in EmailStatus
+                if counts.of(status)
+            },
             TTL_ATTRIBUTE: expires_at,
         }
     )

@@ -63,8 +63,24 @@ LISTED_ATTRIBUTES = (
     "resentAs",
     "resendOf",
 )
+# A batch's counts per stretch of its file (a map), the file's data records it divides, and the
+# stretch a row is in (campaign/domain/histogram.py).
+HISTOGRAM = "h"
+FILE_POSITIONS = "filePositions"
+HISTOGRAM_BUCKET = "bucket"
 # What a global listing needs to plan a page from a batch's summary.
-BATCH_SUMMARY_ATTRIBUTES = ("batchId", "createdAt", "positions", "pending", "queued", "sent", "error", "resent")
+BATCH_SUMMARY_ATTRIBUTES = (
+    "batchId",
+    "createdAt",
+    "positions",
+    FILE_POSITIONS,
+    "pending",
+    "queued",
+    "sent",
+    "error",
+    "resent",
+    HISTOGRAM,
+)
 
 
 def send_pk(send_id: str) -> str:

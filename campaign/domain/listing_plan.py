@@ -21,6 +21,7 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from campaign.domain.cursor import Position
+from campaign.domain.histogram import end_for, expected_rows
 from campaign.domain.models import BatchListing, SendRow
 from campaign.domain.status import EmailStatus
 from campaign.limits import LISTING_STRIPES
@@ -64,14 +65,6 @@ def family_reads(statuses: Iterable[EmailStatus]) -> tuple[FamilyRead, ...]:
     return tuple(reads)
 
 
-def _read_count(batch: BatchListing, read: FamilyRead) -> int:
-    return sum(batch.counts.of(status) for status in _FAMILY_STATUSES[read.family])
-
-
-def _kept_count(batch: BatchListing, read: FamilyRead) -> int:
-    return sum(batch.counts.of(status) for status in read.keep)
-
-
 class Span(NamedTuple):
     """Positions [start, end) of one batch that the page reads."""
 
@@ -86,20 +79,19 @@ def plan_spans(
     """The ranges expected to hold about `need` rows, batch after batch from `start` (the first of
     `batches`, or before it). A batch whose counts promise nothing is taken whole (its reads cost
     requests, not rows)."""
+    kept = frozenset().union(*(read.keep for read in reads))
     spans: list[Span] = []
     expected = 0.0
     for batch in batches:
         first = start.seq if start is not None and batch.batch_id == start.batch_id else 0
         if first >= batch.positions:
             continue
-        density = sum(_kept_count(batch, read) for read in reads) / batch.positions
-        rest = batch.positions - first
-        if density > 0 and expected + density * rest >= need:
-            end = min(batch.positions, first + max(1, math.ceil((need - expected) / density)))
-            spans.append(Span(batch, first, end))
+        end = end_for(batch, kept, first, need - expected)
+        if end is not None:
+            spans.append(Span(batch, first, max(end, first + 1)))
             return spans
         spans.append(Span(batch, first, batch.positions))
-        expected += density * rest
+        expected += expected_rows(batch, kept, first, batch.positions)
     return spans
 
 
@@ -127,17 +119,20 @@ def _stripe(position: int) -> int:
     return position % LISTING_STRIPES
 
 
-def queries_for(spans: Sequence[Span], read: FamilyRead, need: int) -> list[IndexQuery]:
+def queries_for(spans: Sequence[Span], read: FamilyRead, need: int, *, limit: int | None = None) -> list[IndexQuery]:
     """A query per stripe that holds positions of a span. Its limit is what the counts lead one to
-    expect in that stripe, with room for chance; a limit that is reached ends the page there."""
+    expect in that stripe, with room for chance (or `limit`); a limit that is reached ends the page
+    there."""
     queries = []
+    # No stripe holds more than its share of a page: stripes interleave position by position.
+    share = math.ceil(need / LISTING_STRIPES) + 2
     for span in spans:
-        width = span.end - span.start
-        per_stripe = _read_count(span.batch, read) / span.batch.positions * width / LISTING_STRIPES
-        limit = min(need + 1, max(3, math.ceil(1.5 * per_stripe) + 2))
+        statuses = _FAMILY_STATUSES[read.family]
+        per_stripe = expected_rows(span.batch, statuses, span.start, span.end) / LISTING_STRIPES
+        span_limit = limit if limit is not None else max(3, min(math.ceil(1.5 * per_stripe) + 2, share))
         for offset in _stripes_in(span.start, span.end):
             stripe = _stripe(span.start + offset)
-            queries.append(IndexQuery(span.batch.batch_id, read.family, stripe, span.start, span.end, limit))
+            queries.append(IndexQuery(span.batch.batch_id, read.family, stripe, span.start, span.end, span_limit))
     return queries
 
 
@@ -198,14 +193,18 @@ def read_page(
     When every family asked for is read in the same round (the open ones alone, or the final ones
     alone), the second round is free: a first pass that found less than a page (the counts promised
     rows that sit elsewhere in the batch, as when a campaign is sent in file order) is followed by a
-    second pass over the next positions. Rows only ever leave the open families and only ever enter
-    the final ones, so reading either kind at two moments cannot make a row that stays in it vanish.
+    second pass over the rest of that batch, each stripe asked for its share of what is missing, in
+    position order (stripes interleave row by row, so their shares end near one another). Rows only
+    ever leave the open families and only ever enter the final ones, so reading either kind at two
+    moments cannot make a row that stays in it vanish.
     """
     kept: dict[tuple[str, int], SendRow] = {}
     keep = {read.family: read.keep for read in reads}
 
-    def read_pass(spans: list[Span], round_reads: Sequence[FamilyRead], need: int) -> list[Span]:
-        queries = [query for read in round_reads for query in queries_for(spans, read, need)]
+    def read_pass(
+        spans: list[Span], round_reads: Sequence[FamilyRead], need: int, limit: int | None = None
+    ) -> list[Span]:
+        queries = [query for read in round_reads for query in queries_for(spans, read, need, limit=limit)]
         if not queries:
             return spans
         answers = list(zip(queries, read_round(queries), strict=True))
@@ -223,10 +222,11 @@ def read_page(
         spans = read_pass(spans, reads, first)
         found = sum(1 for row in kept.values() if row is not _DROPPED)
         onward = _after(spans, batches, None) if spans == planned and found < first else None
-        if onward is not None:
-            ids = [batch.batch_id for batch in batches]
-            rest = batches[ids.index(onward.batch_id) :] if onward.batch_id in ids else []
-            spans += read_pass(plan_spans(rest, onward, reads, first - found), reads, first - found)
+        batch = next((b for b in batches if onward is not None and b.batch_id == onward.batch_id), None)
+        if onward is not None and batch is not None:
+            missing = first - found
+            share = math.ceil(missing / LISTING_STRIPES) + 1
+            spans += read_pass([Span(batch, onward.seq, batch.positions)], reads, missing, limit=share)
     page = _assemble(spans, kept, batches, more_batches, first=first, max_bytes=max_bytes)
     ran_out = more_batches is not None and page.next_position == more_batches and len(page.rows) < first
     return page._replace(short_of_batches=ran_out)
@@ -247,6 +247,7 @@ def _assemble(
 ) -> PageRows:
     rows: list[SendRow] = []
     weight = 0
+    last_created = ""  # the creation time of the batch of the last row kept
     for span in spans:
         in_span = sorted(
             (
@@ -262,8 +263,9 @@ def _assemble(
             weight += row_json_bytes(row)
             if rows and (len(rows) == first or weight > max_bytes):
                 last = rows[-1]
-                return PageRows(rows, Position(span.batch.created_at, last.batch_id, last.seq + 1))
+                return PageRows(rows, Position(last_created, last.batch_id, last.seq + 1))
             rows.append(row)
+            last_created = span.batch.created_at
     return PageRows(rows, _after(spans, batches, more_batches))
 
 

@@ -34,6 +34,8 @@ class SendRow(NamedTuple):
     error_kind: str | None = None
     resent_as: str | None = None
     resend_of: str | None = None
+    # Which stretch of its batch's file the row is in (see BatchListing.histogram).
+    bucket: int = 0
 
 
 class BatchState(StrEnum):
@@ -101,10 +103,16 @@ class StatusCounts(NamedTuple):
 class BatchListing(NamedTuple):
     """What a listing needs to know of a batch: where its rows sit and how many of each status there
     are. `positions` is one past the highest `seq` a row of the batch may have (the file's data
-    records, then any resends); the counts are kept by the stream consumer, so they may lag a little."""
+    records, then any resends). `histogram` splits the counts by stretch of the file (HISTOGRAM_BUCKETS
+    equal stretches of its data records, resends in the last), so a listing knows where a campaign
+    sent in file order has its SENT rows and where its QUEUED ones. The counts are kept by the stream
+    consumer, so they may lag a little."""
 
     batch_id: str
     created_at: str
     positions: int
     counts: StatusCounts
     resent: int = 0
+    histogram: tuple[StatusCounts, ...] = ()
+    # The file's data records: the positions the histogram's stretches divide.
+    file_positions: int = 0

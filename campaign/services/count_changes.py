@@ -2,18 +2,20 @@
 
 DynamoDB Streams delivers each change of a send row (a creation at ingest, a status change by the
 worker, a re-drive's mark) in order per row. The consumer adds up what a whole delivery of records
-did to each batch and writes each batch's counts once: one transaction (per 100 batches) whatever
-the number of rows changed, so a campaign sending 1,000 emails a second updates its counts item a
-few times a second, not 1,000. A delivery Lambda retries is the same records, so the same token:
-DynamoDB applies it once.
+did to each batch, in total and per stretch of its file, and writes each batch's counts once: one
+transaction (per 100 batches) whatever the number of rows changed, so a campaign sending 1,000
+emails a second updates its counts item a few times a second, not 1,000. A delivery Lambda retries
+is the same records, so the same token: DynamoDB applies it once.
 """
 
 import hashlib
 from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from campaign.aws.batch_counts import BatchCounts, CountChange
-from campaign.aws.table_schema import PARTITION_KEY, SEND_PREFIX
+from campaign.aws.items import histogram_key
+from campaign.aws.table_schema import HISTOGRAM_BUCKET, PARTITION_KEY, SEND_PREFIX
 from campaign.domain.status import EmailStatus
 
 _FIELD = {status: status.value.lower() for status in EmailStatus}
@@ -25,17 +27,25 @@ def _status(image: Mapping[str, Any] | None) -> EmailStatus | None:
     return EmailStatus(image["status"]["S"])
 
 
+def _bucket(image: Mapping[str, Any]) -> int:
+    return int(image.get(HISTOGRAM_BUCKET, {}).get("N", 0))
+
+
 def _change(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> CountChange:
     before, after = _status(old), _status(new)
-    amounts = dict.fromkeys(CountChange._fields, 0)
+    amounts = dict.fromkeys(("pending", "queued", "sent", "error", "resent"), 0)
+    stretches: dict[str, int] = {}
     if before != after:
+        bucket = _bucket(new)
         if before is not None:
             amounts[_FIELD[before]] -= 1
+            stretches[histogram_key(before, bucket)] = -1
         if after is not None:
             amounts[_FIELD[after]] += 1
+            stretches[histogram_key(after, bucket)] = 1
     if "resentAs" in new and not (old and "resentAs" in old):
         amounts["resent"] += 1
-    return CountChange(**amounts)
+    return CountChange(**amounts, histogram=MappingProxyType(stretches))
 
 
 def count_changes(records: Iterable[Mapping[str, Any]]) -> dict[str, CountChange]:

@@ -29,6 +29,7 @@ from campaign.aws.send_queue import SendJob, SendQueue
 from campaign.aws.send_rows import SendRows
 from campaign.domain.clock import from_iso, to_iso
 from campaign.domain.csv_rules import CampaignRow, ParsedCsv, parse_campaign_csv
+from campaign.domain.histogram import bucket_of
 from campaign.domain.ids import batch_id_for, body_key_for, message_key_for, send_id_for
 from campaign.domain.models import (
     STARTABLE_STATES,
@@ -311,6 +312,7 @@ def candidate_for(batch: BatchRecord, row: CampaignRow) -> Candidate:
         updated_at=batch.created_at,
         content=row.content,
         content_json_bytes=len(json.dumps(row.content)),
+        bucket=bucket_of(row.seq, batch.total),
     )
     key = message_key_for(row.email_key, row.subject, row.content)
     # The row as the worker leaves it (an error and a provider id added): it must still fit.

@@ -18,6 +18,7 @@ from campaign.aws.send_index import SendIndex
 from campaign.aws.send_queue import SendJob, SendQueue
 from campaign.aws.send_rows import SendRows
 from campaign.domain.clock import now_iso
+from campaign.domain.histogram import LAST_BUCKET
 from campaign.domain.ids import resend_id_for
 from campaign.domain.models import SendRow
 from campaign.domain.retention import Retention
@@ -116,6 +117,7 @@ def resend_row(row: SendRow, resend: ResendGateways) -> SendRow | None:
             body_key=row.body_key,
             content_json_bytes=row.content_json_bytes,
             resend_of=row.send_id,
+            bucket=LAST_BUCKET,
         )
         resend.rows.put_new(fresh, resend.retention.expiry_of(row.created_at))
         resend.rows.mark_resent(row, resend_id, now)

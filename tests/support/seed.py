@@ -5,6 +5,7 @@ from collections.abc import Sequence
 
 from campaign.aws.batch_counts import BatchCounts
 from campaign.aws.send_rows import SendRows
+from campaign.domain.histogram import bucket_of
 from campaign.domain.ids import batch_id_for, send_id_for
 from campaign.domain.models import SendRow
 from campaign.domain.retention import Retention
@@ -30,6 +31,7 @@ def seed_batch(table_name: str, name: str, created_at: str, statuses: Sequence[E
             updated_at=created_at,
             content=f"Hello {seq}",
             content_json_bytes=len(f'"Hello {seq}"'),
+            bucket=bucket_of(seq, len(statuses)),
         )
         for seq, status in enumerate(statuses)
     ]

@@ -88,8 +88,8 @@ def _walk(index: Index, batches: Sequence[BatchListing], statuses: Sequence[Emai
     start: Position | None = None
     listed: list[SendRow] = []
     for _ in range(10_000):
-        ids = [batch.batch_id for batch in batches]
-        later = batches[ids.index(start.batch_id) :] if start is not None else batches
+        # As list_sends picks them: the batches at or after the cursor's in (createdAt, batchId) order
+        later = [b for b in batches if start is None or (b.created_at, b.batch_id) <= start[:2]]
         before = index.rounds
         page = read_page(later, None, start, reads, first=first, max_bytes=10**12, read_round=index.read_round)
         assert len(page.rows) <= first
@@ -110,13 +110,14 @@ def scenarios(draw: st.DrawFn) -> tuple[Index, list[BatchListing], dict[str, int
     batches = []
     positions: dict[str, int] = {}
     for number in range(draw(st.integers(1, 4))):
-        name, created = f"b{number}", f"2026-11-24T10:{number:02d}:00.000000Z"
+        # Some batches share their creation time: the order then goes by batch id
+        name, created = f"b{number}", f"2026-11-24T10:{draw(st.integers(0, 2)):02d}:00.000000Z"
         size = draw(st.integers(0, 90))
         rows = [_row(name, seq, draw(statuses), created) for seq in range(size)]
         index.rows |= {(name, row.seq): row for row in rows}
         positions[name] = size
         batches.append(_listing(name, created, rows, size))
-    batches.sort(key=lambda batch: batch.created_at, reverse=True)
+    batches.sort(key=lambda batch: (batch.created_at, batch.batch_id), reverse=True)
     wanted = draw(st.lists(statuses, min_size=1, max_size=4, unique=True))
     return index, batches, positions, wanted, draw(st.integers(1, 60)), draw(st.integers(0, 2**32))
 
