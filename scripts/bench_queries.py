@@ -11,7 +11,7 @@ Ours is `list_sends` (what the GraphQL resolver calls); "items read" counts ever
 for it, the batch summaries included (ScannedCount of each Query, each item a GetItem found), and a
 round is a set of requests made side by side (the summaries, then each `read_round`). The naive
 baseline scans the whole table with a FilterExpression for every page (scripts/bench_naive.py). Both
-must return the same rows in the same order.
+must return the same rows in the same order, page for page (the naive pages take the sizes of ours).
 
 The data: 40 uploads of 2,500 rows twelve hours apart. The older ones are sent (95% SENT, 5% ERROR,
 spread through each file); the three newest are still sending. Two of those have their statuses
@@ -227,19 +227,31 @@ class ComboResult:
     seconds: float  # mostly moto's and botocore's time: for orientation only
 
 
-def _walk_ours(table: str, combo: Combo) -> tuple[list[str], int, int]:
-    """The rows of up to `combo.pages` pages, how many pages that was, and the most rounds a page took."""
-    rows: list[str] = []
+def _walk_ours(table: str, combo: Combo) -> tuple[list[list[str]], int]:
+    """The rows of up to `combo.pages` pages, page by page, and the most rounds a page took."""
+    pages: list[list[str]] = []
     after: str | None = None
-    pages = rounds = 0
+    rounds = 0
     for _ in range(combo.pages):
         index = RoundCountingIndex(table)
         page = list_sends(index, combo.where, first=PAGE, after=after)
-        rows += [row.send_id for row in page.rows]
-        pages, rounds, after = pages + 1, max(rounds, index.rounds), page.next_cursor
+        pages.append([row.send_id for row in page.rows])
+        rounds, after = max(rounds, index.rounds), page.next_cursor
         if after is None:
             break
-    return rows, pages, rounds
+    return pages, rounds
+
+
+def _walk_naive(table: str, combo: Combo, sizes: list[int]) -> list[list[str]]:
+    """The naive listing's pages of the same sizes as ours (each one a Scan of the whole table)."""
+    pages: list[list[str]] = []
+    after = None
+    for size in sizes:
+        rows, _ = naive_list(table, combo.naive(), first=max(1, size), after=after)
+        pages.append([row.send_id for row in rows])
+        if rows:
+            after = (rows[-1].created_at, rows[-1].batch_id, rows[-1].seq)
+    return pages
 
 
 def measure(table: str, data: Dataset, meter: CallMeter, prefix: str = "") -> dict[str, dict[str, ComboResult]]:
@@ -247,19 +259,20 @@ def measure(table: str, data: Dataset, meter: CallMeter, prefix: str = "") -> di
     for combo in combos(data):
         meter.phase = f"{prefix}ours:{combo.name}"
         started = time.perf_counter()
-        ours, pages, rounds = _walk_ours(table, combo)
+        ours, rounds = _walk_ours(table, combo)
         stats = meter.of(meter.phase)
+        returned = sum(len(page) for page in ours)
         results["ours"][combo.name] = ComboResult(
-            pages, len(ours), stats.total, stats.scanned_count, stats.count, rounds, time.perf_counter() - started
+            len(ours), returned, stats.total, stats.scanned_count, stats.count, rounds, time.perf_counter() - started
         )
         meter.phase = f"{prefix}naive:{combo.name}"
         started = time.perf_counter()
-        naive, _ = naive_list(table, combo.naive(), first=max(1, len(ours)), after=None)
+        naive = _walk_naive(table, combo, [len(page) for page in ours])
         stats = meter.of(meter.phase)
         results["naive"][combo.name] = ComboResult(
-            1, len(naive), stats.total, stats.scanned_count, stats.count, 1, time.perf_counter() - started
+            len(naive), returned, stats.total, stats.scanned_count, stats.count, 1, time.perf_counter() - started
         )
-        if [row.send_id for row in naive] != ours or not ours:
+        if naive != ours or not returned:
             raise RuntimeError(f"{combo.name}: ours and the naive listing disagree, or return nothing")
     meter.phase = "-"
     return results
