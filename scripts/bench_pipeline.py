@@ -33,7 +33,7 @@ from campaign.aws.clients import clear_client_cache, client
 from campaign.config import clear_settings_cache
 from campaign.domain.ids import batch_id_for
 from campaign.domain.retention import Retention
-from campaign.local.provision import LocalResources, provision
+from campaign.local.provision import LocalResources, environment_of, provision
 from campaign.local.sqs_poller import Handler, poll_once
 from campaign.services.ingest import IngestGateways, ingest_csv, ingest_gateways_for
 from scripts.bench_calls import CallMeter, PhaseStats, zero_cost_aws
@@ -150,12 +150,7 @@ def fresh_stack(endpoint: str) -> LocalResources:
     urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=30).close()
     clear_client_cache()
     resources = provision("bench")
-    os.environ |= {
-        "TABLE_NAME": resources.table_name,
-        "QUEUE_URL": resources.queue_url,
-        "SENDER_ADDRESS": resources.sender_address,
-        "UPLOAD_BUCKET": resources.upload_bucket,
-    }
+    os.environ |= environment_of(resources)
     clear_settings_cache()
     worker.handler._rows.cache_clear()
     worker.handler._sender.cache_clear()

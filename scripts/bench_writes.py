@@ -96,7 +96,7 @@ from campaign.local.emulator import (
     install_transaction_checks_first,
     install_transaction_tokens,
 )
-from campaign.local.provision import LocalResources, provision
+from campaign.local.provision import LocalResources, environment_of, provision
 from campaign.local.sqs_poller import poll_once
 from campaign.local.stream_poller import StreamPoller
 from campaign.observability import logger
@@ -350,12 +350,7 @@ def _reset_process_caches() -> None:
 
 def _stack(send_mode: str) -> LocalResources:
     resources = provision("bench")
-    os.environ |= {
-        "TABLE_NAME": resources.table_name,
-        "QUEUE_URL": resources.queue_url,
-        "DLQ_URL": resources.dlq_url,
-        "SENDER_ADDRESS": resources.sender_address,
-        "UPLOAD_BUCKET": resources.upload_bucket,
+    os.environ |= environment_of(resources) | {
         "ENQUEUE_DELAY_SECONDS": "0",
         "SEND_MODE": send_mode,
         "MAX_RECEIVE_COUNT": "5",

@@ -29,7 +29,7 @@ from campaign.local.emulator import (
     install_transaction_checks_first,
     install_transaction_tokens,
 )
-from campaign.local.provision import LocalResources, provision
+from campaign.local.provision import LocalResources, environment_of, provision
 from campaign.local.sqs_poller import PollResult, poll_once
 from campaign.local.stream_poller import StreamPoller
 from campaign.observability import logger
@@ -101,14 +101,11 @@ def aws() -> Iterator[None]:
 def stack(aws: None, monkeypatch: pytest.MonkeyPatch) -> LocalResources:
     """The table, queues and SES identity, created as the local stack and Terraform create them."""
     resources = provision("test")
-    monkeypatch.setenv("TABLE_NAME", resources.table_name)
-    monkeypatch.setenv("QUEUE_URL", resources.queue_url)
-    monkeypatch.setenv("DLQ_URL", resources.dlq_url)
-    monkeypatch.setenv("SENDER_ADDRESS", resources.sender_address)
+    for name, value in environment_of(resources).items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("ENQUEUE_DELAY_SECONDS", "0")
     monkeypatch.setenv("SEND_MODE", "dry-run")
     monkeypatch.setenv("API_KEY", TEST_API_KEY)
-    monkeypatch.setenv("UPLOAD_BUCKET", resources.upload_bucket)
     reset_process_caches()
     return resources
 

@@ -18,6 +18,17 @@ class LocalResources(NamedTuple):
     upload_bucket: str
 
 
+def environment_of(resources: LocalResources) -> dict[str, str]:
+    """The settings the Lambdas read to find these resources (campaign/config.py)."""
+    return {
+        "TABLE_NAME": resources.table_name,
+        "QUEUE_URL": resources.queue_url,
+        "DLQ_URL": resources.dlq_url,
+        "SENDER_ADDRESS": resources.sender_address,
+        "UPLOAD_BUCKET": resources.upload_bucket,
+    }
+
+
 def resource_names(stage: str) -> tuple[str, str, str]:
     """(table, queue, dlq) names: the same pattern as terraform/locals.tf."""
     prefix = f"csv-campaign-{stage}"

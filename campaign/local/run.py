@@ -18,7 +18,7 @@ from contextlib import contextmanager
 
 from campaign.aws.clients import clear_client_cache
 from campaign.config import clear_settings_cache
-from campaign.local.provision import LocalResources, provision
+from campaign.local.provision import LocalResources, environment_of, provision
 from campaign.local.sqs_poller import poll_once
 from campaign.local.stream_ingest_runner import watch_uploads
 from campaign.local.stream_poller import StreamPoller
@@ -58,16 +58,6 @@ def _base_environment() -> dict[str, str]:
         # Terraform sets both on the Lambdas; without a namespace every metric flush raises (a 500 on upload).
         "POWERTOOLS_METRICS_NAMESPACE": "CampaignLocal",
         "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
-    }
-
-
-def _resource_environment(resources: LocalResources) -> dict[str, str]:
-    return {
-        "TABLE_NAME": resources.table_name,
-        "QUEUE_URL": resources.queue_url,
-        "DLQ_URL": resources.dlq_url,
-        "SENDER_ADDRESS": resources.sender_address,
-        "UPLOAD_BUCKET": resources.upload_bucket,
     }
 
 
@@ -128,7 +118,7 @@ def main() -> None:
         _wait_for(f"http://127.0.0.1:{EMULATOR_PORT}/moto-api/data.json")
         clear_client_cache()
         resources = provision("local")
-        env |= _resource_environment(resources)
+        env |= environment_of(resources)
         os.environ.update(env)
         clear_settings_cache()
         api = [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", API_HOST]

@@ -96,6 +96,9 @@ def _judge_dead_letter(letter: DeadLetter, resend: ResendGateways) -> SendJob | 
     return SendJob(resent.send_id, resent.batch_id) if resent is not None else "drop"
 
 
+_MESSAGE_FIELDS = ("batch_id", "email", "subject", "created_at", "content", "body_key", "content_json_bytes")
+
+
 def resend_row(row: SendRow, resend: ResendGateways) -> SendRow | None:
     """The new row that sends `row` again: created (once), then named on the old row. A re-drive that
     stopped between the two finds the new row and finishes."""
@@ -104,18 +107,13 @@ def resend_row(row: SendRow, resend: ResendGateways) -> SendRow | None:
         return None
     now = now_iso()
     if row.resent_as is None:
+        # The same message (address, subject, body), as a fresh send after the file's rows.
         fresh = SendRow(
+            **{field: getattr(row, field) for field in _MESSAGE_FIELDS},
             send_id=resend_id,
-            batch_id=row.batch_id,
             seq=resend.counts.next_position(row.batch_id),
-            email=row.email,
-            subject=row.subject,
             status=EmailStatus.QUEUED,
-            created_at=row.created_at,
             updated_at=now,
-            content=row.content,
-            body_key=row.body_key,
-            content_json_bytes=row.content_json_bytes,
             resend_of=row.send_id,
             bucket=LAST_BUCKET,
         )
