@@ -3,7 +3,8 @@
 Fidelity (tests install these too):
 * DynamoDB evaluates a conditional write atomically per item; moto evaluates the condition and
   applies the write without a lock, so two threads can both pass `attribute_not_exists`. A lock
-  around moto's item writes restores DynamoDB's guarantee (the race tests rely on it).
+  around moto's item writes restores DynamoDB's guarantee (the race tests rely on it). Reads take
+  the same lock, so a Query or Scan never walks moto's dicts while a write changes them.
 * TransactWriteItems with a ClientRequestToken is idempotent for ten minutes in DynamoDB (a repeat
   of a call that succeeded succeeds without writing again); moto ignores the token. The stream
   consumer relies on it, so the emulator honours it.
