@@ -101,7 +101,9 @@ class CountingKeys(MessageKeys):
     def __init__(self) -> None:
         self.claimed = 0
 
-    def claim(self, batch_id: str, claims: Sequence[KeyClaim], now: datetime) -> dict[str, HeldElsewhere]:
+    def claim(
+        self, batch_id: str, claims: Sequence[KeyClaim], now: datetime, expires_at: int
+    ) -> dict[str, HeldElsewhere]:
         self.claimed += len(claims)
         return {}
 

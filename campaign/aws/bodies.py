@@ -1,5 +1,7 @@
-"""Bodies too large to sit in their send rows: stored once per batch and content, read by the worker
-that sends them and by listings that show them."""
+"""Bodies too large to sit in their send rows, read by the worker that sends them and by listings
+that show them. A row's `body_key` is the table key of the item that holds its body: its message
+key's item when no other row of its ingest carries the same body, a body item the rows share when
+some do (campaign/services/ingest.py decides)."""
 
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
@@ -7,9 +9,7 @@ from functools import lru_cache
 from campaign.aws.bulk import get_all, put_all
 from campaign.aws.clients import client
 from campaign.aws.items import body_from_item, body_item
-from campaign.aws.table_schema import PARTITION_KEY, body_pk
-
-_BODY_KEY_START = len(body_pk(""))
+from campaign.aws.table_schema import PARTITION_KEY
 
 
 class Bodies:
@@ -18,13 +18,14 @@ class Bodies:
         self._ddb = client("dynamodb")
 
     def put(self, bodies: Mapping[str, str], expires_at: int) -> None:
-        """Store bodies by key. A body is immutable, so writing it again (a resumed ingest) is harmless."""
+        """Store shared bodies by item key. A body is immutable, so writing it again (a resumed
+        ingest) is harmless."""
         put_all(self._ddb, self._table, [body_item(key, content, expires_at) for key, content in bodies.items()])
 
     def get_many(self, body_keys: Sequence[str]) -> dict[str, str]:
-        keys = [{PARTITION_KEY: {"S": body_pk(key)}} for key in dict.fromkeys(body_keys)]
+        keys = [{PARTITION_KEY: {"S": key}} for key in dict.fromkeys(body_keys)]
         items = get_all(self._ddb, self._table, keys, consistent=False)
-        return {item[PARTITION_KEY]["S"][_BODY_KEY_START:]: body_from_item(item) for item in items}
+        return {item[PARTITION_KEY]["S"]: body_from_item(item) for item in items}
 
 
 class CachedBodies:
@@ -38,9 +39,7 @@ class CachedBodies:
         self.get = lru_cache(maxsize=max_entries)(self._read)
 
     def _read(self, body_key: str) -> str:
-        response = self._ddb.get_item(
-            TableName=self._table, Key={PARTITION_KEY: {"S": body_pk(body_key)}}, ConsistentRead=True
-        )
+        response = self._ddb.get_item(TableName=self._table, Key={PARTITION_KEY: {"S": body_key}}, ConsistentRead=True)
         if "Item" not in response:
             raise LookupError(f"body {body_key} is missing")
         return body_from_item(response["Item"])

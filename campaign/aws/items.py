@@ -17,10 +17,8 @@ from campaign.aws.table_schema import (
     TTL_ATTRIBUTE,
     batch_order,
     batch_pk,
-    body_pk,
     counts_pk,
     listing_keys,
-    message_pk,
     send_pk,
 )
 from campaign.domain.models import (
@@ -110,11 +108,15 @@ def send_row_from_item(item: Item) -> SendRow:
 _COMPRESSION_WORTH = 0.9
 
 
-def body_item(body_key: str, content: str, expires_at: int) -> Item:
+def body_attributes(content: str) -> dict[str, object]:
+    """A body as stored, in a body item or in the message key of the one row that carries it."""
     raw = content.encode()
     packed = zlib.compress(raw, 6)
-    body = {"contentZ": packed} if len(packed) < _COMPRESSION_WORTH * len(raw) else {"content": content}
-    return to_attributes({PARTITION_KEY: body_pk(body_key), **body, TTL_ATTRIBUTE: expires_at})
+    return {"contentZ": packed} if len(packed) < _COMPRESSION_WORTH * len(raw) else {"content": content}
+
+
+def body_item(item_key: str, content: str, expires_at: int) -> Item:
+    return to_attributes({PARTITION_KEY: item_key, **body_attributes(content), TTL_ATTRIBUTE: expires_at})
 
 
 def body_from_item(item: Item) -> str:
@@ -123,12 +125,6 @@ def body_from_item(item: Item) -> str:
         packed = data["contentZ"]
         return zlib.decompress(packed.value if isinstance(packed, Binary) else packed).decode()
     return str(data["content"])
-
-
-def message_key_item(message_key: str, batch_id: str, send_id: str, expires_at: int) -> Item:
-    return to_attributes(
-        {PARTITION_KEY: message_pk(message_key), "batchId": batch_id, "sendId": send_id, TTL_ATTRIBUTE: expires_at}
-    )
 
 
 def batch_item(batch: BatchRecord, expires_at: int) -> Item:

@@ -1,9 +1,15 @@
 """Message keys: the first upload to accept a message holds its key for the deduplication window.
 
-A key is taken with a conditional put inside TransactWriteItems, 100 keys a request: each put
-succeeds only if no unexpired key exists, so two uploads that share rows, racing, agree on one holder
-per row. A transaction is all or nothing; when some of its keys are held already, DynamoDB cancels it
-and says which (with the holder's item), and the rest are put again without them.
+A key is taken with a conditional update inside TransactWriteItems, up to 100 keys (and 4 MB) a
+request: each succeeds only if no other upload holds the key within its window, so two uploads that
+share rows, racing, agree on one holder per row. A transaction is all or nothing; when some of its
+keys are held already, DynamoDB cancels it and says which (with the holder's item), and the rest are
+taken again without them.
+
+A key may carry its row's body (see KeyClaim): writing it in the same transaction write saves the
+ingest one BatchWriteItem per 25 such rows, for the same write units up to 2 KB. The body is set only
+where the key has none, so a later upload that takes the key after the window (and may carry no
+body) never removes the body an earlier batch's rows read; the key's TTL only ever moves later.
 """
 
 from collections.abc import Sequence
@@ -14,11 +20,11 @@ from botocore.exceptions import ClientError
 
 from campaign.aws.bulk import IncompleteWriteError, chunks
 from campaign.aws.clients import client
-from campaign.aws.items import from_attributes, message_key_item, to_attributes
+from campaign.aws.items import body_attributes, from_attributes, to_attributes
 from campaign.aws.retry import attempts, backoff, is_throttling
-from campaign.aws.table_schema import TTL_ATTRIBUTE
+from campaign.aws.table_schema import ACCEPTED_UNTIL, PARTITION_KEY, TTL_ATTRIBUTE, message_pk
 from campaign.domain.retention import Retention
-from campaign.limits import DYNAMODB_TRANSACT_MAX
+from campaign.limits import DYNAMODB_TRANSACT_MAX, DYNAMODB_TRANSACT_MAX_BYTES
 
 # Reasons a put is cancelled without being wrong: another transaction touched the item at the same
 # moment, or DynamoDB is busy. Such puts are tried again.
@@ -28,6 +34,8 @@ _RETRY_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "Provision
 class KeyClaim(NamedTuple):
     message_key: str
     send_id: str
+    # The row's body, when the key is where it is stored.
+    body: str | None = None
 
 
 class HeldElsewhere(NamedTuple):
@@ -43,16 +51,19 @@ class MessageKeys:
         self._retention = retention
         self._ddb = client("dynamodb")
 
-    def claim(self, batch_id: str, claims: Sequence[KeyClaim], now: datetime) -> dict[str, HeldElsewhere]:
+    def claim(
+        self, batch_id: str, claims: Sequence[KeyClaim], now: datetime, expires_at: int
+    ) -> dict[str, HeldElsewhere]:
         """Take every key that no other upload holds; returns those that one does (by message key).
-        Keys this batch holds already (a resumed ingest) count as taken."""
+        Keys this batch holds already (a resumed ingest) are taken again, adding a body they lack.
+        `expires_at` is the TTL of the batch's rows: a key that holds a body must outlive them."""
         held: dict[str, HeldElsewhere] = {}
-        pending = list(claims)
+        pending = [_Write(self._update_request(batch_id, c, now, expires_at), c) for c in claims]
         setbacks = 0
         while pending:
-            retry: list[KeyClaim] = []
-            for chunk in chunks(pending, DYNAMODB_TRANSACT_MAX):
-                retry.extend(self._put(batch_id, chunk, now, held))
+            retry: list[_Write] = []
+            for transaction in _transactions(pending):
+                retry.extend(self._write(batch_id, transaction, held))
             if retry and len(retry) == len(pending):  # nothing settled: back off before trying again
                 if setbacks >= len(attempts()):
                     raise IncompleteWriteError(f"{len(retry)} message keys could not be written after retries")
@@ -61,52 +72,87 @@ class MessageKeys:
             pending = retry
         return held
 
-    def _put(
-        self, batch_id: str, chunk: Sequence[KeyClaim], now: datetime, held: dict[str, HeldElsewhere]
-    ) -> list[KeyClaim]:
-        """One transaction; records the keys held elsewhere and returns the claims to put again."""
-        expires_at = self._retention.key_expiry(now)
+    def _write(self, batch_id: str, transaction: Sequence["_Write"], held: dict[str, HeldElsewhere]) -> list["_Write"]:
+        """One transaction; records the keys held elsewhere and returns the writes to send again."""
         try:
-            self._ddb.transact_write_items(
-                TransactItems=[self._put_request(batch_id, c, now, expires_at) for c in chunk]
-            )
+            self._ddb.transact_write_items(TransactItems=[w.request for w in transaction])
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code")
             if code != "TransactionCanceledException":
                 if is_throttling(exc):
-                    return list(chunk)
+                    return list(transaction)
                 raise
-            return self._settle(batch_id, chunk, exc.response.get("CancellationReasons", []), held)
+            return _settle(batch_id, transaction, exc.response.get("CancellationReasons", []), held)
         return []
 
-    def _put_request(self, batch_id: str, claim: KeyClaim, now: datetime, expires_at: int) -> dict[str, Any]:
+    def _update_request(self, batch_id: str, claim: KeyClaim, now: datetime, expires_at: int) -> dict[str, Any]:
+        values: dict[str, Any] = {
+            ":batch": batch_id,
+            ":send": claim.send_id,
+            ":until": self._retention.accepted_until(now),
+            ":expires": expires_at,
+            ":now": int(now.timestamp()),
+        }
+        assignments = ["batchId = :batch", "sendId = :send", "#until = :until", "#expires = :expires"]
+        for name, value in (body_attributes(claim.body) if claim.body is not None else {}).items():
+            assignments.append(f"{name} = if_not_exists({name}, :{name})")
+            values[f":{name}"] = value
         return {
-            "Put": {
+            "Update": {
                 "TableName": self._table,
-                "Item": message_key_item(claim.message_key, batch_id, claim.send_id, expires_at),
-                # A key past its window is as good as absent (TTL deletes it within days, not at once).
-                "ConditionExpression": "attribute_not_exists(pk) OR #expires < :now",
-                "ExpressionAttributeNames": {"#expires": TTL_ATTRIBUTE},
-                "ExpressionAttributeValues": to_attributes({":now": int(now.timestamp())}),
+                "Key": {PARTITION_KEY: {"S": message_pk(claim.message_key)}},
+                "UpdateExpression": "SET " + ", ".join(assignments),
+                # A key past its window is as good as absent; one this batch holds is its own (a resume).
+                "ConditionExpression": "attribute_not_exists(pk) OR #until < :now OR batchId = :batch",
+                "ExpressionAttributeNames": {"#until": ACCEPTED_UNTIL, "#expires": TTL_ATTRIBUTE},
+                "ExpressionAttributeValues": to_attributes(values),
                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             }
         }
 
-    @staticmethod
-    def _settle(
-        batch_id: str, chunk: Sequence[KeyClaim], reasons: list[dict[str, Any]], held: dict[str, HeldElsewhere]
-    ) -> list[KeyClaim]:
-        if len(reasons) != len(chunk):
-            raise RuntimeError("TransactWriteItems was cancelled without a reason per item")
-        retry = []
-        for claim, reason in zip(chunk, reasons, strict=True):
-            code = reason.get("Code")
-            if code == "ConditionalCheckFailed":
-                holder = from_attributes(reason.get("Item", {}))
-                if holder.get("batchId") != batch_id:
-                    held[claim.message_key] = HeldElsewhere(str(holder["batchId"]), str(holder["sendId"]))
-            elif code in (None, "None") or code in _RETRY_REASONS:
-                retry.append(claim)
-            else:
-                raise RuntimeError(f"message key write refused: {code}: {reason.get('Message', '')}")
-        return retry
+
+class _Write(NamedTuple):
+    request: dict[str, Any]
+    claim: KeyClaim
+
+    @property
+    def size(self) -> int:
+        """An upper bound of what the write adds to its transaction's 4 MB."""
+        values = self.request["Update"]["ExpressionAttributeValues"]
+        return _REQUEST_OVERHEAD_BYTES + sum(len(next(iter(value.values()))) for value in values.values())
+
+
+_REQUEST_OVERHEAD_BYTES = 256
+
+
+def _transactions(writes: Sequence[_Write]) -> list[Sequence[_Write]]:
+    """Up to 100 writes a transaction, and within its 4 MB (the bodies make writes large)."""
+    transactions: list[Sequence[_Write]] = []
+    for chunk in chunks(writes, DYNAMODB_TRANSACT_MAX):
+        start, size = 0, 0
+        for i, write in enumerate(chunk):
+            if i > start and size + write.size > DYNAMODB_TRANSACT_MAX_BYTES:
+                transactions.append(chunk[start:i])
+                start, size = i, 0
+            size += write.size
+        transactions.append(chunk[start:])
+    return transactions
+
+
+def _settle(
+    batch_id: str, transaction: Sequence[_Write], reasons: list[dict[str, Any]], held: dict[str, HeldElsewhere]
+) -> list[_Write]:
+    if len(reasons) != len(transaction):
+        raise RuntimeError("TransactWriteItems was cancelled without a reason per item")
+    retry = []
+    for write, reason in zip(transaction, reasons, strict=True):
+        code = reason.get("Code")
+        if code == "ConditionalCheckFailed":
+            holder = from_attributes(reason.get("Item", {}))
+            if holder.get("batchId") != batch_id:
+                held[write.claim.message_key] = HeldElsewhere(str(holder["batchId"]), str(holder["sendId"]))
+        elif code in (None, "None") or code in _RETRY_REASONS:
+            retry.append(write)
+        else:
+            raise RuntimeError(f"message key write refused: {code}: {reason.get('Message', '')}")
+    return retry

@@ -5,9 +5,11 @@ Terraform declares the same table (terraform/table.tf); tests/infra holds the tw
 One table, five kinds of item (docs/DESIGN.md, "Data model"):
 
 * `SEND#<sendId>`: a send row, small (its body inline only while the row fits one write unit);
-* `BODY#<bodyKey>`: a body too large to sit in its rows, stored once per batch and content;
-* `MSG#<messageKey>`: a message key, held by the first upload that accepted the message (TTL: the
-  deduplication window);
+* `BODY#<bodyKey>`: a body too large to sit in its rows that several rows of a batch share, stored
+  once per batch and content;
+* `MSG#<messageKey>`: a message key, held by the first upload that accepted the message until
+  `acceptedUntil` (the deduplication window); it also holds the body of its row when that body is
+  too large for the row and no other row of the ingest carries it (TTL: the retention, like rows);
 * `BATCH#<batchId>`: an upload's record and summary;
 * `COUNTS#<batchId>`: a batch's listing summary (positions, status counts kept by the stream consumer).
 
@@ -25,6 +27,8 @@ from campaign.limits import LISTING_STRIPES
 PARTITION_KEY = "pk"
 # DynamoDB's time to live: items whose `expiresAt` (epoch seconds) has passed are deleted for free.
 TTL_ATTRIBUTE = "expiresAt"
+# Until when (epoch seconds) a message key blocks a second send of its message.
+ACCEPTED_UNTIL = "acceptedUntil"
 
 SEND_PREFIX = "SEND#"
 BODY_PREFIX = "BODY#"

@@ -11,8 +11,9 @@ class SendRow(NamedTuple):
 
     `seq` is the row's position in its batch (the data record's ordinal in the file; a resend comes
     after the file's records), which orders listings. The body is either `content` (inline, when the
-    whole row fits one write unit) or stored once per batch under `body_key`; `content_json_bytes` is
-    its size as a JSON string, so a listing can size a page without reading bodies.
+    whole row fits one write unit) or stored apart, in the item whose table key `body_key` holds
+    (opaque here: the storage layer chooses it); `content_json_bytes` is its size as a JSON string,
+    so a listing can size a page without reading bodies.
     """
 
     send_id: str

@@ -111,7 +111,9 @@ def _idempotent(method: Callable[[Any], Any]) -> Callable[[Any], Any]:
         token = handler.body.get("ClientRequestToken")
         if not token:
             return method(handler)
-        digest = hashlib.sha256(json.dumps(handler.body["TransactItems"], sort_keys=True).encode()).hexdigest()
+        # Binary values reach here decoded (bytes), which JSON cannot hold: repr stands for them.
+        items = json.dumps(handler.body["TransactItems"], sort_keys=True, default=repr)
+        digest = hashlib.sha256(items.encode()).hexdigest()
         with _tokens_lock:
             seen = _tokens.get(token)
         if seen is not None and time.monotonic() - seen[1] < _TOKEN_SECONDS and seen[0] == digest:

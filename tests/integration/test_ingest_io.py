@@ -65,6 +65,17 @@ def test_ingest_stays_under_160_requests_per_1000_new_rows(upload: Upload) -> No
     assert log.count() <= 160, log.by_operation()
 
 
+def test_ingest_stays_under_160_requests_per_1000_new_rows_each_with_its_own_2_kb_body(upload: Upload) -> None:
+    # Given 1,000 rows whose bodies are too large to sit in their rows, every one different
+    rows = [f"user{i}@example.com,Hello,Dear user {i}: " + f"news item {i} " * 150 for i in range(1000)]
+    content = ("email,subject,content\n" + "\n".join(row[:2100] for row in rows) + "\n").encode()
+    with recording("dynamodb", "sqs") as log:
+        body = upload(content).json()
+    # Then the bodies went with their message keys, and the ingest still made at most 160 requests
+    assert body["enqueued"] == 1000
+    assert log.count() <= 160, log.by_operation()
+
+
 def test_ingest_of_rows_all_sent_before_stays_under_60_requests_per_1000(upload: Upload) -> None:
     # Given 1,000 rows uploaded once, then again in another file (the same list, saved again)
     upload(campaign_csv(1000))

@@ -1,5 +1,6 @@
-"""Rows stay small: a body too large for its row is stored once per batch and content, status changes
-write one-unit items, everything expires, and a listing page never outgrows Lambda's response."""
+"""Rows stay small: a body too large for its row is stored apart (with its message key, or once per
+batch and content when rows share it), status changes write one-unit items, everything expires, and
+a listing page never outgrows Lambda's response."""
 
 import csv
 import io
@@ -13,7 +14,7 @@ from httpx import Response
 
 from campaign.aws.clients import client
 from campaign.aws.items import item_size
-from campaign.aws.table_schema import BODY_PREFIX, MESSAGE_PREFIX, SEND_PREFIX, TTL_ATTRIBUTE
+from campaign.aws.table_schema import ACCEPTED_UNTIL, BODY_PREFIX, MESSAGE_PREFIX, SEND_PREFIX, TTL_ATTRIBUTE
 from campaign.domain.clock import from_iso
 from campaign.limits import (
     DEFAULT_DEDUPE_WINDOW_DAYS,
@@ -63,7 +64,7 @@ def test_a_short_body_sits_in_its_row(upload: Upload, stack: LocalResources) -> 
     assert row["content"]["S"] == "Short body" and _items(stack, BODY_PREFIX) == []
 
 
-def test_a_long_body_is_stored_apart_and_sent_and_listed_whole(
+def test_a_long_body_is_stored_with_its_message_key_and_sent_and_listed_whole(
     upload: Upload, stack: LocalResources, drain: Any, ses_mode: None, graphql: Callable[..., dict[str, Any]]
 ) -> None:
     # Given a row whose body (2 KB) would make it larger than one write unit
@@ -72,10 +73,13 @@ def test_a_long_body_is_stored_apart_and_sent_and_listed_whole(
     # When the worker sends it
     with recording("sesv2") as log:
         drain()
-    # Then the row is small, the body is its own item, SES got the body whole, and so does a listing
+    # Then the row is small, the body sits in the message key's item (no item of its own), SES got
+    # the body whole, and so does a listing
     (row,) = _items(stack, SEND_PREFIX)
     assert "content" not in row and item_size(row) <= WRITE_UNIT_BYTES
-    assert len(_items(stack, BODY_PREFIX)) == 1
+    (key,) = _items(stack, MESSAGE_PREFIX)
+    assert row["bodyKey"] == key["pk"] and {"content", "contentZ"} & set(key)
+    assert _items(stack, BODY_PREFIX) == []
     assert log.of("SendEmail")[0][0]["Content"]["Simple"]["Body"]["Text"]["Data"] == body
     items = graphql(LIST, b=batch_id)["data"]["listEmailStatus"]["items"]
     assert items == [{"email": "ann@example.com", "status": "SENT", "content": body}]
@@ -85,6 +89,7 @@ def test_a_body_every_row_of_a_file_shares_is_stored_once(upload: Upload, stack:
     shared = _body(0, 5000)
     upload(_csv([(f"u{i}@example.com", "Newsletter", shared) for i in range(30)]))
     assert len(_items(stack, SEND_PREFIX)) == 30 and len(_items(stack, BODY_PREFIX)) == 1
+    assert not [key for key in _items(stack, MESSAGE_PREFIX) if {"content", "contentZ"} & set(key)]
 
 
 def test_a_row_stays_within_one_write_unit_through_its_status_changes(
@@ -98,18 +103,23 @@ def test_a_row_stays_within_one_write_unit_through_its_status_changes(
     assert max(item_size(row) for row in rows) <= WRITE_UNIT_BYTES
 
 
-def test_rows_bodies_batches_and_keys_expire(upload: Upload, stack: LocalResources, count_changes: Any) -> None:
-    # Given an upload, with a body stored apart
-    upload(_csv([("ann@example.com", "Hi", _body(1, 3000))]))
+def test_rows_bodies_batches_and_keys_expire_and_keys_block_for_the_window(
+    upload: Upload, stack: LocalResources, count_changes: Any
+) -> None:
+    # Given an upload of two rows sharing a body stored apart
+    shared = _body(1, 3000)
+    upload(_csv([("ann@example.com", "Hi", shared), ("bob@example.com", "Hi", shared)]))
     count_changes()
     now = datetime.now(UTC).timestamp()
     created = from_iso(_items(stack, SEND_PREFIX)[0]["createdAt"]["S"]).timestamp()
-    # Then rows, bodies, the batch and its counts expire after the retention, keys after the window
-    for prefix in (SEND_PREFIX, BODY_PREFIX, "BATCH#", "COUNTS#"):
-        (item,) = _items(stack, prefix)
-        assert int(item[TTL_ATTRIBUTE]["N"]) == pytest.approx(created + DEFAULT_RETENTION_DAYS * DAY, abs=2), prefix
-    (key,) = _items(stack, MESSAGE_PREFIX)
-    assert int(key[TTL_ATTRIBUTE]["N"]) == pytest.approx(now + DEFAULT_DEDUPE_WINDOW_DAYS * DAY, abs=60)
+    # Then everything expires after the retention (keys too: a key may hold its row's body)
+    for prefix in (SEND_PREFIX, BODY_PREFIX, MESSAGE_PREFIX, "BATCH#", "COUNTS#"):
+        for item in _items(stack, prefix):
+            kept_until = int(item[TTL_ATTRIBUTE]["N"])
+            assert kept_until == pytest.approx(created + DEFAULT_RETENTION_DAYS * DAY, abs=2), prefix
+    # And a key blocks a second send of its message for the deduplication window
+    for key in _items(stack, MESSAGE_PREFIX):
+        assert int(key[ACCEPTED_UNTIL]["N"]) == pytest.approx(now + DEFAULT_DEDUPE_WINDOW_DAYS * DAY, abs=60)
 
 
 def test_a_page_of_large_bodies_ends_before_lambdas_response_limit(

@@ -15,7 +15,7 @@ from httpx import Response
 from app.main import create_app
 from campaign.aws.clients import client
 from campaign.aws.items import to_attributes
-from campaign.aws.table_schema import MESSAGE_PREFIX, TTL_ATTRIBUTE
+from campaign.aws.table_schema import ACCEPTED_UNTIL, MESSAGE_PREFIX
 from campaign.domain.ids import batch_id_for
 from campaign.limits import SKIPPED_ROWS_CAP
 from campaign.local.provision import LocalResources
@@ -113,8 +113,8 @@ def test_a_changed_subject_or_content_is_a_new_message(upload: Upload, drain: An
 def test_a_message_accepted_longer_ago_than_the_window_is_sent_again(
     upload: Upload, stack: LocalResources, drain: Any, ses_mode: None
 ) -> None:
-    # Given a list sent once, whose message keys have passed the deduplication window (TTL deletes
-    # them within days; until then they are still in the table)
+    # Given a list sent once, whose message keys have passed the deduplication window (they stay in
+    # the table until the retention ends)
     upload(campaign_csv(3))
     _emails_sent(drain)
     ddb = client("dynamodb")
@@ -124,7 +124,7 @@ def test_a_message_accepted_longer_ago_than_the_window_is_sent_again(
                 TableName=stack.table_name,
                 Key={"pk": item["pk"]},
                 UpdateExpression="SET #x = :past",
-                ExpressionAttributeNames={"#x": TTL_ATTRIBUTE},
+                ExpressionAttributeNames={"#x": ACCEPTED_UNTIL},
                 ExpressionAttributeValues=to_attributes({":past": 1_000_000_000}),
             )
     # When the same list is uploaded in another file
