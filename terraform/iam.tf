@@ -28,7 +28,7 @@ resource "aws_iam_role" "ingestor" {
 
 data "aws_iam_policy_document" "ingestor" {
   # Batch claim/lease/finish (PutItem, UpdateItem, GetItem), message keys (TransactWriteItems of
-  # conditional Puts, which IAM authorizes as PutItem), bodies and rows (BatchWriteItem; BatchGetItem to
+  # conditional Updates, which IAM authorizes as UpdateItem), bodies and rows (BatchWriteItem; BatchGetItem to
   # resume, and to read the bodies a listing shows), the batch's counts item (UpdateItem; GetItem for
   # its summary): campaign/aws/batches.py, message_keys.py, bodies.py, send_rows.py, batch_counts.py.
   statement {
@@ -194,7 +194,7 @@ data "aws_iam_policy_document" "stream_ingest" {
   }
 
   # Batch start/take-over/checkpoints/finish (PutItem, UpdateItem, GetItem), message keys
-  # (TransactWriteItems of conditional Puts: PutItem), bodies and rows (BatchWriteItem; BatchGetItem to
+  # (TransactWriteItems of conditional Updates: UpdateItem), bodies and rows (BatchWriteItem; BatchGetItem to
   # resume), the batch's counts item (UpdateItem): the same steps as the ingestor's
   # (campaign/services/ingest.py).
   statement {

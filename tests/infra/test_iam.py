@@ -482,9 +482,9 @@ def test_the_flows_exercise_every_gateway_operation(recorded: CallRecorder) -> N
 
 
 def test_a_transaction_is_authorized_item_by_item(recorded: CallRecorder) -> None:
-    # Given the transactions the flows made: message keys (conditional Puts) and batch counts (Updates)
+    # Given the transactions the flows made: message keys and batch counts (conditional Updates)
     # Then each is held to the actions of its items, and no role is asked for a "TransactWriteItems" action
-    assert ("dynamodb:PutItem", "table") in recorded.calls["ingestor"]
+    assert ("dynamodb:UpdateItem", "table") in recorded.calls["ingestor"]
     assert recorded.calls["counts"] == {("dynamodb:UpdateItem", "table")}
     assert not [p for calls in recorded.calls.values() for p in calls if p[0].startswith("dynamodb:Transact")]
     # And every kind of item maps to its own action, on its own table
