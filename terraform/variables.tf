@@ -158,7 +158,7 @@ variable "dedupe_window_days" {
 }
 
 variable "retention_days" {
-  description = "Days send rows, bodies and batches are kept (RETENTION_DAYS) before DynamoDB's time to live deletes them. A whole number of days, 1 or more, and at least dedupe_window_days."
+  description = "Days send rows, bodies, message keys and batches are kept (RETENTION_DAYS) before DynamoDB's time to live deletes them. A whole number of days, 1 or more, and at least dedupe_window_days."
   type        = number
   default     = 90
 
