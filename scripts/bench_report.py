@@ -394,12 +394,12 @@ def main() -> int:
     saved.write_text(json.dumps(results, indent=1))
     p = results["pipeline"]
     rows = [
-        *pipeline_rows(p)[:3],
+        *pipeline_rows(p)[:4],
         *query_rows(results["queries"]),
         *write_rows(results["writes"]),
         *memory_rows(results["memory"]),
         *cold_start_rows(results["coldstart"], results["instructions"]),
-        *pipeline_rows(p)[3:],
+        *pipeline_rows(p)[4:],
     ]
     print(f"\n{p['rows']:,}-row file ({p['ours']['accepted']:,} accepted) for ingest and worker; ", end="")
     print(f"{results['queries']['rows']:,} rows for queries; {time.perf_counter() - started:.0f} s in all\n")
