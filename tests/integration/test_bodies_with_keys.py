@@ -3,8 +3,6 @@ readable for as long as the row, whoever takes the key later, and its transactio
 DynamoDB's limits however large the bodies are."""
 
 import base64
-import csv
-import io
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -25,19 +23,12 @@ from campaign.limits import (
 )
 from campaign.local.provision import LocalResources
 from tests.support.aws_calls import recording
+from tests.support.csv_files import csv_of
 
 Upload = Callable[[bytes], Response]
 RETENTION = Retention(DEFAULT_DEDUPE_WINDOW_DAYS, DEFAULT_RETENTION_DAYS)
 LIST = """query($b: String) { listEmailStatus(batchId: $b) { items { email content } } }"""
 BODY = "Dear Ann,\n" + " ".join(f"paragraph {n} of the newsletter" for n in range(120))
-
-
-def _csv(rows: list[tuple[str, str, str]]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["email", "subject", "content"])
-    writer.writerows(rows)
-    return buffer.getvalue().encode()
 
 
 def _end_windows(stack: LocalResources) -> None:
@@ -64,11 +55,11 @@ def test_a_key_taken_again_after_the_window_keeps_the_body_the_first_uploads_row
     upload: Upload, stack: LocalResources, drain: Any, graphql: Callable[..., dict[str, Any]]
 ) -> None:
     # Given a row whose body went with its message key, sent, and the window since passed
-    first = upload(_csv([("ann@example.com", "News", BODY)])).json()["batchId"]
+    first = upload(csv_of([("ann@example.com", "News", BODY)])).json()["batchId"]
     drain()
     _end_windows(stack)
     # When another file takes the key again without carrying the body there (two rows share it)
-    later = upload(_csv([("ann@example.com", "News", BODY), ("bob@example.com", "News", BODY)])).json()
+    later = upload(csv_of([("ann@example.com", "News", BODY), ("bob@example.com", "News", BODY)])).json()
     assert later["enqueued"] == 2
     # Then the first upload's row still shows its body, whole
     items = graphql(LIST, b=first)["data"]["listEmailStatus"]["items"]

@@ -2,8 +2,6 @@
 batch and content when rows share it), status changes write one-unit items, everything expires, and
 a listing page never outgrows Lambda's response."""
 
-import csv
-import io
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -25,20 +23,13 @@ from campaign.limits import (
 from campaign.local.provision import LocalResources
 from tests.conftest import reset_process_caches
 from tests.support.aws_calls import recording
+from tests.support.csv_files import csv_of
 
 Upload = Callable[[bytes], Response]
 DAY = 24 * 3600
 LIST = """query($b: String, $after: String, $first: Int) {
   listEmailStatus(batchId: $b, first: $first, after: $after) { items { email status content } nextCursor }
 }"""
-
-
-def _csv(rows: list[tuple[str, str, str]]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["email", "subject", "content"])
-    writer.writerows(rows)
-    return buffer.getvalue().encode()
 
 
 def _items(stack: LocalResources, prefix: str) -> list[dict[str, Any]]:
@@ -59,7 +50,7 @@ def ses_mode(stack: LocalResources, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_short_body_sits_in_its_row(upload: Upload, stack: LocalResources) -> None:
-    upload(_csv([("ann@example.com", "Hi", "Short body")]))
+    upload(csv_of([("ann@example.com", "Hi", "Short body")]))
     (row,) = _items(stack, SEND_PREFIX)
     assert row["content"]["S"] == "Short body" and _items(stack, BODY_PREFIX) == []
 
@@ -69,7 +60,7 @@ def test_a_long_body_is_stored_with_its_message_key_and_sent_and_listed_whole(
 ) -> None:
     # Given a row whose body (2 KB) would make it larger than one write unit
     body = _body(1, 2048)
-    batch_id = upload(_csv([("ann@example.com", "Hi", body)])).json()["batchId"]
+    batch_id = upload(csv_of([("ann@example.com", "Hi", body)])).json()["batchId"]
     # When the worker sends it
     with recording("sesv2") as log:
         drain()
@@ -87,7 +78,7 @@ def test_a_long_body_is_stored_with_its_message_key_and_sent_and_listed_whole(
 
 def test_a_body_every_row_of_a_file_shares_is_stored_once(upload: Upload, stack: LocalResources) -> None:
     shared = _body(0, 5000)
-    upload(_csv([(f"u{i}@example.com", "Newsletter", shared) for i in range(30)]))
+    upload(csv_of([(f"u{i}@example.com", "Newsletter", shared) for i in range(30)]))
     assert len(_items(stack, SEND_PREFIX)) == 30 and len(_items(stack, BODY_PREFIX)) == 1
     assert not [key for key in _items(stack, MESSAGE_PREFIX) if {"content", "contentZ"} & set(key)]
 
@@ -96,7 +87,7 @@ def test_a_row_stays_within_one_write_unit_through_its_status_changes(
     upload: Upload, stack: LocalResources, drain: Any
 ) -> None:
     longest_subject = "S" * 200
-    upload(_csv([(f"u{i}@example.com", longest_subject, _body(i, 3000)) for i in range(5)]))
+    upload(csv_of([(f"u{i}@example.com", longest_subject, _body(i, 3000)) for i in range(5)]))
     drain()
     rows = _items(stack, SEND_PREFIX)
     assert {row["status"]["S"] for row in rows} == {"SENT"}
@@ -108,7 +99,7 @@ def test_rows_bodies_batches_and_keys_expire_and_keys_block_for_the_window(
 ) -> None:
     # Given an upload of two rows sharing a body stored apart
     shared = _body(1, 3000)
-    upload(_csv([("ann@example.com", "Hi", shared), ("bob@example.com", "Hi", shared)]))
+    upload(csv_of([("ann@example.com", "Hi", shared), ("bob@example.com", "Hi", shared)]))
     count_changes()
     now = datetime.now(UTC).timestamp()
     created = from_iso(_items(stack, SEND_PREFIX)[0]["createdAt"]["S"]).timestamp()
@@ -127,7 +118,7 @@ def test_a_page_of_large_bodies_ends_before_lambdas_response_limit(
 ) -> None:
     # Given 40 rows whose 96 KB bodies are emoji (12 bytes each once escaped in JSON)
     emoji = "\U0001f600" * (96_000 // 4)
-    batch_id = upload(_csv([(f"u{i}@example.com", "Smile", emoji) for i in range(40)])).json()["batchId"]
+    batch_id = upload(csv_of([(f"u{i}@example.com", "Smile", emoji) for i in range(40)])).json()["batchId"]
     count_changes()
     # When a page of 50 is asked for, with the bodies
     response = api.post("/graphql", json={"query": LIST, "variables": {"b": batch_id, "first": 50}})
