@@ -9,8 +9,9 @@ from functools import lru_cache
 from typing import Annotated
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
-from fastapi import Request, Security
+from fastapi import Security, WebSocketException, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import HTTPConnection
 
 from app.errors import ApiError
 from campaign.aws.clients import client
@@ -54,12 +55,15 @@ def require_api_key(
 
 
 def require_api_key_for_graphql(
-    request: Request,
+    connection: HTTPConnection,
     api_key: Annotated[str | None, Security(_api_key_header)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
 ) -> None:
     """The GraphiQL page itself (a GET without a query) is public so a browser can open it; every
-    query, by POST or GET, needs the key (GraphiQL sends it from its headers pane)."""
-    if request.method == "GET" and "query" not in request.query_params:
+    query, by POST or GET, needs the key (GraphiQL sends it from its headers pane). The schema has no
+    subscriptions, so a WebSocket handshake is closed (policy violation) before anything else."""
+    if connection.scope["type"] == "websocket":
+        raise WebSocketException(status.WS_1008_POLICY_VIOLATION, "this API has no subscriptions: POST queries")
+    if connection.scope["method"] == "GET" and "query" not in connection.query_params:
         return
     require_api_key(api_key, bearer)

@@ -21,6 +21,7 @@ from campaign.aws.batches import Batches
 from campaign.aws.bodies import Bodies
 from campaign.aws.send_index import SendIndex
 from campaign.domain.cursor import InvalidCursorError
+from campaign.domain.ids import BATCH_ID_FORMAT, is_batch_id
 from campaign.limits import DEFAULT_PAGE_SIZE
 from campaign.services.list_sends import ListingError, SendFilter, list_sends
 
@@ -77,6 +78,8 @@ class Query:
 
     @strawberry.field(description="One upload's summary and its live status counts.")
     async def batch(self, info: Info[Context, None], batch_id: str) -> Batch | None:
+        if not is_batch_id(batch_id):
+            raise QueryError(f"batchId must be {BATCH_ID_FORMAT} (the batchId an upload answered)")
         return await asyncio.to_thread(_batch, info.context, batch_id)
 
 
@@ -125,4 +128,5 @@ class _JsonErrorsRouter(GraphQLRouter[Context, None]):
 
 
 def graphql_router() -> GraphQLRouter[Context, None]:
-    return _JsonErrorsRouter(schema, context_getter=get_context)
+    # No subscriptions: no WebSocket protocol is offered (the auth dependency closes handshakes first).
+    return _JsonErrorsRouter(schema, context_getter=get_context, subscription_protocols=())

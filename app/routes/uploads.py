@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from app.deps import BatchesDep, UploadStoreDep
 from app.errors import ApiError
 from app.routes.upload import CamelModel, ErrorOut, UploadOut
-from campaign.domain.ids import is_batch_id
+from campaign.domain.ids import BATCH_ID_FORMAT, is_batch_id
 from campaign.domain.models import BatchRecord, BatchState
 from campaign.limits import MAX_LARGE_UPLOAD_BYTES, MAX_LARGE_UPLOAD_ROWS, UPLOAD_URL_TTL_SECONDS
 from campaign.services.reserve_upload import reserve_upload
@@ -102,14 +102,19 @@ def reserve_large_upload(
     "/uploads/{upload_id}",
     response_model=UploadStatusOut,
     response_model_by_alias=True,
-    responses={404: {"model": ErrorOut, "description": "No upload has this id"}},
+    responses={
+        400: {"model": ErrorOut, "description": "The id is not in the uploadId format"},
+        404: {"model": ErrorOut, "description": "No upload has this id"},
+    },
 )
 def upload_status(
     upload_id: Annotated[str, Path(description="The uploadId (= batchId) from POST /uploads or POST /upload")],
     batches: BatchesDep,
 ) -> UploadStatusOut:
     """Progress of one upload (either path): AWAITING_UPLOAD, INGESTING, DONE or FAILED."""
-    record = batches.get(upload_id) if is_batch_id(upload_id) else None
+    if not is_batch_id(upload_id):
+        raise ApiError(400, "invalid_upload_id", f"an uploadId is {BATCH_ID_FORMAT} (the batchId an upload answered)")
+    record = batches.get(upload_id)
     if record is None:
         raise ApiError(404, "upload_not_found", f"no upload has the id {upload_id!r}")
     return _status(record)

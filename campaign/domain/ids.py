@@ -11,6 +11,8 @@ _BODY_KEY_HEX = 32
 # What a batch id looks like, for code that receives one from outside (a URL path, an S3 key).
 BATCH_ID_PATTERN = f"[0-9a-f]{{{_BATCH_ID_HEX}}}"
 _BATCH_ID = re.compile(BATCH_ID_PATTERN)
+# The same, in words, for the errors that refuse a malformed one.
+BATCH_ID_FORMAT = f"{_BATCH_ID_HEX} lowercase hexadecimal characters"
 _SEND_ID = re.compile(f"[0-9a-f]{{{_SEND_ID_HEX}}}")
 # Fields of a hashed identity are joined by a character no CSV cell of ours can hold unescaped.
 _SEPARATOR = "\x1f"

@@ -13,6 +13,7 @@ from campaign.aws.send_index import SendIndex
 from campaign.aws.table_schema import batch_order
 from campaign.domain.clock import to_iso
 from campaign.domain.cursor import Cursor, Position, decode_cursor, encode_cursor, filter_digest
+from campaign.domain.ids import BATCH_ID_FORMAT, is_batch_id
 from campaign.domain.listing_plan import family_reads, read_page
 from campaign.domain.models import BatchListing, SendRow
 from campaign.domain.status import EmailStatus
@@ -49,14 +50,18 @@ def list_sends(
 ) -> SendPage:
     if not 1 <= first <= MAX_PAGE_SIZE:
         raise ListingError(f"first must be between 1 and {MAX_PAGE_SIZE}")
-    # Compared as UTC strings: a naive bound is UTC, an offset one is converted (to_iso does both).
-    lower = to_iso(where.created_from) if where.created_from else None
-    upper = to_iso(where.created_to) if where.created_to else None
+    if where.batch_id is not None and not is_batch_id(where.batch_id):
+        raise ListingError(f"batchId must be {BATCH_ID_FORMAT} (the batchId an upload answered)")
+    lower = _utc_bound("from", where.created_from)
+    upper = _utc_bound("to", where.created_to)
     if lower is not None and upper is not None and lower > upper:
         raise ListingError("'from' is after 'to'")
-    statuses = sorted(set(where.statuses)) if where.statuses else list(EmailStatus)
+    statuses = sorted(set(where.statuses)) if where.statuses is not None else list(EmailStatus)
     digest = filter_digest(*statuses, lower, upper, where.batch_id)
     given = decode_cursor(after, digest) if after is not None else None
+    if not statuses:
+        # `status: []` matches no row: an empty answer, read from nothing.
+        return SendPage(rows=[], next_cursor=None)
     start = given.position if given is not None else None
     wanted = given.batches if given is not None else LISTING_BATCHES_PER_PAGE
     batches, more = _batches(index, where.batch_id, lower, upper, start, wanted)
@@ -68,6 +73,17 @@ def list_sends(
     # Small batches: a page that ran out of summaries reads twice as many next time.
     ahead = min(MAX_LISTING_BATCHES_PER_PAGE, 2 * wanted) if page.short_of_batches else LISTING_BATCHES_PER_PAGE
     return SendPage(rows=page.rows, next_cursor=encode_cursor(Cursor(page.next_position, ahead), digest))
+
+
+def _utc_bound(name: str, moment: datetime | None) -> str | None:
+    """A bound compared as a UTC string: a naive one is UTC, an offset one is converted. Converting
+    can leave the years a datetime holds (0001-01-01T00:00+01:00 is in year 0)."""
+    if moment is None:
+        return None
+    try:
+        return to_iso(moment)
+    except OverflowError as exc:
+        raise ListingError(f"'{name}' is out of range: it must fall between years 1 and 9999 in UTC") from exc
 
 
 def _batches(

@@ -3,7 +3,9 @@
 from typing import Any
 
 import pytest
+from fastapi import status
 from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
 from app.main import create_app
 from campaign.aws.clients import client
@@ -53,6 +55,21 @@ def test_graphql_query_without_a_key_is_401(anonymous: TestClient) -> None:
 def test_graphql_query_with_the_key_works(anonymous: TestClient) -> None:
     response = anonymous.post("/graphql", json=LIST, headers={"authorization": f"Bearer {TEST_API_KEY}"})
     assert response.json() == {"data": {"listEmailStatus": {"items": []}}}
+
+
+@pytest.mark.parametrize(
+    ("headers", "subprotocols"),
+    [({}, []), ({"x-api-key": TEST_API_KEY}, ["graphql-transport-ws"]), ({"x-api-key": "wrong"}, ["graphql-ws"])],
+)
+def test_a_websocket_handshake_on_graphql_is_closed_cleanly(
+    stack: LocalResources, headers: dict[str, str], subprotocols: list[str]
+) -> None:
+    strict = TestClient(create_app(), raise_server_exceptions=True)  # a crash in the app fails the test
+    with pytest.raises(WebSocketDisconnect) as closed:
+        with strict.websocket_connect("/graphql", headers=headers, subprotocols=subprotocols) as socket:
+            socket.receive_text()
+    assert closed.value.code == status.WS_1008_POLICY_VIOLATION
+    assert "no subscriptions" in closed.value.reason
 
 
 @pytest.mark.parametrize("path", ["/health", "/docs", "/openapi.json"])

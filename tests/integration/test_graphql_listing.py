@@ -182,6 +182,11 @@ def _walk_from(graphql: GraphQL, after: str) -> Iterator[list[str]]:
         ({"after": "eyJ2IjoyfQ"}, "cursor"),
         ({"first": MAX_PAGE_SIZE + 1}, f"between 1 and {MAX_PAGE_SIZE}"),
         ({"first": 0}, f"between 1 and {MAX_PAGE_SIZE}"),
+        ({"from": "0001-01-01T00:00:00+01:00"}, "'from' is out of range"),
+        ({"to": "9999-12-31T23:59:59-01:00"}, "'to' is out of range"),
+        ({"batch": "a" * 2000}, "batchId must be 32 lowercase hexadecimal characters"),
+        ({"batch": "not-a-batch"}, "batchId must be 32 lowercase hexadecimal characters"),
+        ({"batch": "A" * 32}, "batchId must be 32 lowercase hexadecimal characters"),
     ],
 )
 def test_bad_arguments_are_clear_graphql_errors(
@@ -190,6 +195,27 @@ def test_bad_arguments_are_clear_graphql_errors(
     result = graphql(LIST, **variables)
     assert result["data"] is None
     assert message in result["errors"][0]["message"]
+
+
+def test_malformed_batch_ids_are_refused_before_any_aws_call(graphql: GraphQL, stack: Any) -> None:
+    with recording("dynamodb") as log:
+        listed = graphql(LIST, batch="a" * 2000)
+        one = graphql(BATCH, id="a" * 2000)
+    assert log.by_operation() == {}
+    assert "batchId must be" in listed["errors"][0]["message"]
+    assert "batchId must be" in one["errors"][0]["message"]
+
+
+def test_the_earliest_and_latest_bounds_in_range_are_accepted(graphql: GraphQL, seeded: list[SendRow]) -> None:
+    whole = _walked(graphql, 50, **{"from": "0001-01-01T00:00:00Z", "to": "9999-12-31T23:59:59Z"})
+    assert whole == in_listing_order(seeded)
+
+
+def test_an_empty_status_list_matches_no_row_and_reads_nothing(graphql: GraphQL, seeded: list[SendRow]) -> None:
+    with recording("dynamodb") as log:
+        page = graphql(LIST, status=[])["data"]["listEmailStatus"]
+    assert page == {"items": [], "nextCursor": None}
+    assert log.by_operation() == {}
 
 
 def _assert_only_key_condition_queries(log: CallLog) -> None:
@@ -251,7 +277,7 @@ def test_batch_query_counts_rows_by_status(
 
 
 def test_unknown_batch_is_null(graphql: GraphQL, stack: Any) -> None:
-    assert graphql(BATCH, id="nope")["data"]["batch"] is None
+    assert graphql(BATCH, id="0" * 32)["data"]["batch"] is None
 
 
 def test_query_over_the_token_limit_is_refused(graphql: GraphQL, stack: Any) -> None:

@@ -66,9 +66,18 @@ def test_a_reserved_upload_reports_awaiting_upload(api: TestClient) -> None:
 
 
 def test_an_unknown_upload_id_is_a_404_naming_the_problem(api: TestClient) -> None:
-    for upload_id in ("0" * 32, "not-an-id"):
+    response = api.get(f"/uploads/{'0' * 32}")
+    assert response.status_code == 404 and response.json()["error"] == "upload_not_found"
+
+
+@pytest.mark.parametrize("upload_id", ["not-an-id", "a" * 2000, "A" * 32])
+def test_a_malformed_upload_id_is_a_400_before_any_aws_call(api: TestClient, upload_id: str) -> None:
+    with recording("dynamodb") as log:
         response = api.get(f"/uploads/{upload_id}")
-        assert response.status_code == 404 and response.json()["error"] == "upload_not_found"
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_upload_id"
+    assert "32 lowercase hexadecimal characters" in response.json()["message"]
+    assert log.by_operation() == {}
 
 
 def test_reserving_a_file_above_the_size_limit_is_a_413(api: TestClient) -> None:
