@@ -65,9 +65,9 @@ def test_a_websocket_handshake_on_graphql_is_closed_cleanly(
     stack: LocalResources, headers: dict[str, str], subprotocols: list[str]
 ) -> None:
     strict = TestClient(create_app(), raise_server_exceptions=True)  # a crash in the app fails the test
-    with pytest.raises(WebSocketDisconnect) as closed:
-        with strict.websocket_connect("/graphql", headers=headers, subprotocols=subprotocols) as socket:
-            socket.receive_text()
+    handshake = strict.websocket_connect("/graphql", headers=headers, subprotocols=subprotocols)
+    with pytest.raises(WebSocketDisconnect) as closed, handshake as socket:
+        socket.receive_text()
     assert closed.value.code == status.WS_1008_POLICY_VIOLATION
     assert "no subscriptions" in closed.value.reason
 
