@@ -16,12 +16,15 @@ from campaign.aws.batch_counts import BatchCounts
 from campaign.aws.dead_letters import DeadLetterQueue
 from campaign.aws.send_queue import SendQueue
 from campaign.aws.send_rows import SendRows
-from campaign.config import operator_settings
+from campaign.config import SettingsError, operator_settings
 from campaign.services.redrive import ResendGateways, redrive_dead_letters
 
 
 def main() -> None:
-    settings = operator_settings()
+    try:
+        settings = operator_settings()
+    except SettingsError as exc:  # a missing variable: one line for the operator, not a traceback
+        raise SystemExit(str(exc)) from None
     if settings.dlq_url is None:
         raise SystemExit("set DLQ_URL to the dead-letter queue's URL (terraform output dlq_url)")
     result = redrive_dead_letters(
