@@ -232,7 +232,9 @@ def _judge_row(
     if len(email) > MAX_EMAIL_CHARS:  # longer than any address; not worth a parser's time
         return SkippedRow(line, email, SkipReason.INVALID_EMAIL)
     try:
-        normalized = validate_email(email, check_deliverability=False).normalized
+        # What SES accepts: at most 64 octets before the @ (strict) and an ASCII local part (SES has no
+        # SMTPUTF8); an internationalized domain is fine (it is sent as Punycode, campaign.domain.addresses).
+        normalized = validate_email(email, check_deliverability=False, allow_smtputf8=False, strict=True).normalized
     except EmailNotValidError:
         return SkippedRow(line, email, SkipReason.INVALID_EMAIL)
     reason = _subject_problem(subject) or _content_problem(content)

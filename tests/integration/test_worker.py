@@ -89,6 +89,18 @@ def test_ses_mode_sends_from_the_sender_and_stores_the_message_id(
     assert _rows(stack, messages)[0].provider_message_id == reply["MessageId"]
 
 
+def test_ses_mode_sends_an_internationalized_domain_as_punycode(
+    upload: Upload, stack: LocalResources, ses_mode: None
+) -> None:
+    upload("email,subject,content\nann@bücher.de,Hello,Body\n".encode())
+    messages = receive(stack.queue_url, wait_seconds=0)
+    with recording("sesv2") as log:
+        _invoke(messages, stack)
+    ((params, _),) = log.of("SendEmail")
+    assert params["Destination"] == {"ToAddresses": ["ann@xn--bcher-kva.de"]}
+    assert _rows(stack, messages)[0].email == "ann@bücher.de"
+
+
 def test_message_delivered_twice_is_sent_once(upload: Upload, stack: LocalResources, ses_mode: None) -> None:
     # Given one queued send whose message SQS delivers twice
     upload(campaign_csv(1))

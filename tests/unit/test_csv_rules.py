@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from campaign.domain.addresses import ascii_address
 from campaign.domain.csv_rules import (
     CampaignRow,
     CsvFileError,
@@ -148,11 +149,11 @@ def test_empty_trailing_cells_beyond_the_header_are_ignored() -> None:
 @pytest.mark.parametrize("bom", [False, True], ids=["without-bom", "with-bom"])
 def test_utf8_is_accepted_with_or_without_a_byte_order_mark(bom: bool) -> None:
     # Given a UTF-8 file with non-ASCII text, optionally starting with a BOM (as Excel writes it)
-    content = csv_file(HEADER, "zoë@example.com,Grüße aus Köln,Ça va? 日本語 ✓", bom=bom)
+    content = csv_file(HEADER, "zoe@köln.de,Grüße aus Köln,Ça va? 日本語 ✓", bom=bom)
     # When the file is parsed
     row = only_row(parse_campaign_csv(content))
     # Then the BOM does not leak into the first column name, and the text is decoded intact
-    assert (row.email, row.subject, row.content) == ("zoë@example.com", "Grüße aus Köln", "Ça va? 日本語 ✓")
+    assert (row.email, row.subject, row.content) == ("zoe@köln.de", "Grüße aus Köln", "Ça va? 日本語 ✓")
 
 
 @pytest.mark.parametrize("newline", ["\n", "\r\n"], ids=["LF", "CRLF"])
@@ -333,6 +334,33 @@ def test_row_with_a_malformed_email_is_skipped_as_invalid_email(email: str) -> N
     skip = only_skip(parse(HEADER, f"{email},Hello,Body"))
     # Then it is skipped as invalid_email
     assert skip.reason is SkipReason.INVALID_EMAIL
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "a" * 65 + "@example.com",  # SES refuses a local part over 64 octets (RFC 5321)
+        "jörg@example.com",  # SES does not support SMTPUTF8: the local part must be ASCII
+        "用户@example.com",
+    ],
+)
+def test_an_address_ses_would_refuse_is_skipped_as_invalid_email(email: str) -> None:
+    assert only_skip(parse(HEADER, f"{email},Hello,Body")).reason is SkipReason.INVALID_EMAIL
+
+
+def test_a_local_part_of_exactly_64_octets_is_accepted() -> None:
+    email = "a" * 64 + "@example.com"
+    assert only_row(parse(HEADER, f"{email},Hello,Body")).email == email
+
+
+def test_an_internationalized_domain_is_accepted_and_kept_as_written() -> None:
+    row = only_row(parse(HEADER, "ann@bücher.de,Hello,Body"))
+    assert (row.email, row.email_key) == ("ann@bücher.de", "ann@bücher.de")
+
+
+def test_an_internationalized_domain_is_sent_as_punycode() -> None:
+    assert ascii_address("ann@bücher.de") == "ann@xn--bcher-kva.de"
+    assert ascii_address("ann@example.com") == "ann@example.com"
 
 
 def test_invalid_email_is_reported_as_written_but_trimmed() -> None:
