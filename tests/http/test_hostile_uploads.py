@@ -115,7 +115,7 @@ def post_body(body: bytes, content_type: str | None, *, key: str | None = "", be
 
 
 def post_chunked(body: bytes, content_type: str, chunk: int = 256 * 1024) -> Send:
-    """Transfer-Encoding: chunked, no Content-Length: the size limit cannot be read from a header."""
+    """Transfer-Encoding: chunked, no Content-Length: the request limit is counted as the body streams."""
 
     def chunks() -> Iterator[bytes]:
         for start in range(0, len(body), chunk):
@@ -196,7 +196,8 @@ MIXED_ENCODINGS = rows("mixed1@example.com,Caf\u00e9,Body") + b"mixed2@example.c
 GZIPPED = gzip.compress(one_row("gzip"))
 ZIPPED = _zip("campaign.csv", one_row("zip"))
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256))
-OVERSIZE = HEADER + b"chunked@example.com,Subject," + b"y" * (MAX_UPLOAD_BYTES + 100_000) + b"\n"
+OVERSIZE = HEADER + b"chunked@example.com,Subject," + b"y" * MAX_UPLOAD_BYTES + b"\n"
+OVER_REQUEST = HEADER + b"chunked.over.request@example.com,Subject," + b"r" * MAX_REQUEST_BYTES + b"\n"
 ONE_BYTE_OVER = (HEADER + b"over.limit@example.com,Subject," + b"z" * MAX_UPLOAD_BYTES)[: MAX_UPLOAD_BYTES + 1]
 # Rows without an address are cheap to judge (no address validation), so the parser reaches the
 # row limit fast; the file is refused as a whole, with none of its first 50,000 rows written.
@@ -320,12 +321,20 @@ REFUSED: list[Any] = [
         details={"limitBytes": MAX_REQUEST_BYTES},
     ),
     Refused(
-        "a chunked body over the file limit, without Content-Length",
+        "a chunked body over the file limit but under the request limit, without Content-Length",
         post_chunked(multipart(part("file", OVERSIZE)), MULTIPART),
         OVERSIZE,
         413,
         "file_too_large",
         details=LIMIT_BYTES,
+    ),
+    Refused(
+        "a chunked body over the request limit, without Content-Length (cut while it streams)",
+        post_chunked(multipart(part("file", OVER_REQUEST)), MULTIPART),
+        OVER_REQUEST,
+        413,
+        "payload_too_large",
+        details={"limitBytes": MAX_REQUEST_BYTES},
     ),
     Refused(
         "a file one byte over the limit in a request under the request limit",

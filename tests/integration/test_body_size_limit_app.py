@@ -1,0 +1,118 @@
+"""The real app, in process: a chunked body (no Content-Length) over the request limit is cut while it
+streams, on the route whose form FastAPI parses (python-multipart spools the file) as on GraphQL.
+
+The body is generated chunk by chunk as the app asks for it (httpx's ASGITransport pulls one chunk
+per `receive`), so the bytes generated are the bytes the app read.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from app.main import create_app
+from campaign.aws.clients import client
+from campaign.limits import MAX_REQUEST_BYTES
+from campaign.local.provision import LocalResources
+from tests.support import TEST_API_KEY
+from tests.support.csv_files import campaign_csv
+
+CHUNK = 64 * 1024
+BOUNDARY = "limit-3b9e"
+MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
+FILE_HEAD = (
+    f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="c.csv"\r\nContent-Type: text/csv\r\n\r\n'
+).encode()
+FILE_TAIL = f"\r\n--{BOUNDARY}--\r\n".encode()
+
+
+@dataclass
+class Body:
+    """A body of `head`, then `filler` bytes, then `tail`, made one chunk at a time; counts what was taken."""
+
+    head: bytes
+    filler: int
+    tail: bytes = b""
+    taken: int = 0
+    finished: bool = False
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        for piece in self._pieces():
+            self.taken += len(piece)
+            yield piece
+        self.finished = True
+
+    def _pieces(self) -> Any:
+        yield self.head
+        for start in range(0, self.filler, CHUNK):
+            yield b"a" * min(CHUNK, self.filler - start)
+        if self.tail:
+            yield self.tail
+
+
+def _post(path: str, body: Body, content_type: str) -> httpx.Response:
+    async def post() -> httpx.Response:
+        transport = httpx.ASGITransport(app=create_app())
+        headers = {"x-api-key": TEST_API_KEY, "content-type": content_type}
+        async with httpx.AsyncClient(transport=transport, base_url="http://test", headers=headers) as api:
+            response = await api.post(path, content=body.chunks())
+        assert "content-length" not in response.request.headers
+        return response
+
+    return asyncio.run(post())
+
+
+def _assert_payload_too_large(response: httpx.Response) -> None:
+    assert response.status_code == 413, response.text
+    assert response.json() == {
+        "error": "payload_too_large",
+        "message": f"the request body exceeds {MAX_REQUEST_BYTES} bytes",
+        "limitBytes": MAX_REQUEST_BYTES,
+    }
+
+
+def test_a_chunked_upload_over_the_request_limit_answers_413_payload_too_large(stack: LocalResources) -> None:
+    body = Body(FILE_HEAD + campaign_csv(1), MAX_REQUEST_BYTES, FILE_TAIL)
+
+    _assert_payload_too_large(_post("/upload", body, MULTIPART))
+
+
+def test_the_form_parser_reads_a_chunked_upload_no_further_than_one_chunk_past_the_limit(
+    stack: LocalResources,
+) -> None:
+    body = Body(FILE_HEAD + campaign_csv(1), 4 * MAX_REQUEST_BYTES, FILE_TAIL)
+
+    _post("/upload", body, MULTIPART)
+
+    assert body.taken <= MAX_REQUEST_BYTES + CHUNK
+    assert not body.finished
+
+
+def test_a_chunked_upload_over_the_request_limit_writes_nothing(stack: LocalResources) -> None:
+    body = Body(FILE_HEAD + campaign_csv(1), MAX_REQUEST_BYTES, FILE_TAIL)
+
+    _post("/upload", body, MULTIPART)
+
+    assert client("dynamodb").scan(TableName=stack.table_name, Select="COUNT")["Count"] == 0
+
+
+def test_a_chunked_graphql_body_over_the_request_limit_answers_413_unread_past_one_chunk(
+    stack: LocalResources,
+) -> None:
+    body = Body(b'{"query": "{ __typename }", "padding": "', 4 * MAX_REQUEST_BYTES, b'"}')
+
+    response = _post("/graphql", body, "application/json")
+
+    _assert_payload_too_large(response)
+    assert body.taken <= MAX_REQUEST_BYTES + CHUNK
+
+
+def test_a_chunked_upload_under_the_limit_is_ingested(stack: LocalResources) -> None:
+    body = Body(FILE_HEAD + campaign_csv(3), 0, FILE_TAIL)
+
+    response = _post("/upload", body, MULTIPART)
+
+    assert response.status_code == 201, response.text
+    assert response.json()["enqueued"] == 3
