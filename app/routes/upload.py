@@ -91,9 +91,16 @@ def require_multipart(request: Request) -> None:
         raise ApiError(415, "unsupported_media_type", "send the CSV as multipart/form-data in a field named 'file'")
 
 
+async def require_one_file(request: Request) -> None:
+    """Two `file` fields would otherwise be settled silently by the last one: which file did the user mean?
+    The form is already parsed (and cached on the request) when this runs."""
+    if len((await request.form()).getlist("file")) > 1:
+        raise ApiError(400, "duplicate_file_field", "the multipart body has more than one field named 'file': send one")
+
+
 @router.post(
     "/upload",
-    dependencies=[Depends(require_multipart)],
+    dependencies=[Depends(require_multipart), Depends(require_one_file)],
     status_code=201,
     response_model=UploadOut,
     response_model_by_alias=True,

@@ -4,7 +4,7 @@ reports the ingest's progress and, once done, the same summary as POST /upload."
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 
 from app.deps import BatchesDep, UploadStoreDep
 from app.errors import ApiError
@@ -22,7 +22,8 @@ class UploadRequest(BaseModel):
         str, Field(pattern=r"^[0-9a-fA-F]{64}$", description="Hex SHA-256 of the file, e.g. `sha256sum file.csv`")
     ]
     # No schema maximum: above MAX_LARGE_UPLOAD_BYTES the route answers 413, not a validation 400.
-    size: Annotated[int, Field(ge=1, description="The file's size in bytes")]
+    # Strict: JSON `true` or `1.0` is not a size (lax mode would read both as 1).
+    size: Annotated[StrictInt, Field(ge=1, description="The file's size in bytes; the ingest holds the file to it")]
 
 
 class PresignedPutOut(CamelModel):
@@ -83,7 +84,7 @@ def reserve_large_upload(
             f"the file exceeds {MAX_LARGE_UPLOAD_BYTES} bytes",
             details={"limitBytes": MAX_LARGE_UPLOAD_BYTES, "limitRows": MAX_LARGE_UPLOAD_ROWS},
         )
-    reservation = reserve_upload(body.sha256.lower(), batches, store)
+    reservation = reserve_upload(body.sha256.lower(), body.size, batches, store)
     response.status_code = 201 if reservation.created else 200
     batch = reservation.batch
     upload = reservation.upload

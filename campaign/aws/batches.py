@@ -91,6 +91,13 @@ class Batches:
             | _counter_values(batch),
         )
 
+    def declare_size(self, batch_id: str, size: int, state: BatchState) -> bool:
+        """A new reservation of a batch still waiting for its file (or refused) replaces the size the
+        last one declared; False if the batch left that state meanwhile."""
+        return self._update(
+            batch_id, "SET declaredSize = :size", "#st = :state", {":size": size, ":state": state.value}
+        )
+
     def checkpoint(self, batch: BatchRecord, held_lease: str | None) -> bool:
         """Record progress and extend the lease; False if the lease was taken over meanwhile."""
         return self._update(

@@ -145,6 +145,7 @@ def batch_item(batch: BatchRecord, expires_at: int) -> Item:
             "rowsRead": batch.rows_read,
             "errorCode": batch.error_code,
             "errorMessage": batch.error_message,
+            "declaredSize": batch.declared_size,
             TTL_ATTRIBUTE: expires_at,
         }
     )
@@ -181,6 +182,7 @@ def batch_from_item(item: Item) -> BatchRecord:
             AcceptedElsewhereReport(row=int(a["row"]), email=a["email"], batch_id=a["batchId"])
             for a in data.get("alreadyAcceptedRows", [])
         ),
+        declared_size=int(data["declaredSize"]) if "declaredSize" in data else None,
     )
 
 

@@ -5,8 +5,9 @@ A file-level problem raises `CsvFileError` before anything is written; a bad row
 
 import csv
 import io
-import json
-from collections.abc import Callable, Iterator
+import itertools
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from typing import NamedTuple, TextIO
 
@@ -78,7 +79,6 @@ class ParsedCsv(NamedTuple):
 def parse_campaign_csv(content: bytes) -> ParsedCsv:
     """Decode, find the header, and sort every non-blank data row into accepted or skipped."""
     text = _decode(content)
-    _refuse_json(text)
     rows: list[CampaignRow] = []
     skipped: list[SkippedRow] = []
     for outcome in read_campaign_rows(io.StringIO(text, newline=""), max_rows=MAX_UPLOAD_ROWS):
@@ -96,8 +96,7 @@ def read_campaign_rows(text: TextIO, *, max_rows: int) -> Iterator[CampaignRow |
     raise CsvFileError as soon as they are met, so a caller that must write nothing for a bad file
     reads it through once (`count_data_records`) before acting on any row.
     """
-    header, records = _data_records(text, max_rows)
-    columns = _locate_columns(header)
+    header, columns, records = _data_records(text, max_rows)
     seen = RecipientSet()
     for seq, (line, record) in enumerate(records):
         email, subject, content_text = (
@@ -114,8 +113,7 @@ def count_data_records(
 ) -> int:
     """Check every file-level rule (encoding, header, CSV syntax, row cap) without judging rows.
     `on_progress(count)` is called every `progress_every` records, e.g. to keep a lease alive."""
-    header, records = _data_records(text, max_rows)
-    _locate_columns(header)
+    _, _, records = _data_records(text, max_rows)
     count = 0
     for _ in records:
         count += 1
@@ -124,23 +122,60 @@ def count_data_records(
     return count
 
 
-def _data_records(text: TextIO, max_rows: int) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
-    """The header, and the data records after it with the file-level rules on their count applied:
-    more than `max_rows` is refused as it is met, none at all once the file ends."""
-    records = _records(text)
-    header_line, header = _header(records)
+def _data_records(text: TextIO, max_rows: int) -> tuple[list[str], dict[str, int], Iterator[tuple[int, list[str]]]]:
+    """The header, the required columns' positions, and the data records after it with the file-level
+    rules on their count applied: more than `max_rows` is refused as it is met, none at all once the
+    file ends. A file that opens like a JSON document and breaks a CSV rule is refused as not_csv, on
+    every path the same (the rule needs only the first line, so a streamed file can apply it too)."""
+    opening = _opening_lines(text)
+    json_like = opening[-1].lstrip()[:1] in _JSON_OPENERS if opening else False
+    records = _records(itertools.chain(opening, text))
+    with _refusing_json(json_like):
+        header_line, header = _header(records)
+        columns = _locate_columns(header)
 
     def counted() -> Iterator[tuple[int, list[str]]]:
         count = 0
-        for record in records:
-            count += 1
-            if count > max_rows:
-                raise _too_many_rows(max_rows)
-            yield record
-        if count == 0:
-            raise CsvFileError("no_data_rows", f"the file has a header (line {header_line}) but no data rows")
+        with _refusing_json(json_like):
+            for record in records:
+                count += 1
+                if count > max_rows:
+                    raise _too_many_rows(max_rows)
+                yield record
+            if count == 0:
+                raise CsvFileError("no_data_rows", f"the file has a header (line {header_line}) but no data rows")
 
-    return header, counted()
+    return header, columns, counted()
+
+
+_JSON_OPENERS = ("{", "[")
+# What a JSON document breaks when it is read as a CSV (a header of one cell is not_csv already, said
+# otherwise); anything else (encoding, size) is reported as is.
+_JSON_SYMPTOMS = frozenset({"malformed_csv", "missing_columns", "duplicate_columns", "no_data_rows", "not_csv"})
+
+
+def _opening_lines(text: TextIO) -> list[str]:
+    """The blank lines at the start and the first line with text (all given back to the CSV reader)."""
+    lines: list[str] = []
+    try:
+        while not lines or not lines[-1].strip():
+            line = text.readline()
+            if not line:
+                break
+            lines.append(line)
+    except UnicodeDecodeError as exc:
+        raise CsvFileError("not_utf8", "the file is not valid UTF-8 (on its first line with text)") from exc
+    return lines
+
+
+@contextmanager
+def _refusing_json(json_like: bool) -> Iterator[None]:
+    try:
+        yield
+    except CsvFileError as exc:
+        if json_like and exc.code in _JSON_SYMPTOMS:
+            raise CsvFileError("not_csv", "the file is a JSON document, not a CSV") from exc
+        raise
 
 
 def _header(records: Iterator[tuple[int, list[str]]]) -> tuple[int, list[str]]:
@@ -170,18 +205,7 @@ def _decode(content: bytes) -> str:
     return text
 
 
-def _refuse_json(text: str) -> None:
-    """A JSON document can fail CSV parsing before its header is looked at; name it for what it is."""
-    if text.lstrip()[:1] not in ("{", "["):
-        return
-    try:
-        json.loads(text)
-    except ValueError:
-        return
-    raise CsvFileError("not_csv", "the file is a JSON document, not a CSV")
-
-
-def _records(text: TextIO) -> Iterator[tuple[int, list[str]]]:
+def _records(text: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
     """Yield (start line, fields) for each non-blank record, mapping read errors to a file error."""
     reader = csv.reader(text, strict=True)
     start = 1

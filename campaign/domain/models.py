@@ -85,6 +85,8 @@ class BatchRecord(NamedTuple):
     error_message: str | None = None
     already_accepted: int = 0
     already_accepted_rows: tuple[AcceptedElsewhereReport, ...] = ()
+    # The size a large upload's client declared (POST /uploads); the ingest holds the object to it.
+    declared_size: int | None = None
 
 
 class StatusCounts(NamedTuple):

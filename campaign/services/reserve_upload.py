@@ -24,10 +24,10 @@ class Reservation(NamedTuple):
     created: bool
 
 
-def reserve_upload(sha256_hex: str, batches: Batches, store: UploadStore) -> Reservation:
+def reserve_upload(sha256_hex: str, size: int, batches: Batches, store: UploadStore) -> Reservation:
     now = datetime.now(UTC)
     batch_id = batch_id_for_digest(sha256_hex)
-    record = BatchRecord(batch_id, to_iso(now), BatchState.AWAITING_UPLOAD, total=0, skipped=0)
+    record = BatchRecord(batch_id, to_iso(now), BatchState.AWAITING_UPLOAD, total=0, skipped=0, declared_size=size)
     claim = batches.claim(record)
     if isinstance(claim, NewBatch):
         return Reservation(record, store.presign_put(batch_id, sha256_hex, UPLOAD_URL_TTL_SECONDS), created=True)
@@ -35,5 +35,7 @@ def reserve_upload(sha256_hex: str, batches: Batches, store: UploadStore) -> Res
     # A refused file may be put again (e.g. after a failed checksum), and a dead ingest resumes when its
     # object is put again (the new ObjectCreated event takes the lapsed lease over).
     wants_file = existing.state in STARTABLE_STATES or lease_lapsed(existing, now)
+    if existing.state in STARTABLE_STATES and existing.declared_size != size:
+        batches.declare_size(batch_id, size, existing.state)
     upload = store.presign_put(batch_id, sha256_hex, UPLOAD_URL_TTL_SECONDS) if wants_file else None
     return Reservation(existing, upload, created=False)

@@ -48,8 +48,11 @@ from campaign.services.ingest import (
     record_ingest_metrics,
 )
 
-# The batch's FAILED code when its object is gone before the first pass read it (nothing was written).
+# The batch's FAILED codes beyond the CSV rules' (nothing was written): the object is gone before the
+# first pass read it; its size is not the size declared to POST /uploads; its hash is not the batch's.
 UPLOAD_MISSING = "upload_missing"
+SIZE_MISMATCH = "size_mismatch"
+CHECKSUM_MISMATCH = "checksum_mismatch"
 
 
 class Budget(Protocol):
@@ -124,7 +127,9 @@ def _acquire(batch_id: str, gateways: IngestGateways, sleep: Callable[[float], N
     while existing is not None:
         now = datetime.now(UTC)
         if existing.state in STARTABLE_STATES:
-            started = fresh._replace(created_at=existing.created_at, lease_until=lease_until_from(now))
+            started = fresh._replace(
+                created_at=existing.created_at, lease_until=lease_until_from(now), declared_size=existing.declared_size
+            )
             return _Held(started, resuming=False) if gateways.batches.start(started, existing.state) else None
         if existing.state is not BatchState.INGESTING:
             return None
@@ -166,8 +171,13 @@ def _check_file(record: BatchRecord, gateways: StreamGateways) -> BatchRecord | 
         )
     except CsvFileError as exc:
         return exc
+    if record.declared_size is not None and checked.bytes_read != record.declared_size:
+        return CsvFileError(
+            SIZE_MISMATCH,
+            f"the uploaded file is {checked.bytes_read} bytes, not the {record.declared_size} bytes declared",
+        )
     if not checked.sha256_hex().startswith(record.batch_id):
-        return CsvFileError("checksum_mismatch", "the uploaded file is not the file whose SHA-256 was declared")
+        return CsvFileError(CHECKSUM_MISMATCH, "the uploaded file is not the file whose SHA-256 was declared")
     counted = held._replace(total=total, lease_until=lease_until_from(datetime.now(UTC)))
     return counted if gateways.ingest.batches.checkpoint(counted, held.lease_until) else None
 

@@ -1,6 +1,7 @@
 """Large uploads: POST /uploads → pre-signed PUT to S3 → streaming ingest → GET /uploads/{id}
 (tests/support/large_uploads.py plays the client and S3)."""
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +19,7 @@ from campaign.local.provision import LocalResources
 from campaign.local.sqs_poller import LocalLambdaContext
 from tests.support.aws_calls import Fault, faults, recording
 from tests.support.csv_files import campaign_csv
-from tests.support.large_uploads import notify, put_and_notify, reserve
+from tests.support.large_uploads import notify, put_and_notify, reserve, sha256_of
 from tests.support.leases import expire_lease
 from worker import s3_ingest
 
@@ -86,7 +87,17 @@ def test_reserving_a_file_above_the_size_limit_is_a_413(api: TestClient) -> None
 
 
 @pytest.mark.parametrize(
-    "body", [{}, {"sha256": "xyz", "size": 10}, {"sha256": "a" * 64, "size": 0}, {"sha256": "a" * 63, "size": 5}]
+    "body",
+    [
+        {},
+        {"sha256": "xyz", "size": 10},
+        {"sha256": "a" * 64, "size": 0},
+        {"sha256": "a" * 63, "size": 5},
+        {"sha256": "a" * 64, "size": True},
+        {"sha256": "a" * 64, "size": 5.0},
+        {"sha256": "a" * 64, "size": "5"},
+    ],
+    ids=["empty", "bad-hash", "zero", "short-hash", "true", "float", "string"],
 )
 def test_a_malformed_reservation_is_a_400(api: TestClient, body: dict[str, Any]) -> None:
     response = api.post("/uploads", json=body)
@@ -200,7 +211,8 @@ def test_an_upload_deleted_before_its_ingest_fails_the_batch_instead_of_leaving_
 def test_bytes_other_than_the_reserved_file_fail_the_checksum_and_write_nothing(
     api: TestClient, stack: LocalResources, counts_of: CountsOf
 ) -> None:
-    declared, actual = campaign_csv(5), campaign_csv(6)
+    declared = campaign_csv(5)
+    actual = declared.replace(b"user0@", b"user9@")  # the same size, other bytes
     reserve(api, declared)
     key = upload_key(batch_id_for(declared))
     client("s3").put_object(Bucket=stack.upload_bucket, Key=key, Body=actual)
@@ -208,6 +220,55 @@ def test_bytes_other_than_the_reserved_file_fail_the_checksum_and_write_nothing(
     status = api.get(f"/uploads/{batch_id_for(declared)}").json()
     assert status["state"] == "FAILED" and status["error"]["code"] == "checksum_mismatch"
     assert counts_of(batch_id_for(declared)) == (0, 0, 0, 0)
+
+
+def test_a_file_of_another_size_than_declared_fails_and_writes_nothing(
+    api: TestClient, stack: LocalResources, counts_of: CountsOf
+) -> None:
+    content = campaign_csv(5)
+    api.post("/uploads", json={"sha256": sha256_of(content), "size": 1})
+    with recording("sqs") as log:
+        put_and_notify(stack, content)
+    status = api.get(f"/uploads/{batch_id_for(content)}").json()
+    assert status["state"] == "FAILED" and status["error"]["code"] == "size_mismatch"
+    assert f"{len(content)} bytes, not the 1 bytes declared" in status["error"]["message"]
+    assert _messages_sent(log) == 0 and counts_of(batch_id_for(content)) == (0, 0, 0, 0)
+
+
+def test_a_reservation_declaring_the_right_size_after_a_mismatch_is_ingested(
+    api: TestClient, stack: LocalResources
+) -> None:
+    content = campaign_csv(5)
+    api.post("/uploads", json={"sha256": sha256_of(content), "size": len(content) + 1})
+    put_and_notify(stack, content)
+    assert reserve(api, content).json()["upload"] is not None
+    assert put_and_notify(stack, content) == {batch_id_for(content): "done"}
+
+
+REFUSED_FILES = {
+    "json-array": json.dumps([{"email": "a@example.com", "subject": "s", "content": "c"}], indent=2).encode(),
+    "json-object": json.dumps({"email": "a@example.com", "subject": "s", "content": "c"}).encode(),
+    "json-after-blank-lines": b"\n\n" + json.dumps([{"email": "a@example.com"}]).encode(),
+    "missing-column": b"email,subject\nann@example.com,Hello\n",
+    "duplicate-column": b"email,subject,content,email\nann@example.com,Hello,Body,x\n",
+    "header-only": b"email,subject,content\n",
+    "unterminated-quote": b'email,subject,content\nann@example.com,"Hello,Body\n',
+    "not-utf8": b"email,subject,content\nann@example.com,Hello,\xff\n",
+    "nul-byte": b"email,subject,content\nann@example.com,Hello,B\x00ody\n",
+    "whitespace-only": b"  \n\n ",
+    "xml": b'<?xml version="1.0"?>\n<rows><row email="ann@example.com"/></rows>\n',
+}
+
+
+@pytest.mark.parametrize("content", REFUSED_FILES.values(), ids=REFUSED_FILES.keys())
+def test_a_refused_file_gets_the_same_error_on_both_paths(
+    api: TestClient, stack: LocalResources, upload: Upload, content: bytes
+) -> None:
+    direct = upload(content).json()["error"]
+    reserve(api, content)
+    put_and_notify(stack, content)
+    streamed = api.get(f"/uploads/{batch_id_for(content)}").json()["error"]["code"]
+    assert streamed == direct
 
 
 def test_a_failed_upload_can_be_reserved_again(api: TestClient, stack: LocalResources) -> None:

@@ -125,6 +125,29 @@ def test_missing_file_field_answers_400(api: TestClient) -> None:
     assert response.json()["error"] == "missing_file"
 
 
+def test_two_file_fields_answer_400_and_write_nothing(api: TestClient, stack: LocalResources) -> None:
+    files = [
+        ("file", ("a.csv", campaign_csv(2), "text/csv")),
+        ("file", ("b.csv", b"email,subject,content\nother@example.com,Hi,Body\n", "text/csv")),
+    ]
+    response = api.post("/upload", files=files)
+    assert response.status_code == 400
+    assert response.json()["error"] == "duplicate_file_field"
+    assert "more than one field named 'file'" in response.json()["message"]
+    assert client("dynamodb").scan(TableName=stack.table_name)["Count"] == 0
+
+
+def test_a_duplicate_answer_adds_up_to_its_total_and_says_it_is_a_duplicate(upload: Upload) -> None:
+    upload(b"email,subject,content\nheld@example.com,Hi,Body\n")
+    mixed = b"email,subject,content\nheld@example.com,Hi,Body\nnew@example.com,Hi,Body\nbroken,Hi,Body\n"
+    first = upload(mixed).json()
+    again = upload(mixed).json()
+    assert again["duplicate"] is True
+    assert (again["enqueued"], again["skipped"], again["alreadyAccepted"], again["notEnqueued"]) == (1, 1, 1, 0)
+    assert again["total"] == again["enqueued"] + again["skipped"] + again["alreadyAccepted"] + again["notEnqueued"]
+    assert again == first | {"duplicate": True}
+
+
 def test_non_multipart_body_answers_415(api: TestClient) -> None:
     response = api.post("/upload", content=b"email,subject,content\n", headers={"content-type": "text/csv"})
     assert response.status_code == 415
