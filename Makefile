@@ -6,13 +6,14 @@ STAMP := $(VENV)/.installed-stamp
 
 CHECKOV_VENV := .venv-checkov
 
-.PHONY: help venv run test lint format demo load bench clean package checkov lint-tf
+.PHONY: help venv run test lint format demo load fuzz bench clean package checkov lint-tf
 
 help:
 	@echo "make run    - local stack: AWS emulator, API on http://127.0.0.1:8000, worker"
 	@echo "make test   - the whole offline suite (lint, types, tests)"
 	@echo "make demo   - upload example_csv/campaign.csv to the running stack and watch it reach SENT"
 	@echo "make load   - 60 s of uploads + GraphQL reads on a local stack it starts and stops (loopback); prints the report"
+	@echo "make fuzz   - the property, fuzz and Schemathesis tests with random draws and 10x the examples (a few min)"
 	@echo "make bench  - ours vs a naive baseline on the emulator: requests, reads, memory, cold start, rows/s (5-8 min)"
 	@echo "make package - build/ingestor.zip and build/worker.zip for Lambda (arm64, python3.12)"
 	@echo "make checkov - scan terraform/ with checkov (in its own virtualenv)"
@@ -64,6 +65,21 @@ demo:
 load: venv
 	$(BIN)/python -m scripts.load_test $(if $(LOAD_BASE_URL),--base-url $(LOAD_BASE_URL),--start-stack) \
 		--seconds 60 --concurrency 4 $(LOAD_ARGS)
+
+# Not part of `make test`, which runs these same tests derandomized (the same draws every run): here
+# the draws are random and each test runs FUZZ_FACTOR times as many examples (profiles:
+# tests/support/hypothesis_profiles.py). A failure prints its seed: rerun that test with
+# HYPOTHESIS_PROFILE=fuzz and --hypothesis-seed=<seed> (the derandomized profile ignores a seed).
+# Stopped, as a failure, after FUZZ_SECONDS where `timeout` exists.
+FUZZ_FACTOR ?= 10
+FUZZ_SECONDS ?= 600
+FUZZ_TESTS := tests/unit/test_hypothesis_profiles.py tests/unit/test_csv_properties.py \
+	tests/unit/test_ids_and_cursor.py tests/unit/test_listing_plan.py tests/http/test_upload_fuzz.py \
+	tests/http/test_graphql_fuzz.py tests/http/test_openapi_schemathesis.py
+fuzz: venv
+	HYPOTHESIS_PROFILE=fuzz FUZZ_FACTOR=$(FUZZ_FACTOR) \
+		$(if $(shell command -v timeout),timeout --signal=INT --kill-after=60 $(FUZZ_SECONDS)) \
+		$(BIN)/python -m pytest $(FUZZ_TESTS)
 
 # Not part of `make test`: it takes minutes and measures this machine. Method: docs/BENCHMARKS.md.
 bench: venv

@@ -34,7 +34,12 @@ from campaign.local.sqs_poller import PollResult, poll_once
 from campaign.local.stream_poller import StreamPoller
 from campaign.observability import logger
 from tests.support import TEST_API_KEY
+from tests.support.hypothesis_profiles import register_and_load
 from tests.support.seed import RETENTION
+
+# Before any test module is imported (their @settings copy the loaded profile): derandomized unless
+# HYPOTHESIS_PROFILE says otherwise (`make fuzz`); tests/support/hypothesis_profiles.py.
+register_and_load()
 
 
 def reset_process_caches() -> None:

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.http.helpers import batch_id_of
+from tests.support.hypothesis_profiles import examples
 
 STATUSES = ("PENDING", "QUEUED", "SENT", "ERROR")
 LIST = """
@@ -170,7 +171,7 @@ def test_list_email_status_with_generated_arguments(
     # When each is queried / Then data that respects them, or a GraphQL error that says what is wrong
     @given(generated=arguments)
     @settings(
-        max_examples=MAX_EXAMPLES,
+        max_examples=examples(MAX_EXAMPLES),
         deadline=None,
         database=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],

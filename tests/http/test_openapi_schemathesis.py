@@ -20,6 +20,7 @@ from schemathesis.core.result import Ok
 from schemathesis.specs.openapi import checks
 
 from scripts.local_stack import LiveStack
+from tests.support.hypothesis_profiles import examples
 
 MAX_EXAMPLES = 50
 
@@ -86,7 +87,9 @@ def test_generated_requests_pass_the_default_checks(
     excluded = EXCLUDED.get(label, [])
 
     @given(case=strategy)
-    @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=examples(MAX_EXAMPLES), deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
     def check(case: schemathesis.Case[Any]) -> None:
         # When each is sent with the API key / Then every check but the excluded ones passes
         case.call_and_validate(

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.http.helpers import UPLOAD_ERROR_CODES, Emulator, assert_json_error, batch, batch_id_of, graphql
+from tests.support.hypothesis_profiles import examples
 
 MAX_EXAMPLES = 40
 MAX_RECORDS = 12
@@ -58,7 +59,7 @@ def _rows_of(api: httpx.Client, batch_id: str) -> int:
 def test_a_generated_file_is_refused_cleanly_or_stored_whole(api: httpx.Client, emulator: Emulator) -> None:
     @given(content=csv_files())
     @settings(
-        max_examples=MAX_EXAMPLES,
+        max_examples=examples(MAX_EXAMPLES),
         deadline=None,
         database=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],

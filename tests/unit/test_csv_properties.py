@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 
 from campaign.domain.csv_rules import REQUIRED_COLUMNS, CsvFileError, SkipReason, parse_campaign_csv
 from campaign.limits import MAX_SUBJECT_CHARS
+from tests.support.hypothesis_profiles import examples
 
-BOUNDED = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+BOUNDED = settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 # Any character a UTF-8 file can hold, except NUL (which marks a file as binary).

@@ -20,6 +20,7 @@ from campaign.domain.status import (
     can_move,
     listing_class,
 )
+from tests.support.hypothesis_profiles import examples
 
 FILE = b"email,subject,content\nann@example.com,Hello,Body\n"
 BATCH = batch_id_for(FILE)
@@ -83,7 +84,7 @@ def test_send_id_is_distinct_per_recipient_and_per_batch() -> None:
     assert len(set(ids)) == len(ids)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.text(max_size=40), st.text(max_size=40))
 def test_send_ids_differ_whenever_the_recipient_differs(a: str, b: str) -> None:
     # Given two recipient keys in the same batch
@@ -151,7 +152,7 @@ POSITION = Position("2026-11-24T18:00:57.123456Z", "0123456789abcdef0123456789ab
 GOOD = {"v": 2, "t": POSITION.created_at, "b": POSITION.batch_id, "s": 42, "k": 3, "f": FILTERS}
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(cursors)
 def test_cursor_round_trips_its_position(cursor: Cursor) -> None:
     # Given where a page starts
@@ -225,7 +226,7 @@ def test_garbage_or_forged_cursor_raises_invalid_cursor_error(cursor: str) -> No
         decode_cursor(cursor, FILTERS)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.text(max_size=300) | st.binary(max_size=220).map(lambda raw: base64.urlsafe_b64encode(raw).decode()))
 def test_decoding_arbitrary_text_gives_a_position_or_raises_invalid_cursor_error(cursor: str) -> None:
     # Given any text at all, or the base64 of any bytes

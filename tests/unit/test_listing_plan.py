@@ -22,6 +22,7 @@ from campaign.domain.listing_plan import (
 from campaign.domain.models import BatchListing, SendRow, StatusCounts
 from campaign.domain.status import EmailStatus
 from campaign.limits import LISTING_STRIPES
+from tests.support.hypothesis_profiles import examples
 
 P, Q, S, E = EmailStatus.PENDING, EmailStatus.QUEUED, EmailStatus.SENT, EmailStatus.ERROR
 IN_FAMILY = {Family.OPEN: {P, Q}, Family.PENDING: {P}, Family.SENT: {S}, Family.ERROR: {E}}
@@ -122,7 +123,7 @@ def scenarios(draw: st.DrawFn) -> tuple[Index, list[BatchListing], dict[str, int
     return index, batches, positions, wanted, draw(st.integers(1, 60)), draw(st.integers(0, 2**32))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(scenarios())
 def test_a_walk_lists_every_row_that_stays_in_the_filter_exactly_once_whatever_moves_meanwhile(
     scenario: tuple[Index, list[BatchListing], dict[str, int], list[EmailStatus], int, int],
