@@ -12,6 +12,7 @@ from campaign.domain.csv_rules import CsvFileError
 from campaign.domain.models import BatchRecord
 from campaign.limits import MAX_UPLOAD_BYTES, MAX_UPLOAD_ROWS, SKIPPED_ROWS_CAP
 from campaign.services.ingest import UploadResult, ingest_csv
+from campaign.services.lease import IngestInProgressError
 
 router = APIRouter(tags=["upload"])
 
@@ -76,12 +77,27 @@ class ErrorOut(BaseModel):
 
 _ERRORS: dict[int | str, dict[str, object]] = {
     400: {"model": ErrorOut, "description": "The file is not a usable CSV (the message says why)"},
+    409: {
+        "model": ErrorOut,
+        "description": "This file is being ingested by an earlier request: retry after `Retry-After`",
+    },
     413: {
         "model": ErrorOut,
         "description": f"The file is larger than {MAX_UPLOAD_BYTES} bytes or has more than {MAX_UPLOAD_ROWS} rows",
     },
     415: {"model": ErrorOut, "description": "The request is not multipart/form-data"},
 }
+
+
+def in_progress(exc: IngestInProgressError) -> ApiError:
+    """A live ingest owns the batch: say when to come back, never a success that hides unfinished work."""
+    return ApiError(
+        409,
+        "ingest_in_progress",
+        f"this file is being ingested by an earlier request; retry in {exc.retry_after_seconds} s for its summary",
+        details={"batchId": exc.batch_id, "retryAfterSeconds": exc.retry_after_seconds},
+        headers={"Retry-After": str(exc.retry_after_seconds)},
+    )
 
 
 def require_multipart(request: Request) -> None:
@@ -123,5 +139,7 @@ def upload_csv(response: Response, gateways: IngestDep, file: Annotated[UploadFi
     except CsvFileError as exc:
         status = 413 if exc.code == "too_many_rows" else 400
         raise ApiError(status, exc.code, exc.message, details=exc.details) from exc
+    except IngestInProgressError as exc:
+        raise in_progress(exc) from exc
     response.status_code = 201 if result.created else 200
     return UploadOut.of(result, duplicate=result.duplicate)

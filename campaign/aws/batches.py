@@ -74,11 +74,15 @@ class Batches:
 
     def take_over(self, batch: BatchRecord, lease_until: str) -> bool:
         """Take the lease of an ingest whose holder died (its lease lapsed), unless someone else did."""
+        return self.renew(batch.batch_id, batch.lease_until or "", lease_until)
+
+    def renew(self, batch_id: str, held: str, lease_until: str) -> bool:
+        """Move the lease on from `held`; False if it is not `held` any more (taken over, or finished)."""
         return self._update(
-            batch.batch_id,
+            batch_id,
             "SET leaseUntil = :new",
             "#st = :ingesting AND leaseUntil = :old",
-            {":new": lease_until, ":old": batch.lease_until, ":ingesting": BatchState.INGESTING.value},
+            {":new": lease_until, ":old": held, ":ingesting": BatchState.INGESTING.value},
         )
 
     def start(self, batch: BatchRecord, previous: BatchState) -> bool:

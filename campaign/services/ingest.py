@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -29,7 +29,7 @@ from campaign.aws.message_keys import KeyClaim, MessageKeys
 from campaign.aws.send_queue import SendJob, SendQueue
 from campaign.aws.send_rows import SendRows
 from campaign.aws.table_schema import body_pk, message_pk
-from campaign.domain.clock import from_iso, to_iso
+from campaign.domain.clock import to_iso
 from campaign.domain.csv_rules import CampaignRow, ParsedCsv, parse_campaign_csv
 from campaign.domain.histogram import bucket_of
 from campaign.domain.ids import batch_id_for, body_key_for, message_key_for, send_id_for
@@ -61,6 +61,14 @@ from campaign.observability import (
     METRIC_ROWS_SKIPPED,
     logger,
     metrics,
+)
+from campaign.services.lease import (
+    IngestInProgressError,
+    Lease,
+    LeaseLostError,
+    lease_lapsed,
+    lease_until_from,
+    seconds_until_lapse,
 )
 
 # Rows handled per step: four BatchWriteItem calls' worth, one message-key transaction, ten
@@ -203,14 +211,22 @@ def _ingest(content: bytes, gateways: IngestGateways) -> UploadResult:
         batch = batch._replace(created_at=existing.created_at)
         if existing.state in STARTABLE_STATES:
             if not gateways.batches.start(batch, previous=existing.state):
-                return _duplicate_answer(existing)
-        elif lease_lapsed(existing, now) and gateways.batches.take_over(existing, batch.lease_until or ""):
+                return _answer_for_the_holder(batch.batch_id, gateways)
+        elif lease_lapsed(existing, now):
+            if not gateways.batches.take_over(existing, batch.lease_until or ""):
+                return _answer_for_the_holder(batch.batch_id, gateways)
             resuming = True
+        elif existing.state is BatchState.INGESTING:
+            raise IngestInProgressError(batch.batch_id, seconds_until_lapse(existing, now))
         else:
             return _duplicate_answer(existing)
     gateways.counts.start(batch.batch_id, batch.created_at, positions=batch.total)
     candidates = [candidate_for(batch, row) for row in parsed.rows]
-    outcome = queue_and_record(candidates, gateways, resuming=resuming)
+    lease = Lease(gateways.batches, batch.batch_id, batch.lease_until or "")
+    try:
+        outcome = queue_and_record(candidates, gateways, resuming=resuming, lease=lease)
+    except LeaseLostError as exc:
+        raise IngestInProgressError(batch.batch_id, INGEST_LEASE_SECONDS) from exc
     finished = batch._replace(
         enqueued=outcome.enqueued,
         not_enqueued=outcome.not_enqueued,
@@ -234,6 +250,17 @@ def _ingest(content: bytes, gateways: IngestGateways) -> UploadResult:
     )
 
 
+def _answer_for_the_holder(batch_id: str, gateways: IngestGateways) -> UploadResult:
+    """Another request started or took over the batch a moment ago: its summary if it is done, else
+    a wait (never a success that hides unfinished work)."""
+    now = datetime.now(UTC)
+    holder = gateways.batches.get(batch_id)
+    if holder is None or holder.state is not BatchState.DONE:
+        retry = seconds_until_lapse(holder, now) if holder is not None else INGEST_LEASE_SECONDS
+        raise IngestInProgressError(batch_id, retry)
+    return _duplicate_answer(holder)
+
+
 def finish_batch(batch: BatchRecord, gateways: IngestGateways) -> None:
     gateways.batches.finish(batch)
     if batch.enqueued + batch.not_enqueued == 0:
@@ -254,14 +281,24 @@ class _BodyLedger:
         return new
 
 
-def queue_and_record(candidates: Sequence[Candidate], gateways: IngestGateways, *, resuming: bool) -> QueueOutcome:
+def queue_and_record(
+    candidates: Sequence[Candidate], gateways: IngestGateways, *, resuming: bool, lease: Lease | None = None
+) -> QueueOutcome:
     """Run the steps on a bounded pool: they touch disjoint rows and keys, so their order does not
-    matter, and overlapping their AWS round trips is what keeps a large file inside the API's time limit."""
+    matter, and overlapping their AWS round trips is what keeps a large file inside the API's time limit.
+    After each step the lease (if given) is kept alive; a lost lease stops the steps not yet begun."""
     placed = place_bodies(candidates)
     steps = [placed[start : start + _STEP_ROWS] for start in range(0, len(placed), _STEP_ROWS)]
     ledger = _BodyLedger()
+
+    def run(step: Sequence[Candidate]) -> QueueOutcome:
+        outcome = _queue_and_record_step(step, gateways, ledger, resuming)
+        if lease is not None:
+            lease.keep()
+        return outcome
+
     with ThreadPoolExecutor(max_workers=INGEST_CONCURRENCY, thread_name_prefix="ingest") as pool:
-        outcomes = list(pool.map(lambda step: _queue_and_record_step(step, gateways, ledger, resuming), steps))
+        outcomes = list(pool.map(run, steps))
     total = NOTHING_QUEUED
     for outcome in outcomes:
         total = total.plus(outcome)
@@ -364,14 +401,6 @@ def _new_batch_record(batch_id: str, parsed: ParsedCsv, now: datetime) -> BatchR
         skipped_rows=tuple(skipped_report(s) for s in parsed.skipped[:SKIPPED_ROWS_CAP]),
         lease_until=lease_until_from(now),
     )
-
-
-def lease_until_from(now: datetime) -> str:
-    return to_iso(now + timedelta(seconds=INGEST_LEASE_SECONDS))
-
-
-def lease_lapsed(batch: BatchRecord, now: datetime) -> bool:
-    return batch.state is BatchState.INGESTING and batch.lease_until is not None and from_iso(batch.lease_until) < now
 
 
 def _duplicate_answer(batch: BatchRecord) -> UploadResult:

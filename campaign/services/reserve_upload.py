@@ -14,7 +14,7 @@ from campaign.domain.clock import to_iso
 from campaign.domain.ids import batch_id_for_digest
 from campaign.domain.models import STARTABLE_STATES, BatchRecord, BatchState
 from campaign.limits import UPLOAD_URL_TTL_SECONDS
-from campaign.services.ingest import lease_lapsed
+from campaign.services.lease import lease_lapsed
 
 
 class Reservation(NamedTuple):

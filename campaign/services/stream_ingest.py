@@ -42,11 +42,10 @@ from campaign.services.ingest import (
     IngestGateways,
     candidate_for,
     finish_batch,
-    lease_lapsed,
-    lease_until_from,
     queue_and_record,
     record_ingest_metrics,
 )
+from campaign.services.lease import lease_lapsed, lease_until_from
 
 # The batch's FAILED codes beyond the CSV rules' (nothing was written): the object is gone before the
 # first pass read it; its size is not the size declared to POST /uploads; its hash is not the batch's.
@@ -155,9 +154,7 @@ def _check_file(record: BatchRecord, gateways: StreamGateways) -> BatchRecord | 
 
     def renew(_count: int) -> None:
         nonlocal held
-        renewed = held._replace(lease_until=lease_until_from(datetime.now(UTC)))
-        if gateways.ingest.batches.checkpoint(renewed, held.lease_until):
-            held = renewed
+        held = _renew(held, gateways) or held
 
     try:
         body = gateways.uploads.open(record.batch_id)
@@ -207,7 +204,14 @@ def _queue_rows(held: _Held, gateways: StreamGateways, budget: Budget) -> Stream
     for outcome in read_campaign_rows(text, max_rows=MAX_LARGE_UPLOAD_ROWS):
         position += 1
         if position <= done_before:
-            continue  # judged again only so that later duplicates are still recognised
+            # Judged again only so that later duplicates are still recognised; this writes nothing for
+            # minutes on a large file, so the lease is renewed as the first pass renews it.
+            if position % STREAM_LEASE_RENEW_RECORDS == 0:
+                renewed = _renew(record, gateways)
+                if renewed is None:
+                    return StreamOutcome.SUPERSEDED
+                record = renewed
+            continue
         if isinstance(outcome, SkippedRow):
             window.skips.append(outcome)
             skipped_by_reason[outcome.reason.value] += 1
@@ -266,6 +270,12 @@ def _commit(
         lease_until=lease_until_from(datetime.now(UTC)),
     )
     return progressed if gateways.ingest.batches.checkpoint(progressed, record.lease_until) else None
+
+
+def _renew(record: BatchRecord, gateways: StreamGateways) -> BatchRecord | None:
+    """The same record with a renewed lease; None if another invocation took the batch over."""
+    renewed = record._replace(lease_until=lease_until_from(datetime.now(UTC)))
+    return renewed if gateways.ingest.batches.checkpoint(renewed, record.lease_until) else None
 
 
 def _hand_over(record: BatchRecord, gateways: StreamGateways) -> StreamOutcome:

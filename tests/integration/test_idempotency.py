@@ -2,23 +2,32 @@
 
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
+import campaign.services.lease as lease_module
+import campaign.services.stream_ingest as stream_ingest
 from app.main import create_app
 from campaign.aws.batch_counts import BatchCounts
+from campaign.aws.batches import Batches
 from campaign.aws.clients import client
+from campaign.aws.upload_store import upload_key
 from campaign.domain.ids import batch_id_for
+from campaign.domain.models import BatchState
+from campaign.limits import INGEST_LEASE_SECONDS
 from campaign.local.provision import LocalResources
 from tests.conftest import reset_process_caches
 from tests.support import TEST_API_KEY
-from tests.support.aws_calls import faults, recording
+from tests.support.aws_calls import CallLog, faults, recording
 from tests.support.csv_files import campaign_csv
+from tests.support.large_uploads import reserve
 from tests.support.leases import expire_lease
 from tests.support.seed import RETENTION
+from worker import s3_ingest
 
 Upload = Callable[[bytes], Response]
 
@@ -48,11 +57,16 @@ def test_concurrent_identical_uploads_make_one_batch(stack: LocalResources) -> N
         t.start()
     for t in threads:
         t.join()
-    # Then exactly one created the batch, the others were told it is a duplicate, and one set of sends exists
+    # Then exactly one created the batch; each other was told it is a duplicate (the ingest was done)
+    # or to come back (it was not); one set of sends exists
     codes = sorted(a.status_code for a in answers)
-    assert codes == [200] * 5 + [201]
-    assert {a.json()["batchId"] for a in answers} == {batch_id_for(content)}
-    assert [a.json()["duplicate"] for a in answers].count(False) == 1
+    assert codes.count(201) == 1 and set(codes) <= {200, 201, 409}, codes
+    for answer in answers:
+        body = answer.json()
+        if answer.status_code == 409:
+            assert body["error"] == "ingest_in_progress" and int(answer.headers["retry-after"]) >= 1
+        else:
+            assert body["batchId"] == batch_id_for(content) and body["duplicate"] is (answer.status_code == 200)
     assert _queue_depth(stack) == 15
 
 
@@ -81,13 +95,72 @@ def _crash_on_call(number: int) -> list[Any]:
     return [None] * (number - 1) + [IngestCrashError("Lambda stopped")]
 
 
-def test_retry_while_the_first_ingest_holds_its_lease_is_a_duplicate(upload: Upload, stack: LocalResources) -> None:
+def test_a_retry_while_the_first_ingest_holds_its_lease_is_told_when_to_come_back(
+    upload: Upload, stack: LocalResources
+) -> None:
     content = campaign_csv(250)
     with faults("sqs", "SendMessageBatch", _crash_on_call(13)):
         crashed = upload(content)
     retried = upload(content)
     assert crashed.status_code == 500 and crashed.json()["error"] == "internal_error"
-    assert retried.status_code == 200 and retried.json()["duplicate"] is True and retried.json()["enqueued"] == 0
+    assert retried.status_code == 409 and retried.json()["error"] == "ingest_in_progress"
+    assert 1 <= int(retried.headers["retry-after"]) <= INGEST_LEASE_SECONDS
+    assert retried.json()["retryAfterSeconds"] == int(retried.headers["retry-after"])
+    assert retried.json()["batchId"] == batch_id_for(content)
+
+
+@pytest.fixture
+def renew_after_every_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Time passes as if each step took a third of the lease (the renewal is due after every step)."""
+    monkeypatch.setattr(lease_module, "_RENEW_AFTER", timedelta(0))
+
+
+def _lease_renewals(log: CallLog) -> list[str]:
+    return [
+        params["ExpressionAttributeValues"][":new"]["S"]
+        for params, _ in log.of("UpdateItem")
+        if params["UpdateExpression"] == "SET leaseUntil = :new"
+    ]
+
+
+def test_a_direct_ingest_renews_its_lease_as_it_progresses(
+    upload: Upload, stack: LocalResources, renew_after_every_step: None
+) -> None:
+    with recording("dynamodb") as log:
+        assert upload(campaign_csv(250)).status_code == 201
+    renewals = _lease_renewals(log)
+    assert len(renewals) == 3  # one per step of 100 rows
+    assert renewals == sorted(renewals)
+
+
+def test_a_direct_ingest_whose_lease_was_taken_over_stops_and_says_so(
+    upload: Upload, stack: LocalResources, renew_after_every_step: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    content = campaign_csv(250)
+    renew = Batches.renew
+
+    def taken_over_first(self: Batches, batch_id: str, held: str, lease_until: str) -> bool:
+        renew(self, batch_id, held, "2999-01-01T00:00:00.000000Z")  # another ingest took the batch
+        return renew(self, batch_id, held, lease_until)
+
+    monkeypatch.setattr(Batches, "renew", taken_over_first)
+    answer = upload(content)
+    record = Batches(stack.table_name, RETENTION).get(batch_id_for(content))
+    assert answer.status_code == 409 and answer.json()["error"] == "ingest_in_progress"
+    assert record is not None and record.state is BatchState.INGESTING  # left to the new holder
+
+
+def test_a_direct_upload_of_a_file_being_streamed_is_told_when_to_come_back(
+    api: TestClient, upload: Upload, stack: LocalResources
+) -> None:
+    content = campaign_csv(10)
+    reserve(api, content)
+    client("s3").put_object(Bucket=stack.upload_bucket, Key=upload_key(batch_id_for(content)), Body=content)
+    holder = stream_ingest._acquire(batch_id_for(content), s3_ingest._gateways().ingest, sleep=lambda _: None)
+    assert holder is not None  # a live streamed ingest holds the lease
+    answer = upload(content)
+    assert answer.status_code == 409 and answer.json()["error"] == "ingest_in_progress"
+    assert _queue_depth(stack) == 0
 
 
 def test_retry_after_a_crash_mid_file_completes_the_batch_without_duplicates(

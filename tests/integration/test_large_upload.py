@@ -354,6 +354,38 @@ def test_a_crash_mid_file_resumes_from_the_checkpoint_without_duplicates(
     assert (summary["total"], summary["enqueued"], summary["notEnqueued"]) == (200, 200, 0)
 
 
+def test_a_resumed_ingest_renews_its_lease_while_it_rereads_the_rows_before_its_checkpoint(
+    api: TestClient, stack: LocalResources, small_windows: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stream_ingest, "STREAM_LEASE_RENEW_RECORDS", 20)
+    content = campaign_csv(200)
+    batch_id = batch_id_for(content)
+    reserve(api, content)
+    crash_in_third_window: list[Fault] = [None] * 9 + [IngestCrashError("Lambda stopped")]
+    with faults("sqs", "SendMessageBatch", crash_in_third_window), pytest.raises(IngestCrashError):
+        put_and_notify(stack, content)
+    expire_lease(stack, batch_id)
+    with recording("dynamodb") as log:
+        assert notify(stack, upload_key(batch_id), len(content)) == {batch_id: "done"}
+    # The 80 rows before the checkpoint are read again without a write: 4 renewals (one per 20 rows),
+    # then a checkpoint per window of 40 rows after it, each moving the lease on.
+    leases = [p["ExpressionAttributeValues"][":lease"]["S"] for p, _ in log.of("UpdateItem") if ":lease" in str(p)]
+    assert len(leases) >= 4 + 3 and leases == sorted(leases)
+
+
+def test_reserving_a_file_that_a_live_ingest_is_reading_gives_no_upload_url(
+    api: TestClient, stack: LocalResources
+) -> None:
+    content = campaign_csv(10)
+    batch_id = batch_id_for(content)
+    reserve(api, content)
+    client("s3").put_object(Bucket=stack.upload_bucket, Key=upload_key(batch_id), Body=content)
+    assert stream_ingest._acquire(batch_id, s3_ingest._gateways().ingest, sleep=lambda _: None) is not None
+    again = reserve(api, content)
+    assert again.status_code == 200
+    assert (again.json()["state"], again.json()["upload"]) == ("INGESTING", None)
+
+
 def test_an_event_for_a_batch_whose_live_ingest_renews_its_lease_does_nothing(
     api: TestClient, stack: LocalResources
 ) -> None:
