@@ -290,29 +290,33 @@ def _ratio_row(figure: str, ours: float, baseline: float, target: str, result: s
 
 
 def cold_start_rows(c: dict[str, Any], counted: dict[str, Any] | None) -> list[Row]:
-    """The timed ratio decides; the instruction counts (repeatable) say the same without the noise and
-    split it into what the libraries cost and what our modules add. The like-for-like rows hold our
-    handlers against baselines that pause the garbage collector as they do (campaign/cold_start.py)."""
+    """The instruction counts decide: they repeat to within 0.01% from run to run, where the timed ratio
+    of one commit has moved from 1.12x to 1.34x. The timed medians follow as info (they include what an
+    instruction count cannot see: the kernel's time, the frame-chunk churn). Without valgrind the target
+    is not measured, and fails. The like-for-like rows hold our handlers against baselines that pause
+    the garbage collector as they do (campaign/cold_start.py); the libraries row splits what the
+    libraries cost from what our modules add."""
     medians, target = c["median_seconds"], f"≤ {COLD_START_TARGET:g}x"
+    depths = min(c["rounds"], len(c["depths"]))
     rows = []
     for figure, ours, baseline, paused, libraries in _COLD_START_PAIRS:
-        o, n, p = (medians[name] * 1000 for name in (ours, baseline, paused))
-        depths = min(c["rounds"], len(c["depths"]))
-        timed = f"Cold start: {figure} (ms, median of {c['rounds']}, {depths} call depths)"
-        rows.append(_ratio_row(timed, o, n, target, _verdict(o <= COLD_START_TARGET * n)))
-        rows.append(
-            _ratio_row("  like for like: the baseline with the collector paused too (ms)", o, p, target, "info")
-        )
+        decided = f"Cold start: {figure} (millions of instructions, callgrind)"
         if not counted or counted.get("valgrind") is None:
-            rows.append(Row("  in instructions: not counted (valgrind not installed)", "—", "—", "—", "—", "info"))
-            continue
-        mega = {name: counted["instructions"][name] / 1e6 for name in (ours, baseline, paused, libraries)}
+            rows.append(Row(decided, "not measured (valgrind not installed)", "—", "—", target, "FAIL"))
+        else:
+            mega = {name: counted["instructions"][name] / 1e6 for name in (ours, baseline, paused, libraries)}
+            verdict = _verdict(mega[ours] <= COLD_START_TARGET * mega[baseline])
+            rows += [
+                _ratio_row(decided, mega[ours], mega[baseline], target, verdict),
+                _ratio_row("  like for like (collector paused in both)", mega[ours], mega[paused], target, "info"),
+                _ratio_row(
+                    f"  the libraries alone: {_LIBRARIES[libraries]}", mega[libraries], mega[baseline], "—", "info"
+                ),
+            ]
+        o, n, p = (medians[name] * 1000 for name in (ours, baseline, paused))
         rows += [
-            _ratio_row("  in instructions (millions, callgrind)", mega[ours], mega[baseline], target, "info"),
-            _ratio_row(
-                "  in instructions, like for like (collector paused in both)", mega[ours], mega[paused], target, "info"
-            ),
-            _ratio_row(f"  the libraries alone: {_LIBRARIES[libraries]}", mega[libraries], mega[baseline], "—", "info"),
+            _ratio_row(f"  timed (ms, median of {c['rounds']}, {depths} call depths)", o, n, target, "info"),
+            _ratio_row("  timed, like for like: the baseline with the collector paused too (ms)", o, p, target, "info"),
         ]
     return rows
 
