@@ -74,3 +74,58 @@ def test_another_method_is_a_json_405(stack: LiveStack) -> None:
     # Then a JSON 405
     assert response.status_code == 405, response.text
     assert_json_error(405, response.headers["content-type"], response.content, "method_not_allowed")
+
+
+LIST = (
+    "query($s: [EmailStatus!], $f: DateTime, $t: DateTime, $b: String) "
+    "{ listEmailStatus(status: $s, from: $f, to: $t, batchId: $b) { items { sendId } nextCursor } }"
+)
+
+
+@pytest.mark.parametrize(
+    ("variables", "says"),
+    [
+        ({"f": "0001-01-01T00:00:00+01:00"}, "'from' is out of range"),
+        ({"t": "9999-12-31T23:59:59-01:00"}, "'to' is out of range"),
+        ({"b": "a" * 2000}, "batchId must be 32 lowercase hexadecimal characters"),
+        ({"b": "../../etc/passwd"}, "batchId must be 32 lowercase hexadecimal characters"),
+    ],
+    ids=["from-before-year-1-in-utc", "to-after-year-9999-in-utc", "batch-id-over-the-key-limit", "batch-id-path"],
+)
+def test_hostile_listing_arguments_are_graphql_errors_that_name_them(
+    stack: LiveStack, variables: dict[str, str], says: str
+) -> None:
+    response = httpx.post(
+        f"{stack.base_url}/graphql",
+        json={"query": LIST, "variables": variables},
+        headers={"x-api-key": stack.api_key},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    (message,) = [error["message"] for error in response.json()["errors"]]
+    assert message.startswith(says), message
+
+
+def test_an_empty_status_list_is_an_empty_page(stack: LiveStack) -> None:
+    response = httpx.post(
+        f"{stack.base_url}/graphql",
+        json={"query": LIST, "variables": {"s": []}},
+        headers={"x-api-key": stack.api_key},
+        timeout=30,
+    )
+    assert response.json() == {"data": {"listEmailStatus": {"items": [], "nextCursor": None}}}
+
+
+def test_a_websocket_upgrade_on_graphql_is_not_accepted_and_the_server_stays_up(stack: LiveStack) -> None:
+    # The local server has no WebSocket library: the upgrade is answered as plain HTTP, never 101
+    upgrade = {
+        "x-api-key": stack.api_key,
+        "connection": "Upgrade",
+        "upgrade": "websocket",
+        "sec-websocket-version": "13",
+        "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+        "sec-websocket-protocol": "graphql-transport-ws",
+    }
+    response = httpx.get(f"{stack.base_url}/graphql", headers=upgrade, timeout=30)
+    assert response.status_code != 101 and response.status_code < 500, response.text
+    assert httpx.get(f"{stack.base_url}/health", timeout=30).status_code == 200
