@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, StrictInt
 from app.deps import BatchesDep, UploadStoreDep
 from app.errors import ApiError
 from app.routes.upload import CamelModel, ErrorOut, UploadOut
-from campaign.domain.ids import BATCH_ID_FORMAT, is_batch_id
+from campaign.domain.ids import BATCH_ID_FORMAT, BATCH_ID_PATTERN, is_batch_id
 from campaign.domain.models import BatchRecord, BatchState
 from campaign.limits import MAX_LARGE_UPLOAD_BYTES, MAX_LARGE_UPLOAD_ROWS, UPLOAD_URL_TTL_SECONDS
 from campaign.services.reserve_upload import reserve_upload
@@ -109,7 +109,14 @@ def reserve_large_upload(
     },
 )
 def upload_status(
-    upload_id: Annotated[str, Path(description="The uploadId (= batchId) from POST /uploads or POST /upload")],
+    # The format is documented, not validated by FastAPI: a malformed id gets our own 400 invalid_upload_id.
+    upload_id: Annotated[
+        str,
+        Path(
+            description="The uploadId (= batchId) from POST /uploads or POST /upload",
+            json_schema_extra={"pattern": f"^{BATCH_ID_PATTERN}$"},
+        ),
+    ],
     batches: BatchesDep,
 ) -> UploadStatusOut:
     """Progress of one upload (either path): AWAITING_UPLOAD, INGESTING, DONE or FAILED."""

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from campaign.domain.ids import BATCH_ID_PATTERN, is_batch_id
 from tests.http.helpers import batch_id_of
 from tests.support.hypothesis_profiles import examples
 
@@ -37,7 +38,8 @@ CLEAR_ERRORS = re.compile(
     r"|'from' is after 'to'"
     r"|the cursor is not one this API issued"
     r"|the cursor was issued for other filters"
-    r"|date value out of range"
+    r"|'(from|to)' is out of range"
+    r"|batchId must be 32 lowercase hexadecimal characters"
     r"|Value cannot represent a DateTime"
     r"|Variable '\$\w+' got invalid value"
 )
@@ -63,8 +65,9 @@ def seeded(api: httpx.Client) -> tuple[str, str]:
 
 AWARE = st.sampled_from([UTC, timezone(timedelta(hours=14)), timezone(timedelta(hours=-12, minutes=-30))])
 # Each bound is drawn naive or aware on its own, so the two kinds are mixed too (a naive one is UTC).
-NAIVE_MOMENTS = st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30))
-AWARE_MOMENTS = st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=AWARE)
+# The whole range a DateTime can hold: an offset near either end leaves it once converted to UTC.
+NAIVE_MOMENTS = st.datetimes(min_value=datetime.min, max_value=datetime.max)
+AWARE_MOMENTS = st.datetimes(min_value=datetime.min, max_value=datetime.max, timezones=AWARE)
 NEAR_NOW = st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2028, 1, 1))
 
 
@@ -97,7 +100,8 @@ def list_arguments(draw: st.DrawFn, batch_id: str, real_cursor: str) -> Argument
             near = NEAR_NOW.map(lambda moment: moment.replace(tzinfo=UTC)) if aware else NEAR_NOW
             variables[name] = draw(st.one_of(moments, near)).isoformat()
     if draw(st.booleans()):
-        variables["batchId"] = draw(st.one_of(st.just(batch_id), st.text(max_size=80)))
+        well_formed = st.from_regex(BATCH_ID_PATTERN, fullmatch=True)
+        variables["batchId"] = draw(st.one_of(st.just(batch_id), well_formed, st.text(max_size=80)))
     if draw(st.integers(0, 4)):
         variables["first"] = draw(st.integers(-5, 300))
     bad_cursor: bool | None = False
@@ -117,7 +121,7 @@ def list_arguments(draw: st.DrawFn, batch_id: str, real_cursor: str) -> Argument
 def _same_filters_as_the_real_cursor(variables: dict[str, Any], batch_id: str) -> bool:
     """The real cursor came from a listing of the seeded batch with no other filter: it is only valid
     with those filters (every status, however spelled, is no status filter)."""
-    statuses = set(variables.get("status") or STATUSES)
+    statuses = set(STATUSES if variables.get("status") is None else variables["status"])
     return (
         statuses == set(STATUSES)
         and variables.get("batchId") == batch_id
@@ -147,9 +151,13 @@ def _expected_error(arguments: Arguments, batch_id: str) -> str | None:
     first = variables.get("first", 50)
     if not 1 <= first <= 200:
         return "first must be between 1 and 200"
+    if "batchId" in variables and not is_batch_id(variables["batchId"]):
+        return "batchId must be 32 lowercase hexadecimal characters"
     low, high = _moment(variables, "from"), _moment(variables, "to")
-    if _overflows(low) or _overflows(high):
-        return "date value out of range"
+    if _overflows(low):
+        return "'from' is out of range"
+    if _overflows(high):
+        return "'to' is out of range"
     if low is not None and high is not None and _utc_moment(low) > _utc_moment(high):
         return "'from' is after 'to'"
     if arguments.bad_cursor:
