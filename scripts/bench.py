@@ -4,7 +4,8 @@ Each phase runs in a fresh interpreter and hands back JSON (the method is in eac
 and in docs/BENCHMARKS.md):
 
   pipeline   scripts/bench_pipeline.py   AWS requests per row; ingest and worker rows/s at 10 ms a request
-  coldstart  scripts/bench_coldstart.py  import time of each handler against its baseline
+  coldstart  scripts/bench_coldstart.py  import time of each handler against its baseline (printed
+             beside the instructions, which decide the target: they repeat, the timed median does not)
   instructions scripts/bench_instructions.py  the same imports in instructions (callgrind), and the
              libraries' share of them
   queries    scripts/bench_queries.py    items read per row returned and rounds per page, at 100,000 rows
