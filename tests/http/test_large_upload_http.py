@@ -56,7 +56,8 @@ def test_other_bytes_put_under_the_url_fail_the_upload_and_queue_nothing(api: ht
     ticket = _reserve(api, declared).json()
     # moto accepts the PUT (real S3 refuses it on the signed checksum); the ingest's own hash check
     # must refuse the file before any row is written
-    httpx.put(ticket["upload"]["url"], content=_campaign(6, "other"), headers=ticket["upload"]["headers"], timeout=30)
+    other = _campaign(5, "declarex")  # the declared size, other bytes
+    httpx.put(ticket["upload"]["url"], content=other, headers=ticket["upload"]["headers"], timeout=30)
     status = _follow(api, ticket["uploadId"])
     assert status["state"] == "FAILED" and status["error"]["code"] == "checksum_mismatch"
     assert (status["enqueued"], status["rowsRead"]) == (0, 0)

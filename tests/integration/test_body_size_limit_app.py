@@ -5,7 +5,6 @@ The body is generated chunk by chunk as the app asks for it (httpx's ASGITranspo
 per `receive`), so the bytes generated are the bytes the app read.
 """
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +17,7 @@ from campaign.limits import MAX_REQUEST_BYTES
 from campaign.local.provision import LocalResources
 from tests.support import TEST_API_KEY
 from tests.support.csv_files import campaign_csv
+from tests.support.event_loop import run
 
 CHUNK = 64 * 1024
 BOUNDARY = "limit-3b9e"
@@ -61,7 +61,7 @@ def _post(path: str, body: Body, content_type: str) -> httpx.Response:
         assert "content-length" not in response.request.headers
         return response
 
-    return asyncio.run(post())
+    return run(post())
 
 
 def _assert_payload_too_large(response: httpx.Response) -> None:

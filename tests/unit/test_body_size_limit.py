@@ -6,7 +6,6 @@ received pass the limit: the message that passes it never reaches the app, every
 nothing the app sends afterwards reaches the client.
 """
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ import httpx
 from starlette.types import Message
 
 from app.request_limits import BodySizeLimit
+from tests.support.event_loop import run
 
 LIMIT = 10_000
 CHUNK = 1_000
@@ -81,7 +81,7 @@ def _post(app: Any, content: Any, headers: dict[str, str] | None = None) -> http
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             return await client.post("/anything", content=content, headers=headers)
 
-    return asyncio.run(post())
+    return run(post())
 
 
 def _asgi(app: Any, messages: Sequence[Message], headers: list[tuple[bytes, bytes]]) -> list[Message]:
@@ -96,7 +96,7 @@ def _asgi(app: Any, messages: Sequence[Message], headers: list[tuple[bytes, byte
         sent.append(message)
 
     scope = {"type": "http", "method": "POST", "path": "/anything", "headers": headers}
-    asyncio.run(BodySizeLimit(app, max_bytes=LIMIT)(scope, receive, send))
+    run(BodySizeLimit(app, max_bytes=LIMIT)(scope, receive, send))
     return sent
 
 
