@@ -21,6 +21,7 @@ import pytest
 from campaign.limits import MAX_REQUEST_BYTES
 from scripts.local_stack import LiveStack
 from tests.http.helpers import Emulator, assert_json_error, batch
+from tests.support.apigw import multipart_framing
 
 BODY_BYTES = 64 * 1024 * 1024
 CHUNK = 64 * 1024
@@ -29,13 +30,7 @@ MOST_BYTES_SENT = BODY_BYTES // 2
 # The body read up to the limit, as chunks and joined, and room for the allocator.
 MOST_PEAK_RSS_GROWTH = 4 * MAX_REQUEST_BYTES
 ANSWER_SECONDS = 5.0
-BOUNDARY = "chunked-9c41e7"
-MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
-PART_HEAD = (
-    f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\nContent-Type: text/csv\r\n\r\n'
-).encode()
-PART_TAIL = f"\r\n--{BOUNDARY}--\r\n".encode()
-# The file: a header, one row whose content is BODY_BYTES of filler, a newline.
+FRAMING = multipart_framing("file", "big.csv", boundary="chunked-9c41e7")
 FILE_HEAD = b"email,subject,content\nchunked.live@example.com,Subject,"
 FILE_TAIL = b"\n"
 GRAPHQL_HEAD = b'{"query": "{ __typename }", "variables": {"padding": "'
@@ -80,7 +75,7 @@ class Sent:
 
 
 def upload_body() -> LazyBody:
-    return LazyBody(PART_HEAD + FILE_HEAD, BODY_BYTES, FILE_TAIL + PART_TAIL)
+    return LazyBody(FRAMING.head + FILE_HEAD, BODY_BYTES, FILE_TAIL + FRAMING.tail)
 
 
 def graphql_body() -> LazyBody:
@@ -88,7 +83,7 @@ def graphql_body() -> LazyBody:
 
 
 ROUTES = [
-    pytest.param(Route("/upload", MULTIPART, upload_body), id="upload"),
+    pytest.param(Route("/upload", FRAMING.content_type, upload_body), id="upload"),
     pytest.param(Route("/graphql", "application/json", graphql_body), id="graphql"),
 ]
 
@@ -181,7 +176,7 @@ def test_a_chunked_64_mb_upload_writes_nothing_and_creates_no_batch(
 ) -> None:
     items_before = emulator.item_count()
 
-    _send(stack, api_pid, Route("/upload", MULTIPART, upload_body))
+    _send(stack, api_pid, Route("/upload", FRAMING.content_type, upload_body))
 
     assert emulator.item_count() == items_before
     assert batch(api, _file_batch_id()) is None

@@ -16,16 +16,12 @@ from campaign.aws.clients import client
 from campaign.limits import MAX_REQUEST_BYTES
 from campaign.local.provision import LocalResources
 from tests.support import TEST_API_KEY
+from tests.support.apigw import multipart_framing
 from tests.support.csv_files import campaign_csv
 from tests.support.event_loop import run
 
 CHUNK = 64 * 1024
-BOUNDARY = "limit-3b9e"
-MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
-FILE_HEAD = (
-    f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="c.csv"\r\nContent-Type: text/csv\r\n\r\n'
-).encode()
-FILE_TAIL = f"\r\n--{BOUNDARY}--\r\n".encode()
+FRAMING = multipart_framing("file", "c.csv", boundary="limit-3b9e")
 
 
 @dataclass
@@ -74,26 +70,26 @@ def _assert_payload_too_large(response: httpx.Response) -> None:
 
 
 def test_a_chunked_upload_over_the_request_limit_answers_413_payload_too_large(stack: LocalResources) -> None:
-    body = Body(FILE_HEAD + campaign_csv(1), MAX_REQUEST_BYTES, FILE_TAIL)
+    body = Body(FRAMING.head + campaign_csv(1), MAX_REQUEST_BYTES, FRAMING.tail)
 
-    _assert_payload_too_large(_post("/upload", body, MULTIPART))
+    _assert_payload_too_large(_post("/upload", body, FRAMING.content_type))
 
 
 def test_the_form_parser_reads_a_chunked_upload_no_further_than_one_chunk_past_the_limit(
     stack: LocalResources,
 ) -> None:
-    body = Body(FILE_HEAD + campaign_csv(1), 4 * MAX_REQUEST_BYTES, FILE_TAIL)
+    body = Body(FRAMING.head + campaign_csv(1), 4 * MAX_REQUEST_BYTES, FRAMING.tail)
 
-    _post("/upload", body, MULTIPART)
+    _post("/upload", body, FRAMING.content_type)
 
     assert body.taken <= MAX_REQUEST_BYTES + CHUNK
     assert not body.finished
 
 
 def test_a_chunked_upload_over_the_request_limit_writes_nothing(stack: LocalResources) -> None:
-    body = Body(FILE_HEAD + campaign_csv(1), MAX_REQUEST_BYTES, FILE_TAIL)
+    body = Body(FRAMING.head + campaign_csv(1), MAX_REQUEST_BYTES, FRAMING.tail)
 
-    _post("/upload", body, MULTIPART)
+    _post("/upload", body, FRAMING.content_type)
 
     assert client("dynamodb").scan(TableName=stack.table_name, Select="COUNT")["Count"] == 0
 
@@ -110,9 +106,9 @@ def test_a_chunked_graphql_body_over_the_request_limit_answers_413_unread_past_o
 
 
 def test_a_chunked_upload_under_the_limit_is_ingested(stack: LocalResources) -> None:
-    body = Body(FILE_HEAD + campaign_csv(3), 0, FILE_TAIL)
+    body = Body(FRAMING.head + campaign_csv(3), 0, FRAMING.tail)
 
-    response = _post("/upload", body, MULTIPART)
+    response = _post("/upload", body, FRAMING.content_type)
 
     assert response.status_code == 201, response.text
     assert response.json()["enqueued"] == 3

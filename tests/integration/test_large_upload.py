@@ -328,16 +328,21 @@ def test_an_ingest_short_of_time_checkpoints_and_continues_to_the_same_result(
     assert counts_of(batch_id) == (0, 0, 150, 0)
 
 
-def test_a_crash_mid_file_resumes_from_the_checkpoint_without_duplicates(
-    api: TestClient, stack: LocalResources, small_windows: None, drain: Any, counts_of: CountsOf
-) -> None:
-    # Given an ingest that died in its third window (two checkpoints written, part of a window queued)
-    content = campaign_csv(200)
-    batch_id = batch_id_for(content)
+def _crashed_in_its_third_window(api: TestClient, stack: LocalResources, content: bytes) -> str:
+    """A streamed ingest (windows of 40 rows) that died in its third window: two checkpoints written,
+    part of a window queued. Returns the batch id."""
     reserve(api, content)
     crash_in_third_window: list[Fault] = [None] * 9 + [IngestCrashError("Lambda stopped")]
     with faults("sqs", "SendMessageBatch", crash_in_third_window), pytest.raises(IngestCrashError):
         put_and_notify(stack, content)
+    return batch_id_for(content)
+
+
+def test_a_crash_mid_file_resumes_from_the_checkpoint_without_duplicates(
+    api: TestClient, stack: LocalResources, small_windows: None, drain: Any, counts_of: CountsOf
+) -> None:
+    content = campaign_csv(200)
+    batch_id = _crashed_in_its_third_window(api, stack, content)
     progress = api.get(f"/uploads/{batch_id}").json()
     # When S3's retry of the event arrives after the lease lapsed
     expire_lease(stack, batch_id)
@@ -359,11 +364,7 @@ def test_a_resumed_ingest_renews_its_lease_while_it_rereads_the_rows_before_its_
 ) -> None:
     monkeypatch.setattr(stream_ingest, "STREAM_LEASE_RENEW_RECORDS", 20)
     content = campaign_csv(200)
-    batch_id = batch_id_for(content)
-    reserve(api, content)
-    crash_in_third_window: list[Fault] = [None] * 9 + [IngestCrashError("Lambda stopped")]
-    with faults("sqs", "SendMessageBatch", crash_in_third_window), pytest.raises(IngestCrashError):
-        put_and_notify(stack, content)
+    batch_id = _crashed_in_its_third_window(api, stack, content)
     expire_lease(stack, batch_id)
     with recording("dynamodb") as log:
         assert notify(stack, upload_key(batch_id), len(content)) == {batch_id: "done"}
@@ -373,14 +374,21 @@ def test_a_resumed_ingest_renews_its_lease_while_it_rereads_the_rows_before_its_
     assert len(leases) >= 4 + 3 and leases == sorted(leases)
 
 
+def _put_and_held_by_a_live_ingest(api: TestClient, stack: LocalResources, content: bytes) -> Any:
+    """The file reserved and put, and a streamed ingest holding its lease (the holder's record)."""
+    batch_id = batch_id_for(content)
+    reserve(api, content)
+    client("s3").put_object(Bucket=stack.upload_bucket, Key=upload_key(batch_id), Body=content)
+    holder = stream_ingest._acquire(batch_id, s3_ingest._gateways().ingest, sleep=lambda _: None)
+    assert holder is not None
+    return holder
+
+
 def test_reserving_a_file_that_a_live_ingest_is_reading_gives_no_upload_url(
     api: TestClient, stack: LocalResources
 ) -> None:
     content = campaign_csv(10)
-    batch_id = batch_id_for(content)
-    reserve(api, content)
-    client("s3").put_object(Bucket=stack.upload_bucket, Key=upload_key(batch_id), Body=content)
-    assert stream_ingest._acquire(batch_id, s3_ingest._gateways().ingest, sleep=lambda _: None) is not None
+    _put_and_held_by_a_live_ingest(api, stack, content)
     again = reserve(api, content)
     assert again.status_code == 200
     assert (again.json()["state"], again.json()["upload"]) == ("INGESTING", None)
@@ -391,12 +399,9 @@ def test_an_event_for_a_batch_whose_live_ingest_renews_its_lease_does_nothing(
 ) -> None:
     content = campaign_csv(10)
     batch_id = batch_id_for(content)
-    reserve(api, content)
-    client("s3").put_object(Bucket=stack.upload_bucket, Key=upload_key(batch_id), Body=content)
     gateways = s3_ingest._gateways()
     # Given a live ingest (it holds the lease) that renews its lease while the duplicate event waits
-    holder = stream_ingest._acquire(batch_id, gateways.ingest, sleep=lambda _: None)
-    assert holder is not None
+    holder = _put_and_held_by_a_live_ingest(api, stack, content)
 
     def holder_renews(_: float) -> None:
         renewed = holder.record._replace(lease_until="2999-01-01T00:00:00.000000Z")

@@ -3,7 +3,7 @@
 import base64
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from tests.support import TEST_API_KEY
 
@@ -27,13 +27,25 @@ def http_api_event(
     return event
 
 
-def multipart(field: str, filename: str, content: bytes, boundary: str = "----campaign-test") -> tuple[bytes, str]:
-    body = (
-        (
+class MultipartFraming(NamedTuple):
+    """What goes before and after one CSV file part, for bodies built (or streamed) by hand."""
+
+    head: bytes
+    tail: bytes
+    content_type: str
+
+
+def multipart_framing(field: str, filename: str, boundary: str = "----campaign-test") -> MultipartFraming:
+    return MultipartFraming(
+        head=(
             f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{filename}"\r\n'
             "Content-Type: text/csv\r\n\r\n"
-        ).encode()
-        + content
-        + f"\r\n--{boundary}--\r\n".encode()
+        ).encode(),
+        tail=f"\r\n--{boundary}--\r\n".encode(),
+        content_type=f"multipart/form-data; boundary={boundary}",
     )
-    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def multipart(field: str, filename: str, content: bytes, boundary: str = "----campaign-test") -> tuple[bytes, str]:
+    framing = multipart_framing(field, filename, boundary)
+    return framing.head + content + framing.tail, framing.content_type
