@@ -9,6 +9,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import NamedTuple, TypedDict
 
+from campaign.domain.footer import DEFAULT_FOOTER
 from campaign.domain.retention import Retention, validate
 from campaign.limits import DEFAULT_DEDUPE_WINDOW_DAYS, DEFAULT_RETENTION_DAYS, ENQUEUE_DELAY_SECONDS
 
@@ -31,6 +32,14 @@ ENV_UPLOAD_BUCKET = "UPLOAD_BUCKET"
 ENV_LAMBDA_FUNCTION_NAME = "AWS_LAMBDA_FUNCTION_NAME"
 # Comma-separated browser origins allowed to call the API; unset means CORS stays off.
 ENV_CORS_ALLOW_ORIGINS = "CORS_ALLOW_ORIGINS"
+# The public URL of POST /unsubscribe (each message's one-click link points at it), the key that signs
+# its tokens (deployed: a Secrets Manager ARN; locally: the key itself), and the footer's wording
+# ("{url}" is replaced by the link; unset or empty: the built-in wording; "off" leaves the footer out).
+ENV_UNSUBSCRIBE_URL = "UNSUBSCRIBE_URL"
+ENV_UNSUBSCRIBE_KEY_SECRET_ARN = "UNSUBSCRIBE_KEY_SECRET_ARN"
+ENV_UNSUBSCRIBE_KEY = "UNSUBSCRIBE_KEY"
+ENV_UNSUBSCRIBE_FOOTER = "UNSUBSCRIBE_FOOTER"
+FOOTER_OFF = "off"
 # Days a message key blocks a second send of the same message, and days rows and batches are kept.
 ENV_DEDUPE_WINDOW_DAYS = "DEDUPE_WINDOW_DAYS"
 ENV_RETENTION_DAYS = "RETENTION_DAYS"
@@ -94,6 +103,13 @@ class CounterSettings(NamedTuple):
     retention: Retention
 
 
+class UnsubscribeKey(NamedTuple):
+    """Where the token key comes from: the key itself (local) or its secret's ARN (deployed)."""
+
+    value: str | None
+    secret_arn: str | None
+
+
 class WorkerSettings(NamedTuple):
     table_name: str
     stage: str
@@ -101,6 +117,10 @@ class WorkerSettings(NamedTuple):
     send_mode: SendMode
     sender_address: str | None
     configuration_set: str | None
+    unsubscribe_url: str | None
+    unsubscribe_key: UnsubscribeKey
+    # The footer's wording; empty when switched off.
+    footer: str
     # Must equal the queue's redrive maxReceiveCount: on that receive the worker records ERROR
     # before SQS moves the message to the DLQ.
     max_receive_count: int
@@ -190,12 +210,30 @@ def worker_settings() -> WorkerSettings:
     raw_count = os.environ.get(ENV_MAX_RECEIVE_COUNT, "5")
     if not raw_count.isdigit() or int(raw_count) < 1:
         raise SettingsError(f"{ENV_MAX_RECEIVE_COUNT} must be a positive integer")
+    key = unsubscribe_key()
+    unsubscribe_url = os.environ.get(ENV_UNSUBSCRIBE_URL) or None
+    if mode is not SendMode.DRY_RUN and (unsubscribe_url is None or key == UnsubscribeKey(None, None)):
+        raise SettingsError(
+            f"{ENV_UNSUBSCRIBE_URL} and {ENV_UNSUBSCRIBE_KEY_SECRET_ARN} (or {ENV_UNSUBSCRIBE_KEY} locally) are "
+            f"required when {ENV_SEND_MODE}={mode.value}: every message carries a one-click unsubscribe link"
+        )
+    footer = os.environ.get(ENV_UNSUBSCRIBE_FOOTER, "").strip() or DEFAULT_FOOTER
     return WorkerSettings(
         **_common(),
         send_mode=mode,
         sender_address=sender,
         configuration_set=os.environ.get(ENV_SES_CONFIGURATION_SET) or None,
         max_receive_count=int(raw_count),
+        unsubscribe_url=unsubscribe_url,
+        unsubscribe_key=key,
+        footer="" if footer.lower() == FOOTER_OFF else footer,
+    )
+
+
+def unsubscribe_key() -> UnsubscribeKey:
+    return UnsubscribeKey(
+        value=os.environ.get(ENV_UNSUBSCRIBE_KEY) or None,
+        secret_arn=os.environ.get(ENV_UNSUBSCRIBE_KEY_SECRET_ARN) or None,
     )
 
 

@@ -119,6 +119,13 @@ data "aws_iam_policy_document" "worker" {
     resources = [aws_dynamodb_table.this.arn]
   }
 
+  # The key that signs each message's unsubscribe link (campaign/aws/unsubscribe_keys.py), once per container.
+  statement {
+    sid       = "ReadUnsubscribeKey"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [aws_secretsmanager_secret.unsubscribe_key.arn]
+  }
+
   # What the SQS event source mapping needs on the function's role to poll and delete.
   statement {
     sid = "ConsumeSendQueue"

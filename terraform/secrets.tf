@@ -26,3 +26,28 @@ resource "aws_secretsmanager_secret_version" "api_key" {
   secret_string_wo         = ephemeral.random_password.api_key[0].result
   secret_string_wo_version = var.api_key_version
 }
+
+################################################################################
+# The key that signs one-click unsubscribe tokens (campaign/domain/unsubscribe.py): read by the worker,
+# which puts a signed link in every message, and by the API, which checks it on POST /unsubscribe
+################################################################################
+
+resource "aws_secretsmanager_secret" "unsubscribe_key" {
+  #checkov:skip=CKV_AWS_149:Encrypted with the AWS-managed key (aws/secretsmanager), which the functions' roles can use without a key policy; a CMK adds cost for no extra control here.
+  #checkov:skip=CKV2_AWS_57:Rotation is a new unsubscribe_key_version (variables.tf); it also invalidates the links in messages already sent, so it is done only when the key may have leaked.
+  name                    = "${local.name}/unsubscribe-key"
+  description             = "HMAC key of the one-click unsubscribe links of the csv-campaign ${local.stage} messages"
+  recovery_window_in_days = local.cfg.secret_recovery_window_days
+}
+
+# Generated at apply time through a write-only argument, as the API key is: never in the plan or state.
+ephemeral "random_password" "unsubscribe_key" {
+  length  = 64
+  special = false
+}
+
+resource "aws_secretsmanager_secret_version" "unsubscribe_key" {
+  secret_id                = aws_secretsmanager_secret.unsubscribe_key.id
+  secret_string_wo         = ephemeral.random_password.unsubscribe_key.result
+  secret_string_wo_version = var.unsubscribe_key_version
+}

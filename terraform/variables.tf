@@ -229,3 +229,20 @@ variable "api_key_version" {
     error_message = "api_key_version must be a whole number, 1 or more."
   }
 }
+
+variable "unsubscribe_key_version" {
+  description = "Bump to make Terraform generate a new unsubscribe-link key. Links in messages already sent stop working: do it only if the key may have leaked."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.unsubscribe_key_version >= 1 && floor(var.unsubscribe_key_version) == var.unsubscribe_key_version
+    error_message = "unsubscribe_key_version must be a whole number, 1 or more."
+  }
+}
+
+variable "unsubscribe_footer" {
+  description = "Wording of the visible unsubscribe footer of every message; {url} is replaced by the message's one-click link. Empty uses the built-in wording (README), \"off\" leaves the footer out."
+  type        = string
+  default     = ""
+}

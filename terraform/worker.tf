@@ -45,6 +45,10 @@ resource "aws_lambda_function" "worker" {
       SEND_MODE             = var.send_mode
       SENDER_ADDRESS        = local.sender_address
       SES_CONFIGURATION_SET = aws_sesv2_configuration_set.this.configuration_set_name
+      # Every message's one-click unsubscribe link: POST /unsubscribe on the API, signed with this key.
+      UNSUBSCRIBE_URL            = "${aws_apigatewayv2_api.this.api_endpoint}/unsubscribe"
+      UNSUBSCRIBE_KEY_SECRET_ARN = aws_secretsmanager_secret.unsubscribe_key.arn
+      UNSUBSCRIBE_FOOTER         = var.unsubscribe_footer
       # Must equal the redrive policy's maxReceiveCount (queue.tf): the worker records ERROR on that receive.
       MAX_RECEIVE_COUNT = tostring(var.max_receive_count)
       # Days a message key blocks a second send of the same message, and days rows, bodies and

@@ -23,7 +23,9 @@ with collector_paused():
     from campaign.aws.email_gateway import DryRunSender, EmailSender, SesSender
     from campaign.aws.send_queue import SendJob
     from campaign.aws.send_rows import SendRows
-    from campaign.config import SendMode, worker_settings
+    from campaign.aws.unsubscribe_keys import resolve_key
+    from campaign.config import SendMode, WorkerSettings, worker_settings
+    from campaign.domain.message import Composition, Letterhead
     from campaign.observability import logger, metrics, tracer
     from campaign.services.send_email import Attempt, SendOutcome, send_queued_email
 
@@ -40,9 +42,18 @@ class PartialBatchResponse(TypedDict):
 def _sender() -> EmailSender:
     settings = worker_settings()
     if settings.send_mode is SendMode.SES:
-        assert settings.sender_address is not None  # enforced by worker_settings()
-        return SesSender(settings.sender_address, settings.configuration_set)
+        return SesSender(letterhead(settings), settings.configuration_set)
     return DryRunSender()
+
+
+def letterhead(settings: WorkerSettings) -> Letterhead:
+    """What every message shares; worker_settings() has checked the sender, URL and key are set."""
+    assert settings.sender_address is not None and settings.unsubscribe_url is not None
+    return Letterhead(
+        Composition(settings.sender_address, settings.footer),
+        settings.unsubscribe_url,
+        resolve_key(settings.unsubscribe_key),
+    )
 
 
 @lru_cache(maxsize=1)

@@ -1,4 +1,5 @@
-"""Email delivery: SES (SESv2 SendEmail) or a dry run, with SES errors sorted into retry or give up.
+"""Email delivery: SES (SESv2 SendEmail of the raw MIME bytes campaign/domain/message.py builds) or a
+dry run, with SES errors sorted into retry or give up.
 
 SES has no idempotency token, so the SES client makes exactly one attempt per call: a throttled call
 comes back through SQS redelivery, and an ambiguous one (the reply timed out) is never repeated.
@@ -15,6 +16,8 @@ from botocore.exceptions import (
 )
 
 from campaign.aws.clients import single_attempt_client
+from campaign.domain.addresses import ascii_address
+from campaign.domain.message import Letterhead
 
 # Throttling and capacity errors: the message was not accepted, so trying again later is safe.
 TRANSIENT_ERROR_CODES = frozenset(
@@ -45,16 +48,16 @@ class UnknownOutcomeError(Exception):
 
 
 class EmailSender(Protocol):
-    def send(self, *, to: str, subject: str, body: str) -> str | None:
-        """Deliver one message; returns the provider's message id, if it has one."""
+    def send(self, *, send_id: str, batch_id: str, to: str, subject: str, body: str) -> str | None:
+        """Deliver one send's message; returns the provider's message id, if it has one."""
         ...
 
 
 class DryRunSender:
-    """Records SENT without calling SES: the default locally, and a safe way to rehearse a campaign."""
+    """Records SENT without building or sending anything: a safe way to rehearse a campaign."""
 
-    def send(self, *, to: str, subject: str, body: str) -> str | None:
-        del to, subject, body
+    def send(self, *, send_id: str, batch_id: str, to: str, subject: str, body: str) -> str | None:
+        del send_id, batch_id, to, subject, body
         return None
 
 
@@ -68,22 +71,24 @@ def classify_client_error(exc: ClientError) -> Exception:
     return PermanentSendError(text)
 
 
+# The message tags every send carries: SES copies them into its delivery events.
+SEND_ID_TAG = "sendId"
+BATCH_ID_TAG = "batchId"
+
+
 class SesSender:
-    def __init__(self, sender_address: str, configuration_set: str | None) -> None:
-        self._from = sender_address
+    def __init__(self, letterhead: Letterhead, configuration_set: str | None) -> None:
+        self._letterhead = letterhead
         self._configuration_set = configuration_set
         self._ses = single_attempt_client("sesv2")
 
-    def send(self, *, to: str, subject: str, body: str) -> str | None:
+    def send(self, *, send_id: str, batch_id: str, to: str, subject: str, body: str) -> str | None:
+        raw = self._letterhead.message_bytes(send_id=send_id, batch_id=batch_id, to=to, subject=subject, content=body)
         request: dict[str, object] = {
-            "FromEmailAddress": self._from,
-            "Destination": {"ToAddresses": [to]},
-            "Content": {
-                "Simple": {
-                    "Subject": {"Data": subject, "Charset": "UTF-8"},
-                    "Body": {"Text": {"Data": body, "Charset": "UTF-8"}},
-                }
-            },
+            "FromEmailAddress": self._letterhead.composition.sender,
+            "Destination": {"ToAddresses": [ascii_address(to)]},
+            "Content": {"Raw": {"Data": raw}},
+            "EmailTags": [{"Name": SEND_ID_TAG, "Value": send_id}, {"Name": BATCH_ID_TAG, "Value": batch_id}],
         }
         if self._configuration_set:
             request["ConfigurationSetName"] = self._configuration_set

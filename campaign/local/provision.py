@@ -18,7 +18,11 @@ class LocalResources(NamedTuple):
     upload_bucket: str
 
 
-def environment_of(resources: LocalResources) -> dict[str, str]:
+# Locally the unsubscribe key is a known value (deployed, it is a secret Terraform generates).
+LOCAL_UNSUBSCRIBE_KEY = "local-unsubscribe-key"
+
+
+def environment_of(resources: LocalResources, api_base_url: str = "http://127.0.0.1:8000") -> dict[str, str]:
     """The settings the Lambdas read to find these resources (campaign/config.py)."""
     return {
         "TABLE_NAME": resources.table_name,
@@ -26,6 +30,8 @@ def environment_of(resources: LocalResources) -> dict[str, str]:
         "DLQ_URL": resources.dlq_url,
         "SENDER_ADDRESS": resources.sender_address,
         "UPLOAD_BUCKET": resources.upload_bucket,
+        "UNSUBSCRIBE_URL": f"{api_base_url}/unsubscribe",
+        "UNSUBSCRIBE_KEY": LOCAL_UNSUBSCRIBE_KEY,
     }
 
 

@@ -118,7 +118,7 @@ def main() -> None:
         _wait_for(f"http://127.0.0.1:{EMULATOR_PORT}/moto-api/data.json")
         clear_client_cache()
         resources = provision("local")
-        env |= environment_of(resources)
+        env |= environment_of(resources, api_base_url=f"http://{API_HOST}:{API_PORT}")
         os.environ.update(env)
         clear_settings_cache()
         api = [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", API_HOST]

@@ -10,7 +10,6 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from campaign.aws.email_gateway import EmailSender, PermanentSendError, TransientSendError, UnknownOutcomeError
 from campaign.aws.send_queue import SendJob
 from campaign.aws.send_rows import Claimed, Missing, NotClaimable, SendRows
-from campaign.domain.addresses import ascii_address
 from campaign.domain.clock import from_iso, now_iso, to_iso
 from campaign.domain.models import SendRow
 from campaign.domain.status import FINAL_STATUSES, EmailStatus, ErrorKind
@@ -86,7 +85,9 @@ def _deliver(claim: Claimed, content: str, attempt: Attempt, *, rows: SendRows, 
     row = claim.row
     started = time.perf_counter()
     try:
-        message_id = sender.send(to=ascii_address(row.email), subject=row.subject, body=content)
+        message_id = sender.send(
+            send_id=row.send_id, batch_id=row.batch_id, to=row.email, subject=row.subject, body=content
+        )
     except TransientSendError as exc:
         _count_failure(FAILURE_TRANSIENT, exc)
         if attempt.is_last:

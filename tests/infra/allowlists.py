@@ -4,10 +4,11 @@ The infra tests derive everything else from the code (the settings it reads, the
 moto), so they fail for any environment variable or permission that is neither used nor listed here.
 
 Resource kinds name what a permission is on: "table", "index" (its GSIs), "queue", "dlq",
-"ses-identity", "ses-configuration-set", "api-key-secret", "upload-objects" (uploads/* in the upload
-bucket), "upload-bucket" (the bucket itself), "stream-ingest-function" (the streaming ingest itself),
-"stream-ingest-failures" (its on-failure destination), "stream" (the table's stream), "counts-failures"
-(the stream mapping's on-failure destination), "log-group:<resource name>", "*" (none).
+"ses-identity", "ses-configuration-set", "api-key-secret", "unsubscribe-key-secret", "upload-objects"
+(uploads/* in the upload bucket), "upload-bucket" (the bucket itself), "stream-ingest-function" (the
+streaming ingest itself), "stream-ingest-failures" (its on-failure destination), "stream" (the table's
+stream), "counts-failures" (the stream mapping's on-failure destination), "log-group:<resource name>",
+"*" (none).
 """
 
 # PENDING_ISSUE_4: what Terraform provides for issue 4 (the API key) before the code uses it, so that
@@ -18,10 +19,13 @@ bucket), "upload-bucket" (the bucket itself), "stream-ingest-function" (the stre
 # An entry that the code reads or calls already makes the tests fail, so this list cannot go stale.
 PENDING_ISSUE_4: dict[str, dict[str, frozenset[object]]] = {}
 
-# Settings the code reads that Terraform must never set. API_KEY is the key itself, for the local
-# stack; a deployed ingestor reads it from Secrets Manager (API_KEY_SECRET_ARN), so the key never sits
-# in the function's configuration.
-LOCAL_ONLY_ENV: dict[str, frozenset[str]] = {"ingestor": frozenset({"API_KEY"})}
+# Settings the code reads that Terraform must never set. API_KEY and UNSUBSCRIBE_KEY are keys themselves,
+# for the local stack; deployed functions read them from Secrets Manager (API_KEY_SECRET_ARN,
+# UNSUBSCRIBE_KEY_SECRET_ARN), so no key sits in a function's configuration.
+LOCAL_ONLY_ENV: dict[str, frozenset[str]] = {
+    "ingestor": frozenset({"API_KEY"}),
+    "worker": frozenset({"UNSUBSCRIBE_KEY"}),
+}
 
 # Settings the code reads that the Lambda runtime sets: reserved names, which a function's configuration
 # may not set (CreateFunction refuses them). The streaming ingest continues itself under its own name.

@@ -38,7 +38,13 @@ from campaign.aws.batches import Batches
 from campaign.aws.clients import client
 from campaign.aws.continuation import continuation_event
 from campaign.aws.upload_store import UPLOAD_PREFIX, upload_key
-from campaign.config import ENV_API_KEY, ENV_API_KEY_SECRET_ARN, ENV_LAMBDA_FUNCTION_NAME
+from campaign.config import (
+    ENV_API_KEY,
+    ENV_API_KEY_SECRET_ARN,
+    ENV_LAMBDA_FUNCTION_NAME,
+    ENV_UNSUBSCRIBE_KEY,
+    ENV_UNSUBSCRIBE_KEY_SECRET_ARN,
+)
 from campaign.domain.clock import to_iso
 from campaign.domain.ids import batch_id_for
 from campaign.domain.models import BatchRecord, BatchState
@@ -84,6 +90,7 @@ TRANSACT_ITEM_ACTIONS = {
 }
 CONFIGURATION_SET = "csv-campaign-test"
 API_KEY_SECRET = "csv-campaign-test/api-key"
+UNSUBSCRIBE_KEY_SECRET = "csv-campaign-test/unsubscribe-key"
 # The streaming ingest's name, as the Lambda runtime gives it (AWS_LAMBDA_FUNCTION_NAME).
 STREAM_INGEST_FUNCTION = "csv-campaign-test-stream-ingest"
 # Every function in terraform/.
@@ -124,7 +131,8 @@ class CallRecorder:
 
     stack: LocalResources
     configuration_set: str
-    api_key_secret_arn: str
+    # Secrets by ARN: the resource kind each one is (api-key-secret, unsubscribe-key-secret).
+    secrets: dict[str, str]
     stream_arn: str
     calls: dict[str, set[Permission]] = field(default_factory=lambda: defaultdict(set))
     operations: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
@@ -176,7 +184,7 @@ class CallRecorder:
             return kinds
         if service == "secretsmanager":
             secret = params["SecretId"]
-            return {"api-key-secret" if secret == self.api_key_secret_arn else f"unknown secret {secret}"}
+            return {self.secrets.get(secret, f"unknown secret {secret}")}
         if service == "s3":
             bucket, key = params.get("Bucket"), params.get("Key", "")
             if bucket == self.stack.upload_bucket and key.startswith(UPLOAD_PREFIX):
@@ -255,6 +263,14 @@ def _keep_the_api_key_in_secrets_manager(monkeypatch: pytest.MonkeyPatch) -> str
     return arn
 
 
+def _keep_the_unsubscribe_key_in_secrets_manager(monkeypatch: pytest.MonkeyPatch) -> str:
+    """As deployed: the worker gets the secret's ARN, not the key."""
+    arn: str = client("secretsmanager").create_secret(Name=UNSUBSCRIBE_KEY_SECRET, SecretString="k" * 64)["ARN"]
+    monkeypatch.setenv(ENV_UNSUBSCRIBE_KEY_SECRET_ARN, arn)
+    monkeypatch.delenv(ENV_UNSUBSCRIBE_KEY, raising=False)
+    return arn
+
+
 def _leave_an_abandoned_ingest(stack: LocalResources, content: bytes) -> None:
     """An ingest whose Lambda died: the batch is INGESTING and its lease has lapsed."""
     past = datetime.now(UTC) - timedelta(hours=1)
@@ -318,9 +334,8 @@ def recorded(stack: LocalResources, drain: Any, count_changes: Any, monkeypatch:
     The event source stand-ins (`drain`: the SQS poller, then the stream poller) run as
     "event-source-mapping"; the handlers they invoke run as their functions."""
     stream_arn = client("dynamodb").describe_table(TableName=stack.table_name)["Table"]["LatestStreamArn"]
-    recorder = CallRecorder(
-        stack, CONFIGURATION_SET, _keep_the_api_key_in_secrets_manager(monkeypatch), stream_arn=stream_arn
-    )
+    secrets = {_keep_the_api_key_in_secrets_manager(monkeypatch): "api-key-secret"}
+    recorder = CallRecorder(stack, CONFIGURATION_SET, secrets, stream_arn=stream_arn)
     session = boto3.Session()
     session.events.register("before-parameter-build", recorder.before_parameter_build)
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", session)
@@ -343,7 +358,8 @@ def recorded(stack: LocalResources, drain: Any, count_changes: Any, monkeypatch:
     # The worker, in dry-run mode, fed by the event source stand-in
     with recorder.acting_as("event-source-mapping"):
         drain()
-    # The worker sending through SES with a configuration set
+    # The worker sending through SES with a configuration set, its unsubscribe key in Secrets Manager
+    secrets[_keep_the_unsubscribe_key_in_secrets_manager(monkeypatch)] = "unsubscribe-key-secret"
     monkeypatch.setenv("SEND_MODE", "ses")
     monkeypatch.setenv("SES_CONFIGURATION_SET", CONFIGURATION_SET)
     reset_process_caches()
@@ -384,6 +400,7 @@ def _resource_kind(expression: str) -> str:
         "${aws_sesv2_email_identity.this.arn}": "ses-identity",
         "${aws_sesv2_configuration_set.this.arn}": "ses-configuration-set",
         "${aws_secretsmanager_secret.api_key.arn}": "api-key-secret",
+        "${aws_secretsmanager_secret.unsubscribe_key.arn}": "unsubscribe-key-secret",
         "${aws_s3_bucket.uploads.arn}/${local.upload_prefix}*": "upload-objects",
         "${aws_s3_bucket.uploads.arn}": "upload-bucket",
         "${local.stream_ingest_function_arn}": "stream-ingest-function",
@@ -465,7 +482,7 @@ def test_the_flows_exercise_every_gateway_operation(recorded: CallRecorder) -> N
         "SendMessageBatch",
         "GetSecretValue",
     }
-    assert recorded.operations["worker"] == {"UpdateItem", "GetItem", "SendEmail"}
+    assert recorded.operations["worker"] == {"UpdateItem", "GetItem", "SendEmail", "GetSecretValue"}
     assert recorded.operations["stream_ingest"] == {
         "GetObject",
         "PutItem",

@@ -1,5 +1,7 @@
 """The worker Lambda on real SQS events read back from the emulated queue."""
 
+import email
+import email.policy
 import json
 import threading
 from collections.abc import Callable
@@ -16,6 +18,7 @@ from campaign.aws.dead_letters import DeadLetterQueue
 from campaign.aws.items import send_row_from_item
 from campaign.aws.send_queue import SendQueue
 from campaign.aws.send_rows import Missing, NotClaimable, SendRows
+from campaign.config import SettingsError, worker_settings
 from campaign.domain.clock import now_iso
 from campaign.domain.ids import send_id_for
 from campaign.domain.models import SendRow
@@ -87,6 +90,38 @@ def test_ses_mode_sends_from_the_sender_and_stores_the_message_id(
     assert params["FromEmailAddress"] == stack.sender_address
     assert params["Destination"] == {"ToAddresses": ["user0@example.com"]}
     assert _rows(stack, messages)[0].provider_message_id == reply["MessageId"]
+
+
+def test_ses_mode_sends_the_built_message_tagged_with_its_send_through_the_configuration_set(
+    upload: Upload, stack: LocalResources, ses_mode: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SES_CONFIGURATION_SET", "campaign-events")
+    reset_process_caches()
+    upload(b"email,subject,content\nann@example.com,Spring,<p>15% off</p>\n")
+    messages = receive(stack.queue_url, wait_seconds=0)
+    with recording("sesv2") as log:
+        _invoke(messages, stack)
+    ((params, _),) = log.of("SendEmail")
+    (row,) = _rows(stack, messages)
+    message = email.message_from_bytes(params["Content"]["Raw"]["Data"], policy=email.policy.default)
+    assert params["ConfigurationSetName"] == "campaign-events"
+    assert params["EmailTags"] == [{"Name": "sendId", "Value": row.send_id}, {"Name": "batchId", "Value": row.batch_id}]
+    assert (message["To"], message["Subject"], message["X-Campaign-Send-Id"]) == (
+        "ann@example.com",
+        "Spring",
+        row.send_id,
+    )
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert message.get_content_type() == "multipart/alternative"
+
+
+def test_ses_mode_without_an_unsubscribe_url_refuses_to_start(
+    stack: LocalResources, ses_mode: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("UNSUBSCRIBE_URL")
+    reset_process_caches()
+    with pytest.raises(SettingsError, match="UNSUBSCRIBE_URL"):
+        worker_settings()
 
 
 def test_ses_mode_sends_an_internationalized_domain_as_punycode(
