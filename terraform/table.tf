@@ -1,6 +1,6 @@
 ################################################################################
-# Status table: send rows, bodies, message keys, batches and their counts (campaign/aws/table_schema.py
-# declares the same table)
+# Status table: send rows, bodies, message keys, batches and their counts, suppressions
+# (campaign/aws/table_schema.py declares the same table)
 ################################################################################
 
 locals {
@@ -27,6 +27,8 @@ locals {
   batch_summary_attributes = [
     "batchId", "createdAt", "positions", "filePositions", "pending", "queued", "sent", "error", "resent", "h",
   ]
+  # campaign.aws.table_schema SUPPRESSION_ATTRIBUTES: what a page of the suppression list shows.
+  suppression_attributes = ["email", "reason", "source", "suppressedAt"]
 }
 
 resource "aws_dynamodb_table" "this" {
@@ -60,6 +62,14 @@ resource "aws_dynamodb_table" "this" {
     name = "batchOrder"
     type = "S"
   }
+  attribute {
+    name = "suppressionsKey"
+    type = "S"
+  }
+  attribute {
+    name = "suppressionOrder"
+    type = "S"
+  }
 
   # listEmailStatus of one batch: its rows by status class and stripe (seq mod 8, so an ingest's
   # writes spread over eight partitions), in position order.
@@ -90,6 +100,15 @@ resource "aws_dynamodb_table" "this" {
     non_key_attributes = local.batch_summary_attributes
   }
 
+  # Every suppression (SUPP# items), newest first: the suppression list's pages.
+  global_secondary_index {
+    name               = "suppressions-newest"
+    hash_key           = "suppressionsKey"
+    range_key          = "suppressionOrder"
+    projection_type    = "INCLUDE"
+    non_key_attributes = local.suppression_attributes
+  }
+
   # Feeds the stream consumer that keeps each batch's status counts (counts.tf); it compares a row's
   # old and new status, hence both images.
   stream_enabled   = true
@@ -97,6 +116,7 @@ resource "aws_dynamodb_table" "this" {
 
   # Rows, bodies and batches expire after var.retention_days, message keys after
   # var.dedupe_window_days (campaign/domain/retention.py); DynamoDB deletes them at no cost.
+  # Suppressions carry no expiry: they last until removed.
   ttl {
     attribute_name = "expiresAt"
     enabled        = true

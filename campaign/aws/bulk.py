@@ -42,13 +42,27 @@ def put_all(ddb: Any, table: str, items: Sequence[Item]) -> None:
             raise IncompleteWriteError(f"{len(pending)} items stayed unprocessed after retries")
 
 
-def get_all(ddb: Any, table: str, keys: Sequence[Item], *, consistent: bool) -> list[Item]:
-    """The items that exist among `keys`, 100 per call."""
+def get_all(
+    ddb: Any,
+    table: str,
+    keys: Sequence[Item],
+    *,
+    consistent: bool,
+    projection: str | None = None,
+    names: dict[str, str] | None = None,
+) -> list[Item]:
+    """The items that exist among `keys`, 100 per call; only the `projection` attributes if given
+    (`names` for its placeholders)."""
     found: list[Item] = []
+    shape: dict[str, Any] = {"ConsistentRead": consistent}
+    if projection is not None:
+        shape["ProjectionExpression"] = projection
+    if names:
+        shape["ExpressionAttributeNames"] = names
     for chunk in chunks(keys, DYNAMODB_BATCH_GET_MAX):
         wanted: list[Item] = list(chunk)
         for attempt in attempts():
-            response = ddb.batch_get_item(RequestItems={table: {"Keys": wanted, "ConsistentRead": consistent}})
+            response = ddb.batch_get_item(RequestItems={table: {"Keys": wanted, **shape}})
             found.extend(response["Responses"].get(table, []))
             wanted = response.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
             if not wanted:

@@ -8,18 +8,23 @@ from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
 
 from campaign.aws.table_schema import (
     ALL_BATCHES,
+    ALL_SUPPRESSIONS,
     BATCH_INDEX_KEY,
     BATCH_ORDER_KEY,
     FILE_POSITIONS,
     HISTOGRAM,
     HISTOGRAM_BUCKET,
     PARTITION_KEY,
+    SUPPRESSION_INDEX_KEY,
+    SUPPRESSION_ORDER_KEY,
     TTL_ATTRIBUTE,
     batch_order,
     batch_pk,
     counts_pk,
     listing_keys,
     send_pk,
+    suppression_order,
+    suppression_pk,
 )
 from campaign.domain.models import (
     AcceptedElsewhereReport,
@@ -29,6 +34,8 @@ from campaign.domain.models import (
     SendRow,
     SkippedRowReport,
     StatusCounts,
+    Suppression,
+    SuppressionReason,
 )
 from campaign.domain.status import EmailStatus
 from campaign.limits import HISTOGRAM_BUCKETS
@@ -277,4 +284,29 @@ def counts_item(listing: BatchListing, expires_at: int) -> Item:
             },
             TTL_ATTRIBUTE: expires_at,
         }
+    )
+
+
+def suppression_item(suppression: Suppression) -> Item:
+    """A suppression, in the suppression index's one partition; no `expiresAt`: it lasts until removed."""
+    return to_attributes(
+        {
+            PARTITION_KEY: suppression_pk(suppression.email),
+            SUPPRESSION_INDEX_KEY: ALL_SUPPRESSIONS,
+            SUPPRESSION_ORDER_KEY: suppression_order(suppression.at, suppression.email),
+            "email": suppression.email,
+            "reason": suppression.reason.value,
+            "source": suppression.source,
+            "suppressedAt": suppression.at,
+        }
+    )
+
+
+def suppression_from_item(item: Item) -> Suppression:
+    data = from_attributes(item)
+    return Suppression(
+        email=data["email"],
+        reason=SuppressionReason(data["reason"]),
+        source=data["source"],
+        at=data["suppressedAt"],
     )

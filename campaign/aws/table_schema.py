@@ -2,7 +2,7 @@
 
 Terraform declares the same table (terraform/table.tf); tests/infra holds the two together.
 
-One table, five kinds of item (docs/DESIGN.md, "Data model"):
+One table, six kinds of item (docs/DESIGN.md, "Data model"):
 
 * `SEND#<sendId>`: a send row, small (its body inline only while the row fits one write unit);
 * `BODY#<bodyKey>`: a body too large to sit in its rows that several rows of a batch share, stored
@@ -11,11 +11,13 @@ One table, five kinds of item (docs/DESIGN.md, "Data model"):
   `acceptedUntil` (the deduplication window); it also holds the body of its row when that body is
   too large for the row and no other row of the ingest carries it (TTL: the retention, like rows);
 * `BATCH#<batchId>`: an upload's record and summary;
-* `COUNTS#<batchId>`: a batch's listing summary (positions, status counts kept by the stream consumer).
+* `COUNTS#<batchId>`: a batch's listing summary (positions, status counts kept by the stream consumer);
+* `SUPP#<address>`: a suppressed recipient (the address as the CSV rules compare recipients), kept
+  until removed (no time to live).
 
-Three sparse indexes: the listing index (send rows by batch, status class and stripe, sorted by
-position), the pending index (PENDING rows only, same keys) and the batch index (every batch with
-rows, newest first).
+Four sparse indexes: the listing index (send rows by batch, status class and stripe, sorted by
+position), the pending index (PENDING rows only, same keys), the batch index (every batch with
+rows, newest first) and the suppression index (every suppression, newest first).
 """
 
 from typing import Any
@@ -35,6 +37,7 @@ BODY_PREFIX = "BODY#"
 MESSAGE_PREFIX = "MSG#"
 BATCH_PREFIX = "BATCH#"
 COUNTS_PREFIX = "COUNTS#"
+SUPPRESSION_PREFIX = "SUPP#"
 
 # Both row indexes sort by position; `seq` is a number, so the order is numeric.
 POSITION_KEY = "seq"
@@ -48,6 +51,14 @@ BATCH_ORDER_KEY = "batchOrder"
 # Every batch with rows is in one partition of the batch index: batches are created at upload rate,
 # and their summaries change a few times a second at most (the stream consumer batches its updates).
 ALL_BATCHES = "BATCHES"
+SUPPRESSION_INDEX = "suppressions-newest"
+SUPPRESSION_INDEX_KEY = "suppressionsKey"
+SUPPRESSION_ORDER_KEY = "suppressionOrder"
+# Every suppression is in one partition of the suppression index: they are added at the rate of
+# bounces, complaints and unsubscribes, far below what one partition takes.
+ALL_SUPPRESSIONS = "SUPPRESSIONS"
+# What a page of the suppression list shows.
+SUPPRESSION_ATTRIBUTES = ("email", "reason", "source", "suppressedAt")
 
 # What a page of listEmailStatus shows; nothing else is copied into the row indexes.
 LISTED_ATTRIBUTES = (
@@ -107,6 +118,15 @@ def counts_pk(batch_id: str) -> str:
     return f"{COUNTS_PREFIX}{batch_id}"
 
 
+def suppression_pk(email_key: str) -> str:
+    return f"{SUPPRESSION_PREFIX}{email_key}"
+
+
+def suppression_order(at: str, email_key: str) -> str:
+    """Newest first when read backwards; the address makes the order total (and each key unique)."""
+    return f"{at}#{email_key}"
+
+
 def stripe_of(seq: int) -> int:
     """Positions are striped round-robin, so a range of positions is spread evenly over the stripes
     and an ingest (which writes positions in order) keeps every stripe's partition busy at once."""
@@ -164,11 +184,14 @@ def create_table_request(table_name: str) -> dict[str, Any]:
             {"AttributeName": POSITION_KEY, "AttributeType": "N"},
             {"AttributeName": BATCH_INDEX_KEY, "AttributeType": "S"},
             {"AttributeName": BATCH_ORDER_KEY, "AttributeType": "S"},
+            {"AttributeName": SUPPRESSION_INDEX_KEY, "AttributeType": "S"},
+            {"AttributeName": SUPPRESSION_ORDER_KEY, "AttributeType": "S"},
         ],
         "GlobalSecondaryIndexes": [
             _index(LISTING_INDEX, LISTING_KEY, POSITION_KEY, LISTED_ATTRIBUTES),
             _index(PENDING_INDEX, PENDING_KEY, POSITION_KEY, LISTED_ATTRIBUTES),
             _index(BATCH_INDEX, BATCH_INDEX_KEY, BATCH_ORDER_KEY, BATCH_SUMMARY_ATTRIBUTES),
+            _index(SUPPRESSION_INDEX, SUPPRESSION_INDEX_KEY, SUPPRESSION_ORDER_KEY, SUPPRESSION_ATTRIBUTES),
         ],
         # The stream feeds the consumer that keeps each batch's status counts (worker/count_changes.py).
         "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},

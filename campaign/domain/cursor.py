@@ -1,4 +1,5 @@
-"""Opaque page cursors: a position in the listing order, bound to the filters it was issued for.
+"""Opaque page cursors: a position in the listing order, bound to the filters it was issued for
+(and, apart, a position in the suppression list).
 
 The listing order is batches newest first, then each batch's rows by position (`seq`). A cursor is
 the position where the next page starts (a batch, by its creation time and id, and a `seq` in it),
@@ -79,6 +80,32 @@ def decode_cursor(cursor: str, filters: str) -> Cursor:
             "the cursor was issued for other filters: repeat the query with the filters of the page it came from"
         )
     return Cursor(Position(created_at=data["t"], batch_id=data["b"], seq=data["s"]), batches=data["k"])
+
+
+# A page of the suppression list starts after a position in its order (`<at>#<address>`, newest
+# first); the cursor holds that position and nothing else (the list has no filters).
+_SUPPRESSION_LIST = "suppressions"
+_MAX_SUPPRESSION_CURSOR_CHARS = 2048
+_SUPPRESSION_ORDER = re.compile(rf"{_CREATED.pattern}#[^\x00-\x20]{{1,254}}")
+
+
+def encode_suppression_cursor(order: str) -> str:
+    raw = json.dumps({"l": _SUPPRESSION_LIST, "o": order}, separators=(",", ":"), ensure_ascii=False).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_suppression_cursor(cursor: str) -> str:
+    """The position a suppression-list cursor holds; InvalidCursorError if this API did not issue it."""
+    if len(cursor) > _MAX_SUPPRESSION_CURSOR_CHARS:
+        raise InvalidCursorError("the cursor is not one this API issued")
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise InvalidCursorError("the cursor is not one this API issued") from exc
+    order = data.get("o") if isinstance(data, dict) and data.get("l") == _SUPPRESSION_LIST else None
+    if not isinstance(order, str) or _SUPPRESSION_ORDER.fullmatch(order) is None:
+        raise InvalidCursorError("the cursor is not one this API issued")
+    return order
 
 
 def _well_formed(data: object) -> bool:

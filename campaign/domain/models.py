@@ -89,6 +89,28 @@ class BatchRecord(NamedTuple):
     declared_size: int | None = None
 
 
+class SuppressionReason(StrEnum):
+    """Why an address is on the suppression list."""
+
+    HARD_BOUNCE = "HARD_BOUNCE"
+    COMPLAINT = "COMPLAINT"
+    UNSUBSCRIBED = "UNSUBSCRIBED"
+    MANUAL = "MANUAL"
+
+
+class Suppression(NamedTuple):
+    """An address no email is sent to until it is removed from the list. `email` is the address as
+    the CSV rules compare recipients (normalized, lower case); `source` says where the suppression
+    came from (free text: "api", "unsubscribe link", "ses bounce <feedback id>"); `at` is when it was
+    added (ISO-8601 UTC, campaign.domain.clock). A second suppression of the same address keeps the
+    first one's reason, source and time."""
+
+    email: str
+    reason: SuppressionReason
+    source: str
+    at: str
+
+
 class StatusCounts(NamedTuple):
     pending: int = 0
     queued: int = 0
