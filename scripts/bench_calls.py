@@ -135,6 +135,8 @@ def _reply(operation: str, request: AWSPreparedRequest) -> dict[str, Any]:
         return {}
     if operation == "BatchWriteItem":
         return {"UnprocessedItems": {}}
+    if operation == "BatchGetItem":  # the suppression list: nobody is suppressed
+        return {"Responses": {}, "UnprocessedKeys": {}}
     if operation == "SendMessage":
         return {"MessageId": str(uuid.uuid4()), "MD5OfMessageBody": "0" * 32}
     if operation == "SendMessageBatch":
@@ -152,7 +154,8 @@ def _answer(request: AWSPreparedRequest, event_name: str, **_: Any) -> AWSRespon
 
 @contextmanager
 def zero_cost_aws() -> Iterator[None]:
-    """An AWS that answers the ingest's writes with success at once: no emulator, no state. With the
+    """An AWS that answers the ingest's writes with success (and its reads with nothing) at once: no
+    emulator, no state. With the
     meter's delay, each request then costs exactly the simulated network time. Clients must be
     created inside the block (the project's cache cleared before and after)."""
     events = boto3._get_default_session().events

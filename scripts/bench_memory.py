@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -30,6 +30,7 @@ from campaign.aws.bodies import Bodies
 from campaign.aws.message_keys import HeldElsewhere, KeyClaim, MessageKeys
 from campaign.aws.send_queue import SendJob, SendQueue
 from campaign.aws.send_rows import SendRows
+from campaign.aws.suppressions import Suppressions
 from campaign.domain.ids import batch_id_for_digest
 from campaign.domain.models import BatchRecord, BatchState, SendRow
 from campaign.domain.retention import Retention
@@ -127,6 +128,14 @@ class NoCounts(BatchCounts):
         pass
 
 
+class NoSuppressions(Suppressions):
+    def __init__(self) -> None:
+        pass
+
+    def suppressed(self, email_keys: Collection[str]) -> set[str]:
+        return set()
+
+
 class FileUploads:
     def __init__(self, path: Path) -> None:
         self._path = path
@@ -149,7 +158,7 @@ def ingest_file(path: Path, batch_id: str) -> dict[str, Any]:
     """The child's work: one streaming ingest with no-op gateways; peak RSS before and after."""
     batches, rows, queue, keys = CountingBatches(), CountingRows(), CountingQueue(), CountingKeys()
     retention = Retention(DEFAULT_DEDUPE_WINDOW_DAYS, DEFAULT_RETENTION_DAYS)
-    ingest = IngestGateways(batches, rows, queue, keys, CountingBodies(), NoCounts(), retention)
+    ingest = IngestGateways(batches, rows, queue, keys, CountingBodies(), NoCounts(), retention, NoSuppressions())
     gateways = StreamGateways(ingest, FileUploads(path))
     before = _max_rss_mb()
     started = time.perf_counter()

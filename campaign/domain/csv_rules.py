@@ -13,6 +13,7 @@ from typing import NamedTuple, TextIO
 
 from email_validator import EmailNotValidError, validate_email
 
+from campaign.domain.addresses import recipient_key
 from campaign.domain.recipient_set import RecipientSet
 from campaign.limits import MAX_CONTENT_BYTES, MAX_EMAIL_CHARS, MAX_SUBJECT_CHARS, MAX_UPLOAD_BYTES, MAX_UPLOAD_ROWS
 
@@ -37,6 +38,9 @@ class SkipReason(StrEnum):
     # More non-empty cells than the header has columns: almost always an unquoted comma, which would
     # otherwise send a truncated subject or body without a word.
     EXTRA_CELLS = "extra_cells"
+    # The recipient is on the suppression list. Not a rule of the file: the ingest looks the accepted
+    # rows up (campaign/services/ingest.py) and reports them with the others.
+    SUPPRESSED = "suppressed"
 
 
 class CsvFileError(ValueError):
@@ -264,7 +268,7 @@ def _judge_row(
     reason = _subject_problem(subject) or _content_problem(content)
     if reason is not None:
         return SkippedRow(line, normalized, reason)
-    key = normalized.lower()
+    key = recipient_key(normalized)
     if not seen.add(key):
         return SkippedRow(line, normalized, SkipReason.DUPLICATE_RECIPIENT)
     return CampaignRow(line=line, seq=seq, email=normalized, email_key=key, subject=subject.strip(), content=content)

@@ -5,9 +5,11 @@ summary and the streaming ingest's checkpoint as large (DynamoDB refuses items o
 echoed cell is cut to ECHO_MAX_CHARS characters, marked with an ellipsis.
 """
 
+from collections.abc import Sequence
+
 from campaign.domain.csv_rules import SkippedRow
 from campaign.domain.models import AcceptedElsewhereReport, SkippedRowReport
-from campaign.limits import ECHO_MAX_CHARS
+from campaign.limits import ECHO_MAX_CHARS, SKIPPED_ROWS_CAP
 
 ELLIPSIS = "…"
 
@@ -20,6 +22,12 @@ def echo(cell: str) -> str:
 
 def skipped_report(skipped: SkippedRow) -> SkippedRowReport:
     return SkippedRowReport(row=skipped.line, email=echo(skipped.email), reason=skipped.reason.value)
+
+
+def in_file_order(*reports: Sequence[SkippedRowReport]) -> tuple[SkippedRowReport, ...]:
+    """Skipped rows found by different steps (the CSV rules, the suppression list), merged in file
+    order and capped: each list holds its first rows in file order, so the first of the merge are too."""
+    return tuple(sorted((r for listed in reports for r in listed), key=lambda r: r.row))[:SKIPPED_ROWS_CAP]
 
 
 def accepted_elsewhere_report(line: int, email: str, batch_id: str) -> AcceptedElsewhereReport:

@@ -1,6 +1,8 @@
 """The upload use case: one CSV file becomes one batch, each new message one queued send.
 
-A row is sent once per message, not once per file: its message key (recipient, subject, content) is
+A row whose recipient is on the suppression list is skipped (reason `suppressed`) before anything is
+written for it: it takes no message key, so the same message may be sent once the address is removed
+from the list. A row is sent once per message, not once per file: its message key (recipient, subject, content) is
 taken first, with a conditional write that only one upload can win; a row whose key an earlier upload
 holds is reported, with that upload's batch, and not queued. A body too large for its row and
 carried by no other row of the ingest is written with the key, in the same transaction. Then, for
@@ -28,9 +30,11 @@ from campaign.aws.items import item_size, send_row_item
 from campaign.aws.message_keys import KeyClaim, MessageKeys
 from campaign.aws.send_queue import SendJob, SendQueue
 from campaign.aws.send_rows import SendRows
+from campaign.aws.suppressions import Suppressions
 from campaign.aws.table_schema import body_pk, message_pk
+from campaign.domain.addresses import recipient_key
 from campaign.domain.clock import to_iso
-from campaign.domain.csv_rules import CampaignRow, ParsedCsv, parse_campaign_csv
+from campaign.domain.csv_rules import CampaignRow, ParsedCsv, SkippedRow, SkipReason, parse_campaign_csv
 from campaign.domain.histogram import bucket_of
 from campaign.domain.ids import batch_id_for, body_key_for, message_key_for, send_id_for
 from campaign.domain.models import (
@@ -41,7 +45,7 @@ from campaign.domain.models import (
     SendRow,
     SkippedRowReport,
 )
-from campaign.domain.reports import accepted_elsewhere_report, skipped_report
+from campaign.domain.reports import accepted_elsewhere_report, in_file_order, skipped_report
 from campaign.domain.retention import Retention
 from campaign.domain.status import FINAL_STATUSES, EmailStatus
 from campaign.limits import (
@@ -71,8 +75,8 @@ from campaign.services.lease import (
     seconds_until_lapse,
 )
 
-# Rows handled per step: four BatchWriteItem calls' worth, one message-key transaction, ten
-# SendMessageBatch calls.
+# Rows handled per step: one suppression-list BatchGetItem, four BatchWriteItem calls' worth, one
+# message-key transaction, ten SendMessageBatch calls.
 _STEP_ROWS = 4 * DYNAMODB_BATCH_WRITE_MAX
 
 
@@ -103,6 +107,7 @@ class IngestGateways(NamedTuple):
     bodies: Bodies
     counts: BatchCounts
     retention: Retention
+    suppressions: Suppressions
 
 
 def ingest_gateways_for(
@@ -117,6 +122,7 @@ def ingest_gateways_for(
         bodies=Bodies(table_name),
         counts=BatchCounts(table_name, retention),
         retention=retention,
+        suppressions=Suppressions(table_name),
     )
 
 
@@ -137,12 +143,15 @@ class Candidate(NamedTuple):
 
 class QueueOutcome(NamedTuple):
     """What queueing some candidates did: sends queued (or found already done by an earlier run of
-    this ingest), sends SQS refused, and rows an earlier upload had accepted."""
+    this ingest), sends SQS refused, rows an earlier upload had accepted, and rows skipped because
+    their recipient is suppressed (`suppressed`, the first of them in `suppressed_rows`)."""
 
     enqueued: int
     not_enqueued: int
     already_accepted: int
     already_accepted_rows: tuple[AcceptedElsewhereReport, ...]
+    suppressed: int = 0
+    suppressed_rows: tuple[SkippedRowReport, ...] = ()
 
     def plus(self, other: "QueueOutcome") -> "QueueOutcome":
         return QueueOutcome(
@@ -150,6 +159,8 @@ class QueueOutcome(NamedTuple):
             self.not_enqueued + other.not_enqueued,
             self.already_accepted + other.already_accepted,
             (self.already_accepted_rows + other.already_accepted_rows)[:SKIPPED_ROWS_CAP],
+            self.suppressed + other.suppressed,
+            (self.suppressed_rows + other.suppressed_rows)[:SKIPPED_ROWS_CAP],
         )
 
 
@@ -232,20 +243,25 @@ def _ingest(content: bytes, gateways: IngestGateways) -> UploadResult:
         not_enqueued=outcome.not_enqueued,
         already_accepted=outcome.already_accepted,
         already_accepted_rows=outcome.already_accepted_rows,
+        skipped=batch.skipped + outcome.suppressed,
+        skipped_rows=in_file_order(batch.skipped_rows, outcome.suppressed_rows),
         rows_read=batch.total,
     )
     finish_batch(finished, gateways)
+    skipped_by_reason = Counter(s.reason.value for s in parsed.skipped)
+    if outcome.suppressed:
+        skipped_by_reason[SkipReason.SUPPRESSED.value] += outcome.suppressed
     return UploadResult(
         batch_id=batch.batch_id,
         total=batch.total,
         enqueued=outcome.enqueued,
-        skipped=batch.skipped,
+        skipped=finished.skipped,
         not_enqueued=outcome.not_enqueued,
         already_accepted=outcome.already_accepted,
         duplicate=resuming,
-        skipped_rows=batch.skipped_rows,
+        skipped_rows=finished.skipped_rows,
         already_accepted_rows=outcome.already_accepted_rows,
-        skipped_by_reason=dict(Counter(s.reason.value for s in parsed.skipped)),
+        skipped_by_reason=dict(skipped_by_reason),
         resumed=resuming,
     )
 
@@ -308,10 +324,27 @@ def queue_and_record(
 def _queue_and_record_step(
     step: Sequence[Candidate], gateways: IngestGateways, ledger: _BodyLedger, resuming: bool
 ) -> QueueOutcome:
-    """Take the step's message keys, then store bodies and send messages for the rows this upload
-    holds, then create their rows (never the other way round: see the module doc)."""
+    """Leave out the rows whose recipients are suppressed (one BatchGetItem), then queue the others."""
     if not step:
         return NOTHING_QUEUED
+    suppressed = gateways.suppressions.suppressed([recipient_key(c.row.email) for c in step])
+    if not suppressed:
+        return _queue_and_record_rows(step, gateways, ledger, resuming)
+    skips = tuple(
+        skipped_report(SkippedRow(c.line, c.row.email, SkipReason.SUPPRESSED))
+        for c in step
+        if recipient_key(c.row.email) in suppressed
+    )
+    left = [c for c in step if recipient_key(c.row.email) not in suppressed]
+    queued = _queue_and_record_rows(left, gateways, ledger, resuming) if left else NOTHING_QUEUED
+    return queued._replace(suppressed=len(skips), suppressed_rows=skips[:SKIPPED_ROWS_CAP])
+
+
+def _queue_and_record_rows(
+    step: Sequence[Candidate], gateways: IngestGateways, ledger: _BodyLedger, resuming: bool
+) -> QueueOutcome:
+    """Take the rows' message keys, then store bodies and send messages for the rows this upload
+    holds, then create their rows (never the other way round: see the module doc)."""
     batch_id = step[0].row.batch_id
     expires_at = gateways.retention.expiry_of(step[0].row.created_at)
     claims = [KeyClaim(c.message_key, c.row.send_id, c.body if c.body_with_key else None) for c in step]

@@ -23,10 +23,10 @@ from typing import BinaryIO, NamedTuple, Protocol
 from campaign.aws.batches import NewBatch
 from campaign.aws.upload_store import UploadMissingError
 from campaign.domain.clock import from_iso, to_iso
-from campaign.domain.csv_rules import CsvFileError, SkippedRow, count_data_records, read_campaign_rows
+from campaign.domain.csv_rules import CsvFileError, SkippedRow, SkipReason, count_data_records, read_campaign_rows
 from campaign.domain.csv_stream import open_csv_text
 from campaign.domain.models import STARTABLE_STATES, BatchRecord, BatchState
-from campaign.domain.reports import skipped_report
+from campaign.domain.reports import in_file_order, skipped_report
 from campaign.limits import (
     MAX_LARGE_UPLOAD_BYTES,
     MAX_LARGE_UPLOAD_ROWS,
@@ -219,14 +219,14 @@ def _queue_rows(held: _Held, gateways: StreamGateways, budget: Budget) -> Stream
             window.rows.append(candidate_for(record, outcome))
             window.text_bytes += len(outcome.subject) + len(outcome.content)
         if window.full():
-            committed = _commit(record, window, position, held.resuming, gateways)
+            committed = _commit(record, window, position, held.resuming, gateways, skipped_by_reason)
             if committed is None:
                 return StreamOutcome.SUPERSEDED
             record, window = committed, _Window([], [])
             if budget.seconds_left() < STREAM_CONTINUE_MARGIN_SECONDS and position < record.total:
                 _record_metrics(held.record, record, skipped_by_reason, time.perf_counter() - started)
                 return _hand_over(record, gateways)
-    committed = _commit(record, window, position, held.resuming, gateways)
+    committed = _commit(record, window, position, held.resuming, gateways, skipped_by_reason)
     if committed is None:
         return StreamOutcome.SUPERSEDED
     finish_batch(committed, gateways.ingest)
@@ -255,17 +255,27 @@ def _record_metrics(before: BatchRecord, after: BatchRecord, skipped_by_reason: 
 
 
 def _commit(
-    record: BatchRecord, window: _Window, position: int, resuming: bool, gateways: StreamGateways
+    record: BatchRecord,
+    window: _Window,
+    position: int,
+    resuming: bool,
+    gateways: StreamGateways,
+    skipped_by_reason: Counter[str],
 ) -> BatchRecord | None:
+    """Queue the window's rows (those whose recipients are suppressed are skipped there), then store
+    the progress; None if another invocation took the batch over. Suppressed rows are added to
+    `skipped_by_reason`."""
     queued = queue_and_record(window.rows, gateways.ingest, resuming=resuming)
-    reports = tuple(skipped_report(s) for s in window.skips)
+    if queued.suppressed:
+        skipped_by_reason[SkipReason.SUPPRESSED.value] += queued.suppressed
+    reports = in_file_order(tuple(skipped_report(s) for s in window.skips), queued.suppressed_rows)
     progressed = record._replace(
         rows_read=position,
         enqueued=record.enqueued + queued.enqueued,
         not_enqueued=record.not_enqueued + queued.not_enqueued,
         already_accepted=record.already_accepted + queued.already_accepted,
         already_accepted_rows=(record.already_accepted_rows + queued.already_accepted_rows)[:SKIPPED_ROWS_CAP],
-        skipped=record.skipped + len(window.skips),
+        skipped=record.skipped + len(window.skips) + queued.suppressed,
         skipped_rows=(record.skipped_rows + reports)[:SKIPPED_ROWS_CAP],
         lease_until=lease_until_from(datetime.now(UTC)),
     )
