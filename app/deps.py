@@ -9,6 +9,9 @@ from campaign.aws.batch_counts import BatchCounts
 from campaign.aws.batches import Batches
 from campaign.aws.bodies import Bodies
 from campaign.aws.send_index import SendIndex
+from campaign.aws.send_rows import SendRows
+from campaign.aws.suppressions import Suppressions
+from campaign.aws.unsubscribe_keys import resolve_key
 from campaign.aws.upload_store import UploadStore
 from campaign.config import api_settings
 from campaign.services.ingest import IngestGateways, ingest_gateways_for
@@ -55,3 +58,24 @@ def upload_store() -> UploadStore:
 
 
 UploadStoreDep = Annotated[UploadStore, Depends(upload_store)]
+
+
+@lru_cache(maxsize=1)
+def send_rows() -> SendRows:
+    return SendRows(api_settings().table_name)
+
+
+@lru_cache(maxsize=1)
+def suppressions() -> Suppressions:
+    return Suppressions(api_settings().table_name)
+
+
+@lru_cache(maxsize=1)
+def unsubscribe_key() -> bytes:
+    """Read once per container: links signed with a rotated key stop working as containers are replaced."""
+    return resolve_key(api_settings().unsubscribe_key)
+
+
+SendRowsDep = Annotated[SendRows, Depends(send_rows)]
+SuppressionsDep = Annotated[Suppressions, Depends(suppressions)]
+UnsubscribeKeyDep = Annotated[bytes, Depends(unsubscribe_key)]

@@ -8,7 +8,7 @@ from app.errors import install_error_handlers
 from app.graphql.schema import graphql_router
 from app.openapi import install_openapi
 from app.request_limits import BodySizeLimit
-from app.routes import health, upload, uploads
+from app.routes import health, unsubscribe, upload, uploads
 from campaign.config import api_settings
 
 
@@ -32,6 +32,8 @@ def create_app() -> FastAPI:
             allow_headers=["authorization", "x-api-key", "content-type"],
         )
     app.include_router(health.router)
+    # No API key: the token in each message's link is the credential.
+    app.include_router(unsubscribe.router)
     app.include_router(upload.router, dependencies=[Depends(require_api_key)])
     app.include_router(uploads.router, dependencies=[Depends(require_api_key)])
     app.include_router(graphql_router(), prefix="/graphql", dependencies=[Depends(require_api_key_for_graphql)])

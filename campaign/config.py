@@ -61,6 +61,13 @@ def _required(name: str) -> str:
     return value
 
 
+class UnsubscribeKey(NamedTuple):
+    """Where the token key comes from: the key itself (local) or its secret's ARN (deployed)."""
+
+    value: str | None
+    secret_arn: str | None
+
+
 class ApiSettings(NamedTuple):
     table_name: str
     stage: str
@@ -72,6 +79,8 @@ class ApiSettings(NamedTuple):
     api_key: str | None
     api_key_secret_arn: str | None
     cors_allow_origins: tuple[str, ...]
+    # What checks the tokens of POST /unsubscribe.
+    unsubscribe_key: UnsubscribeKey
 
 
 class StreamIngestSettings(NamedTuple):
@@ -101,13 +110,6 @@ class CounterSettings(NamedTuple):
     table_name: str
     stage: str
     retention: Retention
-
-
-class UnsubscribeKey(NamedTuple):
-    """Where the token key comes from: the key itself (local) or its secret's ARN (deployed)."""
-
-    value: str | None
-    secret_arn: str | None
 
 
 class WorkerSettings(NamedTuple):
@@ -172,6 +174,11 @@ def api_settings() -> ApiSettings:
     api_key_secret_arn = os.environ.get(ENV_API_KEY_SECRET_ARN) or None
     if api_key is None and api_key_secret_arn is None:
         raise SettingsError(f"set {ENV_API_KEY_SECRET_ARN} (deployed) or {ENV_API_KEY} (local): the API requires a key")
+    key = unsubscribe_key()
+    if key == UnsubscribeKey(None, None):
+        raise SettingsError(
+            f"set {ENV_UNSUBSCRIBE_KEY_SECRET_ARN} (deployed) or {ENV_UNSUBSCRIBE_KEY} (local): for unsubscribe links"
+        )
     return ApiSettings(
         **_common(),
         queue_url=_required(ENV_QUEUE_URL),
@@ -183,6 +190,7 @@ def api_settings() -> ApiSettings:
         cors_allow_origins=tuple(
             origin.strip() for origin in os.environ.get(ENV_CORS_ALLOW_ORIGINS, "").split(",") if origin.strip()
         ),
+        unsubscribe_key=key,
     )
 
 

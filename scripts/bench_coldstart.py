@@ -58,6 +58,7 @@ HANDLER_ENV = {
     "QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/csv-campaign-bench-sends",
     "UPLOAD_BUCKET": "csv-campaign-bench-uploads",
     "API_KEY": "bench-api-key",
+    "UNSUBSCRIBE_KEY": "bench-unsubscribe-key",
     "SEND_MODE": "dry-run",
     "POWERTOOLS_SERVICE_NAME": "bench",
     "POWERTOOLS_METRICS_NAMESPACE": "Bench",

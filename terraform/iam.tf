@@ -66,11 +66,18 @@ data "aws_iam_policy_document" "ingestor" {
     resources = ["${aws_s3_bucket.uploads.arn}/${local.upload_prefix}*"]
   }
 
-  # The API key (app/auth.py, through Powertools' cached SecretsProvider).
+  # The API key (app/auth.py, through Powertools' cached SecretsProvider), and the key that checks
+  # unsubscribe links (app/deps.py, once per container).
   statement {
     sid       = "ReadApiKey"
     actions   = ["secretsmanager:GetSecretValue"]
     resources = [aws_secretsmanager_secret.api_key.arn]
+  }
+
+  statement {
+    sid       = "ReadUnsubscribeKey"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [aws_secretsmanager_secret.unsubscribe_key.arn]
   }
 
   statement {

@@ -47,7 +47,9 @@ resource "aws_lambda_function" "ingestor" {
       DLQ_URL               = aws_sqs_queue.dlq.url
       ENQUEUE_DELAY_SECONDS = tostring(var.enqueue_delay_seconds)
       API_KEY_SECRET_ARN    = aws_secretsmanager_secret.api_key.arn
-      CORS_ALLOW_ORIGINS    = join(",", var.cors_allow_origins)
+      # Checks the tokens of POST /unsubscribe (the worker signs them with the same key).
+      UNSUBSCRIBE_KEY_SECRET_ARN = aws_secretsmanager_secret.unsubscribe_key.arn
+      CORS_ALLOW_ORIGINS         = join(",", var.cors_allow_origins)
       # POST /uploads signs PUTs into it (uploads.tf).
       UPLOAD_BUCKET = aws_s3_bucket.uploads.bucket
       # Days a message key blocks a second send of the same message, and days rows, bodies and

@@ -107,6 +107,9 @@ locals {
     "GET /docs",
     "GET /openapi.json",
     "GET /health",
+    # One-click unsubscribe (no API key: the link's token is the credential); GET shows the page.
+    "GET /unsubscribe",
+    "POST /unsubscribe",
   ]
   # CORS preflights, routed to the app (which answers them) only when origins are allowed;
   # ANY /graphql already takes OPTIONS.

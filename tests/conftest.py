@@ -53,6 +53,9 @@ def reset_process_caches() -> None:
         app.deps.batch_counts,
         app.deps.bodies,
         app.deps.upload_store,
+        app.deps.send_rows,
+        app.deps.suppressions,
+        app.deps.unsubscribe_key,
         app.auth._secrets,
     ):
         cached.cache_clear()

@@ -23,7 +23,7 @@ PENDING_ISSUE_4: dict[str, dict[str, frozenset[object]]] = {}
 # for the local stack; deployed functions read them from Secrets Manager (API_KEY_SECRET_ARN,
 # UNSUBSCRIBE_KEY_SECRET_ARN), so no key sits in a function's configuration.
 LOCAL_ONLY_ENV: dict[str, frozenset[str]] = {
-    "ingestor": frozenset({"API_KEY"}),
+    "ingestor": frozenset({"API_KEY", "UNSUBSCRIBE_KEY"}),
     "worker": frozenset({"UNSUBSCRIBE_KEY"}),
 }
 

@@ -670,6 +670,7 @@ def fastapi_app(monkeypatch: pytest.MonkeyPatch) -> Iterator[FastAPI]:
         config.ENV_TABLE_NAME: "t",
         config.ENV_QUEUE_URL: "q",
         config.ENV_API_KEY: "k",
+        config.ENV_UNSUBSCRIBE_KEY: "u",
         config.ENV_UPLOAD_BUCKET: "b",
     }
     for name, value in env.items():

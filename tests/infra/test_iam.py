@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import boto3
 import pytest
@@ -37,6 +37,7 @@ import worker.s3_ingest
 from campaign.aws.batches import Batches
 from campaign.aws.clients import client
 from campaign.aws.continuation import continuation_event
+from campaign.aws.send_rows import SendRows
 from campaign.aws.upload_store import UPLOAD_PREFIX, upload_key
 from campaign.config import (
     ENV_API_KEY,
@@ -49,6 +50,7 @@ from campaign.domain.clock import to_iso
 from campaign.domain.ids import batch_id_for
 from campaign.domain.models import BatchRecord, BatchState
 from campaign.domain.retention import Retention
+from campaign.domain.unsubscribe import unsubscribe_token
 from campaign.limits import DEFAULT_DEDUPE_WINDOW_DAYS, DEFAULT_RETENTION_DAYS
 from campaign.local.provision import LocalResources
 from campaign.local.s3_events import object_created_event
@@ -91,6 +93,7 @@ TRANSACT_ITEM_ACTIONS = {
 CONFIGURATION_SET = "csv-campaign-test"
 API_KEY_SECRET = "csv-campaign-test/api-key"
 UNSUBSCRIBE_KEY_SECRET = "csv-campaign-test/unsubscribe-key"
+UNSUBSCRIBE_KEY_VALUE = "k" * 64
 # The streaming ingest's name, as the Lambda runtime gives it (AWS_LAMBDA_FUNCTION_NAME).
 STREAM_INGEST_FUNCTION = "csv-campaign-test-stream-ingest"
 # Every function in terraform/.
@@ -104,7 +107,7 @@ CSV_SES = f"email,subject,content\neve@example.com,Live,{LONG_BODY}\n".encode()
 # Six rows: three windows of two (the fixture makes windows that small).
 CSV_STREAMED = b"email,subject,content\n" + b"".join(f"big{n}@example.com,Large,Hi {n}\n".encode() for n in range(6))
 QUERY = """query($batch: String!) {
-  listEmailStatus(batchId: $batch) { items { email status providerMessageId content } nextCursor }
+  listEmailStatus(batchId: $batch) { items { sendId email status providerMessageId content } nextCursor }
   recent: listEmailStatus(first: 5) { items { email } }
   batch(batchId: $batch) { total counts { queued sent error } }
 }"""
@@ -225,6 +228,7 @@ def _api_call(
     body: bytes = b"",
     content_type: str = "",
     path_parameters: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
 ) -> Any:
     assert route_key in load().locals["api_routes"], f"{route_key} is not routed by terraform/api.tf"
     method, path = route_key.split(" ", 1)
@@ -237,6 +241,9 @@ def _api_call(
         headers={"content-type": content_type} if content_type else None,
     )
     event["routeKey"] = event["requestContext"]["routeKey"] = route_key
+    if query:
+        event["rawQueryString"] = urlencode(query)
+        event["queryStringParameters"] = query
     response = handler(event, LocalLambdaContext())
     return response["statusCode"], json.loads(response["body"])
 
@@ -265,7 +272,8 @@ def _keep_the_api_key_in_secrets_manager(monkeypatch: pytest.MonkeyPatch) -> str
 
 def _keep_the_unsubscribe_key_in_secrets_manager(monkeypatch: pytest.MonkeyPatch) -> str:
     """As deployed: the worker gets the secret's ARN, not the key."""
-    arn: str = client("secretsmanager").create_secret(Name=UNSUBSCRIBE_KEY_SECRET, SecretString="k" * 64)["ARN"]
+    secret = client("secretsmanager").create_secret(Name=UNSUBSCRIBE_KEY_SECRET, SecretString=UNSUBSCRIBE_KEY_VALUE)
+    arn: str = secret["ARN"]
     monkeypatch.setenv(ENV_UNSUBSCRIBE_KEY_SECRET_ARN, arn)
     monkeypatch.delenv(ENV_UNSUBSCRIBE_KEY, raising=False)
     return arn
@@ -376,6 +384,15 @@ def recorded(stack: LocalResources, drain: Any, count_changes: Any, monkeypatch:
     ]
     assert answer["batch"]["counts"] == {"queued": 0, "sent": 1, "error": 0}
     assert {row["status"] for row in _graphql(api, first["batchId"])["listEmailStatus"]["items"]} == {"SENT"}
+
+    # The recipient follows the message's one-click unsubscribe link (the API reads the key's secret)
+    (row,) = [SendRows(stack.table_name).get(item["sendId"]) for item in sent]
+    assert row is not None
+    token = unsubscribe_token(UNSUBSCRIBE_KEY_VALUE.encode(), row.send_id, row.batch_id, row.email.lower())
+    one_click = b"List-Unsubscribe=One-Click"
+    form = "application/x-www-form-urlencoded"
+    status, done = _api_call(api, "POST /unsubscribe", body=one_click, content_type=form, query={"t": token})
+    assert (status, done["newly"]) == (200, True), done
 
     # A large upload, through the bucket and the streaming ingest, then its rows counted
     _stream_a_large_upload(recorder, api, stack, monkeypatch)

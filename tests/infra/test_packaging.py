@@ -220,6 +220,7 @@ def _at_cold_start(script: str) -> Any:
         "TABLE_NAME": "t",
         "QUEUE_URL": "q",
         "API_KEY": "k",
+        "UNSUBSCRIBE_KEY": "u",
         "UPLOAD_BUCKET": "b",
         "AWS_DEFAULT_REGION": "us-east-1",
         "POWERTOOLS_SERVICE_NAME": "cold-start-check",
