@@ -37,7 +37,7 @@ from campaign.domain.models import (
     Suppression,
     SuppressionReason,
 )
-from campaign.domain.status import EmailStatus
+from campaign.domain.status import DeliveryOutcome, EmailStatus
 from campaign.limits import HISTOGRAM_BUCKETS
 
 _serializer = TypeSerializer()
@@ -79,6 +79,10 @@ def send_row_item(row: SendRow, expires_at: int) -> Item:
             "resentAs": row.resent_as,
             "resendOf": row.resend_of,
             HISTOGRAM_BUCKET: row.bucket,
+            "delivery": row.delivery.value if row.delivery else None,
+            "deliveryAt": row.delivery_at,
+            "bounceType": row.bounce_type,
+            "bounceSubType": row.bounce_subtype,
             TTL_ATTRIBUTE: expires_at,
         }
     )
@@ -107,6 +111,10 @@ def send_row_from_item(item: Item) -> SendRow:
         resent_as=data.get("resentAs"),
         resend_of=data.get("resendOf"),
         bucket=int(data.get(HISTOGRAM_BUCKET, 0)),
+        delivery=DeliveryOutcome(data["delivery"]) if "delivery" in data else None,
+        delivery_at=data.get("deliveryAt"),
+        bounce_type=data.get("bounceType"),
+        bounce_subtype=data.get("bounceSubType"),
     )
 
 

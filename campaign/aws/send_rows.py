@@ -14,8 +14,9 @@ from campaign.aws.bulk import get_all, put_all
 from campaign.aws.clients import client
 from campaign.aws.items import send_row_from_item, send_row_item, to_attributes
 from campaign.aws.table_schema import LISTING_KEY, PARTITION_KEY, PENDING_KEY, listing_keys, send_pk
+from campaign.domain.delivery import DeliveryEvent
 from campaign.domain.models import SendRow
-from campaign.domain.status import CLAIMABLE_STATUSES, RESENDABLE_ERRORS, EmailStatus, ErrorKind
+from campaign.domain.status import CLAIMABLE_STATUSES, OUTCOME_RANK, RESENDABLE_ERRORS, EmailStatus, ErrorKind
 
 
 class Claimed(NamedTuple):
@@ -33,6 +34,10 @@ class Missing(NamedTuple):
 
 
 ClaimResult = Claimed | NotClaimable | Missing
+
+
+# The row exists and the event's outcome is later than the one recorded (none counts as lowest).
+_OUTRANKS_RECORDED_OUTCOME = "attribute_exists(pk) AND (attribute_not_exists(deliveryRank) OR deliveryRank < :rank)"
 
 
 def _is_conditional_failure(exc: ClientError) -> bool:
@@ -63,6 +68,36 @@ class SendRows:
                 return False
             raise
         return True
+
+    def record_delivery(self, event: DeliveryEvent) -> SendRow | None:
+        """Write a provider's outcome onto its send, whatever the send's status (an event may overtake
+        the worker's SENT write), if it outranks the outcome recorded so far. Returns the row as it is
+        now, or None when no row has this id (an unknown message) or the event changes nothing
+        (repeated, or overtaken by a later fact)."""
+        assert event.send_id is not None
+        values = {
+            ":outcome": event.outcome.value,
+            ":at": event.at,
+            ":rank": OUTCOME_RANK[event.outcome],
+            ":bounceType": event.bounce_type,
+            ":bounceSubType": event.bounce_subtype,
+        }
+        sets = ["delivery = :outcome", "deliveryAt = :at", "deliveryRank = :rank"]
+        sets += [f"{name} = :{name}" for name in ("bounceType", "bounceSubType") if values[f":{name}"] is not None]
+        try:
+            response = self._ddb.update_item(
+                TableName=self._table,
+                Key={PARTITION_KEY: {"S": send_pk(event.send_id)}},
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression=_OUTRANKS_RECORDED_OUTCOME,
+                ExpressionAttributeValues=to_attributes(values),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if _is_conditional_failure(exc):
+                return None
+            raise
+        return send_row_from_item(response["Attributes"])
 
     def existing(self, send_ids: Sequence[str]) -> dict[str, SendRow]:
         """Read rows by id (BatchGetItem, 100 per call): an ingest that resumes must not rewrite them."""

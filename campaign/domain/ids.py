@@ -14,6 +14,9 @@ _BATCH_ID = re.compile(BATCH_ID_PATTERN)
 # The same, in words, for the errors that refuse a malformed one.
 BATCH_ID_FORMAT = f"{_BATCH_ID_HEX} lowercase hexadecimal characters"
 _SEND_ID = re.compile(f"[0-9a-f]{{{_SEND_ID_HEX}}}")
+# The header every message carries with its send id (campaign/domain/message.py); SES echoes a
+# message's headers in its events, so an event can name its send even without the message tag.
+SEND_ID_HEADER = "X-Campaign-Send-Id"
 # Fields of a hashed identity are joined by a character no CSV cell of ours can hold unescaped.
 _SEPARATOR = "\x1f"
 

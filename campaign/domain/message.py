@@ -19,9 +19,8 @@ from typing import NamedTuple
 
 from campaign.domain.addresses import ascii_address
 from campaign.domain.footer import DEFAULT_FOOTER
+from campaign.domain.ids import SEND_ID_HEADER
 from campaign.domain.unsubscribe import unsubscribe_token, unsubscribe_url
-
-SEND_ID_HEADER = "X-Campaign-Send-Id"
 
 # The HTML rule (README): a document that starts with a doctype or <html>, or content that holds a
 # block-level tag. A lone "<3" or "a < b" in a text email is not HTML.

@@ -3,7 +3,7 @@
 from enum import StrEnum
 from typing import NamedTuple
 
-from campaign.domain.status import EmailStatus
+from campaign.domain.status import DeliveryOutcome, EmailStatus
 
 
 class SendRow(NamedTuple):
@@ -37,6 +37,11 @@ class SendRow(NamedTuple):
     resend_of: str | None = None
     # Which stretch of its batch's file the row is in (see BatchListing.histogram).
     bucket: int = 0
+    # What the mailbox provider said, once SES reported it (campaign/domain/delivery.py).
+    delivery: DeliveryOutcome | None = None
+    delivery_at: str | None = None
+    bounce_type: str | None = None
+    bounce_subtype: str | None = None
 
 
 class BatchState(StrEnum):

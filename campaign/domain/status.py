@@ -31,6 +31,7 @@ class ErrorKind(StrEnum):
     PERMANENT = "permanent"  # SES refused it; sending again would fail again
     RETRIES_EXHAUSTED = "retries_exhausted"  # every attempt failed transiently: SES never accepted it
     UNKNOWN_OUTCOME = "unknown_outcome"  # SES may have accepted it; resending risks a duplicate
+    SUPPRESSED = "suppressed"  # the recipient was suppressed after the ingest queued the send: not sent
 
 
 # The only ERROR rows a DLQ re-drive may send again (as a new send): provably never accepted by SES.
@@ -59,3 +60,24 @@ def listing_class(status: EmailStatus) -> ListingClass:
     if status is EmailStatus.ERROR:
         return ListingClass.ERROR
     return ListingClass.OPEN
+
+
+class DeliveryOutcome(StrEnum):
+    """What the mailbox provider said about a SENT message (SES events; campaign/domain/delivery.py)."""
+
+    DELAYED = "DELAYED"
+    DELIVERED = "DELIVERED"
+    BOUNCED = "BOUNCED"
+    REJECTED = "REJECTED"
+    COMPLAINED = "COMPLAINED"
+
+
+# The outcome only moves to a higher rank: a delay may be followed by a delivery, a delivery by a
+# complaint; a bounce and a rejection are final failures. Events repeated or out of order change nothing.
+OUTCOME_RANK: dict[DeliveryOutcome, int] = {
+    DeliveryOutcome.DELAYED: 1,
+    DeliveryOutcome.DELIVERED: 2,
+    DeliveryOutcome.BOUNCED: 3,
+    DeliveryOutcome.REJECTED: 3,
+    DeliveryOutcome.COMPLAINED: 4,
+}

@@ -7,8 +7,8 @@ from email.policy import default
 
 import pytest
 
+from campaign.domain.ids import SEND_ID_HEADER
 from campaign.domain.message import (
-    SEND_ID_HEADER,
     Composition,
     Letterhead,
     build_message,

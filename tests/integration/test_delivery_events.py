@@ -1,0 +1,189 @@
+"""SES delivery events: each send learns its outcome, only ever forward; hard bounces and complaints
+suppress the address; repeats, late and unknown events change nothing and are never retried for ever."""
+
+import json
+from typing import Any
+
+import pytest
+
+from campaign.aws.send_rows import SendRows
+from campaign.aws.suppressions import Suppressions
+from campaign.domain.ids import batch_id_for, send_id_for
+from campaign.domain.models import SendRow, SuppressionReason
+from campaign.domain.status import DeliveryOutcome, EmailStatus, ErrorKind
+from campaign.local.provision import LocalResources
+from campaign.local.ses_simulator import simulator_events
+from campaign.services.delivery_events import EventOutcome, handle_delivery_event
+
+CSV = b"email,subject,content\nann@example.com,Hello,Body\n"
+
+
+@pytest.fixture
+def sent(stack: LocalResources, upload: Any, drain: Any) -> SendRow:
+    upload(CSV)
+    drain()
+    row = SendRows(stack.table_name).get(send_id_for(batch_id_for(CSV), "ann@example.com"))
+    assert row is not None and row.status is EmailStatus.SENT
+    return row
+
+
+def _event(kind: str, send_id: str | None, **detail: Any) -> str:
+    mail = {"messageId": "ses-1", "destination": ["ann@example.com"], "tags": {"sendId": [send_id]} if send_id else {}}
+    key = {"Delivery": "delivery", "Bounce": "bounce", "Complaint": "complaint", "DeliveryDelay": "deliveryDelay"}
+    body = {"timestamp": "2026-11-29T12:00:00.000Z", **detail}
+    return json.dumps({"eventType": kind, "mail": mail, key.get(kind, "reject"): body})
+
+
+def _handle(stack: LocalResources, body: str) -> EventOutcome:
+    return handle_delivery_event(body, rows=SendRows(stack.table_name), suppressions=Suppressions(stack.table_name))
+
+
+def _row(stack: LocalResources, send_id: str) -> SendRow:
+    row = SendRows(stack.table_name).get(send_id)
+    assert row is not None
+    return row
+
+
+def _suppression_reasons(stack: LocalResources) -> dict[str, SuppressionReason]:
+    return Suppressions(stack.table_name).reasons(["ann@example.com"])
+
+
+HARD_BOUNCE = {
+    "bounceType": "Permanent",
+    "bounceSubType": "General",
+    "bouncedRecipients": [{"emailAddress": "ann@example.com"}],
+}
+SOFT_BOUNCE = {
+    "bounceType": "Transient",
+    "bounceSubType": "MailboxFull",
+    "bouncedRecipients": [{"emailAddress": "ann@example.com"}],
+}
+
+
+@pytest.mark.parametrize(
+    ("kind", "detail", "outcome"),
+    [
+        ("Delivery", {"recipients": ["ann@example.com"]}, DeliveryOutcome.DELIVERED),
+        ("Bounce", HARD_BOUNCE, DeliveryOutcome.BOUNCED),
+        ("Complaint", {"complainedRecipients": [{"emailAddress": "ann@example.com"}]}, DeliveryOutcome.COMPLAINED),
+        ("Reject", {"reason": "Bad content"}, DeliveryOutcome.REJECTED),
+        ("DeliveryDelay", {"delayType": "MailboxFull"}, DeliveryOutcome.DELAYED),
+    ],
+)
+def test_each_event_type_records_its_outcome_beside_the_status(
+    stack: LocalResources, sent: SendRow, kind: str, detail: dict[str, Any], outcome: DeliveryOutcome
+) -> None:
+    assert _handle(stack, _event(kind, sent.send_id, **detail)) is EventOutcome.RECORDED
+    row = _row(stack, sent.send_id)
+    assert (row.status, row.delivery, row.delivery_at) == (EmailStatus.SENT, outcome, "2026-11-29T12:00:00.000Z")
+
+
+def test_a_bounce_records_its_type_and_subtype(stack: LocalResources, sent: SendRow) -> None:
+    _handle(stack, _event("Bounce", sent.send_id, **HARD_BOUNCE))
+    row = _row(stack, sent.send_id)
+    assert (row.bounce_type, row.bounce_subtype) == ("Permanent", "General")
+
+
+def test_a_hard_bounce_and_a_complaint_suppress_the_address(stack: LocalResources, sent: SendRow) -> None:
+    _handle(stack, _event("Bounce", sent.send_id, **HARD_BOUNCE))
+    assert _suppression_reasons(stack) == {"ann@example.com": SuppressionReason.HARD_BOUNCE}
+
+
+def test_a_complaint_suppresses_the_address(stack: LocalResources, sent: SendRow) -> None:
+    _handle(stack, _event("Complaint", sent.send_id, complainedRecipients=[{"emailAddress": "ann@example.com"}]))
+    assert _suppression_reasons(stack) == {"ann@example.com": SuppressionReason.COMPLAINT}
+
+
+def test_a_soft_bounce_does_not_suppress(stack: LocalResources, sent: SendRow) -> None:
+    _handle(stack, _event("Bounce", sent.send_id, **SOFT_BOUNCE))
+    assert _suppression_reasons(stack) == {}
+    assert _row(stack, sent.send_id).bounce_type == "Transient"
+
+
+def test_the_same_event_twice_changes_nothing(stack: LocalResources, sent: SendRow) -> None:
+    body = _event("Delivery", sent.send_id, recipients=["ann@example.com"])
+    assert _handle(stack, body) is EventOutcome.RECORDED
+    before = _row(stack, sent.send_id)
+    assert _handle(stack, body) is EventOutcome.UNCHANGED
+    assert _row(stack, sent.send_id) == before
+
+
+def test_a_late_lower_event_does_not_overwrite_a_later_fact(stack: LocalResources, sent: SendRow) -> None:
+    _handle(stack, _event("Complaint", sent.send_id, complainedRecipients=[{"emailAddress": "ann@example.com"}]))
+    assert _handle(stack, _event("Delivery", sent.send_id, recipients=["ann@example.com"])) is EventOutcome.UNCHANGED
+    assert _handle(stack, _event("DeliveryDelay", sent.send_id)) is EventOutcome.UNCHANGED
+    assert _row(stack, sent.send_id).delivery is DeliveryOutcome.COMPLAINED
+
+
+def test_an_event_before_the_row_reached_sent_is_kept(stack: LocalResources, upload: Any, drain: Any) -> None:
+    upload(CSV)
+    send_id = send_id_for(batch_id_for(CSV), "ann@example.com")
+    assert _row(stack, send_id).status is EmailStatus.QUEUED
+    assert _handle(stack, _event("Delivery", send_id, recipients=["ann@example.com"])) is EventOutcome.RECORDED
+    drain()  # the worker's SENT write comes after the event
+    row = _row(stack, send_id)
+    assert (row.status, row.delivery) == (EmailStatus.SENT, DeliveryOutcome.DELIVERED)
+
+
+def test_an_event_for_an_unknown_send_is_dropped(stack: LocalResources) -> None:
+    assert _handle(stack, _event("Delivery", "0" * 32, recipients=["x@example.com"])) is EventOutcome.DROPPED
+    assert _handle(stack, _event("Delivery", None, recipients=["x@example.com"])) is EventOutcome.DROPPED
+
+
+@pytest.mark.parametrize("body", ["not json", "[]", json.dumps({"eventType": "Open", "mail": {}}), "{}"])
+def test_a_message_that_is_no_delivery_event_is_dropped(stack: LocalResources, body: str) -> None:
+    assert _handle(stack, body) is EventOutcome.DROPPED
+
+
+def test_a_hard_bounce_for_a_send_no_longer_kept_still_suppresses(stack: LocalResources) -> None:
+    assert _handle(stack, _event("Bounce", "0" * 32, **HARD_BOUNCE)) is EventOutcome.DROPPED
+    assert _suppression_reasons(stack) == {"ann@example.com": SuppressionReason.HARD_BOUNCE}
+
+
+def test_an_event_wrapped_in_an_sns_notification_is_read(stack: LocalResources, sent: SendRow) -> None:
+    wrapped = json.dumps({"Type": "Notification", "Message": _event("Delivery", sent.send_id, recipients=[])})
+    assert _handle(stack, wrapped) is EventOutcome.RECORDED
+
+
+def test_the_send_id_header_names_the_send_when_the_tag_is_missing(stack: LocalResources, sent: SendRow) -> None:
+    body = json.loads(_event("Delivery", None, recipients=["ann@example.com"]))
+    body["mail"]["headers"] = [{"name": "X-Campaign-Send-Id", "value": sent.send_id}]
+    assert _handle(stack, json.dumps(body)) is EventOutcome.RECORDED
+
+
+def test_an_unknown_outcome_error_with_a_delivery_event_shows_that_ses_accepted_it(
+    stack: LocalResources, sent: SendRow
+) -> None:
+    rows = SendRows(stack.table_name)
+    # A row the worker left in ERROR, not knowing whether SES had accepted it
+    unknown = sent._replace(send_id="f" * 32, status=EmailStatus.ERROR, error_kind=ErrorKind.UNKNOWN_OUTCOME.value)
+    rows.put_new(unknown, expires_at=0)
+    _handle(stack, _event("Delivery", unknown.send_id, recipients=["ann@example.com"]))
+    row = _row(stack, unknown.send_id)
+    assert (row.status, row.error_kind, row.delivery) == (
+        EmailStatus.ERROR,
+        "unknown_outcome",
+        DeliveryOutcome.DELIVERED,
+    )
+
+
+@pytest.mark.parametrize(
+    ("address", "outcomes"),
+    [
+        ("success@simulator.amazonses.com", [DeliveryOutcome.DELIVERED]),
+        ("bounce@simulator.amazonses.com", [DeliveryOutcome.BOUNCED]),
+        ("complaint+x@simulator.amazonses.com", [DeliveryOutcome.DELIVERED, DeliveryOutcome.COMPLAINED]),
+        ("suppressionlist@simulator.amazonses.com", [DeliveryOutcome.BOUNCED]),
+        ("ooto@simulator.amazonses.com", [DeliveryOutcome.DELIVERED]),
+        ("ann@example.com", []),
+    ],
+)
+def test_the_local_simulator_plays_ses_for_its_addresses(address: str, outcomes: list[DeliveryOutcome]) -> None:
+    events = simulator_events(recipient=address, sender="news@example.com", send_id="a" * 32, message_id="m")
+    kinds = [json.loads(event)["eventType"] for event in events]
+    expected = {
+        DeliveryOutcome.DELIVERED: "Delivery",
+        DeliveryOutcome.BOUNCED: "Bounce",
+        DeliveryOutcome.COMPLAINED: "Complaint",
+    }
+    assert kinds == [expected[outcome] for outcome in outcomes]
