@@ -43,11 +43,20 @@ FOOTER_OFF = "off"
 # Days a message key blocks a second send of the same message, and days rows and batches are kept.
 ENV_DEDUPE_WINDOW_DAYS = "DEDUPE_WINDOW_DAYS"
 ENV_RETENTION_DAYS = "RETENTION_DAYS"
+# SEND_MODE=smtp only: the SMTP server the worker hands each message to (locally, the mailbox that
+# `make run` starts: campaign/local/mailbox.py, which listens on DEFAULT_SMTP_PORT unless told otherwise).
+ENV_SMTP_HOST = "SMTP_HOST"
+ENV_SMTP_PORT = "SMTP_PORT"
+DEFAULT_SMTP_HOST = "127.0.0.1"
+DEFAULT_SMTP_PORT = 1025
 
 
 class SendMode(StrEnum):
     DRY_RUN = "dry-run"
     SES = "ses"
+    # Local only: hands the same bytes SES would get to an SMTP server (the local mailbox). Terraform's
+    # send_mode variable refuses it: there is no mailbox in AWS.
+    SMTP = "smtp"
 
 
 class SettingsError(RuntimeError):
@@ -112,6 +121,11 @@ class CounterSettings(NamedTuple):
     retention: Retention
 
 
+class SmtpServer(NamedTuple):
+    host: str
+    port: int
+
+
 class WorkerSettings(NamedTuple):
     table_name: str
     stage: str
@@ -126,6 +140,8 @@ class WorkerSettings(NamedTuple):
     # Must equal the queue's redrive maxReceiveCount: on that receive the worker records ERROR
     # before SQS moves the message to the DLQ.
     max_receive_count: int
+    # Where SEND_MODE=smtp delivers; None in the other modes.
+    smtp_server: SmtpServer | None
 
 
 class _Common(TypedDict):
@@ -213,8 +229,8 @@ def worker_settings() -> WorkerSettings:
     except ValueError as exc:
         raise SettingsError(f"{ENV_SEND_MODE} must be one of {[m.value for m in SendMode]}") from exc
     sender = os.environ.get(ENV_SENDER_ADDRESS) or None
-    if mode is SendMode.SES and sender is None:
-        raise SettingsError(f"{ENV_SENDER_ADDRESS} is required when {ENV_SEND_MODE}=ses")
+    if mode is not SendMode.DRY_RUN and sender is None:
+        raise SettingsError(f"{ENV_SENDER_ADDRESS} is required when {ENV_SEND_MODE}={mode.value}")
     raw_count = os.environ.get(ENV_MAX_RECEIVE_COUNT, "5")
     if not raw_count.isdigit() or int(raw_count) < 1:
         raise SettingsError(f"{ENV_MAX_RECEIVE_COUNT} must be a positive integer")
@@ -235,7 +251,15 @@ def worker_settings() -> WorkerSettings:
         unsubscribe_url=unsubscribe_url,
         unsubscribe_key=key,
         footer="" if footer.lower() == FOOTER_OFF else footer,
+        smtp_server=_smtp_server() if mode is SendMode.SMTP else None,
     )
+
+
+def _smtp_server() -> SmtpServer:
+    raw_port = os.environ.get(ENV_SMTP_PORT, str(DEFAULT_SMTP_PORT)).strip()
+    if not raw_port.isdigit() or not 0 < int(raw_port) < 65536:
+        raise SettingsError(f"{ENV_SMTP_PORT} must be a TCP port number (1-65535)")
+    return SmtpServer(os.environ.get(ENV_SMTP_HOST, "").strip() or DEFAULT_SMTP_HOST, int(raw_port))
 
 
 def unsubscribe_key() -> UnsubscribeKey:

@@ -43,6 +43,11 @@ def _sender() -> EmailSender:
     settings = worker_settings()
     if settings.send_mode is SendMode.SES:
         return SesSender(letterhead(settings), settings.configuration_set)
+    if settings.send_mode is SendMode.SMTP:
+        from campaign.smtp_sender import SmtpSender  # local only (`make run`): not in the cold start
+
+        assert settings.smtp_server is not None  # worker_settings() sets it in this mode
+        return SmtpSender(letterhead(settings), settings.smtp_server)
     return DryRunSender()
 
 
