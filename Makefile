@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 
 CHECKOV_VENV := .venv-checkov
 
-.PHONY: help venv run test lint format demo load fuzz bench clean package checkov lint-tf
+.PHONY: help venv run test lint format demo load fuzz bench clean package checkov lint-tf chromium
 
 help:
 	@echo "make run    - local stack: AWS emulator, API on http://127.0.0.1:8000, worker"
@@ -29,8 +29,19 @@ venv: $(STAMP)
 run: venv
 	$(BIN)/python -m campaign.local.run
 
-test: venv lint
+test: venv lint chromium
 	$(BIN)/python -m pytest
+
+# The browser tests (tests/browser) drive Debian's Chromium headless; Playwright's own browser download
+# is never used. Installed once, from the system packages, when missing (root, or sudo when not root).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+
+chromium: $(CHROMIUM)
 
 lint: venv checkov
 	$(BIN)/ruff check .
