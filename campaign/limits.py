@@ -44,6 +44,8 @@ DYNAMODB_BATCH_GET_MAX = 100
 DYNAMODB_TRANSACT_MAX = 100
 DYNAMODB_TRANSACT_MAX_BYTES = 4_000_000
 SQS_SEND_BATCH_MAX = 10
+# Messages one ReceiveMessage returns, and one DeleteMessageBatch deletes, at most.
+SQS_RECEIVE_MAX = 10
 # A send row that stays within one write unit keeps its body inline (and in the listing index); a
 # larger body goes to an item of its own, so that status changes stay one-unit writes.
 WRITE_UNIT_BYTES = 1024
@@ -67,10 +69,15 @@ INGEST_CONCURRENCY = 8
 # a lease can only lapse when its holder is dead.
 INGEST_LEASE_SECONDS = 60
 
-# The worker Lambda's timeout (terraform/variables.tf must not exceed it). A claim older than twice
-# this belongs to a worker that died between claiming a send and recording its result.
+# The worker Lambda's timeout (terraform/locals.tf must equal it). A claim older than twice this
+# belongs to a worker that died between claiming a send and recording its result. A batch claims its
+# rows first, reads the suppression list once, then sends one row after another: a row is sent only
+# while more than WORKER_SEND_MARGIN_SECONDS are left, which covers one SES call at its slowest (connect
+# and read timeouts, campaign/aws/clients.py), its result and giving the remaining claims back, so a
+# batch that runs short of time never leaves a claim behind.
 WORKER_TIMEOUT_SECONDS = 30
 CLAIM_STALE_AFTER_SECONDS = 2 * WORKER_TIMEOUT_SECONDS
+WORKER_SEND_MARGIN_SECONDS = 15
 # SQS hides each new message this long, so that the ingest records its row (written right after the
 # send) before any worker can see the message. A worker that is still early retries later.
 ENQUEUE_DELAY_SECONDS = 2
@@ -78,8 +85,10 @@ ENQUEUE_DELAY_SECONDS = 2
 PARTIAL_RETRY_ATTEMPTS = 6
 PARTIAL_RETRY_BASE_SECONDS = 0.05
 
-# The worker's SQS event source mapping batch size (Terraform and the local poller use it).
-WORKER_BATCH_SIZE = 10
+# The worker's SQS event source mapping batch size (Terraform and the local poller use it). The worker
+# reads the suppression list once per batch: 100 rows make that read 0.01 requests per sent row (10
+# would make it 0.1). Above 10 the mapping needs a batching window of at least a second (variables.tf).
+WORKER_BATCH_SIZE = 100
 
 # Large uploads (POST /uploads → S3 → streaming ingest). A million rows of typical size is 200 MB to
 # 1 GB; S3 takes up to 5 GB in one PUT. The row cap keeps one file inside one ingest's budget.

@@ -23,6 +23,8 @@ METRIC_INGEST_DURATION = "IngestDuration"
 METRIC_DUPLICATE_UPLOADS = "DuplicateUploads"
 METRIC_EMAILS_SENT = "EmailsSent"
 METRIC_EMAILS_FAILED = "EmailsFailed"
+# Sends the worker stopped because their recipient was suppressed after the ingest queued them.
+METRIC_EMAILS_SUPPRESSED = "EmailsSuppressed"
 METRIC_SES_LATENCY = "SesLatency"
 DIMENSION_REASON = "reason"
 DIMENSION_FAILURE_KIND = "kind"

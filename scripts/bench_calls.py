@@ -155,9 +155,8 @@ def _answer(request: AWSPreparedRequest, event_name: str, **_: Any) -> AWSRespon
 @contextmanager
 def zero_cost_aws() -> Iterator[None]:
     """An AWS that answers the ingest's writes with success (and its reads with nothing) at once: no
-    emulator, no state. With the
-    meter's delay, each request then costs exactly the simulated network time. Clients must be
-    created inside the block (the project's cache cleared before and after)."""
+    emulator, no state. With the meter's delay, each request then costs exactly the simulated network
+    time. Clients must be created inside the block (the project's cache cleared before and after)."""
     events = boto3._get_default_session().events
     events.register_last("before-send", _answer, unique_id="bench-zero-cost")
     try:

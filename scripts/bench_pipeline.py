@@ -6,7 +6,8 @@ speed-up and the per-item DynamoDB lock, campaign/local/emulator.py) in a separa
 CPU time is not taken from this process, and it is reset to an empty stack before every run.
 
 Per design, a run ingests one file (timed: the ingest call) and then lets the worker take the first
-messages off the queue the way Lambda's event source mapping does (receive 10, invoke, delete);
+messages off the queue the way Lambda's event source mapping does (receive a batch of the mapping's
+size, campaign.limits.WORKER_BATCH_SIZE, invoke, delete);
 requests per sent row are counted over those. The worker is timed inside the handler only: in AWS
 the mapping receives and deletes outside the function, and those requests are not the worker's
 (they are counted apart, as "poll"). Every request of both phases gets the simulated network delay.
@@ -167,6 +168,7 @@ def fresh_stack(endpoint: str) -> LocalResources:
     worker.handler._rows.cache_clear()
     worker.handler._sender.cache_clear()
     worker.handler._bodies.cache_clear()
+    worker.handler._suppressions.cache_clear()
     return resources
 
 
@@ -196,7 +198,7 @@ def _drain(stack: LocalResources, handler: Handler, meter: CallMeter, limit: int
 
 def run(design: Design, files: Files, endpoint: str, meter: CallMeter, worker_rows: int) -> RunResult:
     """Ingest the file, then let the worker take `worker_rows` messages off the queue (in batches of
-    10, as the event source mapping delivers them); every request has the meter's delay. Ours then
+    WORKER_BATCH_SIZE, as the event source mapping delivers them); every request has the meter's delay. Ours then
     ingests the same list saved again, and a file whose every row has its own large body."""
     content = files.content
     stack = fresh_stack(endpoint)

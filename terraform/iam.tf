@@ -126,6 +126,14 @@ data "aws_iam_policy_document" "worker" {
     resources = [aws_dynamodb_table.this.arn]
   }
 
+  # The suppression list, read once per SQS batch for the claimed recipients before any is sent
+  # (campaign/aws/suppressions.py Suppressions.reasons).
+  statement {
+    sid       = "ReadSuppressions"
+    actions   = ["dynamodb:BatchGetItem"]
+    resources = [aws_dynamodb_table.this.arn]
+  }
+
   # The key that signs each message's unsubscribe link (campaign/aws/unsubscribe_keys.py), once per container.
   statement {
     sid       = "ReadUnsubscribeKey"

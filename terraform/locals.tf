@@ -46,7 +46,11 @@ locals {
   worker_memory_mb       = 256
   worker_timeout_seconds = 30
   # campaign.limits.WORKER_BATCH_SIZE: the event source mapping's batch size (the local poller uses it too).
-  worker_batch_size = 10
+  # The worker reads the suppression list once per batch, so a large batch keeps that read a small part
+  # of a send's requests; above 10 Lambda requires a batching window of at least a second (variables.tf).
+  # The worker sends a batch one message after another and stops, giving the rest back, when too little
+  # of its timeout is left (campaign.limits.WORKER_SEND_MARGIN_SECONDS).
+  worker_batch_size = 100
   # The streaming ingest reads files of up to 1 GB twice (a checking pass, then the queueing pass),
   # decoding, parsing and validating every address: it is CPU-bound between its SQS/DynamoDB steps, and
   # 1024 MB buys ~0.6 vCPU (CPU grows with memory). Memory itself stays flat whatever the file's size:

@@ -109,13 +109,14 @@ variable "worker_max_concurrency" {
 }
 
 variable "worker_batching_window_seconds" {
-  description = "How long the event source gathers messages before invoking the worker with a batch."
+  description = "How long the event source gathers messages before invoking the worker with a batch (of up to 100: locals.tf)."
   type        = number
   default     = 1
 
   validation {
-    condition     = var.worker_batching_window_seconds >= 0 && var.worker_batching_window_seconds <= 300 && floor(var.worker_batching_window_seconds) == var.worker_batching_window_seconds
-    error_message = "worker_batching_window_seconds must be a whole number from 0 to 300."
+    # Lambda refuses a batch size above 10 without a window of at least a second.
+    condition     = var.worker_batching_window_seconds >= 1 && var.worker_batching_window_seconds <= 300 && floor(var.worker_batching_window_seconds) == var.worker_batching_window_seconds
+    error_message = "worker_batching_window_seconds must be a whole number from 1 to 300 (the worker's batches hold more than 10 messages)."
   }
 }
 

@@ -69,7 +69,8 @@ resource "aws_lambda_event_source_mapping" "worker" {
   event_source_arn = aws_sqs_queue.this.arn
   function_name    = aws_lambda_function.worker.arn
 
-  # campaign.limits.WORKER_BATCH_SIZE; a short window fills batches during an ingest burst.
+  # campaign.limits.WORKER_BATCH_SIZE (locals.tf); the window (at least a second: Lambda requires one for
+  # batches over 10) fills batches during an ingest burst.
   batch_size                         = local.worker_batch_size
   maximum_batching_window_in_seconds = var.worker_batching_window_seconds
   # The worker returns {"batchItemFailures": [...]}: only failed messages come back.

@@ -62,6 +62,7 @@ def reset_process_caches() -> None:
     worker.handler._sender.cache_clear()
     worker.handler._rows.cache_clear()
     worker.handler._bodies.cache_clear()
+    worker.handler._suppressions.cache_clear()
     worker.count_changes._counts.cache_clear()
     worker.s3_ingest._gateways.cache_clear()
     upload_store._presigning_client.cache_clear()

@@ -1,5 +1,6 @@
 """What Lambda's SQS event source mapping does, for the emulator (moto's ignores partial batch
-responses): receive up to a batch, invoke the handler with a real SQS event, delete what succeeded."""
+responses): receive up to a batch (WORKER_BATCH_SIZE, in rounds of ten, as SQS hands them out),
+invoke the handler with a real SQS event, delete what succeeded."""
 
 import logging
 import uuid
@@ -9,7 +10,7 @@ from typing import Any, NamedTuple
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from campaign.aws.clients import client
-from campaign.limits import WORKER_BATCH_SIZE
+from campaign.limits import SQS_RECEIVE_MAX, WORKER_BATCH_SIZE
 
 logger = logging.getLogger(__name__)
 
@@ -64,14 +65,22 @@ class PollResult(NamedTuple):
 
 
 def receive(queue_url: str, wait_seconds: int = 1) -> list[dict[str, Any]]:
-    response = client("sqs").receive_message(
-        QueueUrl=queue_url,
-        MaxNumberOfMessages=WORKER_BATCH_SIZE,
-        WaitTimeSeconds=wait_seconds,
-        MessageSystemAttributeNames=["All"],
-        MessageAttributeNames=["All"],
-    )
-    messages: list[dict[str, Any]] = response.get("Messages", [])
+    """Up to a batch of messages: rounds of ReceiveMessage until the batch is full or a round comes back
+    short (only the first round waits for messages to arrive)."""
+    messages: list[dict[str, Any]] = []
+    while len(messages) < WORKER_BATCH_SIZE:
+        wanted = min(SQS_RECEIVE_MAX, WORKER_BATCH_SIZE - len(messages))
+        response = client("sqs").receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=wanted,
+            WaitTimeSeconds=0 if messages else wait_seconds,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        received: list[dict[str, Any]] = response.get("Messages", [])
+        messages += received
+        if len(received) < wanted:
+            break
     return messages
 
 
@@ -87,9 +96,12 @@ def poll_once(queue_url: str, queue_arn: str, handler: Handler, wait_seconds: in
         logger.exception("worker handler raised; every message of the batch will be redelivered")
         failed = {m["MessageId"] for m in messages}
     done = [m for m in messages if m["MessageId"] not in failed]
-    if done:
+    for start in range(0, len(done), SQS_RECEIVE_MAX):  # DeleteMessageBatch takes ten entries at most
         client("sqs").delete_message_batch(
             QueueUrl=queue_url,
-            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                for i, m in enumerate(done[start : start + SQS_RECEIVE_MAX])
+            ],
         )
     return PollResult(len(messages), len(failed))

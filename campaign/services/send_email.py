@@ -1,4 +1,10 @@
-"""The worker's use case: send one queued email at most once and record how it ended."""
+"""The worker's use case: send each queued email at most once and record how it ended.
+
+Three steps, so that a worker can take a batch of messages through them together: claim the row
+(`claim_send`), then, once the suppression list has been read for every row the batch claimed, send
+and record the result (`send_claimed`) or give the claim back unsent (`give_back`). A recipient
+suppressed since the ingest queued the send is not mailed: the row ends in ERROR (`suppressed`).
+"""
 
 import time
 from datetime import UTC, datetime, timedelta
@@ -9,9 +15,10 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from campaign.aws.email_gateway import EmailSender, PermanentSendError, TransientSendError, UnknownOutcomeError
 from campaign.aws.send_queue import SendJob
-from campaign.aws.send_rows import Claimed, Missing, NotClaimable, SendRows
+from campaign.aws.send_rows import Missing, NotClaimable, SendRows
+from campaign.domain.addresses import recipient_key
 from campaign.domain.clock import from_iso, now_iso, to_iso
-from campaign.domain.models import SendRow
+from campaign.domain.models import SendRow, SuppressionReason
 from campaign.domain.status import FINAL_STATUSES, EmailStatus, ErrorKind
 from campaign.limits import CLAIM_STALE_AFTER_SECONDS
 from campaign.observability import (
@@ -21,6 +28,7 @@ from campaign.observability import (
     FAILURE_UNKNOWN_OUTCOME,
     METRIC_EMAILS_FAILED,
     METRIC_EMAILS_SENT,
+    METRIC_EMAILS_SUPPRESSED,
     METRIC_SES_LATENCY,
     logger,
     metrics,
@@ -35,6 +43,7 @@ class SendOutcome(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     ALREADY_FINAL = "already_final"
+    SUPPRESSED = "suppressed"
 
 
 class Attempt(NamedTuple):
@@ -54,10 +63,22 @@ class BodySource(Protocol):
         ...
 
 
-def send_queued_email(
-    job: SendJob, attempt: Attempt, *, rows: SendRows, sender: EmailSender, bodies: BodySource
-) -> SendOutcome:
-    """Claim the row, send, record SENT or ERROR. Raises RetryLaterError for a transient failure."""
+class ClaimedSend(NamedTuple):
+    """A row this delivery has claimed, with its body: it may be sent now, and by no one else."""
+
+    row: SendRow
+    content: str
+    attempt: Attempt
+
+    @property
+    def recipient(self) -> str:
+        """The recipient as the suppression list knows it."""
+        return recipient_key(self.row.email)
+
+
+def claim_send(job: SendJob, attempt: Attempt, *, rows: SendRows, bodies: BodySource) -> ClaimedSend | SendOutcome:
+    """Claim the row and read its body. An outcome instead when there is nothing to send: the row is
+    final, or a dead worker's claim was settled as ERROR. Raises RetryLaterError to be delivered again."""
     claim = rows.claim(job.send_id, now_iso())
     if isinstance(claim, Missing):
         raise RetryLaterError(f"send {job.send_id} has no row yet (ingest still writing, or never will)")
@@ -70,7 +91,34 @@ def send_queued_email(
         except LookupError as exc:  # written before the message was queued: should never happen
             rows.release(claim.row, now_iso(), error=f"body not readable: {exc}")
             raise RetryLaterError(str(exc)) from exc
-    return _deliver(claim, content, attempt, rows=rows, sender=sender)
+    return ClaimedSend(claim.row, content, attempt)
+
+
+def send_claimed(
+    claimed: ClaimedSend, suppressed: SuppressionReason | None, *, rows: SendRows, sender: EmailSender
+) -> SendOutcome:
+    """Send a claimed row and record SENT or ERROR; or, if its recipient is suppressed (`suppressed`
+    is why), record ERROR without sending. Raises RetryLaterError for a transient failure."""
+    if suppressed is not None:
+        reason = f"suppressed: {suppressed.value}"
+        rows.finish(claimed.row, now_iso(), EmailStatus.ERROR, error=reason, error_kind=ErrorKind.SUPPRESSED)
+        metrics.add_metric(name=METRIC_EMAILS_SUPPRESSED, unit=MetricUnit.Count, value=1)
+        logger.info("send suppressed", extra={"reason": suppressed.value})
+        return SendOutcome.SUPPRESSED
+    return _deliver(claimed, rows=rows, sender=sender)
+
+
+def give_back(claimed: ClaimedSend, reason: str, *, rows: SendRows) -> None:
+    """Leave a claimed row unsent and have SQS deliver its message again (always raises
+    RetryLaterError): the claim is released, or, on the last delivery, the row ends in ERROR
+    (retries exhausted) as after a transient SES failure."""
+    row = claimed.row
+    if claimed.attempt.is_last:
+        error = f"gave up after {row.claims} attempts: {reason}"
+        rows.finish(row, now_iso(), EmailStatus.ERROR, error=error, error_kind=ErrorKind.RETRIES_EXHAUSTED)
+    else:
+        rows.release(row, now_iso(), error=reason)
+    raise RetryLaterError(reason)
 
 
 def _count_failure(kind: str, error: Exception) -> None:
@@ -81,8 +129,8 @@ def _count_failure(kind: str, error: Exception) -> None:
         metric.add_dimension(name=DIMENSION_FAILURE_KIND, value=kind)
 
 
-def _deliver(claim: Claimed, content: str, attempt: Attempt, *, rows: SendRows, sender: EmailSender) -> SendOutcome:
-    row = claim.row
+def _deliver(claimed: ClaimedSend, *, rows: SendRows, sender: EmailSender) -> SendOutcome:
+    row, content, attempt = claimed
     started = time.perf_counter()
     try:
         message_id = sender.send(

@@ -42,6 +42,7 @@ from campaign.limits import (
     STREAM_CONTINUE_MARGIN_SECONDS,
     STREAM_INGEST_TIMEOUT_SECONDS,
     WORKER_BATCH_SIZE,
+    WORKER_SEND_MARGIN_SECONDS,
     WORKER_TIMEOUT_SECONDS,
 )
 from campaign.local.provision import LocalResources, resource_names, upload_bucket_name
@@ -496,6 +497,28 @@ def test_event_source_mapping_matches_the_worker_contract() -> None:
     assert mapping["function_response_types"] == ["ReportBatchItemFailures"]
     assert "maximum_batching_window_in_seconds" in mapping
     assert mapping["scaling_config"][0]["maximum_concurrency"] == "${var.worker_max_concurrency}"
+
+
+def test_a_worker_batch_over_ten_messages_has_the_batching_window_lambda_requires() -> None:
+    # Lambda refuses a batching window under a second for batches over 10: so does the plan.
+    mapping = load().resource("aws_lambda_event_source_mapping", "worker")
+    assert mapping["maximum_batching_window_in_seconds"] == "${var.worker_batching_window_seconds}"
+    window = load().variables["worker_batching_window_seconds"]
+    (validation,) = window["validation"]
+    assert WORKER_BATCH_SIZE > 10
+    assert "var.worker_batching_window_seconds >= 1 " in validation["condition"]
+    assert window["default"] >= 1
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_a_worker_batch_is_sent_well_inside_the_timeout_and_the_visibility_timeout(stage: str) -> None:
+    evaluator = load().evaluator(stage)
+    timeout = evaluator.value(load().resource("aws_lambda_function", "worker")["timeout"])
+    visibility = evaluator.value(load().resource("aws_sqs_queue", "this")["visibility_timeout_seconds"])
+    # The worker stops sending while a send and the give-back of the rest still fit; a message stays
+    # hidden through the window and the invocation (and six timeouts: test_timeouts_match_the_code).
+    assert timeout > WORKER_SEND_MARGIN_SECONDS
+    assert visibility >= timeout + evaluator.value("${var.worker_batching_window_seconds}")
 
 
 @pytest.mark.parametrize("function", sorted(SETTINGS))

@@ -499,7 +499,7 @@ def test_the_flows_exercise_every_gateway_operation(recorded: CallRecorder) -> N
         "SendMessageBatch",
         "GetSecretValue",
     }
-    assert recorded.operations["worker"] == {"UpdateItem", "GetItem", "SendEmail", "GetSecretValue"}
+    assert recorded.operations["worker"] == {"UpdateItem", "GetItem", "BatchGetItem", "SendEmail", "GetSecretValue"}
     assert recorded.operations["stream_ingest"] == {
         "GetObject",
         "PutItem",

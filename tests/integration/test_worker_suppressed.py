@@ -1,0 +1,198 @@
+"""The worker checks the suppression list again before sending, once per SQS batch: a recipient
+suppressed after the ingest queued the send is not mailed, and the row says why."""
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from httpx import Response
+
+import worker.handler
+from campaign.aws.batch_counts import BatchCounts
+from campaign.aws.clients import client
+from campaign.aws.dead_letters import DeadLetterQueue
+from campaign.aws.send_queue import SendQueue
+from campaign.aws.send_rows import SendRows
+from campaign.aws.suppressions import Suppressions
+from campaign.domain.models import SendRow, SuppressionReason
+from campaign.domain.status import EmailStatus, ErrorKind
+from campaign.local.provision import LocalResources
+from campaign.local.sqs_poller import LocalLambdaContext, receive, sqs_event
+from campaign.services.redrive import ResendGateways, redrive_dead_letters
+from tests.conftest import reset_process_caches
+from tests.support.aws_calls import client_error, faults, recording
+from tests.support.csv_files import campaign_csv, csv_of
+from tests.support.seed import RETENTION
+
+Upload = Callable[[bytes], Response]
+
+
+@pytest.fixture
+def ses_mode(stack: LocalResources, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEND_MODE", "ses")
+    reset_process_caches()
+
+
+@pytest.fixture
+def suppressions(stack: LocalResources) -> Suppressions:
+    return Suppressions(stack.table_name)
+
+
+def _invoke(messages: list[dict[str, Any]], stack: LocalResources, remaining_ms: int = 30_000) -> Any:
+    context = LocalLambdaContext(aws_request_id="req-1", remaining_ms=remaining_ms)
+    return worker.handler.handler(sqs_event(messages, stack.queue_arn), context)
+
+
+def _row_of(stack: LocalResources, message: dict[str, Any]) -> SendRow:
+    row = SendRows(stack.table_name).get(json.loads(message["Body"])["sendId"])
+    assert row is not None
+    return row
+
+
+def _by_email(stack: LocalResources, messages: list[dict[str, Any]]) -> dict[str, SendRow]:
+    return {row.email: row for row in (_row_of(stack, m) for m in messages)}
+
+
+def _failures(response: dict[str, Any]) -> list[str]:
+    return [item["itemIdentifier"] for item in response["batchItemFailures"]]
+
+
+def _recipients(log: Any) -> list[str]:
+    return [address for params, _ in log.of("SendEmail") for address in params["Destination"]["ToAddresses"]]
+
+
+def test_a_recipient_suppressed_after_ingest_is_not_sent_and_its_row_says_why(
+    upload: Upload, stack: LocalResources, ses_mode: None, suppressions: Suppressions
+) -> None:
+    upload(campaign_csv(2))
+    suppressions.add("user0@example.com", SuppressionReason.UNSUBSCRIBED, "unsubscribe link")
+    messages = receive(stack.queue_url, wait_seconds=0)
+    with recording("sesv2") as log:
+        response = _invoke(messages, stack)
+    rows = _by_email(stack, messages)
+    suppressed = rows["user0@example.com"]
+    assert _failures(response) == []
+    assert _recipients(log) == ["user1@example.com"]
+    assert (suppressed.status, suppressed.error, suppressed.error_kind) == (
+        EmailStatus.ERROR,
+        "suppressed: UNSUBSCRIBED",
+        ErrorKind.SUPPRESSED,
+    )
+    assert suppressed.provider_message_id is None and suppressed.claimed_at is None
+    assert rows["user1@example.com"].status is EmailStatus.SENT
+
+
+def test_a_suppressed_row_is_counted_as_error_in_its_batch(
+    upload: Upload, stack: LocalResources, suppressions: Suppressions, drain: Any
+) -> None:
+    batch_id = upload(campaign_csv(3)).json()["batchId"]
+    suppressions.add("user2@example.com", SuppressionReason.COMPLAINT, "ses complaint 1")
+    drain()
+    listing = BatchCounts(stack.table_name, RETENTION).get(batch_id)
+    assert listing is not None
+    assert (listing.counts.sent, listing.counts.error) == (2, 1)
+
+
+def test_the_suppression_list_is_read_once_per_batch_for_its_claimed_recipients(
+    upload: Upload, stack: LocalResources, ses_mode: None
+) -> None:
+    upload(campaign_csv(25))
+    messages = receive(stack.queue_url, wait_seconds=0)
+    with recording("dynamodb", "sesv2") as log:
+        _invoke(messages, stack)
+    ((params, _),) = log.of("BatchGetItem")
+    (keys,) = params["RequestItems"].values()
+    assert len(messages) == 25
+    assert len(keys["Keys"]) == 25
+    assert log.by_operation() == {"UpdateItem": 50, "SendEmail": 25, "BatchGetItem": 1}
+
+
+def test_two_messages_for_one_recipient_in_a_batch_ask_the_list_about_it_once(
+    upload: Upload, stack: LocalResources
+) -> None:
+    upload(csv_of([("ann@example.com", "First", "Hello")]))
+    upload(csv_of([("ann@example.com", "Second", "Hello")]))
+    messages = receive(stack.queue_url, wait_seconds=0)
+    with recording("dynamodb") as log:
+        response = _invoke(messages, stack)
+    ((params, _),) = log.of("BatchGetItem")
+    assert _failures(response) == []
+    assert [len(keys["Keys"]) for keys in params["RequestItems"].values()] == [1]
+
+
+def test_a_row_ended_by_suppression_is_not_resent_by_the_dead_letter_redrive(
+    upload: Upload, stack: LocalResources, suppressions: Suppressions
+) -> None:
+    upload(campaign_csv(1))
+    suppressions.add("user0@example.com", SuppressionReason.MANUAL, "api")
+    messages = receive(stack.queue_url, wait_seconds=0)
+    _invoke(messages, stack)
+    client("sqs").send_message(QueueUrl=stack.dlq_url, MessageBody=messages[0]["Body"])
+    resend = ResendGateways(SendRows(stack.table_name), BatchCounts(stack.table_name, RETENTION), RETENTION)
+    result = redrive_dead_letters(DeadLetterQueue(stack.dlq_url), resend=resend, queue=SendQueue(stack.queue_url, 0))
+    assert (result.requeued, result.dropped_final) == (0, 1)
+    assert _row_of(stack, messages[0]).resent_as is None
+
+
+def test_an_unreadable_suppression_list_gives_every_claim_back_and_sends_nothing(
+    upload: Upload, stack: LocalResources, ses_mode: None
+) -> None:
+    upload(campaign_csv(3))
+    messages = receive(stack.queue_url, wait_seconds=0)
+    down = client_error("InternalServerError", "down", status=500)
+    with recording("sesv2") as log, faults("dynamodb", "BatchGetItem", [down]):
+        response = _invoke(messages, stack)
+    rows = _by_email(stack, messages)
+    assert sorted(_failures(response)) == sorted(m["MessageId"] for m in messages)
+    assert log.count("SendEmail") == 0
+    assert {(r.status, r.claimed_at, r.error) for r in rows.values()} == {
+        (EmailStatus.QUEUED, None, "suppression list not readable")
+    }
+
+
+def test_claims_given_back_are_sent_on_the_next_delivery(upload: Upload, stack: LocalResources) -> None:
+    upload(campaign_csv(2))
+    messages = receive(stack.queue_url, wait_seconds=0)
+    with faults("dynamodb", "BatchGetItem", [client_error("InternalServerError", "down", status=500)]):
+        _invoke(messages, stack)
+    response = _invoke(messages, stack)
+    assert _failures(response) == []
+    assert {(r.status, r.attempts) for r in _by_email(stack, messages).values()} == {(EmailStatus.SENT, 2)}
+
+
+def test_on_the_last_delivery_an_unreadable_list_ends_the_row_in_error_that_a_redrive_may_resend(
+    upload: Upload, stack: LocalResources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAX_RECEIVE_COUNT", "1")
+    reset_process_caches()
+    upload(campaign_csv(1))
+    messages = receive(stack.queue_url, wait_seconds=0)
+    with faults("dynamodb", "BatchGetItem", [client_error("InternalServerError", "down", status=500)]):
+        response = _invoke(messages, stack)
+    row = _row_of(stack, messages[0])
+    assert _failures(response) == [messages[0]["MessageId"]]
+    assert (row.status, row.error_kind) == (EmailStatus.ERROR, ErrorKind.RETRIES_EXHAUSTED)
+    assert row.error == "gave up after 1 attempts: suppression list not readable"
+
+
+def test_a_batch_short_of_time_gives_its_claims_back_unsent(
+    upload: Upload, stack: LocalResources, ses_mode: None
+) -> None:
+    upload(campaign_csv(2))
+    messages = receive(stack.queue_url, wait_seconds=0)
+    with recording("sesv2") as log:
+        response = _invoke(messages, stack, remaining_ms=5_000)
+    assert sorted(_failures(response)) == sorted(m["MessageId"] for m in messages)
+    assert log.count("SendEmail") == 0
+    assert {(r.status, r.claimed_at) for r in _by_email(stack, messages).values()} == {(EmailStatus.QUEUED, None)}
+
+
+def test_a_recipient_suppressed_in_another_case_is_still_suppressed(
+    upload: Upload, stack: LocalResources, suppressions: Suppressions
+) -> None:
+    upload(csv_of([("Ann.Lee@Example.com", "Hi", "Hello")]))
+    suppressions.add("ann.lee@example.com", SuppressionReason.HARD_BOUNCE, "ses bounce 2")
+    messages = receive(stack.queue_url, wait_seconds=0)
+    _invoke(messages, stack)
+    assert _row_of(stack, messages[0]).error == "suppressed: HARD_BOUNCE"
