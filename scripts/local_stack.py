@@ -2,8 +2,9 @@
 
 Used by tests/http (a session fixture) and scripts/load_test.py (`make load`). The stack runs in its
 own process group; leaving the context sends that group Ctrl-C, then SIGKILL to whatever is left, so
-neither the emulator nor uvicorn outlives the caller — also when the caller gets SIGTERM (a CI
-timeout), which is turned into KeyboardInterrupt while the stack runs.
+neither the emulator, the mailbox nor uvicorn outlives the caller — also when the caller gets SIGTERM
+(a CI timeout), which is turned into KeyboardInterrupt while the stack runs. It sends as `make run`
+does (SEND_MODE=smtp): every message lands in its mailbox (`LiveStack.mailbox_url`).
 """
 
 import os
@@ -39,6 +40,8 @@ NOT_INHERITED = (
     "SENDER_ADDRESS",
     "ENQUEUE_DELAY_SECONDS",
     "SEND_MODE",
+    "SMTP_HOST",
+    "SMTP_PORT",
 )
 
 
@@ -46,6 +49,8 @@ class LiveStack(NamedTuple):
     base_url: str
     api_key: str
     emulator_url: str
+    # The local mailbox (campaign/local/mailbox.py): what the worker sent, SEND_MODE=smtp being the default.
+    mailbox_url: str
 
 
 def _free_ports(count: int) -> list[int]:
@@ -111,11 +116,13 @@ def _sigterm_interrupts() -> Iterator[None]:
 @contextmanager
 def local_stack(api_key: str, log: Path) -> Iterator[LiveStack]:
     """A running `python -m campaign.local.run` with this API key, its output in `log`."""
-    api_port, emulator_port = _free_ports(2)
+    api_port, emulator_port, mailbox_port, mailbox_smtp_port = _free_ports(4)
     env = {name: value for name, value in os.environ.items() if name not in NOT_INHERITED}
     env |= {
         "API_PORT": str(api_port),
         "EMULATOR_PORT": str(emulator_port),
+        "MAILBOX_PORT": str(mailbox_port),
+        "MAILBOX_SMTP_PORT": str(mailbox_smtp_port),
         "API_KEY": api_key,
         "POWERTOOLS_LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
@@ -133,6 +140,6 @@ def local_stack(api_key: str, log: Path) -> Iterator[LiveStack]:
         try:
             base_url = f"http://127.0.0.1:{api_port}"
             _wait_for_health(process, f"{base_url}/health", log)
-            yield LiveStack(base_url, api_key, f"http://127.0.0.1:{emulator_port}")
+            yield LiveStack(base_url, api_key, f"http://127.0.0.1:{emulator_port}", f"http://127.0.0.1:{mailbox_port}")
         finally:
             _stop(process)

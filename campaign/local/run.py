@@ -1,4 +1,5 @@
-"""`make run`: the emulator, the resources, the API on :8000 and a worker that drains the queue.
+"""`make run`: the emulator, the resources, the API on :8000, the mailbox on :8025 and a worker that
+drains the queue (SEND_MODE=smtp unless set: every message lands in the mailbox).
 
 Ctrl-C stops everything this started.
 """
@@ -17,7 +18,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from campaign.aws.clients import clear_client_cache
-from campaign.config import clear_settings_cache
+from campaign.config import DEFAULT_SMTP_PORT, SendMode, clear_settings_cache
+from campaign.local.mailbox import DEFAULT_HTTP_PORT
 from campaign.local.provision import LocalResources, environment_of, provision
 from campaign.local.sqs_poller import poll_once
 from campaign.local.stream_ingest_runner import watch_uploads
@@ -26,6 +28,14 @@ from campaign.local.stream_poller import StreamPoller
 API_HOST = "127.0.0.1"
 API_PORT = int(os.environ.get("API_PORT", "8000"))
 EMULATOR_PORT = int(os.environ.get("EMULATOR_PORT", "4566"))
+MAILBOX_PORT = int(os.environ.get("MAILBOX_PORT", str(DEFAULT_HTTP_PORT)))
+MAILBOX_SMTP_PORT = int(os.environ.get("MAILBOX_SMTP_PORT", str(DEFAULT_SMTP_PORT)))
+MAILBOX_URL = f"http://127.0.0.1:{MAILBOX_PORT}"
+_SEND_MODES: dict[str, str] = {
+    SendMode.SMTP.value: "each message goes to the mailbox, the bytes SES would get",
+    SendMode.DRY_RUN.value: "rows become SENT, nothing is sent: the mailbox stays empty",
+    SendMode.SES.value: "through the emulator's SES, which accepts it and shows it nowhere",
+}
 # Lambda polls a stream about four times a second when it is idle.
 _STREAM_IDLE_SECONDS = 0.25
 
@@ -53,7 +63,10 @@ def _base_environment() -> dict[str, str]:
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ENDPOINT_URL": f"http://127.0.0.1:{EMULATOR_PORT}",
         "STAGE": "local",
-        "SEND_MODE": os.environ.get("SEND_MODE", "dry-run"),
+        "SEND_MODE": os.environ.get("SEND_MODE", SendMode.SMTP.value),
+        # Read in smtp mode only: the mailbox this starts.
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(MAILBOX_SMTP_PORT),
         "POWERTOOLS_SERVICE_NAME": "campaign-local",
         # Terraform sets both on the Lambdas; without a namespace every metric flush raises (a 500 on upload).
         "POWERTOOLS_METRICS_NAMESPACE": "CampaignLocal",
@@ -74,13 +87,16 @@ def _child(args: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[by
             process.kill()
 
 
-def _banner(api_key: str) -> str:
+def _banner(api_key: str, send_mode: str) -> str:
     base = f"http://{API_HOST}:{API_PORT}"
+    mode = _SEND_MODES.get(send_mode, "unknown: the worker refuses it")
     return "\n".join(
         [
             "",
             f"  API        {base}   (Swagger: {base}/docs, GraphiQL: {base}/graphql)",
             f"  emulator   http://127.0.0.1:{EMULATOR_PORT}   (moto; state is lost on exit)",
+            f"  mailbox    {MAILBOX_URL}   (every message sent; JSON: /api/messages; SMTP on :{MAILBOX_SMTP_PORT})",
+            f"  send mode  {send_mode}   ({mode}; set SEND_MODE=smtp, dry-run or ses)",
             f"  API key    {api_key}   (set API_KEY to choose it; Swagger: Authorize, GraphiQL: Headers)",
             "",
             "  Try:",
@@ -107,15 +123,20 @@ def _stop_on_sigterm() -> None:
 
 def main() -> None:
     _stop_on_sigterm()
-    for port in (API_PORT, EMULATOR_PORT):
+    for port in (API_PORT, EMULATOR_PORT, MAILBOX_PORT, MAILBOX_SMTP_PORT):
         if not _port_free(port):
             raise SystemExit(f"port {port} is already in use on 127.0.0.1 (another `make run`?)")
     env = {**os.environ, **_base_environment()}
     api_key = env.get("API_KEY") or secrets.token_urlsafe(24)
     env["API_KEY"] = api_key
     os.environ.update(env)
-    with _child([sys.executable, "-m", "campaign.local.emulator", "--port", str(EMULATOR_PORT)], env):
+    mailbox = [sys.executable, "-m", "campaign.local.mailbox", "--port", str(MAILBOX_PORT)]
+    with (
+        _child([sys.executable, "-m", "campaign.local.emulator", "--port", str(EMULATOR_PORT)], env),
+        _child([*mailbox, "--smtp-port", str(MAILBOX_SMTP_PORT)], env),
+    ):
         _wait_for(f"http://127.0.0.1:{EMULATOR_PORT}/moto-api/data.json")
+        _wait_for(f"{MAILBOX_URL}/api/messages")
         clear_client_cache()
         resources = provision("local")
         env |= environment_of(resources, api_base_url=f"http://{API_HOST}:{API_PORT}")
@@ -124,7 +145,7 @@ def main() -> None:
         api = [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", API_HOST]
         with _child([*api, "--port", str(API_PORT), "--log-level", "warning"], env):
             _wait_for(f"http://{API_HOST}:{API_PORT}/health")
-            print(_banner(api_key), flush=True)
+            print(_banner(api_key, env["SEND_MODE"]), flush=True)
             _run_worker(resources)
 
 

@@ -26,7 +26,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
-    """(base_url, api_key, emulator_url) of a running local stack; its output is in <tmp>/run.log."""
+    """(base_url, api_key, emulator_url, mailbox_url) of a running local stack; its output is in <tmp>/run.log."""
     with local_stack(HTTP_TEST_API_KEY, tmp_path_factory.mktemp("live_stack") / "run.log") as running:
         yield running
 
