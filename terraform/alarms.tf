@@ -173,3 +173,47 @@ resource "aws_cloudwatch_metric_alarm" "counts_iterator_age" {
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions
 }
+
+# The account's SES reputation: rates SES works out over a representative volume of the account's recent
+# mail (not a fixed time window), published to CloudWatch without dimensions, as fractions (0.04 is 4%).
+# They cover every configuration set, identity and stage that sends from this account and region. SES
+# puts an account under review at a 5% bounce / 0.1% complaint rate and may pause its sending at 10% /
+# 0.5%: these alarms fire before the review. An idle account publishes no data points, so the alarm
+# stays OK ("notBreaching"); for the same reason an OK right after an ALARM may only mean that sending
+# stopped: the SES console's reputation page has the current rate. SES does not document how often it
+# publishes the rates: an hour-long period holds at least one data point while mail goes out, and
+# Maximum fires on the first published value at or over the threshold (the rate is already smoothed
+# by SES; an Average would only delay it).
+locals {
+  ses_reputation_period = 3600
+
+  ses_reputation_alarms = {
+    bounce-rate = {
+      metric_name = "Reputation.BounceRate"
+      threshold   = var.ses_bounce_rate_alarm_threshold
+      description = "The account's SES bounce rate reached ${var.ses_bounce_rate_alarm_threshold} (a fraction; SES reviews the account at 0.05 and may pause its sending at 0.10): pause the campaign and find the list that bounced (README, Operations)."
+    }
+    complaint-rate = {
+      metric_name = "Reputation.ComplaintRate"
+      threshold   = var.ses_complaint_rate_alarm_threshold
+      description = "The account's SES complaint rate reached ${var.ses_complaint_rate_alarm_threshold} (a fraction; SES reviews the account at 0.001 and may pause its sending at 0.005): pause the campaign and check the list's consent and the content (README, Operations)."
+    }
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "ses_reputation" {
+  for_each = local.ses_reputation_alarms
+
+  alarm_name          = "${local.name}-ses-${each.key}"
+  alarm_description   = each.value.description
+  namespace           = "AWS/SES"
+  metric_name         = each.value.metric_name
+  statistic           = "Maximum"
+  period              = local.ses_reputation_period
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  threshold           = each.value.threshold
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}

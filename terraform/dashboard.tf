@@ -1,6 +1,6 @@
 ################################################################################
 # CloudWatch dashboard: sends per minute, error rate, SES latency, DLQ depth, queue age, large uploads,
-# batch counts.
+# batch counts, the account's SES bounce and complaint rates.
 # Metric names come from campaign/observability.py (tests/infra/test_dashboard.py holds them together).
 ################################################################################
 
@@ -114,6 +114,27 @@ locals {
           ["AWS/Lambda", "Errors", "FunctionName", aws_lambda_function.counts.function_name, { stat = "Sum", label = "consumer errors", yAxis = "right" }],
           ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", aws_sqs_queue.counts_failures.name, { stat = "Maximum", label = "failed deliveries", yAxis = "right" }],
         ]
+      }
+    },
+    {
+      # The account's rates as SES publishes them (fractions), with the alarms' thresholds (alarms.tf).
+      type = "metric", x = 0, y = 18, width = 12, height = 6
+      properties = {
+        title  = "SES reputation (account): bounce rate, complaint rate (right); 0.04 = 4%"
+        region = var.aws_region
+        stat   = "Maximum"
+        period = local.ses_reputation_period
+        view   = "timeSeries"
+        metrics = [
+          ["AWS/SES", "Reputation.BounceRate", { label = "bounce rate" }],
+          ["AWS/SES", "Reputation.ComplaintRate", { label = "complaint rate", yAxis = "right" }],
+        ]
+        annotations = {
+          horizontal = [
+            { label = "bounce alarm", value = var.ses_bounce_rate_alarm_threshold },
+            { label = "complaint alarm", value = var.ses_complaint_rate_alarm_threshold, yAxis = "right" },
+          ]
+        }
       }
     },
   ]

@@ -247,3 +247,27 @@ variable "unsubscribe_footer" {
   type        = string
   default     = ""
 }
+
+variable "ses_bounce_rate_alarm_threshold" {
+  description = "Alarm when the account's SES bounce rate (Reputation.BounceRate, a fraction: 0.04 is 4%) reaches this. SES reviews an account at 0.05 and may pause its sending at 0.10."
+  type        = number
+  default     = 0.04
+
+  validation {
+    # A fraction, not a percent: 4 would never fire. At the pause level or above it would fire too late.
+    condition     = var.ses_bounce_rate_alarm_threshold > 0 && var.ses_bounce_rate_alarm_threshold < 0.1
+    error_message = "ses_bounce_rate_alarm_threshold is a fraction (0.04 is 4%): more than 0 and under 0.1, where SES may pause sending."
+  }
+}
+
+variable "ses_complaint_rate_alarm_threshold" {
+  description = "Alarm when the account's SES complaint rate (Reputation.ComplaintRate, a fraction: 0.0008 is 0.08%) reaches this. SES reviews an account at 0.001 and may pause its sending at 0.005."
+  type        = number
+  default     = 0.0008
+
+  validation {
+    # A fraction, not a percent: 0.08 would be 8%. At the pause level or above it would fire too late.
+    condition     = var.ses_complaint_rate_alarm_threshold > 0 && var.ses_complaint_rate_alarm_threshold < 0.005
+    error_message = "ses_complaint_rate_alarm_threshold is a fraction (0.0008 is 0.08%): more than 0 and under 0.005, where SES may pause sending."
+  }
+}

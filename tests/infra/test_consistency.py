@@ -797,7 +797,9 @@ def test_api_integration_and_stage() -> None:
 
 def test_alarms_cover_the_failure_modes_and_notify() -> None:
     alarms = load().resources["aws_cloudwatch_metric_alarm"]
-    watched = {(a["namespace"], a["metric_name"], json.dumps(a["dimensions"], sort_keys=True)) for a in alarms.values()}
+    watched = {
+        (a["namespace"], a["metric_name"], json.dumps(a.get("dimensions"), sort_keys=True)) for a in alarms.values()
+    }
     expected = [
         ("AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": "${aws_sqs_queue.dlq.name}"}),
         ("AWS/Lambda", "Errors", {"FunctionName": "${aws_lambda_function.worker.function_name}"}),

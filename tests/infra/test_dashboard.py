@@ -101,3 +101,16 @@ def test_every_stream_consumer_has_its_lag_charted() -> None:
     mappings = load().resources["aws_lambda_event_source_mapping"].values()
     consumers = {m["function_name"].replace(".arn}", ".function_name}") for m in mappings if "starting_position" in m}
     assert consumers and charted == consumers
+
+
+def test_the_account_reputation_rates_are_charted_with_the_alarm_thresholds() -> None:
+    # The rates the SES reputation alarms watch, as they watch them: AWS/SES, no dimensions, their period
+    alarms = load().locals["ses_reputation_alarms"]
+    (widget,) = [w for w in WIDGETS if any(row[0] == "AWS/SES" for row in w["properties"]["metrics"])]
+    rows = [row for row in widget["properties"]["metrics"] if row[0] == "AWS/SES"]
+    assert sorted(row[1] for row in rows) == sorted(alarm["metric_name"] for alarm in alarms.values())
+    assert all(len(row) == 3 for row in rows)
+    assert widget["properties"]["period"] == "${local.ses_reputation_period}"
+    # And a line at each alarm's threshold
+    lines = [line["value"] for line in widget["properties"]["annotations"]["horizontal"]]
+    assert sorted(lines) == sorted(alarm["threshold"] for alarm in alarms.values())

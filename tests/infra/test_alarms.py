@@ -1,0 +1,59 @@
+"""The account's SES reputation (issue 15): published, alarmed before SES reviews the account, to the alarm
+topic the other alarms use."""
+
+import pytest
+
+from tests.infra.terraform import STAGES, load
+
+# alarm key -> (metric, variable, default, SES's review level, SES's pause level); rates are fractions.
+REPUTATION = {
+    "bounce-rate": ("Reputation.BounceRate", "ses_bounce_rate_alarm_threshold", 0.04, 0.05, 0.1),
+    "complaint-rate": ("Reputation.ComplaintRate", "ses_complaint_rate_alarm_threshold", 0.0008, 0.001, 0.005),
+}
+
+
+def test_the_configuration_set_publishes_reputation_metrics() -> None:
+    configuration_set = load().resource("aws_sesv2_configuration_set", "this")
+    assert configuration_set["reputation_options"][0]["reputation_metrics_enabled"] is True
+
+
+def test_one_alarm_per_rate_on_the_account_metric_to_the_alarm_topic() -> None:
+    config_ = load()
+    alarm = config_.resource("aws_cloudwatch_metric_alarm", "ses_reputation")
+    # One resource shape for both rates, one instance per entry of the map
+    assert alarm["for_each"] == "${local.ses_reputation_alarms}"
+    assert set(config_.locals["ses_reputation_alarms"]) == set(REPUTATION)
+    assert alarm["alarm_name"] == "${local.name}-ses-${each.key}"
+    assert alarm["metric_name"] == "${each.value.metric_name}"
+    assert alarm["threshold"] == "${each.value.threshold}"
+    # The account's rates: SES publishes them in AWS/SES without dimensions
+    assert alarm["namespace"] == "AWS/SES"
+    assert "dimensions" not in alarm
+    # At or over the threshold, on the highest value of the period; an account that sent nothing is OK
+    assert (alarm["comparison_operator"], alarm["statistic"]) == ("GreaterThanOrEqualToThreshold", "Maximum")
+    assert alarm["treat_missing_data"] == "notBreaching"
+    assert alarm["alarm_actions"] == alarm["ok_actions"] == "${local.alarm_actions}"
+    assert config_.locals["alarm_actions"] == ["${aws_sns_topic.alarms.arn}"]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_thresholds_are_the_variables_and_fire_before_ses_reviews_the_account(stage: str) -> None:
+    evaluator = load().evaluator(stage)
+    alarms = evaluator.value(load().locals["ses_reputation_alarms"])
+    for key, (metric, variable, _default, review, _pause) in REPUTATION.items():
+        assert alarms[key]["metric_name"] == metric
+        assert alarms[key]["threshold"] == evaluator.variables[variable]
+        assert 0 < alarms[key]["threshold"] < review, key
+        # The description names the threshold as the alarm compares it: a fraction
+        assert str(evaluator.variables[variable]) in alarms[key]["description"]
+    assert evaluator.value(load().resource("aws_cloudwatch_metric_alarm", "ses_reputation")["period"]) % 60 == 0
+
+
+def test_threshold_variables_are_fractions_below_the_pause_level() -> None:
+    variables = load().variables
+    for variable, default, pause in [(v, d, p) for _m, v, d, _r, p in REPUTATION.values()]:
+        spec = variables[variable]
+        assert (spec["type"], spec["default"]) == ("number", default)
+        (validation,) = spec["validation"]
+        # A percent typed by mistake (4 for 4%) is refused, as is a threshold at the pause level or above
+        assert validation["condition"] == f"${{var.{variable} > 0 && var.{variable} < {pause}}}"
