@@ -30,12 +30,15 @@ data "aws_iam_policy_document" "ingestor" {
   # Batch claim/lease/finish (PutItem, UpdateItem, GetItem), message keys (TransactWriteItems of
   # conditional Updates, which IAM authorizes as UpdateItem), bodies and rows (BatchWriteItem; BatchGetItem to
   # resume, and to read the bodies a listing shows), the batch's counts item (UpdateItem; GetItem for
-  # its summary): campaign/aws/batches.py, message_keys.py, bodies.py, send_rows.py, batch_counts.py.
+  # its summary), the suppression list (BatchGetItem at ingest; PutItem to suppress, DeleteItem to
+  # unsuppress): campaign/aws/batches.py, message_keys.py, bodies.py, send_rows.py, batch_counts.py,
+  # suppressions.py.
   statement {
     sid = "StatusTableItems"
     actions = [
       "dynamodb:BatchGetItem",
       "dynamodb:BatchWriteItem",
+      "dynamodb:DeleteItem",
       "dynamodb:GetItem",
       "dynamodb:PutItem",
       "dynamodb:UpdateItem",
@@ -44,7 +47,8 @@ data "aws_iam_policy_document" "ingestor" {
   }
 
   # listEmailStatus: key-condition queries on the listing and pending indexes, and on batches-newest for
-  # a listing across batches (campaign/aws/send_index.py). The table has no other index.
+  # a listing across batches (campaign/aws/send_index.py); the suppression list's pages, on
+  # suppressions-newest (campaign/aws/suppressions.py). The table has no other index.
   statement {
     sid       = "StatusIndexQueries"
     actions   = ["dynamodb:Query"]
@@ -217,8 +221,8 @@ data "aws_iam_policy_document" "stream_ingest" {
 
   # Batch start/take-over/checkpoints/finish (PutItem, UpdateItem, GetItem), message keys
   # (TransactWriteItems of conditional Updates: UpdateItem), bodies and rows (BatchWriteItem; BatchGetItem to
-  # resume), the batch's counts item (UpdateItem): the same steps as the ingestor's
-  # (campaign/services/ingest.py).
+  # resume, and to read the suppression list), the batch's counts item (UpdateItem): the same steps as
+  # the ingestor's (campaign/services/ingest.py).
   statement {
     sid = "StatusTableItems"
     actions = [

@@ -1,4 +1,5 @@
-"""The GraphQL schema: listEmailStatus and batch, served by DynamoDB key-condition queries only."""
+"""The GraphQL schema: listEmailStatus, batch and the suppression list (a page of it, suppress and
+unsuppress), served by DynamoDB key-condition queries and single-item writes only."""
 
 import asyncio
 from datetime import datetime
@@ -14,24 +15,37 @@ from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimite
 from strawberry.fastapi import BaseContext, GraphQLRouter
 from strawberry.types import Info
 
-from app.deps import batch_counts, batches, bodies, send_index
-from app.graphql.types import Batch, EmailSend, EmailStatus, EmailStatusPage
+from app.deps import batch_counts, batches, bodies, send_index, suppressions
+from app.graphql.types import Batch, EmailSend, EmailStatus, EmailStatusPage, Suppression, SuppressionPage
+from app.graphql.types import SuppressionReason as SuppressionReasonType
 from campaign.aws.batch_counts import BatchCounts
 from campaign.aws.batches import Batches
 from campaign.aws.bodies import Bodies
 from campaign.aws.send_index import SendIndex
+from campaign.aws.suppressions import Suppressions
+from campaign.domain.addresses import recipient_key
+from campaign.domain.csv_rules import InvalidAddressError, normalize_address
 from campaign.domain.cursor import InvalidCursorError
 from campaign.domain.ids import BATCH_ID_FORMAT, is_batch_id
-from campaign.limits import DEFAULT_PAGE_SIZE
+from campaign.domain.models import SuppressionReason
+from campaign.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from campaign.services.list_sends import ListingError, SendFilter, list_sends
 
 
 class Context(BaseContext):
-    def __init__(self, index: SendIndex, batch_store: Batches, counts: BatchCounts, body_store: Bodies) -> None:
+    def __init__(
+        self,
+        index: SendIndex,
+        batch_store: Batches,
+        counts: BatchCounts,
+        body_store: Bodies,
+        suppression_list: Suppressions,
+    ) -> None:
         super().__init__()
         self.index = index
         self.batches = batch_store
         self.counts = counts
+        self.suppressions = suppression_list
         # One loader per request: every `content` a page asks for is read in one BatchGetItem round.
         self.bodies: DataLoader[str, str] = DataLoader(load_fn=lambda keys: _load_bodies(body_store, keys))
 
@@ -46,8 +60,9 @@ def get_context(
     batch_store: Annotated[Batches, Depends(batches)],
     counts: Annotated[BatchCounts, Depends(batch_counts)],
     body_store: Annotated[Bodies, Depends(bodies)],
+    suppression_list: Annotated[Suppressions, Depends(suppressions)],
 ) -> Context:
-    return Context(index, batch_store, counts, body_store)
+    return Context(index, batch_store, counts, body_store, suppression_list)
 
 
 class QueryError(Exception):
@@ -82,6 +97,48 @@ class Query:
             raise QueryError(f"batchId must be {BATCH_ID_FORMAT} (the batchId an upload answered)")
         return await asyncio.to_thread(_batch, info.context, batch_id)
 
+    @strawberry.field(description="The suppression list, newest first; `nextCursor` pages on.")
+    async def suppressions(
+        self, info: Info[Context, None], first: int = DEFAULT_PAGE_SIZE, after: str | None = None
+    ) -> SuppressionPage:
+        if not 1 <= first <= MAX_PAGE_SIZE:
+            raise QueryError(f"first must be between 1 and {MAX_PAGE_SIZE}")
+        try:
+            listed, next_cursor = await asyncio.to_thread(info.context.suppressions.page, first, after)
+        except InvalidCursorError as exc:
+            raise QueryError(str(exc)) from exc
+        return SuppressionPage(items=[Suppression.from_record(s) for s in listed], next_cursor=next_cursor)
+
+
+def _recipient(email: str) -> str:
+    """The address as the suppression list keys it, by the CSV's rules; a QueryError naming the problem."""
+    try:
+        return recipient_key(normalize_address(email))
+    except InvalidAddressError as exc:
+        raise QueryError(f"email is not a valid address: {exc}") from exc
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(
+        description="Suppress an address: no upload queues it and no worker sends to it until it is unsuppressed. "
+        "An address suppressed already keeps its first reason and time (the answer shows them)."
+    )
+    async def suppress(
+        self,
+        info: Info[Context, None],
+        email: str,
+        reason: SuppressionReasonType = SuppressionReason.MANUAL,  # type: ignore[valid-type]
+    ) -> Suppression:
+        key = _recipient(email)
+        suppression, _ = await asyncio.to_thread(info.context.suppressions.add_or_get, key, reason, "api")
+        return Suppression.from_record(suppression)
+
+    @strawberry.mutation(description="Take an address off the suppression list; true if it was on it.")
+    async def unsuppress(self, info: Info[Context, None], email: str) -> bool:
+        removed: bool = await asyncio.to_thread(info.context.suppressions.remove, _recipient(email))
+        return removed
+
 
 def _batch(context: Context, batch_id: str) -> Batch | None:
     """One batch's record and its counts: two items, whatever the batch's size."""
@@ -106,6 +163,7 @@ def _should_mask(error: GraphQLError) -> bool:
 
 schema = strawberry.Schema(
     query=Query,
+    mutation=Mutation,
     # Factories, so each request gets fresh extension instances (Strawberry deprecates shared ones).
     extensions=[
         lambda: QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH),

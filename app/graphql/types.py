@@ -1,4 +1,4 @@
-"""GraphQL types: read-only views of send rows and batches."""
+"""GraphQL types: read-only views of send rows, batches and suppressions."""
 
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -8,12 +8,17 @@ from strawberry.types import Info
 
 from campaign.domain.clock import from_iso
 from campaign.domain.models import BatchListing, BatchRecord, SendRow
+from campaign.domain.models import Suppression as SuppressionRecord
+from campaign.domain.models import SuppressionReason as DomainSuppressionReason
 from campaign.domain.status import EmailStatus as DomainEmailStatus
 
 if TYPE_CHECKING:
     from app.graphql.schema import Context
 
 EmailStatus = strawberry.enum(DomainEmailStatus, name="EmailStatus")
+SuppressionReason = strawberry.enum(
+    DomainSuppressionReason, name="SuppressionReason", description="Why an address is on the suppression list"
+)
 
 
 @strawberry.type
@@ -112,3 +117,21 @@ class Batch:
             ),
             resent=listing.resent if listing is not None else 0,
         )
+
+
+@strawberry.type(description="An address no email is sent to until it is unsuppressed")
+class Suppression:
+    email: str = strawberry.field(description="The address as recipients are compared: normalized, lower case")
+    reason: SuppressionReason  # type: ignore[valid-type]
+    source: str = strawberry.field(description="Where it came from: api, an unsubscribe link, an SES event")
+    at: datetime = strawberry.field(description="When the address was first suppressed")
+
+    @classmethod
+    def from_record(cls, record: SuppressionRecord) -> "Suppression":
+        return cls(email=record.email, reason=record.reason, source=record.source, at=from_iso(record.at))
+
+
+@strawberry.type
+class SuppressionPage:
+    items: list[Suppression]
+    next_cursor: str | None

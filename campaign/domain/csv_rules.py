@@ -53,6 +53,28 @@ class CsvFileError(ValueError):
         self.details = details
 
 
+class InvalidAddressError(ValueError):
+    """An address these rules refuse (a row with it is skipped as missing_email or invalid_email); the
+    message says why."""
+
+
+def normalize_address(text: str) -> str:
+    """The address as a row's recipient is accepted: normalized by email-validator (no DNS lookups), at
+    most 254 characters, at most 64 before the @, nothing but ASCII before the @ (SES does not support
+    SMTPUTF8). Its recipient key is `recipient_key(normalize_address(text))`. Raises InvalidAddressError."""
+    email = text.strip()
+    if not email:
+        raise InvalidAddressError("the address is empty")
+    if len(email) > MAX_EMAIL_CHARS:  # longer than any address; not worth a parser's time
+        raise InvalidAddressError(f"the address is longer than {MAX_EMAIL_CHARS} characters")
+    try:
+        # What SES accepts: at most 64 octets before the @ (strict) and an ASCII local part (SES has no
+        # SMTPUTF8); an internationalized domain is fine (it is sent as Punycode, campaign.domain.addresses).
+        return validate_email(email, check_deliverability=False, allow_smtputf8=False, strict=True).normalized
+    except EmailNotValidError as exc:
+        raise InvalidAddressError(str(exc)) from exc
+
+
 class CampaignRow(NamedTuple):
     """An accepted row. `line` is where the record starts in the file (the header is line 1); `seq` is
     the record's ordinal among the file's data records (from 0), its position in the batch."""
@@ -257,13 +279,9 @@ def _judge_row(
     email = email.strip()
     if not email:
         return SkippedRow(line, email, SkipReason.MISSING_EMAIL)
-    if len(email) > MAX_EMAIL_CHARS:  # longer than any address; not worth a parser's time
-        return SkippedRow(line, email, SkipReason.INVALID_EMAIL)
     try:
-        # What SES accepts: at most 64 octets before the @ (strict) and an ASCII local part (SES has no
-        # SMTPUTF8); an internationalized domain is fine (it is sent as Punycode, campaign.domain.addresses).
-        normalized = validate_email(email, check_deliverability=False, allow_smtputf8=False, strict=True).normalized
-    except EmailNotValidError:
+        normalized = normalize_address(email)
+    except InvalidAddressError:
         return SkippedRow(line, email, SkipReason.INVALID_EMAIL)
     reason = _subject_problem(subject) or _content_problem(content)
     if reason is not None:

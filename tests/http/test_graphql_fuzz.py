@@ -1,7 +1,7 @@
 """GraphQL at /graphql (its schema is not in the OpenAPI document): Hypothesis-generated
-listEmailStatus arguments over real HTTP. Never a 5xx; every answer is either data that respects the
-filters and `first`, or a GraphQL error whose message says what is wrong (the right one when the
-arguments are wrong on purpose). MAX_EXAMPLES bounds the run.
+listEmailStatus arguments, and addresses to suppress, over real HTTP. Never a 5xx; every answer is
+either data that respects the arguments, or a GraphQL error whose message says what is wrong (the
+right one when the arguments are wrong on purpose). MAX_EXAMPLES bounds the run.
 """
 
 import base64
@@ -264,3 +264,32 @@ def test_a_naive_and_an_aware_bound_can_be_combined(api: httpx.Client, seeded: t
         # Then the naive one is read as UTC and every row is listed
         assert "errors" not in body, body
         assert len(body["data"]["listEmailStatus"]["items"]) == SEED_ROWS
+
+
+SUPPRESS = "mutation($email: String!) { suppress(email: $email) { email reason source } }"
+UNSUPPRESS = "mutation($email: String!) { unsuppress(email: $email) }"
+
+
+def test_suppress_and_unsuppress_with_generated_addresses(api: httpx.Client) -> None:
+    @given(email=st.one_of(st.emails(), st.text(max_size=300)))
+    @settings(
+        max_examples=examples(MAX_EXAMPLES),
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    def check(email: str) -> None:
+        response = api.post("/graphql", json={"query": SUPPRESS, "variables": {"email": email}})
+        assert response.status_code == 200, f"{email!r}: {response.status_code} {response.text[:300]}"
+        body = response.json()
+        if body.get("errors"):
+            messages = [error.get("message", "") for error in body["errors"]]
+            assert all(m.startswith("email is not a valid address: ") for m in messages), f"{email!r}: {messages}"
+            return
+        suppressed = body["data"]["suppress"]
+        assert suppressed["email"] == suppressed["email"].lower() and "@" in suppressed["email"]
+        assert (suppressed["reason"], suppressed["source"]) == ("MANUAL", "api")
+        removed = api.post("/graphql", json={"query": UNSUPPRESS, "variables": {"email": email}}).json()
+        assert removed == {"data": {"unsuppress": True}}, f"{email!r}: {removed}"
+
+    check()

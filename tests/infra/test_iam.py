@@ -111,6 +111,11 @@ QUERY = """query($batch: String!) {
   recent: listEmailStatus(first: 5) { items { email } }
   batch(batchId: $batch) { total counts { queued sent error } }
 }"""
+# The suppression list through the API: suppress (PutItem), a page (Query on its index), unsuppress
+# (DeleteItem).
+SUPPRESSION_MUTATIONS = """mutation { suppress(email: "zed@example.com", reason: COMPLAINT) { email }
+  unsuppress(email: "yan@example.com") }"""
+SUPPRESSION_QUERY = "{ suppressions(first: 5) { items { email reason } nextCursor } }"
 
 
 def iam_action(model: Any) -> str:
@@ -262,6 +267,14 @@ def _graphql(handler: Callable[..., Any], batch_id: str) -> dict[str, Any]:
     return data
 
 
+def _graphql_document(handler: Callable[..., Any], document: str) -> dict[str, Any]:
+    body = json.dumps({"query": document}).encode()
+    status, answer = _api_call(handler, "ANY /graphql", body=body, content_type="application/json")
+    assert status == 200 and "errors" not in answer, answer
+    data: dict[str, Any] = answer["data"]
+    return data
+
+
 def _keep_the_api_key_in_secrets_manager(monkeypatch: pytest.MonkeyPatch) -> str:
     """As deployed: the ingestor gets the secret's ARN, not the key."""
     arn: str = client("secretsmanager").create_secret(Name=API_KEY_SECRET, SecretString=TEST_API_KEY)["ARN"]
@@ -359,6 +372,15 @@ def recorded(stack: LocalResources, drain: Any, count_changes: Any, monkeypatch:
     assert (status, first["enqueued"]) == (201, 2), first
     _graphql(api, first["batchId"])
     assert _upload(api, CSV_FIRST)[1]["duplicate"] is True
+    # Suppress, list and unsuppress addresses
+    assert _graphql_document(api, SUPPRESSION_MUTATIONS) == {
+        "suppress": {"email": "zed@example.com"},
+        "unsuppress": False,
+    }
+    assert _graphql_document(api, SUPPRESSION_QUERY)["suppressions"]["items"] == [
+        {"email": "zed@example.com", "reason": "COMPLAINT"}
+    ]
+    assert _graphql_document(api, 'mutation { unsuppress(email: "zed@example.com") }') == {"unsuppress": True}
     # Resume an ingest whose Lambda died (lease takeover, then BatchGetItem of the rows written so far)
     _leave_an_abandoned_ingest(stack, CSV_RESUMED)
     status, resumed = _upload(api, CSV_RESUMED)
@@ -491,6 +513,7 @@ def test_the_flows_exercise_every_gateway_operation(recorded: CallRecorder) -> N
     assert recorded.operations["ingestor"] == {
         "PutItem",
         "UpdateItem",
+        "DeleteItem",
         "GetItem",
         "BatchWriteItem",
         "BatchGetItem",
