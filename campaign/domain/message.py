@@ -96,8 +96,15 @@ class Outgoing(NamedTuple):
     unsubscribe_url: str
 
 
+# RFC 5322's line limit rather than the recommended 78: folding at 78 makes the email package encode
+# a long unbreakable token, and List-Unsubscribe must hold its <https://…> URL as written (RFC 8058).
+_POLICY = SMTP.clone(max_line_length=998)
+# Bodies 7-bit on the wire, whatever relay carries them.
+_CTE = "quoted-printable"
+
+
 def build_message(composition: Composition, outgoing: Outgoing, *, now_rfc2822: str | None = None) -> EmailMessage:
-    message = EmailMessage(policy=SMTP)
+    message = EmailMessage(policy=_POLICY)
     message["From"] = composition.sender
     message["To"] = ascii_address(outgoing.to)
     message["Subject"] = outgoing.subject
@@ -108,10 +115,11 @@ def build_message(composition: Composition, outgoing: Outgoing, *, now_rfc2822: 
     message[SEND_ID_HEADER] = outgoing.send_id
     footer = composition.footer.replace("{url}", outgoing.unsubscribe_url) if composition.footer else ""
     if is_html(outgoing.content):
-        message.set_content(_with_text_footer(text_of_html(outgoing.content), footer), charset="utf-8")
-        message.add_alternative(_with_html_footer(outgoing.content, footer, outgoing.unsubscribe_url), subtype="html")
+        message.set_content(_with_text_footer(text_of_html(outgoing.content), footer), charset="utf-8", cte=_CTE)
+        html = _with_html_footer(outgoing.content, footer, outgoing.unsubscribe_url)
+        message.add_alternative(html, subtype="html", charset="utf-8", cte=_CTE)
     else:
-        message.set_content(_with_text_footer(outgoing.content, footer), charset="utf-8")
+        message.set_content(_with_text_footer(outgoing.content, footer), charset="utf-8", cte=_CTE)
     return message
 
 

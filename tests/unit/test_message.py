@@ -76,6 +76,13 @@ def test_every_message_carries_one_click_unsubscribe_and_the_send_id() -> None:
     assert message[SEND_ID_HEADER] == SEND_ID
 
 
+def test_the_list_unsubscribe_header_carries_its_url_as_written_on_the_wire() -> None:
+    raw = LETTERHEAD.message_bytes(send_id=SEND_ID, batch_id=BATCH_ID, to="a@example.com", subject="S", content="C")
+    (line,) = [line for line in raw.split(b"\r\n") if line.startswith(b"List-Unsubscribe:")]
+    assert line.startswith(b"List-Unsubscribe: <https://api.example.com/unsubscribe?t=") and line.endswith(b">")
+    assert b"=?" not in line
+
+
 def test_the_unsubscribe_link_holds_a_token_for_this_send_and_recipient_only() -> None:
     link = _parsed("Hi", to="Ann@Example.com")["List-Unsubscribe"].strip("<>")
     parts = parse_token(link.split("?t=", 1)[1])
