@@ -20,6 +20,8 @@ ENV_DLQ_URL = "DLQ_URL"
 ENV_SEND_MODE = "SEND_MODE"
 ENV_SENDER_ADDRESS = "SENDER_ADDRESS"
 ENV_SES_CONFIGURATION_SET = "SES_CONFIGURATION_SET"
+# The queue SES's delivery events arrive on (through SNS): the worker's second event source.
+ENV_DELIVERY_EVENTS_QUEUE_ARN = "DELIVERY_EVENTS_QUEUE_ARN"
 ENV_MAX_RECEIVE_COUNT = "MAX_RECEIVE_COUNT"
 ENV_STAGE = "STAGE"
 ENV_ENQUEUE_DELAY_SECONDS = "ENQUEUE_DELAY_SECONDS"
@@ -133,6 +135,7 @@ class WorkerSettings(NamedTuple):
     send_mode: SendMode
     sender_address: str | None
     configuration_set: str | None
+    delivery_events_queue_arn: str | None
     unsubscribe_url: str | None
     unsubscribe_key: UnsubscribeKey
     # The footer's wording; empty when switched off.
@@ -247,6 +250,7 @@ def worker_settings() -> WorkerSettings:
         send_mode=mode,
         sender_address=sender,
         configuration_set=os.environ.get(ENV_SES_CONFIGURATION_SET) or None,
+        delivery_events_queue_arn=os.environ.get(ENV_DELIVERY_EVENTS_QUEUE_ARN) or None,
         max_receive_count=int(raw_count),
         unsubscribe_url=unsubscribe_url,
         unsubscribe_key=key,

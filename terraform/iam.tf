@@ -145,15 +145,24 @@ data "aws_iam_policy_document" "worker" {
     resources = [aws_secretsmanager_secret.unsubscribe_key.arn]
   }
 
-  # What the SQS event source mapping needs on the function's role to poll and delete.
+  # What the SQS event source mappings need on the function's role to poll and delete: the sends, and
+  # SES's delivery events (events.tf).
   statement {
-    sid = "ConsumeSendQueue"
+    sid = "ConsumeQueues"
     actions = [
       "sqs:DeleteMessage",
       "sqs:GetQueueAttributes",
       "sqs:ReceiveMessage",
     ]
-    resources = [aws_sqs_queue.this.arn]
+    resources = [aws_sqs_queue.this.arn, aws_sqs_queue.events.arn]
+  }
+
+  # A hard bounce or a complaint puts its address on the suppression list: a conditional PutItem
+  # (campaign/services/delivery_events.py, campaign/aws/suppressions.py).
+  statement {
+    sid       = "SuppressBouncedAndComplained"
+    actions   = ["dynamodb:PutItem"]
+    resources = [aws_dynamodb_table.this.arn]
   }
 
   # SESv2 SendEmail is authorized by ses:SendEmail on the identity and on the configuration set; the

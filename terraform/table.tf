@@ -22,6 +22,10 @@ locals {
     "providerMessageId",
     "resentAs",
     "resendOf",
+    "delivery",
+    "deliveryAt",
+    "bounceType",
+    "bounceSubType",
   ]
   # campaign.aws.table_schema BATCH_SUMMARY_ATTRIBUTES: what a global listing plans its page from.
   batch_summary_attributes = [

@@ -45,6 +45,8 @@ resource "aws_lambda_function" "worker" {
       SEND_MODE             = var.send_mode
       SENDER_ADDRESS        = local.sender_address
       SES_CONFIGURATION_SET = aws_sesv2_configuration_set.this.configuration_set_name
+      # The second event source (events.tf): records from this queue are SES events, not sends.
+      DELIVERY_EVENTS_QUEUE_ARN = aws_sqs_queue.events.arn
       # Every message's one-click unsubscribe link: POST /unsubscribe on the API, signed with this key.
       UNSUBSCRIBE_URL            = "${aws_apigatewayv2_api.this.api_endpoint}/unsubscribe"
       UNSUBSCRIBE_KEY_SECRET_ARN = aws_secretsmanager_secret.unsubscribe_key.arn

@@ -37,6 +37,7 @@ with collector_paused():
     from campaign.domain.models import SuppressionReason
     from campaign.limits import WORKER_SEND_MARGIN_SECONDS
     from campaign.observability import logger, metrics, tracer
+    from campaign.services.delivery_events import handle_delivery_event
     from campaign.services.send_email import (
         Attempt,
         ClaimedSend,
@@ -162,4 +163,18 @@ def _on_failure_redeliver(record: dict[str, Any], failed: set[str]) -> Iterator[
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialBatchResponse:
-    return process_batch(event["Records"], lambda: context.get_remaining_time_in_millis() / 1000)
+    """Two event sources, told apart by their queue: SES delivery events, or sends."""
+    records = event["Records"]
+    if records and records[0].get("eventSourceARN") == worker_settings().delivery_events_queue_arn:
+        return process_delivery_events(records)
+    return process_batch(records, lambda: context.get_remaining_time_in_millis() / 1000)
+
+
+def process_delivery_events(records: list[dict[str, Any]]) -> PartialBatchResponse:
+    """Record each SES event on its send. One that cannot be used is dropped by the service; one that
+    fails (the table unreachable) comes back through SQS, then to the events queue's DLQ."""
+    failed: set[str] = set()
+    for record in records:
+        with _on_failure_redeliver(record, failed):
+            handle_delivery_event(record["body"], rows=_rows(), suppressions=_suppressions())
+    return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in records if r["messageId"] in failed]}

@@ -10,7 +10,9 @@ from campaign.domain.clock import from_iso
 from campaign.domain.models import BatchListing, BatchRecord, SendRow
 from campaign.domain.models import Suppression as SuppressionRecord
 from campaign.domain.models import SuppressionReason as DomainSuppressionReason
+from campaign.domain.status import DeliveryOutcome as DomainDeliveryOutcome
 from campaign.domain.status import EmailStatus as DomainEmailStatus
+from campaign.domain.status import ErrorKind
 
 if TYPE_CHECKING:
     from app.graphql.schema import Context
@@ -19,6 +21,41 @@ EmailStatus = strawberry.enum(DomainEmailStatus, name="EmailStatus")
 SuppressionReason = strawberry.enum(
     DomainSuppressionReason, name="SuppressionReason", description="Why an address is on the suppression list"
 )
+DeliveryOutcome = strawberry.enum(
+    DomainDeliveryOutcome, name="DeliveryOutcome", description="What the mailbox provider said about a sent message"
+)
+
+
+@strawberry.type
+class Delivery:
+    outcome: DeliveryOutcome  # type: ignore[valid-type]
+    at: datetime | None
+    bounce_type: str | None = strawberry.field(description="For a bounce: Permanent, Transient or Undetermined")
+    bounce_sub_type: str | None
+    sent_after_all: bool = strawberry.field(
+        description="The row is ERROR because the worker could not know whether SES accepted the message;"
+        " this event shows SES did"
+    )
+
+    @classmethod
+    def of(cls, row: SendRow) -> "Delivery | None":
+        if row.delivery is None:
+            return None
+        return cls(
+            outcome=row.delivery,
+            at=_ses_time(row.delivery_at),
+            bounce_type=row.bounce_type,
+            bounce_sub_type=row.bounce_subtype,
+            sent_after_all=row.status is DomainEmailStatus.ERROR and row.error_kind == ErrorKind.UNKNOWN_OUTCOME.value,
+        )
+
+
+def _ses_time(text: str | None) -> datetime | None:
+    """SES's event time (ISO 8601, milliseconds, Z), or None if it sent none that parses."""
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+    except ValueError:
+        return None
 
 
 @strawberry.type
@@ -35,6 +72,9 @@ class EmailSend:
     provider_message_id: str | None
     resent_as: str | None = strawberry.field(description="The send a dead-letter re-drive created for this one")
     resend_of: str | None = strawberry.field(description="The send this one re-sends")
+    delivery: Delivery | None = strawberry.field(
+        description="What the mailbox provider said (SES delivery events), once it said it; null before"
+    )
     inline_content: strawberry.Private[str | None]
     body_key: strawberry.Private[str | None]
 
@@ -59,6 +99,7 @@ class EmailSend:
             provider_message_id=row.provider_message_id,
             resent_as=row.resent_as,
             resend_of=row.resend_of,
+            delivery=Delivery.of(row),
             inline_content=row.content,
             body_key=row.body_key,
         )

@@ -77,6 +77,11 @@ LISTED_ATTRIBUTES = (
     "providerMessageId",
     "resentAs",
     "resendOf",
+    # What the mailbox provider said (SES delivery events): shown with the row.
+    "delivery",
+    "deliveryAt",
+    "bounceType",
+    "bounceSubType",
 )
 # A batch's counts per stretch of its file (a map), the file's data records it divides, and the
 # stretch a row is in (campaign/domain/histogram.py).

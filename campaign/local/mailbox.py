@@ -33,7 +33,7 @@ import threading
 import urllib.error
 import urllib.request
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from email.errors import HeaderParseError
@@ -50,6 +50,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from campaign.config import DEFAULT_SMTP_PORT
+from campaign.domain.ids import SEND_ID_HEADER
+from campaign.local.ses_simulator import SimulatorRelay
 
 LOOPBACK = "127.0.0.1"
 DEFAULT_HTTP_PORT = 8025
@@ -176,16 +178,23 @@ class Mailbox:
             self._messages.clear()
 
 
+# Called with each message once it is kept: SES's part locally (campaign/local/ses_simulator.py).
+OnReceive = Callable[[StoredMessage], None]
+
+
 class _Receiver:
     """aiosmtpd's handler: every message is accepted and kept."""
 
-    def __init__(self, mailbox: Mailbox) -> None:
+    def __init__(self, mailbox: Mailbox, on_receive: OnReceive | None = None) -> None:
         self._mailbox = mailbox
+        self._on_receive = on_receive
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         del server, session
         raw = envelope.original_content or b""
-        self._mailbox.add(envelope.mail_from or "", envelope.rcpt_tos, raw)
+        message = self._mailbox.add(envelope.mail_from or "", envelope.rcpt_tos, raw)
+        if self._on_receive is not None:
+            self._on_receive(message)
         return "250 OK: kept in the local mailbox"
 
 
@@ -417,12 +426,13 @@ def serving(
     port: int = DEFAULT_HTTP_PORT,
     smtp_port: int = DEFAULT_SMTP_PORT,
     limit: int = DEFAULT_LIMIT,
+    on_receive: OnReceive | None = None,
 ) -> Iterator[RunningMailbox]:
     """Both servers, each in threads of its own, until the block ends. `port` may be 0 (any free one);
     `smtp_port` may not (aiosmtpd's Controller connects to the port it was given to check it is up)."""
     mailbox = Mailbox(limit)
     # server_hostname: the greeting's name, which aiosmtpd would otherwise look up (DNS) per connection.
-    smtp = Controller(_Receiver(mailbox), hostname=host, port=smtp_port, server_hostname="localhost")
+    smtp = Controller(_Receiver(mailbox, on_receive), hostname=host, port=smtp_port, server_hostname="localhost")
     smtp.start()
     try:
         http = _MailboxHttp((host, port), mailbox)
@@ -438,13 +448,26 @@ def serving(
         smtp.stop()
 
 
+def _relaying_to(queue_name: str) -> OnReceive:
+    relay = SimulatorRelay(queue_name)
+
+    def on_receive(message: StoredMessage) -> None:
+        send_id = message.header(SEND_ID_HEADER)
+        message_id = (message.header("Message-ID") or message.id).strip("<>")
+        relay(sender=message.sender, recipients=message.recipients, send_id=send_id, message_id=message_id)
+
+    return on_receive
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="The local mailbox: SMTP in, a web page and JSON out.")
     parser.add_argument("--port", type=int, default=int(os.environ.get("MAILBOX_PORT", DEFAULT_HTTP_PORT)))
     parser.add_argument("--smtp-port", type=int, default=int(os.environ.get("MAILBOX_SMTP_PORT", DEFAULT_SMTP_PORT)))
     parser.add_argument("--limit", type=int, default=DEFAULT_LIMIT, help="messages kept (the newest)")
+    parser.add_argument("--ses-events-queue", help="play SES's simulator: put its events on this queue (by name)")
     args = parser.parse_args()
-    with serving(port=args.port, smtp_port=args.smtp_port, limit=args.limit) as running:
+    on_receive = _relaying_to(args.ses_events_queue) if args.ses_events_queue else None
+    with serving(port=args.port, smtp_port=args.smtp_port, limit=args.limit, on_receive=on_receive) as running:
         print(f"mailbox: {running.url} (SMTP on {running.smtp_host}:{running.smtp_port})", flush=True)
         with suppress(KeyboardInterrupt):  # Ctrl-C stops it; SIGTERM (run.py stopping it) ends it outright
             threading.Event().wait()

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from campaign.aws.clients import clear_client_cache
 from campaign.config import DEFAULT_SMTP_PORT, SendMode, clear_settings_cache
 from campaign.local.mailbox import DEFAULT_HTTP_PORT
-from campaign.local.provision import LocalResources, environment_of, provision
+from campaign.local.provision import LocalResources, environment_of, events_queue_names, provision
 from campaign.local.sqs_poller import poll_once
 from campaign.local.stream_ingest_runner import watch_uploads
 from campaign.local.stream_poller import StreamPoller
@@ -130,7 +130,9 @@ def main() -> None:
     api_key = env.get("API_KEY") or secrets.token_urlsafe(24)
     env["API_KEY"] = api_key
     os.environ.update(env)
+    events_queue, _ = events_queue_names("local")
     mailbox = [sys.executable, "-m", "campaign.local.mailbox", "--port", str(MAILBOX_PORT)]
+    mailbox += ["--ses-events-queue", events_queue]
     with (
         _child([sys.executable, "-m", "campaign.local.emulator", "--port", str(EMULATOR_PORT)], env),
         _child([*mailbox, "--smtp-port", str(MAILBOX_SMTP_PORT)], env),
@@ -159,11 +161,20 @@ def _count_changes(table_name: str) -> None:
             time.sleep(_STREAM_IDLE_SECONDS)
 
 
+def _delivery_events(resources: LocalResources) -> None:
+    """The worker's second event source mapping: SES's events (here, the mailbox's simulator)."""
+    from worker.handler import handler
+
+    while True:
+        poll_once(resources.events_queue_url, resources.events_queue_arn, handler, wait_seconds=1)
+
+
 def _run_worker(resources: LocalResources) -> None:
     from worker.handler import handler  # imported after the environment is set, as Lambda would
 
     threading.Thread(target=watch_uploads, args=(resources.upload_bucket,), name="stream-ingest", daemon=True).start()
     threading.Thread(target=_count_changes, args=(resources.table_name,), name="counts", daemon=True).start()
+    threading.Thread(target=_delivery_events, args=(resources,), name="delivery-events", daemon=True).start()
     try:
         while True:
             poll_once(resources.queue_url, resources.queue_arn, handler, wait_seconds=1)

@@ -9,8 +9,11 @@ is delivered (SES also sends an auto-reply to the sender, which the local stack 
 """
 
 import json
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
+
+from campaign.aws.clients import client
 
 SIMULATOR_DOMAIN = "simulator.amazonses.com"
 
@@ -67,3 +70,27 @@ def _now() -> str:
     """SES's timestamp format: milliseconds, UTC."""
     moment = datetime.now(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+class SimulatorRelay:
+    """What SES does after the local mailbox takes a message: for simulator addresses, its events go
+    onto the events queue (by name: the queue is created after the mailbox starts)."""
+
+    def __init__(self, queue_name: str) -> None:
+        self._queue_name = queue_name
+        self._queue_url: str | None = None
+
+    def __call__(self, *, sender: str, recipients: Iterable[str], send_id: str | None, message_id: str) -> int:
+        """Relays the events of one message; returns how many."""
+        events = [
+            event
+            for recipient in recipients
+            for event in simulator_events(recipient=recipient, sender=sender, send_id=send_id, message_id=message_id)
+        ]
+        if events:
+            sqs = client("sqs")
+            if self._queue_url is None:
+                self._queue_url = str(sqs.get_queue_url(QueueName=self._queue_name)["QueueUrl"])
+            for event in events:
+                sqs.send_message(QueueUrl=self._queue_url, MessageBody=event)
+        return len(events)

@@ -4,11 +4,11 @@ The infra tests derive everything else from the code (the settings it reads, the
 moto), so they fail for any environment variable or permission that is neither used nor listed here.
 
 Resource kinds name what a permission is on: "table", "index" (its GSIs), "queue", "dlq",
-"ses-identity", "ses-configuration-set", "api-key-secret", "unsubscribe-key-secret", "upload-objects"
-(uploads/* in the upload bucket), "upload-bucket" (the bucket itself), "stream-ingest-function" (the
-streaming ingest itself), "stream-ingest-failures" (its on-failure destination), "stream" (the table's
-stream), "counts-failures" (the stream mapping's on-failure destination), "log-group:<resource name>",
-"*" (none).
+"events-queue" (SES's delivery events), "ses-identity", "ses-configuration-set", "api-key-secret",
+"unsubscribe-key-secret", "upload-objects" (uploads/* in the upload bucket), "upload-bucket" (the bucket
+itself), "stream-ingest-function" (the streaming ingest itself), "stream-ingest-failures" (its
+on-failure destination), "stream" (the table's stream), "counts-failures" (the stream mapping's
+on-failure destination), "log-group:<resource name>", "*" (none).
 """
 
 # PENDING_ISSUE_4: what Terraform provides for issue 4 (the API key) before the code uses it, so that
@@ -46,6 +46,9 @@ EVENT_SOURCE_MAPPING: dict[str, frozenset[tuple[str, str]]] = {
             ("sqs:ReceiveMessage", "queue"),
             ("sqs:DeleteMessage", "queue"),
             ("sqs:GetQueueAttributes", "queue"),
+            ("sqs:ReceiveMessage", "events-queue"),
+            ("sqs:DeleteMessage", "events-queue"),
+            ("sqs:GetQueueAttributes", "events-queue"),
         }
     ),
     "counts": frozenset(

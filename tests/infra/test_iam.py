@@ -54,7 +54,7 @@ from campaign.domain.unsubscribe import unsubscribe_token
 from campaign.limits import DEFAULT_DEDUPE_WINDOW_DAYS, DEFAULT_RETENTION_DAYS
 from campaign.local.provision import LocalResources
 from campaign.local.s3_events import object_created_event
-from campaign.local.sqs_poller import LocalLambdaContext
+from campaign.local.sqs_poller import LocalLambdaContext, poll_once
 from tests.conftest import reset_process_caches
 from tests.infra.allowlists import (
     ASYNC_ON_FAILURE,
@@ -181,7 +181,11 @@ class CallRecorder:
             kind = "index" if "IndexName" in params else "table"
             return {kind if table == self.stack.table_name else f"unknown table {table}" for table in tables}
         if service == "sqs":
-            urls = {self.stack.queue_url: "queue", self.stack.dlq_url: "dlq"}
+            urls = {
+                self.stack.queue_url: "queue",
+                self.stack.dlq_url: "dlq",
+                self.stack.events_queue_url: "events-queue",
+            }
             return {urls.get(params["QueueUrl"], f"unknown queue {params['QueueUrl']}")}
         if service == "sesv2":
             sender = params["FromEmailAddress"]
@@ -407,6 +411,18 @@ def recorded(stack: LocalResources, drain: Any, count_changes: Any, monkeypatch:
     assert answer["batch"]["counts"] == {"queued": 0, "sent": 1, "error": 0}
     assert {row["status"] for row in _graphql(api, first["batchId"])["listEmailStatus"]["items"]} == {"SENT"}
 
+    # SES reports that the message hard-bounced: the worker's second event source records it on the row
+    # and suppresses the address
+    bounce = {
+        "eventType": "Bounce",
+        "mail": {"messageId": "ses-1", "tags": {"sendId": [sent[0]["sendId"]]}},
+        "bounce": {"bounceType": "Permanent", "bouncedRecipients": [{"emailAddress": sent[0]["email"]}]},
+    }
+    client("sqs").send_message(QueueUrl=stack.events_queue_url, MessageBody=json.dumps(bounce))
+    with recorder.acting_as("event-source-mapping"):
+        events = poll_once(stack.events_queue_url, stack.events_queue_arn, worker.handler.handler, wait_seconds=0)
+    assert (events.received, events.failed) == (1, 0)
+
     # The recipient follows the message's one-click unsubscribe link (the API reads the key's secret)
     (row,) = [SendRows(stack.table_name).get(item["sendId"]) for item in sent]
     assert row is not None
@@ -414,7 +430,7 @@ def recorded(stack: LocalResources, drain: Any, count_changes: Any, monkeypatch:
     one_click = b"List-Unsubscribe=One-Click"
     form = "application/x-www-form-urlencoded"
     status, done = _api_call(api, "POST /unsubscribe", body=one_click, content_type=form, query={"t": token})
-    assert (status, done["newly"]) == (200, True), done
+    assert (status, done["newly"]) == (200, False), done  # suppressed already, by the bounce
 
     # A large upload, through the bucket and the streaming ingest, then its rows counted
     _stream_a_large_upload(recorder, api, stack, monkeypatch)
@@ -436,6 +452,7 @@ def _resource_kind(expression: str) -> str:
         "${aws_dynamodb_table.this.arn}/index/*": "index",
         "${aws_sqs_queue.this.arn}": "queue",
         "${aws_sqs_queue.dlq.arn}": "dlq",
+        "${aws_sqs_queue.events.arn}": "events-queue",
         "${aws_sesv2_email_identity.this.arn}": "ses-identity",
         "${aws_sesv2_configuration_set.this.arn}": "ses-configuration-set",
         "${aws_secretsmanager_secret.api_key.arn}": "api-key-secret",
@@ -522,7 +539,14 @@ def test_the_flows_exercise_every_gateway_operation(recorded: CallRecorder) -> N
         "SendMessageBatch",
         "GetSecretValue",
     }
-    assert recorded.operations["worker"] == {"UpdateItem", "GetItem", "BatchGetItem", "SendEmail", "GetSecretValue"}
+    assert recorded.operations["worker"] == {
+        "UpdateItem",
+        "GetItem",
+        "BatchGetItem",
+        "PutItem",
+        "SendEmail",
+        "GetSecretValue",
+    }
     assert recorded.operations["stream_ingest"] == {
         "GetObject",
         "PutItem",

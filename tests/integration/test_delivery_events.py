@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+import worker.handler
+from campaign.aws.clients import client
 from campaign.aws.send_rows import SendRows
 from campaign.aws.suppressions import Suppressions
 from campaign.domain.ids import batch_id_for, send_id_for
@@ -13,6 +15,7 @@ from campaign.domain.models import SendRow, SuppressionReason
 from campaign.domain.status import DeliveryOutcome, EmailStatus, ErrorKind
 from campaign.local.provision import LocalResources
 from campaign.local.ses_simulator import simulator_events
+from campaign.local.sqs_poller import poll_once
 from campaign.services.delivery_events import EventOutcome, handle_delivery_event
 
 CSV = b"email,subject,content\nann@example.com,Hello,Body\n"
@@ -187,3 +190,13 @@ def test_the_local_simulator_plays_ses_for_its_addresses(address: str, outcomes:
         DeliveryOutcome.COMPLAINED: "Complaint",
     }
     assert kinds == [expected[outcome] for outcome in outcomes]
+
+
+def test_the_worker_takes_events_from_the_events_queue_as_a_second_source(stack: LocalResources, sent: SendRow) -> None:
+    body = _event("Bounce", sent.send_id, **HARD_BOUNCE)
+    client("sqs").send_message(QueueUrl=stack.events_queue_url, MessageBody=body)
+    client("sqs").send_message(QueueUrl=stack.events_queue_url, MessageBody="junk: dropped, not retried")
+    result = poll_once(stack.events_queue_url, stack.events_queue_arn, worker.handler.handler, wait_seconds=0)
+    assert (result.received, result.failed) == (2, 0)
+    assert _row(stack, sent.send_id).delivery is DeliveryOutcome.BOUNCED
+    assert _suppression_reasons(stack) == {"ann@example.com": SuppressionReason.HARD_BOUNCE}

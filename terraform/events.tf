@@ -1,0 +1,119 @@
+################################################################################
+# SES delivery events: the configuration set publishes DELIVERY, BOUNCE, COMPLAINT, REJECT and
+# DELIVERY_DELAY to an SNS topic, which delivers them raw to a queue the worker consumes as a second
+# event source (campaign/services/delivery_events.py). SNS rather than EventBridge: SES publishes to
+# SNS directly at a known price ($0.50 per million, deliveries to SQS free) with no rule to keep in step
+# (docs/DESIGN.md, "Delivery events").
+################################################################################
+
+resource "aws_sns_topic" "ses_events" {
+  #checkov:skip=CKV_AWS_26:SES can only publish to an encrypted topic through a customer managed key whose policy lets SES use it; the events carry addresses and message ids, no content; the queue they land in is encrypted.
+  name = "${local.name}-ses-events"
+}
+
+data "aws_iam_policy_document" "ses_events_topic" {
+  statement {
+    sid       = "SesPublishesItsEvents"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.ses_events.arn]
+
+    principals {
+      type        = "Service"
+      identifiers = ["ses.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "AWS:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_sns_topic_policy" "ses_events" {
+  arn    = aws_sns_topic.ses_events.arn
+  policy = data.aws_iam_policy_document.ses_events_topic.json
+}
+
+resource "aws_sesv2_configuration_set_event_destination" "events" {
+  configuration_set_name = aws_sesv2_configuration_set.this.configuration_set_name
+  event_destination_name = "delivery-events"
+
+  event_destination {
+    enabled              = true
+    matching_event_types = ["DELIVERY", "BOUNCE", "COMPLAINT", "REJECT", "DELIVERY_DELAY"]
+
+    sns_destination {
+      topic_arn = aws_sns_topic.ses_events.arn
+    }
+  }
+
+  depends_on = [aws_sns_topic_policy.ses_events]
+}
+
+resource "aws_sqs_queue" "events_dlq" {
+  name                      = "${local.name}-ses-events-dlq"
+  message_retention_seconds = local.dlq_retention_seconds
+  sqs_managed_sse_enabled   = true
+}
+
+resource "aws_sqs_queue" "events" {
+  name                       = "${local.name}-ses-events"
+  visibility_timeout_seconds = 6 * local.worker_timeout_seconds
+  message_retention_seconds  = local.queue_retention_seconds
+  sqs_managed_sse_enabled    = true
+
+  # An event the worker cannot record after this many tries (the table unreachable) waits in the DLQ;
+  # an event it can never use (unknown send, junk) is dropped by the worker, not retried.
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.events_dlq.arn
+    maxReceiveCount     = var.max_receive_count
+  })
+}
+
+data "aws_iam_policy_document" "events_queue" {
+  statement {
+    sid       = "TopicDeliversEvents"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.events.arn]
+
+    principals {
+      type        = "Service"
+      identifiers = ["sns.amazonaws.com"]
+    }
+
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [aws_sns_topic.ses_events.arn]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "events" {
+  queue_url = aws_sqs_queue.events.id
+  policy    = data.aws_iam_policy_document.events_queue.json
+}
+
+resource "aws_sns_topic_subscription" "events" {
+  topic_arn = aws_sns_topic.ses_events.arn
+  protocol  = "sqs"
+  endpoint  = aws_sqs_queue.events.arn
+  # The SES event JSON itself, not wrapped in an SNS notification.
+  raw_message_delivery = true
+}
+
+resource "aws_lambda_event_source_mapping" "worker_events" {
+  event_source_arn = aws_sqs_queue.events.arn
+  function_name    = aws_lambda_function.worker.arn
+
+  batch_size                         = local.worker_batch_size
+  maximum_batching_window_in_seconds = var.worker_batching_window_seconds
+  function_response_types            = ["ReportBatchItemFailures"]
+
+  scaling_config {
+    maximum_concurrency = var.worker_max_concurrency
+  }
+
+  depends_on = [aws_iam_role_policy.worker]
+}
