@@ -217,3 +217,22 @@ resource "aws_cloudwatch_metric_alarm" "ses_reputation" {
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions
 }
+
+# SES events the worker could not record after every try (the table unreachable): the sends are
+# right, their delivery outcomes and any suppression from them are missing until the events are moved
+# back (SQS console: "Start DLQ redrive").
+resource "aws_cloudwatch_metric_alarm" "events_dlq_not_empty" {
+  alarm_name          = "${local.name}-ses-events-dlq-not-empty"
+  alarm_description   = "SES events reached ${aws_sqs_queue.events_dlq.name}: worker logs, then redrive them to ${aws_sqs_queue.events.name}."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = aws_sqs_queue.events_dlq.name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}

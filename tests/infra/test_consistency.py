@@ -22,6 +22,7 @@ from mangum import Mangum
 import campaign.config as config
 from app.main import create_app
 from campaign.aws.queue_spec import DEFAULT_MAX_RECEIVE_COUNT, dlq_attributes, queue_attributes
+from campaign.aws.send_rows import SendRows
 from campaign.aws.table_schema import (
     BATCH_PREFIX,
     BODY_PREFIX,
@@ -33,7 +34,10 @@ from campaign.aws.table_schema import (
     time_to_live_request,
 )
 from campaign.aws.upload_store import UPLOAD_PREFIX, UPLOAD_SUFFIX, UploadStore
+from campaign.domain.delivery import DeliveryEvent
+from campaign.domain.ids import batch_id_for, send_id_for
 from campaign.domain.retention import Retention
+from campaign.domain.status import DeliveryOutcome
 from campaign.limits import (
     DEFAULT_DEDUPE_WINDOW_DAYS,
     DEFAULT_RETENTION_DAYS,
@@ -450,13 +454,17 @@ def _matches(pattern: Any, value: Any) -> bool:
 def test_stream_filter_passes_every_record_that_changes_counts_and_only_send_rows(
     stack: LocalResources, drain: Callable[[], object]
 ) -> None:
-    # Given the stream records of a real upload and its sends: batch, counts, message-key, body and row items
+    # Given the stream records of a real upload, its sends and an SES event: batch, counts, message-key,
+    # body and row items
     long_body = "Hello " + "x" * 2000  # stored apart from its rows, once for the two that share it
     rows = f"ada@example.com,Hi,Hello Ada\nbob@example.com,Hi,{long_body}\ncy@example.com,Hi,{long_body}\n"
     content = f"email,subject,content\n{rows}".encode()
     retention = Retention(DEFAULT_DEDUPE_WINDOW_DAYS, DEFAULT_RETENTION_DAYS)
     assert ingest_csv(content, ingest_gateways_for(stack.table_name, stack.queue_url, 0, retention)).enqueued == 3
     drain()
+    ada = send_id_for(batch_id_for(content), "ada@example.com")
+    delivered = DeliveryEvent(ada, DeliveryOutcome.DELIVERED, "2026-11-29T12:00:00.000Z", ("ada@example.com",))
+    assert SendRows(stack.table_name).record_delivery(delivered) is not None
     records = _stream_records(stack.table_name)
     # When the mapping's filter is applied to each
     mapping = load().resource("aws_lambda_event_source_mapping", "counts")
@@ -471,6 +479,10 @@ def test_stream_filter_passes_every_record_that_changes_counts_and_only_send_row
     assert all(r["dynamodb"]["Keys"][PARTITION_KEY]["S"].startswith(SEND_PREFIX) for r in kept)
     assert count_changes(dropped) == {}
     assert count_changes(kept)
+    # including a change of the delivery outcome alone, which counts the row as delivered
+    (outcome_only,) = [r for r in kept if "delivery" in r["dynamodb"].get("NewImage", {})]
+    assert outcome_only["eventName"] == "MODIFY"
+    assert count_changes([outcome_only])[batch_id_for(content)].delivered == 1
 
 
 def _stream_records(table_name: str) -> list[dict[str, Any]]:
@@ -803,6 +815,7 @@ def test_alarms_cover_the_failure_modes_and_notify() -> None:
     }
     expected = [
         ("AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": "${aws_sqs_queue.dlq.name}"}),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": "${aws_sqs_queue.events_dlq.name}"}),
         ("AWS/Lambda", "Errors", {"FunctionName": "${aws_lambda_function.worker.function_name}"}),
         ("AWS/Lambda", "Throttles", {"FunctionName": "${aws_lambda_function.worker.function_name}"}),
         ("AWS/SQS", "ApproximateAgeOfOldestMessage", {"QueueName": "${aws_sqs_queue.this.name}"}),
