@@ -7,7 +7,8 @@ import strawberry
 from strawberry.types import Info
 
 from campaign.domain.clock import from_iso
-from campaign.domain.models import BatchListing, BatchRecord, SendRow
+from campaign.domain.models import BatchListing, BatchRecord, OutcomeCounts, SendRow, per_sent
+from campaign.domain.models import StatusCounts as DomainStatusCounts
 from campaign.domain.models import Suppression as SuppressionRecord
 from campaign.domain.models import SuppressionReason as DomainSuppressionReason
 from campaign.domain.status import DeliveryOutcome as DomainDeliveryOutcome
@@ -111,12 +112,46 @@ class EmailStatusPage:
     next_cursor: str | None
 
 
+_LATEST = "Rows whose latest delivery outcome (SES event) is "
+
+
 @strawberry.type
 class StatusCounts:
     pending: int
     queued: int
     sent: int
     error: int
+    # By delivery outcome: each row under its latest one only, so they add up to the rows SES reported on.
+    delivered: int = strawberry.field(description=_LATEST + "a delivery (a complained row counts as complained)")
+    bounced: int = strawberry.field(description=_LATEST + "a bounce, of any type (hard or soft)")
+    complained: int = strawberry.field(description=_LATEST + "a complaint (the message had been delivered)")
+    rejected: int = strawberry.field(description=_LATEST + "a rejection (SES accepted, then refused to send it)")
+    delayed: int = strawberry.field(description=_LATEST + "a delay: the provider may still deliver or bounce it")
+    bounce_rate: float | None = strawberry.field(
+        description="bounced / sent: per message sent, as SES defines its bounce rate; null while sent is 0."
+        " Counts soft bounces too, which SES's reputation bounce rate (hard bounces only) does not"
+    )
+    complaint_rate: float | None = strawberry.field(
+        description="complained / sent: per message sent, as SES defines its complaint rate; null while sent is 0"
+    )
+
+    @classmethod
+    def of(cls, listing: BatchListing | None) -> "StatusCounts":
+        counts = listing.counts if listing is not None else DomainStatusCounts()
+        outcomes = listing.outcomes if listing is not None else OutcomeCounts()
+        return cls(
+            pending=counts.pending,
+            queued=counts.queued,
+            sent=counts.sent,
+            error=counts.error,
+            delivered=outcomes.delivered,
+            bounced=outcomes.bounced,
+            complained=outcomes.complained,
+            rejected=outcomes.rejected,
+            delayed=outcomes.delayed,
+            bounce_rate=per_sent(outcomes.bounced, counts.sent),
+            complaint_rate=per_sent(outcomes.complained, counts.sent),
+        )
 
 
 @strawberry.type
@@ -132,12 +167,14 @@ class Batch:
     rows_read: int = strawberry.field(description="Data rows processed so far (a large upload's progress)")
     error_code: str | None = strawberry.field(description="Why a FAILED upload was refused")
     error_message: str | None
-    counts: StatusCounts = strawberry.field(description="Rows by status, kept up to date within seconds")
+    counts: StatusCounts = strawberry.field(
+        description="Rows by status and by delivery outcome, with the bounce and complaint rates;"
+        " kept up to date within seconds"
+    )
     resent: int = strawberry.field(description="Rows an operator's dead-letter re-drive sent again as new rows")
 
     @classmethod
     def from_record(cls, record: BatchRecord, listing: BatchListing | None) -> "Batch":
-        counts = listing.counts if listing is not None else None
         return cls(
             batch_id=record.batch_id,
             created_at=from_iso(record.created_at),
@@ -150,12 +187,7 @@ class Batch:
             rows_read=record.rows_read,
             error_code=record.error_code,
             error_message=record.error_message,
-            counts=StatusCounts(
-                pending=counts.pending if counts else 0,
-                queued=counts.queued if counts else 0,
-                sent=counts.sent if counts else 0,
-                error=counts.error if counts else 0,
-            ),
+            counts=StatusCounts.of(listing),
             resent=listing.resent if listing is not None else 0,
         )
 

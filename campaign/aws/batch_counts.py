@@ -1,6 +1,6 @@
 """A batch's listing summary (`COUNTS#<batchId>`): where its rows sit and how many there are of each
-status. The ingest writes its positions; the stream consumer keeps its counts; listings and `batch`
-read it, one item whatever the batch's size."""
+status and of each delivery outcome. The ingest writes its positions; the stream consumer keeps its
+counts; listings and `batch` read it, one item whatever the batch's size."""
 
 from collections import Counter
 from collections.abc import Mapping
@@ -15,18 +15,23 @@ from campaign.domain.models import BatchListing
 from campaign.domain.retention import Retention
 from campaign.limits import DYNAMODB_TRANSACT_MAX
 
-_TOTALS = ("pending", "queued", "sent", "error", "resent")
+_TOTALS = ("pending", "queued", "sent", "error", "resent", "delayed", "delivered", "bounced", "rejected", "complained")
 
 
 class CountChange(NamedTuple):
-    """What a run of row changes did to one batch's counts: the totals, and the per-stretch counts
-    (histogram key, as `histogram_key` names it, to change)."""
+    """What a run of row changes did to one batch's counts: the totals (by status, resends, and by
+    delivery outcome), and the per-stretch counts (histogram key, as `histogram_key` names it, to change)."""
 
     pending: int = 0
     queued: int = 0
     sent: int = 0
     error: int = 0
     resent: int = 0
+    delayed: int = 0
+    delivered: int = 0
+    bounced: int = 0
+    rejected: int = 0
+    complained: int = 0
     histogram: Mapping[str, int] = MappingProxyType({})
 
     def plus(self, other: "CountChange") -> "CountChange":

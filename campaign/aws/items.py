@@ -31,6 +31,7 @@ from campaign.domain.models import (
     BatchListing,
     BatchRecord,
     BatchState,
+    OutcomeCounts,
     SendRow,
     SkippedRowReport,
     StatusCounts,
@@ -224,6 +225,7 @@ def batch_listing_from_item(item: Item) -> BatchListing:
         resent=int(data.get("resent", 0)),
         histogram=histogram_from_attribute(data.get(HISTOGRAM, {})),
         file_positions=int(data.get(FILE_POSITIONS, 0)),
+        outcomes=OutcomeCounts(*(int(data.get(name, 0)) for name in OutcomeCounts._fields)),
     )
 
 
@@ -284,6 +286,7 @@ def counts_item(listing: BatchListing, expires_at: int) -> Item:
             FILE_POSITIONS: listing.file_positions,
             **{status: getattr(listing.counts, status) for status in StatusCounts._fields},
             "resent": listing.resent or None,
+            **{outcome: getattr(listing.outcomes, outcome) or None for outcome in OutcomeCounts._fields},
             HISTOGRAM: {
                 histogram_key(status, bucket): counts.of(status)
                 for bucket, counts in enumerate(listing.histogram)

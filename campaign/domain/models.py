@@ -130,6 +130,23 @@ class StatusCounts(NamedTuple):
         return self.pending + self.queued + self.sent + self.error
 
 
+class OutcomeCounts(NamedTuple):
+    """A batch's rows by their latest delivery outcome (DeliveryOutcome's order): an outcome only
+    moves forward, so a row counts under one outcome at most (a complained row under `complained`,
+    not `delivered` too), and a row SES has said nothing about under none."""
+
+    delayed: int = 0
+    delivered: int = 0
+    bounced: int = 0
+    rejected: int = 0
+    complained: int = 0
+
+
+def per_sent(count: int, sent: int) -> float | None:
+    """A rate as SES defines its bounce and complaint rates: per message sent; None before any was."""
+    return count / sent if sent > 0 else None
+
+
 class BatchListing(NamedTuple):
     """What a listing needs to know of a batch: where its rows sit and how many of each status there
     are. `positions` is one past the highest `seq` a row of the batch may have (the file's data
@@ -146,3 +163,5 @@ class BatchListing(NamedTuple):
     histogram: tuple[StatusCounts, ...] = ()
     # The file's data records: the positions the histogram's stretches divide.
     file_positions: int = 0
+    # Rows by their latest delivery outcome, kept by the same consumer.
+    outcomes: OutcomeCounts = OutcomeCounts()

@@ -7,10 +7,10 @@ import pytest
 from httpx import Response
 
 import worker.count_changes
-from campaign.aws.batch_counts import BatchCounts
+from campaign.aws.batch_counts import BatchCounts, CountChange
 from campaign.aws.clients import client
 from campaign.domain.histogram import bucket_of
-from campaign.domain.status import EmailStatus
+from campaign.domain.status import DeliveryOutcome, EmailStatus
 from campaign.local.provision import LocalResources
 from campaign.local.sqs_poller import LocalLambdaContext
 from campaign.local.stream_poller import STREAM_BATCH_SIZE, _streams
@@ -71,14 +71,21 @@ def test_the_token_names_the_records_of_a_delivery() -> None:
     assert len(delivery_token(one)) == 32
 
 
-def _image(status: EmailStatus, *, seq: int = 3, resent: bool = False) -> dict[str, Any]:
+def _image(
+    status: EmailStatus, *, seq: int = 3, resent: bool = False, delivery: DeliveryOutcome | None = None
+) -> dict[str, Any]:
     image = {
         "pk": {"S": "SEND#s"},
         "batchId": {"S": "b"},
         "status": {"S": status.value},
         "bucket": {"N": str(bucket_of(seq, 16))},
     }
+    image |= {"delivery": {"S": delivery.value}} if delivery else {}
     return image | ({"resentAs": {"S": "r"}} if resent else {})
+
+
+def _totals(**changed: int) -> dict[str, int]:
+    return dict.fromkeys(CountChange().totals(), 0) | changed
 
 
 def _record(event: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> dict[str, Any]:
@@ -90,7 +97,7 @@ def _record(event: str, old: dict[str, Any] | None, new: dict[str, Any] | None) 
 
 def test_a_status_change_moves_one_row_between_counts_in_its_stretch() -> None:
     change = count_changes([_record("MODIFY", _image(EmailStatus.QUEUED), _image(EmailStatus.SENT))])["b"]
-    assert change.totals() == {"pending": 0, "queued": -1, "sent": 1, "error": 0, "resent": 0}
+    assert change.totals() == _totals(queued=-1, sent=1)
     assert dict(change.histogram) == {"q3": -1, "s3": 1}
 
 
@@ -114,8 +121,41 @@ def test_changes_of_one_batch_in_one_delivery_add_up() -> None:
         _record("INSERT", None, _image(EmailStatus.PENDING, seq=15)),
     ]
     change = count_changes(records)["b"]
-    assert change.totals() == {"pending": 1, "queued": 0, "sent": 1, "error": 0, "resent": 0}
+    assert change.totals() == _totals(pending=1, sent=1)
     assert dict(change.histogram) == {"s0": 1, "p15": 1}
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "totals"),
+    [
+        (None, DeliveryOutcome.DELIVERED, _totals(delivered=1)),
+        (DeliveryOutcome.DELIVERED, DeliveryOutcome.COMPLAINED, _totals(delivered=-1, complained=1)),
+        (DeliveryOutcome.DELAYED, DeliveryOutcome.BOUNCED, _totals(delayed=-1, bounced=1)),
+        (None, DeliveryOutcome.REJECTED, _totals(rejected=1)),
+        (DeliveryOutcome.BOUNCED, DeliveryOutcome.BOUNCED, _totals()),
+    ],
+)
+def test_a_delivery_outcome_moves_one_row_between_outcome_counts(
+    before: DeliveryOutcome | None, after: DeliveryOutcome, totals: dict[str, int]
+) -> None:
+    # Given a SENT row whose outcome an SES event changes (or repeats): its status and stretch stay put
+    old, new = _image(EmailStatus.SENT, delivery=before), _image(EmailStatus.SENT, delivery=after)
+    change = count_changes([_record("MODIFY", old, new)])["b"]
+    assert change.totals() == totals
+    assert dict(change.histogram) == {}
+
+
+def test_an_outcome_recorded_before_the_worker_s_result_counts_once() -> None:
+    # The event overtook the worker's SENT write: the row was QUEUED and delivered, then SENT
+    records = [
+        _record("MODIFY", _image(EmailStatus.QUEUED), _image(EmailStatus.QUEUED, delivery=DeliveryOutcome.DELIVERED)),
+        _record(
+            "MODIFY",
+            _image(EmailStatus.QUEUED, delivery=DeliveryOutcome.DELIVERED),
+            _image(EmailStatus.SENT, delivery=DeliveryOutcome.DELIVERED),
+        ),
+    ]
+    assert count_changes(records)["b"].totals() == _totals(queued=-1, sent=1, delivered=1)
 
 
 @pytest.mark.parametrize("rows", [1, 250])
