@@ -13,7 +13,7 @@ from fastapi.openapi.utils import get_openapi
 
 # Operations that answer without the API key (app/main.py mounts every other router behind it; the
 # static /docs and /openapi.json pages are not operations of the document).
-PUBLIC_PATHS = frozenset({"/health"})
+PUBLIC_PATHS = frozenset({"/health", "/unsubscribe"})
 _ERROR_SCHEMA = {
     "type": "object",
     "required": ["error", "message"],

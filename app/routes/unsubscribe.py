@@ -6,10 +6,11 @@ must change nothing). Answers are small HTML pages for browsers and JSON for eve
 """
 
 from html import escape
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, Field
 
 from app.deps import SendRowsDep, SuppressionsDep, UnsubscribeKeyDep
 from campaign.observability import logger, mask_emails
@@ -41,7 +42,21 @@ def _refusal(request: Request, code: str, message: str) -> Response:
     return JSONResponse({"error": code, "message": message}, status_code=400)
 
 
-@router.get("/unsubscribe", response_class=HTMLResponse, responses={400: {"description": "Not a valid link"}})
+class UnsubscribedOut(BaseModel):
+    unsubscribed: str = Field(description="The recipient, masked")
+    newly: bool = Field(description="False when the address was on the suppression list already")
+
+
+_ERROR_JSON = {"schema": {"$ref": "#/components/schemas/ErrorOut"}}
+_INVALID: dict[int | str, dict[str, Any]] = {
+    400: {
+        "description": "Not a valid link (a page when the client accepts HTML)",
+        "content": {"application/json": _ERROR_JSON, "text/html": {}},
+    }
+}
+
+
+@router.get("/unsubscribe", response_class=HTMLResponse, responses=_INVALID)
 def unsubscribe_page(request: Request, token: _TOKEN, rows: SendRowsDep, key: UnsubscribeKeyDep) -> Response:
     """The page behind a message's unsubscribe link: a button that unsubscribes. Changes nothing."""
     try:
@@ -57,7 +72,17 @@ def unsubscribe_page(request: Request, token: _TOKEN, rows: SendRowsDep, key: Un
     return _page("Unsubscribe", form)
 
 
-@router.post("/unsubscribe", responses={400: {"description": "Not a valid link, or not a one-click request"}})
+@router.post(
+    "/unsubscribe",
+    response_model=UnsubscribedOut,
+    responses={
+        200: {"content": {"text/html": {}}, "description": "Unsubscribed (a page when the client accepts HTML)"},
+        400: {
+            "description": "Not a valid link, or not List-Unsubscribe=One-Click (a page when the client accepts HTML)",
+            "content": {"application/json": _ERROR_JSON, "text/html": {}},
+        },
+    },
+)
 def one_click_unsubscribe(
     request: Request,
     token: _TOKEN,
