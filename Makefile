@@ -32,7 +32,7 @@ run: venv
 test: venv lint chromium
 	$(BIN)/python -m pytest
 
-# The browser tests (tests/browser) drive Debian's Chromium headless; Playwright's own browser download
+# The browser tests (tests/http/browser) drive Debian's Chromium headless; Playwright's own browser download
 # is never used. Installed once, from the system packages, when missing (root, or sudo when not root).
 CHROMIUM := /usr/bin/chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)

@@ -6,6 +6,7 @@ from typing import Any
 import boto3
 import httpx
 
+from campaign.aws.table_schema import PARTITION_KEY, suppression_pk
 from campaign.local.provision import resource_names
 
 # `make run` provisions its resources with stage "local" (campaign/local/run.py).
@@ -78,6 +79,13 @@ class Emulator:
             aws_access_key_id="local",
             aws_secret_access_key="local",
         )
+
+    def suppression_reason(self, address: str) -> str | None:
+        """Why the address is suppressed, or None if it is not."""
+        item = self._ddb.get_item(
+            TableName=TABLE_NAME, Key={PARTITION_KEY: {"S": suppression_pk(address)}}, ConsistentRead=True
+        ).get("Item")
+        return None if item is None else str(item["reason"]["S"])
 
     def item_count(self) -> int:
         """Every item of the table (batches and rows); a Scan is fine for a test's small table."""

@@ -22,7 +22,7 @@ from campaign.domain.models import SuppressionReason
 from campaign.domain.unsubscribe import unsubscribe_token
 from campaign.local.provision import LOCAL_UNSUBSCRIBE_KEY
 from scripts.local_stack import LiveStack
-from tests.browser.conftest import SuppressionList
+from tests.http.helpers import Emulator
 
 
 @pytest.fixture
@@ -54,16 +54,14 @@ def test_the_page_names_the_masked_recipient_and_offers_a_button(page: Page, lin
     assert page.get_by_role("button", name="Unsubscribe").is_visible()
 
 
-def test_opening_the_page_suppresses_nobody(
-    page: Page, link_for: Callable[[str], str], suppressions: SuppressionList
-) -> None:
+def test_opening_the_page_suppresses_nobody(page: Page, link_for: Callable[[str], str], suppressions: Emulator) -> None:
     answer = page.goto(link_for("just.looking@example.com"))
     assert answer is not None and answer.status == 200
-    assert suppressions.reason("just.looking@example.com") is None
+    assert suppressions.suppression_reason("just.looking@example.com") is None
 
 
 def test_clicking_the_button_unsubscribes_the_recipient(
-    page: Page, link_for: Callable[[str], str], suppressions: SuppressionList
+    page: Page, link_for: Callable[[str], str], suppressions: Emulator
 ) -> None:
     page.goto(link_for("Leaving.Reader@Example.com"))
     with page.expect_navigation() as navigation:
@@ -72,14 +70,14 @@ def test_clicking_the_button_unsubscribes_the_recipient(
     assert navigation.value.request.method == "POST"
     assert page.get_by_role("heading").inner_text() == "You are unsubscribed"
     assert "L***@example.com will get no more emails" in page.inner_text("body")
-    assert suppressions.reason("leaving.reader@example.com") == SuppressionReason.UNSUBSCRIBED
+    assert suppressions.suppression_reason("leaving.reader@example.com") == SuppressionReason.UNSUBSCRIBED
 
 
 def test_a_tampered_link_shows_that_it_does_not_work_and_suppresses_nobody(
-    page: Page, link_for: Callable[[str], str], suppressions: SuppressionList
+    page: Page, link_for: Callable[[str], str], suppressions: Emulator
 ) -> None:
     answer = page.goto(_tampered(link_for("tampered.link@example.com")))
     assert answer is not None and answer.status == 400
     assert page.get_by_role("heading").inner_text() == "This link does not work"
     assert page.get_by_role("button").count() == 0
-    assert suppressions.reason("tampered.link@example.com") is None
+    assert suppressions.suppression_reason("tampered.link@example.com") is None
