@@ -46,9 +46,9 @@ data "aws_iam_policy_document" "ingestor" {
     resources = [aws_dynamodb_table.this.arn]
   }
 
-  # listEmailStatus: key-condition queries on the listing and pending indexes, and on batches-newest for
-  # a listing across batches (campaign/aws/send_index.py); the suppression list's pages, on
-  # suppressions-newest (campaign/aws/suppressions.py). The table has no other index.
+  # listEmailStatus: key-condition queries on the listing, pending and delivery indexes, and on
+  # batches-newest for a listing across batches (campaign/aws/send_index.py); the suppression list's
+  # pages, on suppressions-newest (campaign/aws/suppressions.py). The table has no other index.
   statement {
     sid       = "StatusIndexQueries"
     actions   = ["dynamodb:Query"]

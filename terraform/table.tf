@@ -4,8 +4,8 @@
 ################################################################################
 
 locals {
-  # campaign.aws.table_schema LISTED_ATTRIBUTES: what a page of listEmailStatus shows. The row indexes
-  # copy only these, so a status change rewrites a small index entry, never the body.
+  # campaign.aws.table_schema LISTED_ATTRIBUTES: what a page of listEmailStatus shows. The three row
+  # indexes copy only these, so a status change rewrites a small index entry, never the body.
   listed_attributes = [
     "sendId",
     "batchId",
@@ -53,7 +53,11 @@ resource "aws_dynamodb_table" "this" {
     name = "pendingKey"
     type = "S"
   }
-  # A row's position in its batch: a number, so both row indexes sort numerically.
+  attribute {
+    name = "deliveryKey"
+    type = "S"
+  }
+  # A row's position in its batch: a number, so the row indexes sort numerically.
   attribute {
     name = "seq"
     type = "N"
@@ -90,6 +94,16 @@ resource "aws_dynamodb_table" "this" {
   global_secondary_index {
     name               = "batch-pending"
     hash_key           = "pendingKey"
+    range_key          = "seq"
+    projection_type    = "INCLUDE"
+    non_key_attributes = local.listed_attributes
+  }
+
+  # Rows SES reported on (sparse: the key is written with the outcome, in the same UpdateItem), by batch,
+  # latest delivery outcome and stripe, in position order: listEmailStatus(delivery: ...).
+  global_secondary_index {
+    name               = "batch-delivery"
+    hash_key           = "deliveryKey"
     range_key          = "seq"
     projection_type    = "INCLUDE"
     non_key_attributes = local.listed_attributes

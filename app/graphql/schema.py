@@ -16,7 +16,15 @@ from strawberry.fastapi import BaseContext, GraphQLRouter
 from strawberry.types import Info
 
 from app.deps import batch_counts, batches, bodies, send_index, suppressions
-from app.graphql.types import Batch, EmailSend, EmailStatus, EmailStatusPage, Suppression, SuppressionPage
+from app.graphql.types import (
+    Batch,
+    DeliveryOutcome,
+    EmailSend,
+    EmailStatus,
+    EmailStatusPage,
+    Suppression,
+    SuppressionPage,
+)
 from app.graphql.types import SuppressionReason as SuppressionReasonType
 from campaign.aws.batch_counts import BatchCounts
 from campaign.aws.batches import Batches
@@ -73,18 +81,23 @@ class QueryError(Exception):
 class Query:
     # Resolvers are async and run their blocking DynamoDB reads in a worker thread: a sync resolver
     # would run on the event loop and serialise every request of a local uvicorn process.
-    @strawberry.field(description="Send statuses, newest first. Filters combine; `nextCursor` pages on.")
+    @strawberry.field(
+        description="Send statuses, newest first. Filters combine; `nextCursor` pages on. `delivery` lists"
+        " the SENT and ERROR rows whose latest delivery outcome is one of those named (`status` may then"
+        " name SENT and ERROR only)."
+    )
     async def list_email_status(
         self,
         info: Info[Context, None],
         status: list[EmailStatus] | None = None,  # type: ignore[valid-type]
+        delivery: list[DeliveryOutcome] | None = None,  # type: ignore[valid-type]
         from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
         to: datetime | None = None,
         batch_id: str | None = None,
         first: int = DEFAULT_PAGE_SIZE,
         after: str | None = None,
     ) -> EmailStatusPage:
-        where = SendFilter(statuses=status, created_from=from_, created_to=to, batch_id=batch_id)
+        where = SendFilter(statuses=status, created_from=from_, created_to=to, batch_id=batch_id, deliveries=delivery)
         try:
             page = await asyncio.to_thread(list_sends, info.context.index, where, first=first, after=after)
         except (ListingError, InvalidCursorError) as exc:
@@ -158,7 +171,9 @@ MAX_QUERY_ALIASES = 15
 
 def _should_mask(error: GraphQLError) -> bool:
     original = error.original_error
-    return original is not None and not isinstance(original, QueryError)
+    # graphql-core's own errors about the request (a variable's value not in its enum) are written for
+    # the client, and wrapped as the original of the error that names the variable.
+    return original is not None and not isinstance(original, QueryError | GraphQLError)
 
 
 schema = strawberry.Schema(

@@ -2,7 +2,8 @@
 conditional updates (the claim, the result, an operator's re-drive).
 
 A claim touches attributes no index copies (`claimedAt`, `claims`), so it writes the row alone; a
-result writes the row and moves its entry in the listing index (one delete, one put).
+result writes the row and moves its entry in the listing index (one delete, one put). A delivery
+outcome writes the row and puts (or, for a later outcome, moves) its entry in the delivery index.
 """
 
 from collections.abc import Sequence
@@ -13,7 +14,16 @@ from botocore.exceptions import ClientError
 from campaign.aws.bulk import get_all, put_all
 from campaign.aws.clients import client
 from campaign.aws.items import send_row_from_item, send_row_item, to_attributes
-from campaign.aws.table_schema import LISTING_KEY, PARTITION_KEY, PENDING_KEY, listing_keys, send_pk
+from campaign.aws.table_schema import (
+    DELIVERY_KEY,
+    LISTING_KEY,
+    PARTITION_KEY,
+    PENDING_KEY,
+    POSITION_KEY,
+    delivery_key,
+    listing_keys,
+    send_pk,
+)
 from campaign.domain.delivery import DeliveryEvent
 from campaign.domain.models import SendRow
 from campaign.domain.status import CLAIMABLE_STATUSES, OUTCOME_RANK, RESENDABLE_ERRORS, EmailStatus, ErrorKind
@@ -73,21 +83,39 @@ class SendRows:
         """Write a provider's outcome onto its send, whatever the send's status (an event may overtake
         the worker's SENT write), if it outranks the outcome recorded so far. Returns the row as it is
         now, or None when no row has this id (an unknown message) or the event changes nothing
-        (repeated, or overtaken by a later fact)."""
+        (repeated, or overtaken by a later fact).
+
+        The row's entry in the delivery index is keyed by its batch, outcome and stripe, written in the
+        same UpdateItem as the outcome, so an entry is always in its outcome's family and moves only to
+        a higher rank's. An update cannot build that key from the row's attributes, so the row's batch
+        and position (which never change) are read first, with the rank recorded so far: an event that
+        outranks nothing then costs that read and no write."""
         assert event.send_id is not None
+        key = {PARTITION_KEY: {"S": send_pk(event.send_id)}}
+        rank = OUTCOME_RANK[event.outcome]
+        found = self._ddb.get_item(
+            TableName=self._table,
+            Key=key,
+            ProjectionExpression="#b, #s, #r",
+            ExpressionAttributeNames={"#b": "batchId", "#s": POSITION_KEY, "#r": "deliveryRank"},
+            ConsistentRead=True,
+        ).get("Item")
+        if found is None or int(found.get("deliveryRank", {"N": "0"})["N"]) >= rank:
+            return None
         values = {
             ":outcome": event.outcome.value,
             ":at": event.at,
-            ":rank": OUTCOME_RANK[event.outcome],
+            ":rank": rank,
+            ":key": delivery_key(found["batchId"]["S"], int(found[POSITION_KEY]["N"]), event.outcome),
             ":bounceType": event.bounce_type,
             ":bounceSubType": event.bounce_subtype,
         }
-        sets = ["delivery = :outcome", "deliveryAt = :at", "deliveryRank = :rank"]
+        sets = ["delivery = :outcome", "deliveryAt = :at", "deliveryRank = :rank", f"{DELIVERY_KEY} = :key"]
         sets += [f"{name} = :{name}" for name in ("bounceType", "bounceSubType") if values[f":{name}"] is not None]
         try:
             response = self._ddb.update_item(
                 TableName=self._table,
-                Key={PARTITION_KEY: {"S": send_pk(event.send_id)}},
+                Key=key,
                 UpdateExpression="SET " + ", ".join(sets),
                 ConditionExpression=_OUTRANKS_RECORDED_OUTCOME,
                 ExpressionAttributeValues=to_attributes(values),

@@ -15,15 +15,16 @@ One table, six kinds of item (docs/DESIGN.md, "Data model"):
 * `SUPP#<address>`: a suppressed recipient (the address as the CSV rules compare recipients), kept
   until removed (no time to live).
 
-Four sparse indexes: the listing index (send rows by batch, status class and stripe, sorted by
-position), the pending index (PENDING rows only, same keys), the batch index (every batch with
-rows, newest first) and the suppression index (every suppression, newest first).
+Five sparse indexes: the listing index (send rows by batch, status class and stripe, sorted by
+position), the pending index (PENDING rows only, same keys), the delivery index (rows SES reported
+on, by batch, latest delivery outcome and stripe, sorted by position), the batch index (every batch
+with rows, newest first) and the suppression index (every suppression, newest first).
 """
 
 from typing import Any
 
-from campaign.domain.listing_plan import Family
-from campaign.domain.status import EmailStatus, ListingClass, listing_class
+from campaign.domain.listing_plan import OUTCOME_FAMILIES, Family, is_outcome_family
+from campaign.domain.status import DeliveryOutcome, EmailStatus, ListingClass, listing_class
 from campaign.limits import LISTING_STRIPES
 
 PARTITION_KEY = "pk"
@@ -39,12 +40,15 @@ BATCH_PREFIX = "BATCH#"
 COUNTS_PREFIX = "COUNTS#"
 SUPPRESSION_PREFIX = "SUPP#"
 
-# Both row indexes sort by position; `seq` is a number, so the order is numeric.
+# The row indexes sort by position; `seq` is a number, so the order is numeric.
 POSITION_KEY = "seq"
 LISTING_INDEX = "batch-listing"
 LISTING_KEY = "listKey"
 PENDING_INDEX = "batch-pending"
 PENDING_KEY = "pendingKey"
+# Rows with a delivery outcome, by batch, outcome and stripe (the key is written with the outcome).
+DELIVERY_INDEX = "batch-delivery"
+DELIVERY_KEY = "deliveryKey"
 BATCH_INDEX = "batches-newest"
 BATCH_INDEX_KEY = "batchesKey"
 BATCH_ORDER_KEY = "batchOrder"
@@ -60,7 +64,7 @@ ALL_SUPPRESSIONS = "SUPPRESSIONS"
 # What a page of the suppression list shows.
 SUPPRESSION_ATTRIBUTES = ("email", "reason", "source", "suppressedAt")
 
-# What a page of listEmailStatus shows; nothing else is copied into the row indexes.
+# What a page of listEmailStatus shows; nothing else is copied into the row indexes (all three).
 LISTED_ATTRIBUTES = (
     "sendId",
     "batchId",
@@ -147,7 +151,17 @@ def family_key(batch_id: str, family: Family, stripe: int) -> str:
 
 def index_of(family: Family) -> tuple[str, str]:
     """(index name, partition key attribute) that holds a family."""
-    return (PENDING_INDEX, PENDING_KEY) if family is Family.PENDING else (LISTING_INDEX, LISTING_KEY)
+    if family is Family.PENDING:
+        return PENDING_INDEX, PENDING_KEY
+    if is_outcome_family(family):
+        return DELIVERY_INDEX, DELIVERY_KEY
+    return LISTING_INDEX, LISTING_KEY
+
+
+def delivery_key(batch_id: str, seq: int, outcome: DeliveryOutcome) -> str:
+    """The delivery index partition of a row whose latest outcome is `outcome`: written in the same
+    UpdateItem as the outcome, so an entry always sits in its outcome's family."""
+    return family_key(batch_id, OUTCOME_FAMILIES[outcome], stripe_of(seq))
 
 
 def listing_keys(batch_id: str, seq: int, status: EmailStatus) -> dict[str, str]:
@@ -186,6 +200,7 @@ def create_table_request(table_name: str) -> dict[str, Any]:
             {"AttributeName": PARTITION_KEY, "AttributeType": "S"},
             {"AttributeName": LISTING_KEY, "AttributeType": "S"},
             {"AttributeName": PENDING_KEY, "AttributeType": "S"},
+            {"AttributeName": DELIVERY_KEY, "AttributeType": "S"},
             {"AttributeName": POSITION_KEY, "AttributeType": "N"},
             {"AttributeName": BATCH_INDEX_KEY, "AttributeType": "S"},
             {"AttributeName": BATCH_ORDER_KEY, "AttributeType": "S"},
@@ -195,6 +210,7 @@ def create_table_request(table_name: str) -> dict[str, Any]:
         "GlobalSecondaryIndexes": [
             _index(LISTING_INDEX, LISTING_KEY, POSITION_KEY, LISTED_ATTRIBUTES),
             _index(PENDING_INDEX, PENDING_KEY, POSITION_KEY, LISTED_ATTRIBUTES),
+            _index(DELIVERY_INDEX, DELIVERY_KEY, POSITION_KEY, LISTED_ATTRIBUTES),
             _index(BATCH_INDEX, BATCH_INDEX_KEY, BATCH_ORDER_KEY, BATCH_SUMMARY_ATTRIBUTES),
             _index(SUPPRESSION_INDEX, SUPPRESSION_INDEX_KEY, SUPPRESSION_ORDER_KEY, SUPPRESSION_ATTRIBUTES),
         ],

@@ -12,6 +12,11 @@ Three rounds at most: the batch summaries, then the OPEN family (PENDING and QUE
 family, then the final families (SENT, ERROR) side by side. A status change moves a row from OPEN to a
 final family (never back: a dead-letter re-drive creates a new row), so a row that moves between the
 second and the third round is in one answer or both (both: the later copy is kept), never in neither.
+
+A `delivery` filter reads the delivery index's families instead, one per outcome, by the same rule: an
+outcome only moves to a higher rank, so the families are read a rank at a time, lowest first (a
+bounce and a rejection, of one rank, side by side). The summaries do not count outcomes per stretch,
+so such a page reads the rest of its batches with each stripe asked for its share of a page.
 """
 
 import json
@@ -23,18 +28,33 @@ from typing import NamedTuple
 from campaign.domain.cursor import Position
 from campaign.domain.histogram import end_for, expected_rows
 from campaign.domain.models import BatchListing, SendRow
-from campaign.domain.status import EmailStatus
+from campaign.domain.status import FINAL_STATUSES, OUTCOME_RANK, DeliveryOutcome, EmailStatus
 from campaign.limits import LISTING_STRIPES
 
 
 class Family(StrEnum):
-    """An index partition family of one batch: the listing index's status classes, and the sparse
-    index that holds PENDING rows only."""
+    """An index partition family of one batch: the listing index's status classes, the sparse index
+    that holds PENDING rows only, and the sparse delivery index's outcomes (a row is there once SES
+    reported on its message, under its latest outcome)."""
 
     OPEN = "OPEN"
     PENDING = "PENDING"
     SENT = "SENT"
     ERROR = "ERROR"
+    DELAYED = "DELAYED"
+    DELIVERED = "DELIVERED"
+    BOUNCED = "BOUNCED"
+    REJECTED = "REJECTED"
+    COMPLAINED = "COMPLAINED"
+
+
+# The delivery index's family of each outcome.
+OUTCOME_FAMILIES: dict[DeliveryOutcome, Family] = {outcome: Family(outcome.value) for outcome in DeliveryOutcome}
+_OUTCOME_FAMILY_SET = frozenset(OUTCOME_FAMILIES.values())
+
+
+def is_outcome_family(family: Family) -> bool:
+    return family in _OUTCOME_FAMILY_SET
 
 
 _FAMILY_STATUSES: dict[Family, frozenset[EmailStatus]] = {
@@ -49,7 +69,9 @@ class FamilyRead(NamedTuple):
     family: Family
     # What the page keeps of what the family returns (OPEN read for QUEUED alone drops PENDING rows).
     keep: frozenset[EmailStatus]
-    round: int  # 0: the open families, 1: the final ones (read after, never beside, the open ones)
+    # Read after, never beside, the reads of a lower round. Statuses: 0 the open families, 1 the final
+    # ones. Outcomes: the rank's place among the ranks asked for.
+    round: int
 
 
 def family_reads(statuses: Iterable[EmailStatus]) -> tuple[FamilyRead, ...]:
@@ -63,6 +85,17 @@ def family_reads(statuses: Iterable[EmailStatus]) -> tuple[FamilyRead, ...]:
         if _FAMILY_STATUSES[family] <= wanted:
             reads.append(FamilyRead(family, _FAMILY_STATUSES[family], 1))
     return tuple(reads)
+
+
+def delivery_reads(outcomes: Iterable[DeliveryOutcome], statuses: Iterable[EmailStatus]) -> tuple[FamilyRead, ...]:
+    """The delivery index's families of `outcomes`, a round per rank, lowest first: an outcome only
+    moves to a higher rank, so a row that moves while a page is read is in one answer or both. Outcomes
+    of one rank (BOUNCED, REJECTED: no row moves between them) share a round. The page keeps the rows
+    of `statuses` (an event may overtake the worker's result: such a row waits for its final status)."""
+    wanted = sorted(set(outcomes), key=lambda outcome: (OUTCOME_RANK[outcome], outcome.value))
+    ranks = sorted({OUTCOME_RANK[outcome] for outcome in wanted})
+    keep = frozenset(statuses)
+    return tuple(FamilyRead(OUTCOME_FAMILIES[o], keep, ranks.index(OUTCOME_RANK[o])) for o in wanted)
 
 
 class Span(NamedTuple):
@@ -79,6 +112,8 @@ def plan_spans(
     """The ranges expected to hold about `need` rows, batch after batch from `start` (the first of
     `batches`, or before it). A batch whose counts promise nothing is taken whole (its reads cost
     requests, not rows)."""
+    if any(is_outcome_family(read.family) for read in reads):
+        return _unsized_spans(batches, start, need)
     kept = frozenset().union(*(read.keep for read in reads))
     spans: list[Span] = []
     expected = 0.0
@@ -92,6 +127,25 @@ def plan_spans(
             return spans
         spans.append(Span(batch, first, batch.positions))
         expected += expected_rows(batch, kept, first, batch.positions)
+    return spans
+
+
+def _unsized_spans(batches: Sequence[BatchListing], start: Position | None, need: int) -> list[Span]:
+    """Spans for families the summaries do not count (the delivery index's outcomes): the rest of each
+    batch, whose stripes are asked for their share of a page (queries_for), so a page reads about a
+    page whatever the outcome's density. Batches are taken until those taken could fill the page if
+    every final row of theirs had the outcome (an outcome is recorded for sent messages only); the
+    next page, or the single-round second pass, goes on from there."""
+    spans: list[Span] = []
+    could_hold = 0.0
+    for batch in batches:
+        first = start.seq if start is not None and batch.batch_id == start.batch_id else 0
+        if first >= batch.positions:
+            continue
+        spans.append(Span(batch, first, batch.positions))
+        could_hold += expected_rows(batch, FINAL_STATUSES, first, batch.positions)
+        if could_hold >= need:
+            break
     return spans
 
 
@@ -127,9 +181,14 @@ def queries_for(spans: Sequence[Span], read: FamilyRead, need: int, *, limit: in
     # No stripe holds more than its share of a page: stripes interleave position by position.
     share = math.ceil(need / LISTING_STRIPES) + 2
     for span in spans:
-        statuses = _FAMILY_STATUSES[read.family]
-        per_stripe = expected_rows(span.batch, statuses, span.start, span.end) / LISTING_STRIPES
-        span_limit = limit if limit is not None else max(3, min(math.ceil(1.5 * per_stripe) + 2, share))
+        if limit is not None:
+            span_limit = limit
+        elif is_outcome_family(read.family):  # not counted: each stripe reads its share of a page
+            span_limit = math.ceil(need / LISTING_STRIPES) + 1
+        else:
+            statuses = _FAMILY_STATUSES[read.family]
+            per_stripe = expected_rows(span.batch, statuses, span.start, span.end) / LISTING_STRIPES
+            span_limit = max(3, min(math.ceil(1.5 * per_stripe) + 2, share))
         for offset in _stripes_in(span.start, span.end):
             stripe = _stripe(span.start + offset)
             queries.append(IndexQuery(span.batch.batch_id, read.family, stripe, span.start, span.end, span_limit))
@@ -214,8 +273,9 @@ def read_page(
         return cut_at_horizons(spans, answers)
 
     spans = plan_spans(batches, start, reads, first)
-    if len({read.round for read in reads}) > 1:
-        for round_index in (0, 1):
+    rounds = sorted({read.round for read in reads})
+    if len(rounds) > 1:
+        for round_index in rounds:
             spans = read_pass(spans, [read for read in reads if read.round == round_index], first)
     else:
         planned = spans

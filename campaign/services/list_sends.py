@@ -3,6 +3,11 @@
 Round one reads the summaries of the batches the page may cover (the batch index, or the one batch
 asked for); campaign/domain/listing_plan.py turns them into position ranges and reads the row
 indexes in at most two more rounds. The cursor is a position, bound to the filters.
+
+A `delivery` filter reads the delivery index instead, a round per outcome rank asked for. Outcomes are
+recorded for sent messages, so it lists SENT and ERROR rows (an ERROR row when SES accepted a message
+the worker could not be sure of); `status` narrows it to one of them, and naming PENDING or QUEUED
+with it is refused.
 """
 
 from collections.abc import Sequence
@@ -14,9 +19,9 @@ from campaign.aws.table_schema import batch_order
 from campaign.domain.clock import to_iso
 from campaign.domain.cursor import Cursor, Position, decode_cursor, encode_cursor, filter_digest
 from campaign.domain.ids import BATCH_ID_FORMAT, is_batch_id
-from campaign.domain.listing_plan import family_reads, read_page
+from campaign.domain.listing_plan import FamilyRead, delivery_reads, family_reads, read_page
 from campaign.domain.models import BatchListing, SendRow
-from campaign.domain.status import EmailStatus
+from campaign.domain.status import FINAL_STATUSES, DeliveryOutcome, EmailStatus
 from campaign.limits import (
     LISTING_BATCHES_PER_PAGE,
     MAX_LISTING_BATCHES_PER_PAGE,
@@ -34,6 +39,8 @@ class SendFilter(NamedTuple):
     created_from: datetime | None = None
     created_to: datetime | None = None
     batch_id: str | None = None
+    # Rows whose latest delivery outcome is one of these (None: any row, with an outcome or not).
+    deliveries: Sequence[DeliveryOutcome] | None = None
 
 
 class SendPage(NamedTuple):
@@ -56,23 +63,42 @@ def list_sends(
     upper = _utc_bound("to", where.created_to)
     if lower is not None and upper is not None and lower > upper:
         raise ListingError("'from' is after 'to'")
-    statuses = sorted(set(where.statuses)) if where.statuses is not None else list(EmailStatus)
-    digest = filter_digest(*statuses, lower, upper, where.batch_id)
+    statuses = _statuses(where)
+    outcomes = sorted(set(where.deliveries)) if where.deliveries is not None else None
+    # Without `delivery` the digest is what it always was, so cursors issued before it stay valid.
+    delivery_parts = ("delivery", *outcomes) if outcomes is not None else ()
+    digest = filter_digest(*statuses, lower, upper, where.batch_id, *delivery_parts)
     given = decode_cursor(after, digest) if after is not None else None
-    if not statuses:
-        # `status: []` matches no row: an empty answer, read from nothing.
+    if not statuses or outcomes == []:
+        # `status: []` (or `delivery: []`) matches no row: an empty answer, read from nothing.
         return SendPage(rows=[], next_cursor=None)
     start = given.position if given is not None else None
     wanted = given.batches if given is not None else LISTING_BATCHES_PER_PAGE
     batches, more = _batches(index, where.batch_id, lower, upper, start, wanted)
-    page = read_page(
-        batches, more, start, family_reads(statuses), first=first, max_bytes=max_bytes, read_round=index.read_round
-    )
+    reads: tuple[FamilyRead, ...] = family_reads(statuses) if outcomes is None else delivery_reads(outcomes, statuses)
+    page = read_page(batches, more, start, reads, first=first, max_bytes=max_bytes, read_round=index.read_round)
     if page.next_position is None:
         return SendPage(rows=page.rows, next_cursor=None)
     # Small batches: a page that ran out of summaries reads twice as many next time.
     ahead = min(MAX_LISTING_BATCHES_PER_PAGE, 2 * wanted) if page.short_of_batches else LISTING_BATCHES_PER_PAGE
     return SendPage(rows=page.rows, next_cursor=encode_cursor(Cursor(page.next_position, ahead), digest))
+
+
+def _statuses(where: SendFilter) -> list[EmailStatus]:
+    """The statuses listed. With `delivery`, SENT and ERROR (the rows an outcome is recorded for), or
+    those of them `status` names; PENDING or QUEUED with `delivery` is refused rather than answered
+    with nothing."""
+    if where.deliveries is None:
+        return sorted(set(where.statuses)) if where.statuses is not None else list(EmailStatus)
+    if where.statuses is None:
+        return sorted(FINAL_STATUSES)
+    unsent = sorted(set(where.statuses) - FINAL_STATUSES)
+    if unsent:
+        raise ListingError(
+            f"status {', '.join(unsent)} cannot be combined with delivery: a delivery outcome is recorded"
+            " only for a sent message, so with delivery status may name SENT and ERROR only"
+        )
+    return sorted(set(where.statuses))
 
 
 def _utc_bound(name: str, moment: datetime | None) -> str | None:

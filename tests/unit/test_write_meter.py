@@ -5,6 +5,7 @@ from typing import Any
 from campaign.aws.items import Item, item_size
 from campaign.aws.table_schema import (
     BATCH_INDEX,
+    DELIVERY_INDEX,
     LISTING_INDEX,
     PENDING_INDEX,
     SUPPRESSION_INDEX,
@@ -223,16 +224,17 @@ def test_storage_adds_100_bytes_per_item_and_per_index_entry() -> None:
     }
 
 
-def test_the_spec_of_the_project_table_has_its_four_include_indexes() -> None:
+def test_the_spec_of_the_project_table_has_its_five_include_indexes() -> None:
     # Given the project's CreateTable request
     request = create_table_request("t")
     # When its spec is read
     spec = table_spec(request)
-    # Then it has the table key and the four indexes, with their keys in (hash, range) order
+    # Then it has the table key and the five indexes, with their keys in (hash, range) order
     assert spec.keys == ("pk",)
     assert [(i.name, i.keys, i.projection) for i in spec.indexes] == [
         (LISTING_INDEX, ("listKey", "seq"), "INCLUDE"),
         (PENDING_INDEX, ("pendingKey", "seq"), "INCLUDE"),
+        (DELIVERY_INDEX, ("deliveryKey", "seq"), "INCLUDE"),
         (BATCH_INDEX, ("batchesKey", "batchOrder"), "INCLUDE"),
         (SUPPRESSION_INDEX, ("suppressionsKey", "suppressionOrder"), "INCLUDE"),
     ]
