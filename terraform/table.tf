@@ -22,6 +22,7 @@ locals {
     "providerMessageId",
     "resentAs",
     "resendOf",
+    "errorKind",
     "delivery",
     "deliveryAt",
     "bounceType",

@@ -81,6 +81,8 @@ LISTED_ATTRIBUTES = (
     "providerMessageId",
     "resentAs",
     "resendOf",
+    # Why an ERROR row ended so; with a delivery event it tells `sentAfterAll`.
+    "errorKind",
     # What the mailbox provider said (SES delivery events): shown with the row.
     "delivery",
     "deliveryAt",

@@ -200,3 +200,22 @@ def test_the_worker_takes_events_from_the_events_queue_as_a_second_source(stack:
     assert (result.received, result.failed) == (2, 0)
     assert _row(stack, sent.send_id).delivery is DeliveryOutcome.BOUNCED
     assert _suppression_reasons(stack) == {"ann@example.com": SuppressionReason.HARD_BOUNCE}
+
+
+ERROR_ROWS = """query($b: String!) {
+  listEmailStatus(batchId: $b, status: [ERROR]) { items { sendId delivery { outcome sentAfterAll } } } }"""
+
+
+def test_a_listing_shows_that_ses_accepted_an_unknown_outcome_row(
+    stack: LocalResources, upload: Any, drain: Any, graphql: Any
+) -> None:
+    upload(CSV)
+    send_id = send_id_for(batch_id_for(CSV), "ann@example.com")
+    # A worker claimed the row long ago and died: the next delivery records ERROR, outcome unknown
+    SendRows(stack.table_name).claim(send_id, "2020-01-01T00:00:00.000000Z")
+    drain()
+    assert _row(stack, send_id).error_kind == ErrorKind.UNKNOWN_OUTCOME.value
+    _handle(stack, _event("Delivery", send_id, recipients=["ann@example.com"]))
+    drain()  # and the stream consumer, whose counts size the listing's reads
+    items = graphql(ERROR_ROWS, b=batch_id_for(CSV))["data"]["listEmailStatus"]["items"]
+    assert items == [{"sendId": send_id, "delivery": {"outcome": "DELIVERED", "sentAfterAll": True}}]
