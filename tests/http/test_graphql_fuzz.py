@@ -41,7 +41,7 @@ CLEAR_ERRORS = re.compile(
     r"|'(from|to)' is out of range"
     r"|batchId must be 32 lowercase hexadecimal characters"
     r"|Value cannot represent a DateTime"
-    r"|Variable '\$\w+' got invalid value"
+    r"|Variable '\$\w+' (got|has) invalid value"
 )
 
 SEED_ROWS = 6

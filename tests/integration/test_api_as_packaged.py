@@ -21,15 +21,14 @@ LEFT_OUT = package_lambdas.COMPONENTS["ingestor"].left_out
 _CHILD = """
 import json, os, sys
 from moto import mock_aws
-from campaign.local.provision import provision
+from campaign.local.provision import environment_of, provision
 from campaign.local.sqs_poller import LocalLambdaContext
 from tests.support import TEST_API_KEY
 from tests.support.apigw import http_api_event, multipart
 
 with mock_aws():
     stack = provision("test")
-    os.environ.update(TABLE_NAME=stack.table_name, QUEUE_URL=stack.queue_url, UPLOAD_BUCKET=stack.upload_bucket,
-                      API_KEY=TEST_API_KEY, ENQUEUE_DELAY_SECONDS="0")
+    os.environ.update(environment_of(stack), API_KEY=TEST_API_KEY, ENQUEUE_DELAY_SECONDS="0")
     from app.handler import handler
     answers = []
     for method, path, kind, body in json.loads(os.environ["REQUESTS"]):
