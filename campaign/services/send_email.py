@@ -171,6 +171,11 @@ def _settle_unclaimable(row: SendRow, rows: SendRows) -> SendOutcome:
     stale_before = datetime.now(UTC) - timedelta(seconds=CLAIM_STALE_AFTER_SECONDS)
     if from_iso(row.claimed_at) > stale_before:
         raise RetryLaterError(f"send {row.send_id} is being sent by another delivery")
+    if row.delivery is not None:
+        # An SES event already named this send: SES accepted it before its worker died (or before the
+        # worker's result write failed). The evidence settles it as SENT, a forward move.
+        rows.finish(row, to_iso(datetime.now(UTC)), EmailStatus.SENT)
+        return SendOutcome.SENT
     reason = f"worker stopped after claiming at {row.claimed_at}; outcome unknown, not resent"
     rows.finish(row, to_iso(datetime.now(UTC)), EmailStatus.ERROR, error=reason, error_kind=ErrorKind.UNKNOWN_OUTCOME)
     return SendOutcome.FAILED

@@ -219,3 +219,16 @@ def test_a_listing_shows_that_ses_accepted_an_unknown_outcome_row(
     drain()  # and the stream consumer, whose counts size the listing's reads
     items = graphql(ERROR_ROWS, b=batch_id_for(CSV))["data"]["listEmailStatus"]["items"]
     assert items == [{"sendId": send_id, "delivery": {"outcome": "DELIVERED", "sentAfterAll": True}}]
+
+
+def test_an_abandoned_send_that_ses_reported_on_is_settled_as_sent(
+    stack: LocalResources, upload: Any, drain: Any
+) -> None:
+    upload(CSV)
+    send_id = send_id_for(batch_id_for(CSV), "ann@example.com")
+    # The worker claimed the row and SES accepted the message, but the worker died before its result
+    SendRows(stack.table_name).claim(send_id, "2020-01-01T00:00:00.000000Z")
+    _handle(stack, _event("Delivery", send_id, recipients=["ann@example.com"]))
+    drain()  # the message comes back; the stale claim is settled by the event, not sent again
+    row = _row(stack, send_id)
+    assert (row.status, row.error_kind, row.delivery) == (EmailStatus.SENT, None, DeliveryOutcome.DELIVERED)
