@@ -85,8 +85,8 @@ load: venv
 FUZZ_FACTOR ?= 10
 FUZZ_SECONDS ?= 600
 FUZZ_TESTS := tests/unit/test_hypothesis_profiles.py tests/unit/test_csv_properties.py \
-	tests/unit/test_ids_and_cursor.py tests/unit/test_listing_plan.py tests/http/test_upload_fuzz.py \
-	tests/http/test_graphql_fuzz.py tests/http/test_openapi_schemathesis.py
+	tests/unit/test_ids_and_cursor.py tests/unit/test_listing_plan.py tests/unit/test_delivery_listing.py \
+	tests/http/test_upload_fuzz.py tests/http/test_graphql_fuzz.py tests/http/test_openapi_schemathesis.py
 fuzz: venv
 	HYPOTHESIS_PROFILE=fuzz FUZZ_FACTOR=$(FUZZ_FACTOR) \
 		$(if $(shell command -v timeout),timeout --signal=INT --kill-after=60 $(FUZZ_SECONDS)) \
