@@ -46,6 +46,14 @@ class Missing(NamedTuple):
 ClaimResult = Claimed | NotClaimable | Missing
 
 
+class DeliveryWrite(NamedTuple):
+    """What recording a delivery event found: the send's recipient (None: no such send) and the row
+    as the event left it (None: the event changed nothing)."""
+
+    recipient: str | None
+    updated: SendRow | None
+
+
 # The row exists and the event's outcome is later than the one recorded (none counts as lowest).
 _OUTRANKS_RECORDED_OUTCOME = "attribute_exists(pk) AND (attribute_not_exists(deliveryRank) OR deliveryRank < :rank)"
 
@@ -79,11 +87,11 @@ class SendRows:
             raise
         return True
 
-    def record_delivery(self, event: DeliveryEvent) -> SendRow | None:
+    def record_delivery(self, event: DeliveryEvent) -> DeliveryWrite:
         """Write a provider's outcome onto its send, whatever the send's status (an event may overtake
-        the worker's SENT write), if it outranks the outcome recorded so far. Returns the row as it is
-        now, or None when no row has this id (an unknown message) or the event changes nothing
-        (repeated, or overtaken by a later fact).
+        the worker's SENT write), if it outranks the outcome recorded so far. Says whose send it is
+        (None: no row has this id, an unknown message) and the row as it is now, if the event changed
+        it (not when repeated, or overtaken by a later fact).
 
         The row's entry in the delivery index is keyed by its batch, outcome and stripe, written in the
         same UpdateItem as the outcome, so an entry is always in its outcome's family and moves only to
@@ -96,12 +104,15 @@ class SendRows:
         found = self._ddb.get_item(
             TableName=self._table,
             Key=key,
-            ProjectionExpression="#b, #s, #r",
+            ProjectionExpression="#b, #s, #r, email",
             ExpressionAttributeNames={"#b": "batchId", "#s": POSITION_KEY, "#r": "deliveryRank"},
             ConsistentRead=True,
         ).get("Item")
-        if found is None or int(found.get("deliveryRank", {"N": "0"})["N"]) >= rank:
-            return None
+        if found is None:
+            return DeliveryWrite(recipient=None, updated=None)
+        recipient = str(found["email"]["S"])
+        if int(found.get("deliveryRank", {"N": "0"})["N"]) >= rank:
+            return DeliveryWrite(recipient, updated=None)
         values = {
             ":outcome": event.outcome.value,
             ":at": event.at,
@@ -122,10 +133,10 @@ class SendRows:
                 ReturnValues="ALL_NEW",
             )
         except ClientError as exc:
-            if _is_conditional_failure(exc):
-                return None
+            if _is_conditional_failure(exc):  # a higher outcome was recorded between the read and the write
+                return DeliveryWrite(recipient, updated=None)
             raise
-        return send_row_from_item(response["Attributes"])
+        return DeliveryWrite(recipient, send_row_from_item(response["Attributes"]))
 
     def existing(self, send_ids: Sequence[str]) -> dict[str, SendRow]:
         """Read rows by id (BatchGetItem, 100 per call): an ingest that resumes must not rewrite them."""

@@ -10,8 +10,9 @@ expired) is logged and dropped: retrying it could never succeed.
 from enum import StrEnum
 from typing import Protocol
 
+from campaign.aws.send_rows import DeliveryWrite
 from campaign.domain.delivery import DeliveryEvent, NotADeliveryEventError, parse_ses_event
-from campaign.domain.models import SendRow, SuppressionReason
+from campaign.domain.models import SuppressionReason
 from campaign.domain.status import DeliveryOutcome
 from campaign.observability import logger
 
@@ -24,9 +25,7 @@ class EventOutcome(StrEnum):
 
 
 class DeliveryRows(Protocol):
-    def record_delivery(self, event: DeliveryEvent) -> SendRow | None: ...
-
-    def get(self, send_id: str) -> SendRow | None: ...
+    def record_delivery(self, event: DeliveryEvent) -> DeliveryWrite: ...
 
 
 class SuppressionList(Protocol):
@@ -43,18 +42,18 @@ def handle_delivery_event(body: str, *, rows: DeliveryRows, suppressions: Suppre
         logger.warning("delivery event dropped: it names no send", extra={"sesMessageId": event.message_id})
         return EventOutcome.DROPPED
     logger.append_keys(sendId=event.send_id)
-    recorded = rows.record_delivery(event)
-    send = recorded or rows.get(event.send_id)
+    write = rows.record_delivery(event)
     if event.suppresses:
         # Even for a send no longer kept: a hard bounce or a complaint must stop later campaigns. The
         # row names the address as the CSV rules keep it (an internationalized domain as written).
-        _suppress(event, [send.email.lower()] if send else list(event.recipients), suppressions)
-    if send is None:
+        addresses = [write.recipient.lower()] if write.recipient else list(event.recipients)
+        _suppress(event, addresses, suppressions)
+    if write.recipient is None:
         logger.warning("delivery event dropped: no such send", extra={"delivery": event.outcome.value})
         return EventOutcome.DROPPED
-    if recorded is None:
+    if write.updated is None:
         return EventOutcome.UNCHANGED
-    logger.info("delivery recorded", extra={"delivery": event.outcome.value, "status": recorded.status.value})
+    logger.info("delivery recorded", extra={"delivery": event.outcome.value, "status": write.updated.status.value})
     return EventOutcome.RECORDED
 
 

@@ -464,7 +464,7 @@ def test_stream_filter_passes_every_record_that_changes_counts_and_only_send_row
     drain()
     ada = send_id_for(batch_id_for(content), "ada@example.com")
     delivered = DeliveryEvent(ada, DeliveryOutcome.DELIVERED, "2026-11-29T12:00:00.000Z", ("ada@example.com",))
-    assert SendRows(stack.table_name).record_delivery(delivered) is not None
+    assert SendRows(stack.table_name).record_delivery(delivered).updated is not None
     records = _stream_records(stack.table_name)
     # When the mapping's filter is applied to each
     mapping = load().resource("aws_lambda_event_source_mapping", "counts")

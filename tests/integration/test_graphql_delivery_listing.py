@@ -57,7 +57,7 @@ def _event(send_id: str, outcome: DeliveryOutcome) -> DeliveryEvent:
 
 def _raise(rows: SendRows, row: SendRow, outcome: DeliveryOutcome) -> SendRow:
     """An SES event, through the code the events consumer runs."""
-    recorded = rows.record_delivery(_event(row.send_id, outcome))
+    recorded = rows.record_delivery(_event(row.send_id, outcome)).updated
     assert recorded is not None
     return recorded
 
@@ -292,7 +292,7 @@ def test_an_outcome_moves_the_rows_entry_to_its_family_in_the_same_write(
     # When a complaint follows, and then a late delay
     with recording("dynamodb") as log:
         complained = _raise(rows, row, COMPLAINED)
-        assert rows.record_delivery(_event(row.send_id, DELAYED)) is None
+        assert rows.record_delivery(_event(row.send_id, DELAYED)).updated is None
     # Then the complaint was one read and one write (the key with the outcome), the delay a read alone
     assert [op for op, _, _ in log.calls] == ["GetItem", "UpdateItem", "GetItem"]
     (update,) = [params for params, _ in log.of("UpdateItem")]
