@@ -3,8 +3,7 @@ against a delivery index kept in memory whose rows move to higher-ranked outcome
 change status) between any two of its queries, as DynamoDB's can."""
 
 import random
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,15 +12,13 @@ from campaign.domain.cursor import Position
 from campaign.domain.listing_plan import (
     OUTCOME_FAMILIES,
     Family,
-    IndexAnswer,
-    IndexQuery,
     delivery_reads,
     read_page,
 )
-from campaign.domain.models import BatchListing, SendRow, StatusCounts
+from campaign.domain.models import BatchListing, SendRow
 from campaign.domain.status import FINAL_STATUSES, OUTCOME_RANK, DeliveryOutcome, EmailStatus
-from campaign.limits import LISTING_STRIPES
 from tests.support.hypothesis_profiles import examples
+from tests.support.memory_index import MemoryIndex, batch_listing
 
 P, Q, S, E = EmailStatus.PENDING, EmailStatus.QUEUED, EmailStatus.SENT, EmailStatus.ERROR
 DELAYED, DELIVERED, BOUNCED, REJECTED, COMPLAINED = (
@@ -45,46 +42,11 @@ def _higher(outcome: DeliveryOutcome | None) -> list[DeliveryOutcome]:
     return [o for o in DeliveryOutcome if OUTCOME_RANK[o] > rank]
 
 
-@dataclass
-class DeliveryIndex:
-    """Rows by (batch, seq), answering delivery-family queries as DynamoDB's delivery index would (a
-    row is in the family of its outcome, none if it has none); `between` runs before each query."""
+class DeliveryIndex(MemoryIndex):
+    """The delivery index: a row is in the family of its outcome, none if it has none."""
 
-    rows: dict[tuple[str, int], SendRow] = field(default_factory=dict)
-    between: Callable[[], None] = lambda: None
-    rounds: int = 0
-    items_read: int = 0
-    families: list[list[Family]] = field(default_factory=list)
-
-    def read_round(self, queries: Sequence[IndexQuery]) -> list[IndexAnswer]:
-        self.rounds += 1
-        self.families.append(sorted({query.family for query in queries}))
-        answers = []
-        for query in random.sample(list(queries), len(queries)):  # side by side: any order
-            self.between()
-            answers.append((query, self._read(query)))
-        return [answer for query in queries for q, answer in answers if q is query]
-
-    def _read(self, query: IndexQuery) -> IndexAnswer:
-        outcome = FAMILY_OUTCOME[query.family]
-        matches = sorted(
-            (
-                row
-                for (batch, seq), row in self.rows.items()
-                if batch == query.batch_id
-                and query.start <= seq < query.end
-                and seq % LISTING_STRIPES == query.stripe
-                and row.delivery is outcome
-            ),
-            key=lambda row: row.seq,
-        )
-        self.items_read += min(len(matches), query.limit)
-        return IndexAnswer(matches[: query.limit], truncated=len(matches) > query.limit)
-
-
-def _listing(batch: str, created: str, rows: Sequence[SendRow], positions: int) -> BatchListing:
-    counts = StatusCounts(*(sum(1 for row in rows if row.status is s) for s in (P, Q, S, E)))
-    return BatchListing(batch, created, positions, counts)
+    def listed_in(self, row: SendRow, family: Family) -> bool:
+        return row.delivery is FAMILY_OUTCOME[family]
 
 
 def _walk(
@@ -131,7 +93,7 @@ def scenarios(
             outcome = draw(outcome_or_none) if status in FINAL_STATUSES or draw(st.booleans()) else None
             rows.append(_row(name, seq, status, outcome, created))
         index.rows |= {(name, row.seq): row for row in rows}
-        batches.append(_listing(name, created, rows, size))
+        batches.append(batch_listing(name, created, rows, size))
     batches.sort(key=lambda batch: (batch.created_at, batch.batch_id), reverse=True)
     outcomes = draw(st.lists(st.sampled_from(list(DeliveryOutcome)), min_size=1, max_size=5, unique=True))
     statuses = draw(st.sampled_from([[S, E], [S], [E]]))
@@ -202,7 +164,7 @@ def _dense_and_sparse(rows_per_batch: int, bounced_every: int) -> tuple[Delivery
             for seq in range(rows_per_batch)
         ]
         index.rows |= {(name, row.seq): row for row in rows}
-        batches.append(_listing(name, created, rows, rows_per_batch))
+        batches.append(batch_listing(name, created, rows, rows_per_batch))
     batches.reverse()
     return index, batches
 

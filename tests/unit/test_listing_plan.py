@@ -2,8 +2,7 @@
 memory that can move rows between any two of its queries, as DynamoDB's can."""
 
 import random
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,8 +10,6 @@ from hypothesis import strategies as st
 from campaign.domain.cursor import Position
 from campaign.domain.listing_plan import (
     Family,
-    IndexAnswer,
-    IndexQuery,
     family_reads,
     plan_spans,
     queries_for,
@@ -23,6 +20,7 @@ from campaign.domain.models import BatchListing, SendRow, StatusCounts
 from campaign.domain.status import EmailStatus
 from campaign.limits import LISTING_STRIPES
 from tests.support.hypothesis_profiles import examples
+from tests.support.memory_index import MemoryIndex, batch_listing
 
 P, Q, S, E = EmailStatus.PENDING, EmailStatus.QUEUED, EmailStatus.SENT, EmailStatus.ERROR
 IN_FAMILY = {Family.OPEN: {P, Q}, Family.PENDING: {P}, Family.SENT: {S}, Family.ERROR: {E}}
@@ -35,38 +33,11 @@ def _row(batch: str, seq: int, status: EmailStatus, created: str) -> SendRow:
     return SendRow(f"{batch}-{seq}", batch, seq, f"{seq}@{batch}", "s", status, created, created)
 
 
-@dataclass
-class Index:
-    """Rows by (batch, seq), answering IndexQuery like DynamoDB's row indexes; `between` runs before
-    each query (one query is atomic, the reads of a round are not)."""
+class Index(MemoryIndex):
+    """The status listing's index: a row is in the family of its status."""
 
-    rows: dict[tuple[str, int], SendRow] = field(default_factory=dict)
-    between: Callable[[], None] = lambda: None
-    rounds: int = 0
-    items_read: int = 0
-
-    def read_round(self, queries: Sequence[IndexQuery]) -> list[IndexAnswer]:
-        self.rounds += 1
-        answers = []
-        for query in random.sample(list(queries), len(queries)):  # side by side: any order
-            self.between()
-            answers.append((query, self._read(query)))
-        return [answer for query in queries for q, answer in answers if q is query]
-
-    def _read(self, query: IndexQuery) -> IndexAnswer:
-        matches = sorted(
-            (
-                row
-                for (batch, seq), row in self.rows.items()
-                if batch == query.batch_id
-                and query.start <= seq < query.end
-                and seq % LISTING_STRIPES == query.stripe
-                and row.status in IN_FAMILY[query.family]
-            ),
-            key=lambda row: row.seq,
-        )
-        self.items_read += min(len(matches), query.limit)
-        return IndexAnswer(matches[: query.limit], truncated=len(matches) > query.limit)
+    def listed_in(self, row: SendRow, family: Family) -> bool:
+        return row.status in IN_FAMILY[family]
 
     def move(self, key: tuple[str, int], status: EmailStatus) -> None:
         self.rows[key] = self.rows[key]._replace(status=status)
@@ -77,11 +48,6 @@ class Index:
         old = self.rows[key]
         self.rows[(batch, positions[batch])] = _row(batch, positions[batch], Q, old.created_at)
         positions[batch] += 1
-
-
-def _listing(batch: str, created: str, rows: Sequence[SendRow], positions: int) -> BatchListing:
-    counts = StatusCounts(*(sum(1 for row in rows if row.status is s) for s in (P, Q, S, E)))
-    return BatchListing(batch, created, positions, counts)
 
 
 def _walk(index: Index, batches: Sequence[BatchListing], statuses: Sequence[EmailStatus], first: int) -> list[SendRow]:
@@ -117,7 +83,7 @@ def scenarios(draw: st.DrawFn) -> tuple[Index, list[BatchListing], dict[str, int
         rows = [_row(name, seq, draw(statuses), created) for seq in range(size)]
         index.rows |= {(name, row.seq): row for row in rows}
         positions[name] = size
-        batches.append(_listing(name, created, rows, size))
+        batches.append(batch_listing(name, created, rows, size))
     batches.sort(key=lambda batch: (batch.created_at, batch.batch_id), reverse=True)
     wanted = draw(st.lists(statuses, min_size=1, max_size=4, unique=True))
     return index, batches, positions, wanted, draw(st.integers(1, 60)), draw(st.integers(0, 2**32))
@@ -167,7 +133,7 @@ def test_a_walk_over_rows_that_do_not_move_lists_them_in_order_reading_no_row_tw
         name, created = f"b{number}", f"2026-11-24T10:0{number}:00.000000Z"
         rows = [_row(name, seq, rng.choice([Q, S]), created) for seq in range(500)]
         index.rows |= {(name, row.seq): row for row in rows}
-        batches.append(_listing(name, created, rows, 500))
+        batches.append(batch_listing(name, created, rows, 500))
     batches.reverse()
     # When it is walked 50 at a time without a filter
     listed = _walk(index, batches, list(EmailStatus), 50)
