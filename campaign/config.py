@@ -45,20 +45,42 @@ FOOTER_OFF = "off"
 # Days a message key blocks a second send of the same message, and days rows and batches are kept.
 ENV_DEDUPE_WINDOW_DAYS = "DEDUPE_WINDOW_DAYS"
 ENV_RETENTION_DAYS = "RETENTION_DAYS"
-# SEND_MODE=smtp only: the SMTP server the worker hands each message to (locally, the mailbox that
-# `make run` starts: campaign/local/mailbox.py, which listens on DEFAULT_SMTP_PORT unless told otherwise).
+# The SMTP provider (SEND_MODE names smtp): any relay (SendGrid, Mailgun, Postmark...), or locally the
+# mailbox that `make run` starts (campaign/local/mailbox.py, on DEFAULT_SMTP_PORT unless told otherwise).
+# Its credentials: deployed, a Secrets Manager secret holding {"username": ..., "password": ...};
+# locally (and in tests) the two values themselves. Neither: no AUTH.
 ENV_SMTP_HOST = "SMTP_HOST"
 ENV_SMTP_PORT = "SMTP_PORT"
+ENV_SMTP_TLS = "SMTP_TLS"
+ENV_SMTP_SECRET_ARN = "SMTP_SECRET_ARN"
+ENV_SMTP_USERNAME = "SMTP_USERNAME"
+ENV_SMTP_PASSWORD = "SMTP_PASSWORD"
+# A CA bundle to trust besides the system's (a relay with a private CA; the tests' own certificate).
+ENV_SMTP_CA_FILE = "SMTP_CA_FILE"
 DEFAULT_SMTP_HOST = "127.0.0.1"
 DEFAULT_SMTP_PORT = 1025
+# The fleet's send rate (emails per second, every worker together). Unset: the SES account's
+# MaxSendRate (SESv2 GetAccount); set, the lower of the two wins. Without SES among the providers and
+# without this setting, sends are not paced.
+ENV_SEND_RATE_PER_SECOND = "SEND_RATE_PER_SECOND"
+# SEND_MODE is either "dry-run" (rows become SENT, nothing is sent) or the providers to send through,
+# in order, comma-separated ("ses", "smtp", "ses,smtp", "smtp,ses"): the first whose circuit breaker
+# is closed sends; a provider that certainly refused a message hands it to the next.
+DRY_RUN = "dry-run"
 
 
-class SendMode(StrEnum):
-    DRY_RUN = "dry-run"
+class Provider(StrEnum):
     SES = "ses"
-    # Local only: hands the same bytes SES would get to an SMTP server (the local mailbox). Terraform's
-    # send_mode variable refuses it: there is no mailbox in AWS.
     SMTP = "smtp"
+
+
+class SmtpTls(StrEnum):
+    """How the SMTP connection is encrypted: not at all (the local mailbox only; Terraform refuses it),
+    upgraded with STARTTLS (port 587), or TLS from the first byte (implicit TLS, port 465)."""
+
+    NONE = "none"
+    STARTTLS = "starttls"
+    IMPLICIT = "tls"
 
 
 class SettingsError(RuntimeError):
@@ -123,16 +145,32 @@ class CounterSettings(NamedTuple):
     retention: Retention
 
 
+class SmtpCredentials(NamedTuple):
+    """Where the relay's login comes from: the values themselves (local, tests) or a secret's ARN."""
+
+    username: str | None
+    password: str | None
+    secret_arn: str | None
+
+
 class SmtpServer(NamedTuple):
     host: str
     port: int
+    tls: SmtpTls = SmtpTls.NONE
+    credentials: SmtpCredentials = SmtpCredentials(None, None, None)
+    ca_file: str | None = None
 
 
 class WorkerSettings(NamedTuple):
     table_name: str
     stage: str
     retention: Retention
-    send_mode: SendMode
+    # The providers in the order they are tried; empty in a dry run.
+    providers: tuple[Provider, ...]
+    # The send queue: the worker puts a message back on it, delayed, when it has no token to send it yet.
+    queue_url: str
+    # The configured cap on the fleet's send rate, if any (the account's own rate may be lower).
+    send_rate_per_second: float | None
     sender_address: str | None
     configuration_set: str | None
     delivery_events_queue_arn: str | None
@@ -143,7 +181,7 @@ class WorkerSettings(NamedTuple):
     # Must equal the queue's redrive maxReceiveCount: on that receive the worker records ERROR
     # before SQS moves the message to the DLQ.
     max_receive_count: int
-    # Where SEND_MODE=smtp delivers; None in the other modes.
+    # Where the smtp provider delivers; None when it is not one of the providers.
     smtp_server: SmtpServer | None
 
 
@@ -224,30 +262,42 @@ def stream_ingest_settings() -> StreamIngestSettings:
     )
 
 
+def parse_send_mode(raw: str) -> tuple[Provider, ...]:
+    """SEND_MODE's value: "dry-run" (no providers), or an order of distinct providers."""
+    if raw.strip() == DRY_RUN:
+        return ()
+    names = [name.strip() for name in raw.split(",")]
+    allowed = [provider.value for provider in Provider]
+    if not all(name in allowed for name in names) or len(set(names)) != len(names):
+        raise SettingsError(
+            f"{ENV_SEND_MODE} must be {DRY_RUN!r} or providers in order, comma-separated, each once, from {allowed}"
+        )
+    return tuple(Provider(name) for name in names)
+
+
 @lru_cache(maxsize=1)
 def worker_settings() -> WorkerSettings:
-    raw_mode = os.environ.get(ENV_SEND_MODE, SendMode.DRY_RUN.value)
-    try:
-        mode = SendMode(raw_mode)
-    except ValueError as exc:
-        raise SettingsError(f"{ENV_SEND_MODE} must be one of {[m.value for m in SendMode]}") from exc
+    providers = parse_send_mode(os.environ.get(ENV_SEND_MODE, DRY_RUN))
+    mode = os.environ.get(ENV_SEND_MODE, DRY_RUN)
     sender = os.environ.get(ENV_SENDER_ADDRESS) or None
-    if mode is not SendMode.DRY_RUN and sender is None:
-        raise SettingsError(f"{ENV_SENDER_ADDRESS} is required when {ENV_SEND_MODE}={mode.value}")
+    if providers and sender is None:
+        raise SettingsError(f"{ENV_SENDER_ADDRESS} is required when {ENV_SEND_MODE}={mode}")
     raw_count = os.environ.get(ENV_MAX_RECEIVE_COUNT, "5")
     if not raw_count.isdigit() or int(raw_count) < 1:
         raise SettingsError(f"{ENV_MAX_RECEIVE_COUNT} must be a positive integer")
     key = unsubscribe_key()
     unsubscribe_url = os.environ.get(ENV_UNSUBSCRIBE_URL) or None
-    if mode is not SendMode.DRY_RUN and (unsubscribe_url is None or key == UnsubscribeKey(None, None)):
+    if providers and (unsubscribe_url is None or key == UnsubscribeKey(None, None)):
         raise SettingsError(
             f"{ENV_UNSUBSCRIBE_URL} and {ENV_UNSUBSCRIBE_KEY_SECRET_ARN} (or {ENV_UNSUBSCRIBE_KEY} locally) are "
-            f"required when {ENV_SEND_MODE}={mode.value}: every message carries a one-click unsubscribe link"
+            f"required when {ENV_SEND_MODE}={mode}: every message carries a one-click unsubscribe link"
         )
     footer = os.environ.get(ENV_UNSUBSCRIBE_FOOTER, "").strip() or DEFAULT_FOOTER
     return WorkerSettings(
         **_common(),
-        send_mode=mode,
+        providers=providers,
+        queue_url=_required(ENV_QUEUE_URL),
+        send_rate_per_second=_send_rate(),
         sender_address=sender,
         configuration_set=os.environ.get(ENV_SES_CONFIGURATION_SET) or None,
         delivery_events_queue_arn=os.environ.get(ENV_DELIVERY_EVENTS_QUEUE_ARN) or None,
@@ -255,15 +305,46 @@ def worker_settings() -> WorkerSettings:
         unsubscribe_url=unsubscribe_url,
         unsubscribe_key=key,
         footer="" if footer.lower() == FOOTER_OFF else footer,
-        smtp_server=_smtp_server() if mode is SendMode.SMTP else None,
+        smtp_server=_smtp_server() if Provider.SMTP in providers else None,
     )
+
+
+def _send_rate() -> float | None:
+    raw = os.environ.get(ENV_SEND_RATE_PER_SECOND, "").strip()
+    if not raw:
+        return None
+    try:
+        rate = float(raw)
+    except ValueError:
+        rate = 0.0
+    if not 0 < rate < 1_000_000:
+        raise SettingsError(f"{ENV_SEND_RATE_PER_SECOND} must be a positive number of emails per second")
+    return rate
 
 
 def _smtp_server() -> SmtpServer:
     raw_port = os.environ.get(ENV_SMTP_PORT, str(DEFAULT_SMTP_PORT)).strip()
     if not raw_port.isdigit() or not 0 < int(raw_port) < 65536:
         raise SettingsError(f"{ENV_SMTP_PORT} must be a TCP port number (1-65535)")
-    return SmtpServer(os.environ.get(ENV_SMTP_HOST, "").strip() or DEFAULT_SMTP_HOST, int(raw_port))
+    raw_tls = os.environ.get(ENV_SMTP_TLS, SmtpTls.NONE.value).strip()
+    try:
+        tls = SmtpTls(raw_tls)
+    except ValueError as exc:
+        raise SettingsError(f"{ENV_SMTP_TLS} must be one of {[t.value for t in SmtpTls]}") from exc
+    credentials = SmtpCredentials(
+        username=os.environ.get(ENV_SMTP_USERNAME) or None,
+        password=os.environ.get(ENV_SMTP_PASSWORD) or None,
+        secret_arn=os.environ.get(ENV_SMTP_SECRET_ARN) or None,
+    )
+    if (credentials.username is None) != (credentials.password is None):
+        raise SettingsError(f"set both {ENV_SMTP_USERNAME} and {ENV_SMTP_PASSWORD}, or neither")
+    return SmtpServer(
+        os.environ.get(ENV_SMTP_HOST, "").strip() or DEFAULT_SMTP_HOST,
+        int(raw_port),
+        tls,
+        credentials,
+        os.environ.get(ENV_SMTP_CA_FILE) or None,
+    )
 
 
 def unsubscribe_key() -> UnsubscribeKey:

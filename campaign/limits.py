@@ -106,3 +106,21 @@ STREAM_INGEST_TIMEOUT_SECONDS = 900
 STREAM_CONTINUE_MARGIN_SECONDS = 60
 # The first pass (checks and hash, no writes) renews the lease every this many records.
 STREAM_LEASE_RENEW_RECORDS = 50_000
+
+# Sends one worker invocation has in flight at once (claims, sends and results alike): with SES
+# answering in ~60 ms and DynamoDB in ~10 ms, one instance can then keep a few hundred sends a second
+# moving, where one after another it managed about ten.
+WORKER_SEND_CONCURRENCY = 16
+# The send rate one worker instance is counted on for when Terraform derives the event source
+# mapping's maximum concurrency from the fleet's rate (terraform/locals.tf must equal it): well under
+# what one instance reaches, so that the fleet can always fill its rate.
+WORKER_INSTANCE_SENDS_PER_SECOND = 50
+# SQS delays a message at most this long (DelaySeconds): a deferral never asks for more.
+SQS_MAX_DELAY_SECONDS = 900
+
+# Circuit breakers, one per provider, shared by every worker (campaign/domain/breaker.py): this many
+# transient failures within the window open it; while open its sends go to the next provider; after
+# the cooldown one send probes it (half-open), and a success closes it.
+BREAKER_FAILURES_TO_OPEN = 5
+BREAKER_WINDOW_SECONDS = 60
+BREAKER_COOLDOWN_SECONDS = 30

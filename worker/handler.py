@@ -32,7 +32,7 @@ with collector_paused():
     from campaign.aws.send_rows import SendRows
     from campaign.aws.suppressions import Suppressions
     from campaign.aws.unsubscribe_keys import resolve_key
-    from campaign.config import SendMode, WorkerSettings, worker_settings
+    from campaign.config import Provider, WorkerSettings, worker_settings
     from campaign.domain.message import Composition, Letterhead
     from campaign.domain.models import SuppressionReason
     from campaign.limits import WORKER_SEND_MARGIN_SECONDS
@@ -59,9 +59,9 @@ class PartialBatchResponse(TypedDict):
 @lru_cache(maxsize=1)
 def _sender() -> EmailSender:
     settings = worker_settings()
-    if settings.send_mode is SendMode.SES:
+    if settings.providers[:1] == (Provider.SES,):
         return SesSender(letterhead(settings), settings.configuration_set)
-    if settings.send_mode is SendMode.SMTP:
+    if settings.providers[:1] == (Provider.SMTP,):
         from campaign.smtp_sender import SmtpSender  # local only (`make run`): not in the cold start
 
         assert settings.smtp_server is not None  # worker_settings() sets it in this mode

@@ -39,6 +39,9 @@ MESSAGE_PREFIX = "MSG#"
 BATCH_PREFIX = "BATCH#"
 COUNTS_PREFIX = "COUNTS#"
 SUPPRESSION_PREFIX = "SUPP#"
+# The fleet's shared send-rate bucket (one item) and one circuit breaker item per provider.
+PACE_KEY = "PACE#send"
+BREAKER_PREFIX = "BREAKER#"
 
 # The row indexes sort by position; `seq` is a number, so the order is numeric.
 POSITION_KEY = "seq"

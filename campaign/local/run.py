@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from campaign.aws.clients import clear_client_cache
-from campaign.config import DEFAULT_SMTP_PORT, SendMode, clear_settings_cache
+from campaign.config import DEFAULT_SMTP_PORT, DRY_RUN, Provider, clear_settings_cache
 from campaign.local.mailbox import DEFAULT_HTTP_PORT
 from campaign.local.provision import LocalResources, environment_of, events_queue_names, provision
 from campaign.local.sqs_poller import poll_once
@@ -32,9 +32,9 @@ MAILBOX_PORT = int(os.environ.get("MAILBOX_PORT", str(DEFAULT_HTTP_PORT)))
 MAILBOX_SMTP_PORT = int(os.environ.get("MAILBOX_SMTP_PORT", str(DEFAULT_SMTP_PORT)))
 MAILBOX_URL = f"http://127.0.0.1:{MAILBOX_PORT}"
 _SEND_MODES: dict[str, str] = {
-    SendMode.SMTP.value: "each message goes to the mailbox, the bytes SES would get",
-    SendMode.DRY_RUN.value: "rows become SENT, nothing is sent: the mailbox stays empty",
-    SendMode.SES.value: "through the emulator's SES, which accepts it and shows it nowhere",
+    Provider.SMTP.value: "each message goes to the mailbox, the bytes SES would get",
+    DRY_RUN: "rows become SENT, nothing is sent: the mailbox stays empty",
+    Provider.SES.value: "through the emulator's SES, which accepts it and shows it nowhere",
 }
 # Lambda polls a stream about four times a second when it is idle.
 _STREAM_IDLE_SECONDS = 0.25
@@ -63,7 +63,7 @@ def _base_environment() -> dict[str, str]:
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ENDPOINT_URL": f"http://127.0.0.1:{EMULATOR_PORT}",
         "STAGE": "local",
-        "SEND_MODE": os.environ.get("SEND_MODE", SendMode.SMTP.value),
+        "SEND_MODE": os.environ.get("SEND_MODE", Provider.SMTP.value),
         # Read in smtp mode only: the mailbox this starts.
         "SMTP_HOST": "127.0.0.1",
         "SMTP_PORT": str(MAILBOX_SMTP_PORT),

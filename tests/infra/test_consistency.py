@@ -107,7 +107,10 @@ def _declared_names() -> set[str]:
 def _valid_environment() -> dict[str, str]:
     """A value for every declared name that the settings accept (SES mode, so every branch reads)."""
     return dict.fromkeys(_declared_names(), "x") | {
-        config.ENV_SEND_MODE: config.SendMode.SES.value,
+        config.ENV_SEND_MODE: f"{config.Provider.SES},{config.Provider.SMTP}",
+        config.ENV_SMTP_PORT: "587",
+        config.ENV_SMTP_TLS: config.SmtpTls.STARTTLS.value,
+        config.ENV_SEND_RATE_PER_SECOND: "14",
         config.ENV_SENDER_ADDRESS: "campaigns@example.com",
         config.ENV_MAX_RECEIVE_COUNT: str(DEFAULT_MAX_RECEIVE_COUNT),
         config.ENV_ENQUEUE_DELAY_SECONDS: str(ENQUEUE_DELAY_SECONDS),
@@ -159,11 +162,8 @@ def test_every_lambda_is_held_to_its_settings() -> None:
 
 
 def test_settings_read_exactly_the_declared_names(monkeypatch: pytest.MonkeyPatch) -> None:
-    # When every settings object is built (and the worker's once more in the local-only smtp mode, the
-    # one mode that reads SMTP_HOST and SMTP_PORT)
+    # When every settings object is built (the worker's with both providers, so every branch reads)
     read = set().union(*(_load_settings(f, _valid_environment(), monkeypatch) for f in SETTINGS))
-    smtp_mode = _valid_environment() | {config.ENV_SEND_MODE: config.SendMode.SMTP.value, config.ENV_SMTP_PORT: "1025"}
-    read |= _load_settings("worker", smtp_mode, monkeypatch)
     # Then they read every ENV_* name of campaign/config.py and nothing else
     assert read == _declared_names()
 
@@ -251,11 +251,11 @@ def test_variable_defaults_match_the_code() -> None:
     assert variables["enqueue_delay_seconds"]["default"] == ENQUEUE_DELAY_SECONDS
     assert variables["dedupe_window_days"]["default"] == DEFAULT_DEDUPE_WINDOW_DAYS
     assert variables["retention_days"]["default"] == DEFAULT_RETENTION_DAYS
-    assert variables["send_mode"]["default"] == config.SendMode.DRY_RUN.value
+    assert variables["send_mode"]["default"] == config.DRY_RUN
     # The send_mode validation lists exactly the modes the worker accepts, but smtp: the local mailbox's.
     (condition,) = [v["condition"] for v in variables["send_mode"]["validation"]]
     allowed = json.loads(re.search(r"contains\((\[.*?\])", condition).group(1))  # type: ignore[union-attr]
-    assert sorted(allowed) == sorted(mode.value for mode in config.SendMode if mode is not config.SendMode.SMTP)
+    assert sorted(allowed) == sorted([config.DRY_RUN, config.Provider.SES.value])
 
 
 def test_retention_variables_refuse_what_the_code_refuses() -> None:
