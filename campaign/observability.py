@@ -26,6 +26,17 @@ METRIC_EMAILS_FAILED = "EmailsFailed"
 # Sends the worker stopped because their recipient was suppressed after the ingest queued them.
 METRIC_EMAILS_SUPPRESSED = "EmailsSuppressed"
 METRIC_SES_LATENCY = "SesLatency"
+# Pace (the fleet's shared send rate): how long a send waited for its token, and messages put back on
+# the queue, delayed, because no token was free within the invocation's time. The achieved send rate
+# is EmailsSent per second (terraform/dashboard.tf computes it).
+METRIC_TOKEN_WAIT = "SendTokenWait"
+METRIC_SENDS_DEFERRED = "SendsDeferred"
+# Providers: sends by the provider that took them, messages a provider certainly refused and handed
+# to the next one, and circuit breakers opened (each has an alarm).
+METRIC_EMAILS_SENT_VIA = "EmailsSentVia"
+METRIC_SENDS_FAILED_OVER = "SendsFailedOver"
+METRIC_BREAKER_OPENED = "BreakerOpened"
+DIMENSION_PROVIDER = "provider"
 DIMENSION_REASON = "reason"
 DIMENSION_FAILURE_KIND = "kind"
 FAILURE_PERMANENT = "permanent"
