@@ -18,7 +18,7 @@ import app.deps
 import worker.count_changes
 import worker.handler
 import worker.s3_ingest
-from campaign.aws import upload_store
+from campaign.aws import send_quota, upload_store
 from campaign.aws.batch_counts import BatchCounts
 from campaign.aws.clients import clear_client_cache
 from campaign.config import clear_settings_cache
@@ -26,6 +26,7 @@ from campaign.domain.models import StatusCounts
 from campaign.local import stream_poller
 from campaign.local.emulator import (
     install_dynamodb_item_lock,
+    install_ses_account,
     install_transaction_checks_first,
     install_transaction_tokens,
 )
@@ -66,6 +67,7 @@ def reset_process_caches() -> None:
     worker.count_changes._counts.cache_clear()
     worker.s3_ingest._gateways.cache_clear()
     upload_store._presigning_client.cache_clear()
+    send_quota.account_max_send_rate.cache_clear()
     stream_poller._streams.cache_clear()
 
 
@@ -100,6 +102,7 @@ def aws() -> Iterator[None]:
     install_dynamodb_item_lock()  # DynamoDB's per-item atomicity, which in-process moto lacks
     install_transaction_tokens()  # and TransactWriteItems' idempotency tokens
     install_transaction_checks_first()  # and a cancelled transaction that leaves the stream alone
+    install_ses_account()  # and SESv2 GetAccount, which moto lacks
     with mock_aws():
         reset_process_caches()
         yield

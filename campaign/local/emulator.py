@@ -13,6 +13,16 @@ Fidelity (tests install these too):
   the stream stops seeing new records (and at 100,000 rows the copy takes seconds). Here the
   conditions are all checked first, under the item lock, and nothing is written unless every one
   holds: the outcome DynamoDB gives, with the table left in place.
+* SESv2 GetAccount is missing from moto; here it answers like SES, with a production account's
+  `SendQuota` whose MaxSendRate is LOCAL_SES_MAX_SEND_RATE (read at each call; default
+  DEFAULT_LOCAL_SES_MAX_SEND_RATE) and SentLast24Hours the messages moto has sent. The worker paces
+  the fleet at the lower of this rate and SEND_RATE_PER_SECOND.
+
+Local switches (the emulator server only):
+* SES outage: while the file named by LOCAL_SES_OUTAGE_FILE exists (default: DEFAULT_SES_OUTAGE_FILE,
+  in the temporary directory), SESv2 SendEmail answers 503 ServiceUnavailableException, as SES does
+  when it is down. `touch` the file during `make run` to watch sends fail over to the SMTP provider
+  and the SES breaker open; remove it and, after the breaker's cooldown, SES takes the sends back.
 
 Speed (the emulator server only):
 * moto recomputes three approximate message counters (walking every message) each time SendMessage,
@@ -29,10 +39,13 @@ import functools
 import hashlib
 import json
 import logging
+import os
 import signal
+import tempfile
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from moto.core.responses import ActionResult
@@ -46,6 +59,8 @@ from moto.dynamodb.exceptions import (
 )
 from moto.dynamodb.models.table import StreamShard
 from moto.server import ThreadedMotoServer
+from moto.sesv2 import urls as sesv2_urls
+from moto.sesv2.responses import SESV2Response
 from moto.sqs import models as sqs_models
 
 _COUNTERS = (
@@ -210,6 +225,65 @@ def install_sqs_speedup() -> None:
         setattr(sqs_models.SQSBackend, name, _without_counters(getattr(sqs_models.SQSBackend, name)))
 
 
+# SESv2 GetAccount's send quota. 50 emails a second is a modest production account's rate: high
+# enough that a local campaign is not slow, low enough that pacing shows (LOCAL_SES_MAX_SEND_RATE
+# changes it while the emulator runs).
+ENV_LOCAL_SES_MAX_SEND_RATE = "LOCAL_SES_MAX_SEND_RATE"
+DEFAULT_LOCAL_SES_MAX_SEND_RATE = 50.0
+LOCAL_SES_MAX_24_HOUR_SEND = 50_000.0
+
+
+def _get_account(response: Any) -> str:
+    """SESv2 GetAccount, answered from the environment and moto's count of sent messages."""
+    rate = float(os.environ.get(ENV_LOCAL_SES_MAX_SEND_RATE) or DEFAULT_LOCAL_SES_MAX_SEND_RATE)
+    return json.dumps(
+        {
+            "DedicatedIpAutoWarmupEnabled": False,
+            "EnforcementStatus": "HEALTHY",
+            "ProductionAccessEnabled": True,
+            "SendQuota": {
+                "Max24HourSend": LOCAL_SES_MAX_24_HOUR_SEND,
+                "MaxSendRate": rate,
+                "SentLast24Hours": float(response.sesv2_backend.core_backend.sent_message_count),
+            },
+            "SendingEnabled": True,
+        }
+    )
+
+
+def install_ses_account() -> None:
+    SESV2Response.get_account = _get_account  # type: ignore[attr-defined]
+    # In-process moto routes every /v2/ path to the handler; the server turns moto's catch-all into
+    # a literal Flask rule, so GetAccount's path needs a rule of its own there.
+    sesv2_urls.url_paths.setdefault("{0}/v2/email/account$", SESV2Response.dispatch)
+
+
+ENV_LOCAL_SES_OUTAGE_FILE = "LOCAL_SES_OUTAGE_FILE"
+DEFAULT_SES_OUTAGE_FILE = Path(tempfile.gettempdir()) / "campaign-ses-outage"
+
+
+def outage_file() -> Path:
+    """The file whose presence takes the emulated SES down (read at each send)."""
+    return Path(os.environ.get(ENV_LOCAL_SES_OUTAGE_FILE) or DEFAULT_SES_OUTAGE_FILE)
+
+
+def _unless_outage(method: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    @functools.wraps(method)
+    def wrapper(response: Any) -> Any:
+        if not outage_file().exists():
+            return method(response)
+        body = {"__type": "ServiceUnavailableException", "message": f"local SES outage: {outage_file()} exists"}
+        return json.dumps(body), {"status": 503, "Content-Type": "application/json"}
+
+    wrapper.__dict__["_outage_switch"] = True
+    return wrapper
+
+
+def install_ses_outage_switch() -> None:
+    if not getattr(SESV2Response.send_email, "_outage_switch", False):
+        SESV2Response.send_email = _unless_outage(SESV2Response.send_email)  # type: ignore[method-assign,assignment]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=4566)
@@ -219,6 +293,8 @@ def main() -> None:
     install_transaction_checks_first()
     install_sqs_speedup()
     install_stream_trim()
+    install_ses_account()
+    install_ses_outage_switch()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call drowns the banner
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
     server.start()
