@@ -2,7 +2,7 @@
 server, the local mailbox, and sorts the server's refusals into retry or give up as it sorts SES's."""
 
 import email.generator
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -13,7 +13,14 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 import campaign.domain.message
 import worker.handler
 from campaign.aws.email_gateway import PermanentSendError, TransientSendError
-from campaign.config import DEFAULT_SMTP_HOST, DEFAULT_SMTP_PORT, SmtpServer, clear_settings_cache, worker_settings
+from campaign.config import (
+    DEFAULT_SMTP_HOST,
+    DEFAULT_SMTP_PORT,
+    Provider,
+    SmtpServer,
+    clear_settings_cache,
+    worker_settings,
+)
 from campaign.domain.message import Composition, Letterhead
 from campaign.local.mailbox import RunningMailbox, serving
 from campaign.smtp_sender import SmtpSender
@@ -30,8 +37,21 @@ def mailbox() -> Iterator[RunningMailbox]:
         yield running
 
 
-def _sender_to(port: int) -> SmtpSender:
-    return SmtpSender(LETTERHEAD, SmtpServer("127.0.0.1", port))
+SenderTo = Callable[[int], SmtpSender]
+
+
+@pytest.fixture
+def sender_to() -> Iterator[SenderTo]:
+    """Senders for a loopback port; the connections they keep are closed at the end."""
+    made: list[SmtpSender] = []
+
+    def _sender(port: int) -> SmtpSender:
+        made.append(SmtpSender(LETTERHEAD, SmtpServer("127.0.0.1", port)))
+        return made[-1]
+
+    yield _sender
+    for sender in made:
+        sender.close()
 
 
 class _Refusing:
@@ -64,7 +84,7 @@ def _server(handler: Any) -> Iterator[int]:
 
 
 def test_the_server_receives_exactly_the_bytes_the_letterhead_builds_for_ses(
-    mailbox: RunningMailbox, monkeypatch: pytest.MonkeyPatch
+    mailbox: RunningMailbox, sender_to: SenderTo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(campaign.domain.message, "make_msgid", lambda domain=None: f"<fixed@{domain}>")
     monkeypatch.setattr(campaign.domain.message, "format_datetime", lambda _now: "Sun, 29 Nov 2026 12:00:00 +0000")
@@ -72,40 +92,42 @@ def test_the_server_receives_exactly_the_bytes_the_letterhead_builds_for_ses(
     content = "<p>Hello Ann, ça va?</p>"
     expected = LETTERHEAD.message_bytes(**SEND, to="ann@example.com", subject="Hi", content=content)
 
-    _sender_to(mailbox.smtp_port).send(**SEND, to="ann@example.com", subject="Hi", body=content)
+    sender_to(mailbox.smtp_port).send(**SEND, to="ann@example.com", subject="Hi", body=content)
 
     (received,) = mailbox.mailbox.newest_first()
     assert received.raw == expected
 
 
-def test_the_envelope_is_the_sender_address_and_the_recipient_in_ascii(mailbox: RunningMailbox) -> None:
-    _sender_to(mailbox.smtp_port).send(**SEND, to="ann@bücher.de", subject="Hi", body="Hello")
+def test_the_envelope_is_the_sender_address_and_the_recipient_in_ascii(
+    mailbox: RunningMailbox, sender_to: SenderTo
+) -> None:
+    sender_to(mailbox.smtp_port).send(**SEND, to="ann@bücher.de", subject="Hi", body="Hello")
 
     (received,) = mailbox.mailbox.newest_first()
     assert (received.sender, received.recipients) == (SENDER, ("ann@xn--bcher-kva.de",))
 
 
-def test_the_provider_id_is_the_messages_message_id(mailbox: RunningMailbox) -> None:
-    provider_id = _sender_to(mailbox.smtp_port).send(**SEND, to="ann@example.com", subject="Hi", body="Hello")
+def test_the_provider_id_is_the_messages_message_id(mailbox: RunningMailbox, sender_to: SenderTo) -> None:
+    provider_id = sender_to(mailbox.smtp_port).send(**SEND, to="ann@example.com", subject="Hi", body="Hello")
 
     (received,) = mailbox.mailbox.newest_first()
     assert provider_id == received.header("Message-ID")
     assert provider_id is not None and provider_id.startswith("<") and provider_id.endswith("@example.com>")
 
 
-def test_a_closed_port_is_a_transient_error() -> None:
+def test_a_closed_port_is_a_transient_error(sender_to: SenderTo) -> None:
     with pytest.raises(TransientSendError, match="unreachable"):
-        _sender_to(free_port()).send(**SEND, to="ann@example.com", subject="Hi", body="Hello")
+        sender_to(free_port()).send(**SEND, to="ann@example.com", subject="Hi", body="Hello")
 
 
-def test_a_5xx_reply_to_the_message_is_a_permanent_error() -> None:
+def test_a_5xx_reply_to_the_message_is_a_permanent_error(sender_to: SenderTo) -> None:
     with _server(_Refusing(data="550 5.7.1 Message rejected")) as port, pytest.raises(PermanentSendError, match="550"):
-        _sender_to(port).send(**SEND, to="ann@example.com", subject="Hi", body="Hello")
+        sender_to(port).send(**SEND, to="ann@example.com", subject="Hi", body="Hello")
 
 
-def test_a_4xx_reply_to_the_recipient_is_a_transient_error() -> None:
+def test_a_4xx_reply_to_the_recipient_is_a_transient_error(sender_to: SenderTo) -> None:
     with _server(_Refusing(rcpt="450 4.2.1 Try again later")) as port, pytest.raises(TransientSendError, match="450"):
-        _sender_to(port).send(**SEND, to="ann@example.com", subject="Hi", body="Hello")
+        sender_to(port).send(**SEND, to="ann@example.com", subject="Hi", body="Hello")
 
 
 @pytest.fixture
@@ -113,6 +135,7 @@ def smtp_mode(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name, value in {
         "SEND_MODE": "smtp",
         "TABLE_NAME": "csv-campaign-test",
+        "QUEUE_URL": "http://127.0.0.1:4566/000000000000/csv-campaign-test-sends",
         "SENDER_ADDRESS": SENDER,
         "UNSUBSCRIBE_URL": "http://127.0.0.1:8000/unsubscribe",
         "UNSUBSCRIBE_KEY": "test-unsubscribe-key",
@@ -121,10 +144,8 @@ def smtp_mode(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("SMTP_HOST", raising=False)
     monkeypatch.delenv("SMTP_PORT", raising=False)
     clear_settings_cache()
-    worker.handler._sender.cache_clear()
     yield
     clear_settings_cache()
-    worker.handler._sender.cache_clear()
 
 
 def test_smtp_mode_delivers_to_the_local_mailbox_port_unless_told_otherwise(smtp_mode: None) -> None:
@@ -132,4 +153,4 @@ def test_smtp_mode_delivers_to_the_local_mailbox_port_unless_told_otherwise(smtp
 
 
 def test_smtp_mode_makes_the_worker_send_with_the_smtp_sender(smtp_mode: None) -> None:
-    assert isinstance(worker.handler._sender(), SmtpSender)
+    assert isinstance(worker.handler._provider(Provider.SMTP, worker_settings()), SmtpSender)
