@@ -38,6 +38,12 @@ WRITE_UNIT_TARGETS = {"2KB": 12.0, "20KB": 30.0, "100KB": 110.0}
 STORAGE_TARGET_BYTES = 3 * 1024
 MEMORY_TARGET_MB = 64.0
 COLD_START_TARGET = 1.3
+# Issue 16 (scripts/bench_pace.py): one worker instance against a simulated SES that never limits, and a
+# fleet of four held to SES's rate (achieved rate as a share of it, measured at the simulated SES).
+PACE_SENDS_TARGET = 100.0
+PACE_RATIO_TARGET = 5.0
+PACE_SHARE_TARGET = (0.90, 1.00)
+PACE_FLEET_CASES = ("fleet_50", "fleet_200")
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +261,64 @@ def _content(case: str) -> str:
     return f"{amount} of content, {described[kind]}"
 
 
+def pace_rows(p: dict[str, Any]) -> list[Row]:
+    """Send rates against the simulated SES (scripts/bench_pace.py, docs/BENCHMARKS.md)."""
+    ms = _fmt(p["latency_ms"], 0)
+    one, naive = p["one_ours"], p["one_naive"]
+    o, n = float(one["instance_rate"] or 0.0), float(naive["instance_rate"] or 0.0)
+    ok = o >= PACE_SENDS_TARGET and n > 0 and o >= PACE_RATIO_TARGET * n
+    rows = [
+        Row(
+            f"Worker sends/s, one instance, {ms} ms per request, SES {p['ses_latency_ms']} ms",
+            _fmt(o, 0),
+            _fmt(n, 1),
+            _ratio(o, n),
+            f"≥ {PACE_SENDS_TARGET:g} and ≥ {PACE_RATIO_TARGET:g}x",
+            _verdict(ok),
+        )
+    ]
+    low, high = PACE_SHARE_TARGET
+    for name in PACE_FLEET_CASES:
+        case = p[name]
+        limit = float(case["case"]["rate"])
+        share = float(case["sim"]["span_rate"] or 0.0) / limit
+        rows.append(
+            Row(
+                f"Fleet of {case['case']['instances']} at {limit:g}/s: achieved rate % of limit (at SES, steady span)",
+                f"{100 * share:.1f}%",
+                "—",
+                "—",
+                f"{100 * low:g} to {100 * high:g}%",
+                _verdict(low <= share <= high),
+            )
+        )
+    ours = [one, *(p[name] for name in PACE_FLEET_CASES)]
+    throttled = sum(int(case["sim"]["throttled"]) for case in ours)
+    totals = {
+        "Pace: throttles surfaced as failures (rows ERROR for a throttle or retries exhausted)": sum(
+            int(case["rows"]["throttle_failures"]) for case in ours
+        ),
+        "Pace: double sends (a sendId SES accepted twice)": sum(int(case["sim"]["double_sends"]) for case in ours),
+        "Pace: rows not final (neither SENT nor ERROR) after the run": sum(
+            int(case["rows"]["not_final"]) for case in ours
+        ),
+    }
+    rows += [Row(figure, str(total), "—", "—", "0", _verdict(total == 0)) for figure, total in totals.items()]
+    emulator = max(float(case["instances"]["emulator_ms_per_request"]) for case in ours)
+    rows += [
+        Row("  throttled requests SES answered (429), every run of ours", str(throttled), "—", "—", "—", "info"),
+        Row(
+            f"  the emulator's own time per DynamoDB/SQS request, on top of the {ms} ms (ms, worst run)",
+            _fmt(emulator, 0),
+            _fmt(float(naive["instances"]["emulator_ms_per_request"]), 0),
+            "—",
+            "—",
+            "info",
+        ),
+    ]
+    return rows
+
+
 def memory_rows(m: dict[str, Any] | None) -> list[Row]:
     if m is None:
         figure = "Memory: peak RSS growth of the streaming ingest, 10k → 1M rows"
@@ -383,6 +447,8 @@ def main() -> int:
     print(f"pipeline done ({time.perf_counter() - started:.0f} s)", flush=True)
     results["coldstart"] = _finish("coldstart", _start("coldstart", ["--rounds", "3"] if quick else []))
     print(f"cold start done ({time.perf_counter() - started:.0f} s)", flush=True)
+    results["pace"] = _finish("pace", _start("pace", ["--quick"] if quick else []))
+    print(f"pace done ({time.perf_counter() - started:.0f} s)", flush=True)
     # The rest measures no time, so they run side by side (instruction counts ignore the load).
     counting = _start("instructions", [])
     queries = _start("queries", ["--batches", "8", "--per-batch", "250"] if quick else [])
@@ -400,6 +466,7 @@ def main() -> int:
     p = results["pipeline"]
     rows = [
         *pipeline_rows(p)[:4],
+        *pace_rows(results["pace"]),
         *query_rows(results["queries"]),
         *write_rows(results["writes"]),
         *memory_rows(results["memory"]),

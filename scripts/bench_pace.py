@@ -1,0 +1,385 @@
+"""Send rate against a simulated SES (issue 16): one worker instance, and a fleet held to SES's rate.
+
+Run by scripts/bench.py in a process of its own (`python -m scripts.bench_pace`, environment set by
+the caller, or defaults when run alone); prints one JSON object. Three kinds of process:
+
+* the emulator (moto's server, campaign/local/emulator.py) holds the table and queues, reset and
+  provisioned for every case as scripts/bench_pipeline.py does;
+* the simulated SES (scripts/ses_simulator_server.py): SendEmail answers after 60 ms, and is throttled
+  (429 TooManyRequestsException) by a token bucket holding one second of `rate`, refilled at `rate`
+  per second;
+  GetAccount reports `rate` as MaxSendRate. The workers reach it through AWS_ENDPOINT_URL_SESV2;
+* worker instances (scripts/bench_pace_worker.py), each a process polling the send queue as the event
+  source mapping does and invoking the handler with a context that counts down from 30 s. Every
+  DynamoDB and SQS request of theirs waits 10 ms first (CallMeter); SES has its own 60 ms.
+
+A case: reset and provision the stack, ingest a generated file (our ingest, ENQUEUE delay 0; the
+naive design its own ingest; not timed), reset the simulator at the case's rate, start the instances
+and wait until each has built its clients, then say go to all at once. The bench watches the send
+queue and says stop once it is empty (nothing visible, in flight or delayed) on two reads in a row,
+or at the case's deadline. Then it reads the simulator's counts and the table's rows.
+
+Cases and what is measured:
+
+* `one_ours`, `one_naive`: one instance, simulator at 1,000/s (so SES never limits). The rate is
+  rows SENT / the instance's wall time from go to the end of its last batch (deletes included): the
+  instance's own throughput, its polling and per-batch steps included, not just the span between
+  two SES calls. The simulator's span rate is kept in the raw results too.
+* `fleet_50`, `fleet_200`: four instances, SEND_RATE_PER_SECOND unset, so the workers pace to
+  GetAccount's MaxSendRate. The achieved rate is measured at the simulator over the steady span:
+  (N - 1) / (t_last - t_first), N the sends it accepted and t their arrival times; N - 1 because N
+  arrivals bound N - 1 intervals. Reported as a percentage of the limit (target 90-100%).
+
+For every case: throttled requests (the simulator's 429s; not a failure by themselves), throttles
+surfaced as failures (rows ending ERROR as retries exhausted, or with a throttling error), double
+sends (a sendId the simulator accepted more than once), rows not final (neither SENT nor ERROR).
+The emulator's cost is reported beside them: its mean time per DynamoDB/SQS request (added to the
+simulated 10 ms) and the CPU seconds of each process kind over the run (two cores are shared by all).
+"""
+
+import argparse
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from campaign.aws.clients import client
+from campaign.aws.table_schema import SEND_PREFIX
+from campaign.domain.ids import batch_id_for
+from campaign.local.provision import LocalResources
+from campaign.observability import logger
+from campaign.services.ingest import ingest_csv
+from scripts.bench_data import campaign_csv
+from scripts.bench_naive import NaiveIngest
+from scripts.bench_pipeline import _free_port, _listening, _ours_gateways, emulator, fresh_stack
+from scripts.bench_report import PHASE_ENV
+
+ROOT = Path(__file__).resolve().parent.parent
+ENV_SES_ENDPOINT = "AWS_ENDPOINT_URL_SESV2"
+ENV_SEND_RATE = "SEND_RATE_PER_SECOND"
+QUEUE_COUNTERS = (
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesNotVisible",
+    "ApproximateNumberOfMessagesDelayed",
+)
+WATCH_SECONDS = 0.25
+THROTTLE_WORDS = ("throttl", "toomanyrequests", "maximum sending rate")
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    name: str
+    design: str  # "ours" or "naive"
+    instances: int
+    rate: float  # the simulator's MaxSendRate and throttling rate
+    rows: int  # data rows in the file (1 in 50 is refused by the CSV rules)
+
+
+def cases(quick: bool) -> list[Case]:
+    if quick:
+        return [
+            Case("one_ours", "ours", 1, 1000, 306),
+            Case("one_naive", "naive", 1, 1000, 102),
+            Case("fleet_50", "ours", 4, 50, 204),
+            Case("fleet_200", "ours", 4, 200, 510),
+        ]
+    return [
+        Case("one_ours", "ours", 1, 1000, 1_020),
+        Case("one_naive", "naive", 1, 1000, 204),
+        Case("fleet_50", "ours", 4, 50, 612),
+        Case("fleet_200", "ours", 4, 200, 2_040),
+    ]
+
+
+@contextlib.contextmanager
+def ses_simulator() -> Iterator[str]:
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "scripts.ses_simulator_server", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not _listening(port):
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("the SES simulator did not start")
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _call(url: str, payload: dict[str, Any] | None = None) -> Any:
+    data = None if payload is None else json.dumps(payload).encode()
+    request = urllib.request.Request(url, data=data, method="GET" if data is None else "POST")
+    with urllib.request.urlopen(request, timeout=30) as reply:
+        return json.load(reply)
+
+
+def _ingest(case: Case, stack: LocalResources) -> tuple[int, str]:
+    """(accepted rows, batch id); not timed, no added latency."""
+    content = campaign_csv(case.rows, case.name)
+    if case.design == "naive":
+        return NaiveIngest(stack.table_name, stack.queue_url).ingest(content), batch_id_for(content)
+    result = ingest_csv(content, _ours_gateways(stack))
+    if result.not_enqueued or result.duplicate:
+        raise RuntimeError(f"unexpected ingest outcome: {result}")
+    return result.enqueued, batch_id_for(content)
+
+
+def _queue_depth(queue_url: str) -> int:
+    attributes = client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=list(QUEUE_COUNTERS))
+    return sum(int(attributes["Attributes"].get(name, 0)) for name in QUEUE_COUNTERS)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a live process (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(module: str) -> list[int]:
+    """Our child processes running `python -m <module>`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if ppid == os.getpid() and module.encode() in command:
+            found.append(int(entry.name))
+    return found
+
+
+def _cpu_of(module: str) -> float:
+    return sum(_cpu_seconds(pid) for pid in _children(module))
+
+
+def _worker_env(ses_endpoint: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env[ENV_SES_ENDPOINT] = ses_endpoint
+    env.pop(ENV_SEND_RATE, None)  # the fleet's rate comes from GetAccount
+    return env
+
+
+def _start_instances(case: Case, out: Path, env: dict[str, str], latency_ms: float, deadline: float) -> list[Any]:
+    log = open(os.environ.get("BENCH_PACE_LOG", os.devnull), "a")  # noqa: SIM115 (closed by the caller)
+    instances = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "scripts.bench_pace_worker",
+                "--index",
+                str(i),
+                "--design",
+                case.design,
+                "--out",
+                str(out),
+                "--latency-ms",
+                str(latency_ms),
+                "--deadline-seconds",
+                str(deadline),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,  # the Lambda's logs and metrics
+            stderr=log,
+            text=True,
+        )
+        for i in range(case.instances)
+    ]
+    started = time.monotonic()
+    while not all((out / f"ready-{i}").exists() for i in range(case.instances)):
+        if time.monotonic() - started > 120 or any(p.poll() is not None for p in instances):
+            raise RuntimeError(f"{case.name}: a worker instance did not start (BENCH_PACE_LOG=file shows why)")
+        time.sleep(0.05)
+    log.close()
+    return instances
+
+
+def _tell(instances: list[Any], word: str) -> None:
+    for process in instances:
+        with contextlib.suppress(BrokenPipeError, OSError):
+            process.stdin.write(word + "\n")
+            process.stdin.flush()
+
+
+def _watch(queue_url: str, deadline: float) -> tuple[bool, float]:
+    """Until the queue is empty on two reads in a row (True) or the deadline passes (False)."""
+    empty_reads = 0
+    while time.monotonic() < deadline:
+        time.sleep(WATCH_SECONDS)
+        empty_reads = empty_reads + 1 if _queue_depth(queue_url) == 0 else 0
+        if empty_reads >= 2:
+            return True, time.monotonic()
+    return False, time.monotonic()
+
+
+def _rows(table: str, batch_id: str) -> dict[str, Any]:
+    """The batch's send rows by status, and the ERROR rows that a throttle ended (plain Scans)."""
+    statuses: Counter[str] = Counter()
+    error_kinds: Counter[str] = Counter()
+    throttle_failures = 0
+    for page in client("dynamodb").get_paginator("scan").paginate(TableName=table):
+        for item in page["Items"]:
+            if not item["pk"]["S"].startswith(SEND_PREFIX) or item.get("batchId", {}).get("S") != batch_id:
+                continue
+            status = item.get("status", {}).get("S", "?")
+            statuses[status] += 1
+            if status != "ERROR":
+                continue
+            kind = item.get("errorKind", {}).get("S", "")
+            error_kinds[kind] += 1
+            text = item.get("error", {}).get("S", "").lower()
+            if kind == "retries_exhausted" or any(word in text for word in THROTTLE_WORDS):
+                throttle_failures += 1
+    not_final = sum(n for status, n in statuses.items() if status not in ("SENT", "ERROR"))
+    return {
+        "statuses": dict(statuses),
+        "error_kinds": dict(error_kinds),
+        "throttle_failures": throttle_failures,
+        "not_final": not_final,
+    }
+
+
+def span_rate(times: list[float]) -> float | None:
+    """(N - 1) / (t_last - t_first): the rate over the span the N arrivals bound."""
+    if len(times) < 2 or times[-1] <= times[0]:
+        return None
+    return (len(times) - 1) / (times[-1] - times[0])
+
+
+def peak_rate(times: list[float], window: float = 1.0) -> int:
+    """The most arrivals in any `window` seconds (SES's burst allowance is `rate` in one second)."""
+    most, first = 0, 0
+    for last, at in enumerate(times):
+        while at - times[first] > window:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
+
+
+def _summarise_instances(results: list[dict[str, Any]]) -> dict[str, Any]:
+    requests: Counter[str] = Counter()
+    poll: Counter[str] = Counter()
+    emulator = 0.0
+    for r in results:
+        requests.update(r["requests"].get("worker", {}))
+        poll.update(r["requests"].get("poll", {}))
+        emulator += sum(r["emulator_seconds"].values())
+    aws_requests = sum(n for op, n in requests.items() if not op.startswith("sesv2")) + sum(poll.values())
+    return {
+        "worker_requests": dict(requests),
+        "poll_requests": dict(poll),
+        "emulator_ms_per_request": 1000 * emulator / aws_requests if aws_requests else 0.0,
+        "ses_requests": sum(r["ses_requests"] for r in results),
+        "ses_ms_per_request": (
+            1000 * sum(r["ses_seconds"] for r in results) / max(1, sum(r["ses_requests"] for r in results))
+        ),
+        "batches": sum(r["batches"] for r in results),
+        "received": sum(r["received"] for r in results),
+        "failed": sum(r["failed"] for r in results),
+        "handler_raised": sum(r["handler_raised"] for r in results),
+        "cpu_seconds": sum(r.get("cpu_seconds", 0.0) for r in results),
+    }
+
+
+def run_case(case: Case, endpoint: str, ses_endpoint: str, latency_ms: float) -> dict[str, Any]:
+    stack = fresh_stack(endpoint)
+    started = time.perf_counter()
+    accepted, batch_id = _ingest(case, stack)
+    ingest_seconds = time.perf_counter() - started
+    _call(f"{ses_endpoint}/sim/reset", {"rate": case.rate, "latency_ms": 60})
+    expected = accepted / min(case.rate, 100.0 if case.design == "ours" else 10.0)
+    deadline_seconds = max(60.0, 4 * expected)
+    with tempfile.TemporaryDirectory(prefix=f"bench-pace-{case.name}-") as tmp:
+        out = Path(tmp)
+        instances = _start_instances(case, out, _worker_env(ses_endpoint), latency_ms, deadline_seconds + 30)
+        cpu_before = {module: _cpu_of(module) for module in ("campaign.local.emulator", "scripts.ses_simulator_server")}
+        go_at = time.monotonic()
+        _tell(instances, "go")
+        drained, stopped_at = _watch(stack.queue_url, go_at + deadline_seconds)
+        cpu = {module: _cpu_of(module) - before for module, before in cpu_before.items()}
+        _tell(instances, "stop")
+        for process in instances:
+            process.stdin.close()
+            process.wait(timeout=90)
+        results = [json.loads((out / f"result-{i}.json").read_text()) for i in range(case.instances)]
+    stats = _call(f"{ses_endpoint}/sim/stats")
+    times = sorted(stats["accepted_at"])
+    rows = _rows(stack.table_name, batch_id)
+    instance_span = max(r["last_done_at"] or r["go_at"] for r in results) - min(r["go_at"] for r in results)
+    sent = rows["statuses"].get("SENT", 0)
+    return {
+        "case": asdict(case),
+        "accepted_rows": accepted,
+        "ingest_seconds": ingest_seconds,
+        "drained": drained,
+        "run_seconds": stopped_at - go_at,
+        "deadline_seconds": deadline_seconds,
+        "sim": {
+            "accepted": len(times),
+            "throttled": stats["throttled"],
+            "double_sends": sum(n - 1 for n in stats["double_sends"].values()),
+            "double_send_ids": len(stats["double_sends"]),
+            "distinct_send_ids": stats["distinct_send_ids"],
+            "untagged": stats["untagged"],
+            "account_reads": stats["account_reads"],
+            "span_seconds": times[-1] - times[0] if len(times) > 1 else 0.0,
+            "span_rate": span_rate(times),
+            "peak_per_second": peak_rate(times),
+        },
+        "rows": rows,
+        "instance_span_seconds": instance_span,
+        "instance_rate": sent / instance_span if instance_span > 0 else None,
+        "instances": _summarise_instances(results),
+        "cpu_seconds": {
+            "emulator": cpu["campaign.local.emulator"],
+            "ses_simulator": cpu["scripts.ses_simulator_server"],
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small files: a smoke run, not a measurement")
+    parser.add_argument("--latency-ms", type=float, default=10.0, help="added to each DynamoDB and SQS request")
+    parser.add_argument("--only", nargs="*", help="run only these cases (one_ours one_naive fleet_50 fleet_200)")
+    args = parser.parse_args()
+    for name, value in PHASE_ENV.items():  # run alone, the phase gets the settings bench.py gives it
+        os.environ.setdefault(name, value)
+    logger.setLevel(os.environ["POWERTOOLS_LOG_LEVEL"])  # built at import, before the defaults above
+    out: dict[str, Any] = {"latency_ms": args.latency_ms, "ses_latency_ms": 60, "quick": args.quick}
+    chosen = [case for case in cases(args.quick) if not args.only or case.name in args.only]
+    # The ingest's logs and metrics go to stdout, as in Lambda; this process's stdout carries the JSON only.
+    with emulator() as endpoint, ses_simulator() as ses_endpoint, open(os.devnull, "w") as sink:
+        out["cpus"] = os.cpu_count()
+        for case in chosen:
+            with contextlib.redirect_stdout(sink):
+                out[case.name] = run_case(case, endpoint, ses_endpoint, args.latency_ms)
+            print(f"{case.name} done", file=sys.stderr, flush=True)
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
