@@ -109,6 +109,7 @@ class SmtpSender:
     def send(self, *, send_id: str, batch_id: str, to: str, subject: str, body: str) -> str | None:
         """Delivers the message SES would get; returns its Message-ID (the provider id here)."""
         raw = self._letterhead.message_bytes(send_id=send_id, batch_id=batch_id, to=to, subject=subject, content=body)
+        recipient = ascii_address(to)
         try:
             smtp = self._kept()
             if smtp is not None:
@@ -120,7 +121,7 @@ class SmtpSender:
             if smtp is None:
                 smtp = self._open()
                 self._mail_from(smtp, raw, kept=False)
-            self._hand_over(smtp, ascii_address(to), raw)
+            self._hand_over(smtp, recipient, raw)
         except BaseException:
             self._drop()
             raise

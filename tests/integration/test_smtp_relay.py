@@ -15,6 +15,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 import campaign.domain.message
+import campaign.smtp_sender
 from campaign.aws.email_gateway import PermanentSendError, TransientSendError, UnknownOutcomeError
 from campaign.config import SmtpCredentials, SmtpServer, SmtpTls
 from campaign.domain.ids import SEND_ID_HEADER
@@ -50,9 +51,24 @@ class Relay:
 
     def __init__(self) -> None:
         self.deliveries: list[Delivery] = []
+        self.mail_reply: str | None = None
         self.rcpt_reply: str | None = None
         self.hang_up_after_reply = False
         self.hang_up_instead_of_reply = False
+        self.one_message_per_connection = False
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, mail_options: list[str]
+    ) -> str:
+        if self.mail_reply is not None:
+            return self.mail_reply
+        if self.one_message_per_connection and any(delivery.connection is server for delivery in self.deliveries):
+            assert server.transport is not None
+            server.loop.call_soon(server.transport.close)
+            return "421 4.7.0 One message per connection, reconnect"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
@@ -220,6 +236,17 @@ def test_the_login_is_read_from_its_secret_once_for_two_sends(
     assert calls.count("GetSecretValue") == 1
 
 
+def test_an_unreadable_secret_is_a_transient_error(aws: None, starttls_server: Server, senders: Senders) -> None:
+    # Given a secret ARN that names no secret
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:smtp-login-gone"
+    sender = senders(starttls_server.port, credentials=SmtpCredentials(None, None, arn))
+
+    # When a message is sent, then the provider is unusable for now, and nothing was sent
+    with pytest.raises(TransientSendError, match="not readable"):
+        _send(sender)
+    assert starttls_server.relay.deliveries == []
+
+
 def test_a_wrong_password_is_a_transient_error(starttls_server: Server, senders: Senders) -> None:
     # Given the wrong password for the relay
     sender = senders(starttls_server.port, credentials=SmtpCredentials(USERNAME, "wrong", None))
@@ -259,6 +286,15 @@ def test_a_password_is_never_sent_in_plain_text_to_a_remote_host(senders: Sender
     # When a message is sent, then the sender refuses before connecting
     with pytest.raises(TransientSendError, match="refusing to send the SMTP password in plain text"):
         _send(sender)
+
+
+def test_a_530_authentication_required_is_a_transient_error(plain_server: Server, senders: Senders) -> None:
+    # Given a relay that wants a login the sender was not configured with
+    plain_server.relay.mail_reply = "530 5.7.0 Authentication required"
+
+    # When a message is sent, then that is the provider's problem, not the message's
+    with pytest.raises(TransientSendError, match="530"):
+        _send(senders(plain_server.port, SmtpTls.NONE, NO_LOGIN))
 
 
 def test_a_550_to_the_recipient_is_a_permanent_error(starttls_server: Server, senders: Senders) -> None:
@@ -308,6 +344,35 @@ def test_a_connection_the_relay_dropped_is_reopened_and_the_message_arrives_once
 
     # Then that one arrived once, over a new connection
     assert [delivery.send_id for delivery in starttls_server.relay.deliveries] == ["1" * 32, "2" * 32]
+    assert starttls_server.relay.connections == 2
+
+
+def test_a_kept_connection_the_relay_ends_with_421_is_replaced(starttls_server: Server, senders: Senders) -> None:
+    # Given a relay that takes one message per connection and answers 421 to the next MAIL FROM
+    starttls_server.relay.one_message_per_connection = True
+    sender = senders(starttls_server.port)
+    _send(sender, send_id="1" * 32)
+
+    # When the sender sends the next one on the connection it kept
+    _send(sender, send_id="2" * 32)
+
+    # Then that one arrived once, over a new connection
+    assert [delivery.send_id for delivery in starttls_server.relay.deliveries] == ["1" * 32, "2" * 32]
+    assert starttls_server.relay.connections == 2
+
+
+def test_a_connection_idle_too_long_is_not_reused(
+    starttls_server: Server, senders: Senders, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given connections that may not idle at all
+    monkeypatch.setattr(campaign.smtp_sender, "MAX_IDLE_SECONDS", 0.0)
+    sender = senders(starttls_server.port)
+
+    # When two messages are sent one after the other
+    _send(sender, send_id="1" * 32)
+    _send(sender, send_id="2" * 32)
+
+    # Then each went over a new connection
     assert starttls_server.relay.connections == 2
 
 
