@@ -236,3 +236,29 @@ resource "aws_cloudwatch_metric_alarm" "events_dlq_not_empty" {
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions
 }
+
+# A provider's circuit breaker opened (campaign/aws/breakers.py): it failed
+# campaign.limits.BREAKER_FAILURES_TO_OPEN times within BREAKER_WINDOW_SECONDS, every worker now sends
+# through the next provider in send_mode (or, with none left, waits), and one send probes it again
+# after the cooldown. One alarm per provider that send_mode names; none in a dry run.
+locals {
+  breaker_alarm_period = 300
+}
+
+resource "aws_cloudwatch_metric_alarm" "breaker_opened" {
+  for_each = toset(local.send_providers)
+
+  alarm_name          = "${local.name}-breaker-opened-${each.key}"
+  alarm_description   = "The ${each.key} circuit breaker opened: its sends are failing (worker logs; the provider's status page). Sends go to the next provider of send_mode, if any, until a probe succeeds."
+  namespace           = local.metrics_namespace
+  metric_name         = "BreakerOpened"
+  dimensions          = { service = local.worker_service, provider = each.key }
+  statistic           = "Sum"
+  period              = local.breaker_alarm_period
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  threshold           = 1
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}

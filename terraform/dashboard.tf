@@ -1,6 +1,7 @@
 ################################################################################
 # CloudWatch dashboard: sends per minute, error rate, SES latency, DLQ depth, queue age, large uploads,
-# batch counts, the account's SES bounce and complaint rates.
+# batch counts, the account's SES bounce and complaint rates, the achieved send rate and the pace's
+# token waits and deferrals, sends, failovers and breaker openings by provider.
 # Metric names come from campaign/observability.py (tests/infra/test_dashboard.py holds them together).
 ################################################################################
 
@@ -135,6 +136,97 @@ locals {
             { label = "complaint alarm", value = var.ses_complaint_rate_alarm_threshold, yAxis = "right" },
           ]
         }
+      }
+    },
+    {
+      # The rate the fleet achieved: EmailsSent per second of each period (metric math), against the
+      # configured cap when there is one (the SES account's MaxSendRate otherwise: GetAccount).
+      type = "metric", x = 12, y = 18, width = 12, height = 6
+      properties = {
+        title  = "Achieved send rate (emails/s)"
+        region = var.aws_region
+        period = 60
+        view   = "timeSeries"
+        metrics = [
+          [{ expression = "sent / PERIOD(sent)", id = "rate", label = "emails/s" }],
+          [local.metrics_namespace, "EmailsSent", "service", local.worker_service, { id = "sent", stat = "Sum", visible = false }],
+        ]
+        annotations = {
+          horizontal = var.send_rate_per_second == null ? [] : [{ label = "send_rate_per_second", value = var.send_rate_per_second }]
+        }
+      }
+    },
+    {
+      # How long sends waited for a token of the shared bucket (the table's item PACE#send).
+      type = "metric", x = 0, y = 24, width = 8, height = 6
+      properties = {
+        title  = "Send token wait (ms)"
+        region = var.aws_region
+        period = 60
+        view   = "timeSeries"
+        metrics = [
+          [local.metrics_namespace, "SendTokenWait", "service", local.worker_service, { stat = "p50", label = "p50" }],
+          [local.metrics_namespace, "SendTokenWait", "service", local.worker_service, { stat = "p99", label = "p99" }],
+          [local.metrics_namespace, "SendTokenWait", "service", local.worker_service, { stat = "Maximum", label = "max" }],
+        ]
+      }
+    },
+    {
+      # Messages put back on the send queue, delayed, because no token was free within the invocation.
+      type = "metric", x = 8, y = 24, width = 8, height = 6
+      properties = {
+        title  = "Sends deferred (back on the queue, delayed)"
+        region = var.aws_region
+        stat   = "Sum"
+        period = 60
+        view   = "timeSeries"
+        metrics = [
+          [local.metrics_namespace, "SendsDeferred", "service", local.worker_service, { label = "deferred" }],
+        ]
+      }
+    },
+    {
+      type = "metric", x = 16, y = 24, width = 8, height = 6
+      properties = {
+        title  = "Emails sent by provider"
+        region = var.aws_region
+        stat   = "Sum"
+        period = 60
+        view   = "timeSeries"
+        metrics = [
+          [local.metrics_namespace, "EmailsSentVia", "service", local.worker_service, "provider", "ses", { label = "ses" }],
+          [local.metrics_namespace, "EmailsSentVia", "service", local.worker_service, "provider", "smtp", { label = "smtp" }],
+        ]
+      }
+    },
+    {
+      # A provider that certainly refused a message handed it to the next one.
+      type = "metric", x = 0, y = 30, width = 12, height = 6
+      properties = {
+        title  = "Sends failed over, by the provider that refused them"
+        region = var.aws_region
+        stat   = "Sum"
+        period = 60
+        view   = "timeSeries"
+        metrics = [
+          [local.metrics_namespace, "SendsFailedOver", "service", local.worker_service, "provider", "ses", { label = "from ses" }],
+          [local.metrics_namespace, "SendsFailedOver", "service", local.worker_service, "provider", "smtp", { label = "from smtp" }],
+        ]
+      }
+    },
+    {
+      # Each opening is also an alarm (alarms.tf breaker_opened).
+      type = "metric", x = 12, y = 30, width = 12, height = 6
+      properties = {
+        title  = "Circuit breakers opened, by provider"
+        region = var.aws_region
+        stat   = "Sum"
+        period = local.breaker_alarm_period
+        view   = "timeSeries"
+        metrics = [
+          [local.metrics_namespace, "BreakerOpened", "service", local.worker_service, "provider", "ses", { label = "ses" }],
+          [local.metrics_namespace, "BreakerOpened", "service", local.worker_service, "provider", "smtp", { label = "smtp" }],
+        ]
       }
     },
   ]

@@ -115,10 +115,21 @@ resource "aws_iam_role" "worker" {
 }
 
 data "aws_iam_policy_document" "worker" {
-  # Claim, release and finish a send row: conditional UpdateItem only (campaign/aws/send_rows.py).
+  # Claim, release and finish a send row: conditional UpdateItem only (campaign/aws/send_rows.py). The
+  # fleet's send-rate bucket, one item PACE#send (campaign/aws/send_pace.py), and the providers'
+  # circuit breakers, BREAKER#<provider> (campaign/aws/breakers.py: count failures, open, claim the
+  # half-open probe), are conditional UpdateItems on the same table.
   statement {
     sid       = "SendRowUpdates"
     actions   = ["dynamodb:UpdateItem"]
+    resources = [aws_dynamodb_table.this.arn]
+  }
+
+  # A probe that succeeded closes its provider's breaker: a conditional DeleteItem of BREAKER#<provider>
+  # (campaign/aws/breakers.py record_success). No other item is ever deleted by the worker.
+  statement {
+    sid       = "CloseBreakers"
+    actions   = ["dynamodb:DeleteItem"]
     resources = [aws_dynamodb_table.this.arn]
   }
 
@@ -131,7 +142,8 @@ data "aws_iam_policy_document" "worker" {
   }
 
   # The suppression list, read once per SQS batch for the claimed recipients before any is sent
-  # (campaign/aws/suppressions.py Suppressions.reasons).
+  # (campaign/aws/suppressions.py Suppressions.reasons), and every provider's breaker, once per batch
+  # (campaign/aws/breakers.py refresh).
   statement {
     sid       = "ReadSuppressions"
     actions   = ["dynamodb:BatchGetItem"]
@@ -143,6 +155,33 @@ data "aws_iam_policy_document" "worker" {
     sid       = "ReadUnsubscribeKey"
     actions   = ["secretsmanager:GetSecretValue"]
     resources = [aws_secretsmanager_secret.unsubscribe_key.arn]
+  }
+
+  # The SMTP relay's login (campaign/aws/smtp_credentials.py), once per container; only when send_mode
+  # names smtp, as the secret itself (secrets.tf).
+  dynamic "statement" {
+    for_each = aws_secretsmanager_secret.smtp
+    content {
+      sid       = "ReadSmtpCredentials"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [statement.value.arn]
+    }
+  }
+
+  # A message that gets no send token within the invocation goes back on the send queue with a delay
+  # (campaign/aws/send_queue.py); SendMessageBatch is authorized by sqs:SendMessage.
+  statement {
+    sid       = "DeferSends"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.this.arn]
+  }
+
+  # The SES account's MaxSendRate, the fleet rate's ceiling (campaign/aws/send_quota.py), once per
+  # container. GetAccount is an account-level action: IAM authorizes it only on "*".
+  statement {
+    sid       = "ReadSesSendQuota"
+    actions   = ["ses:GetAccount"]
+    resources = ["*"]
   }
 
   # What the SQS event source mappings need on the function's role to poll and delete: the sends, and

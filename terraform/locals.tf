@@ -51,6 +51,19 @@ locals {
   # The worker sends a batch one message after another and stops, giving the rest back, when too little
   # of its timeout is left (campaign.limits.WORKER_SEND_MARGIN_SECONDS).
   worker_batch_size = 100
+  # campaign.limits.WORKER_INSTANCE_SENDS_PER_SECOND: the send rate one worker instance is counted on
+  # for, well under what one reaches (WORKER_SEND_CONCURRENCY sends in flight), so the fleet can always
+  # fill its rate.
+  worker_instance_sends_per_second = 50
+  # The event source mapping's maximum concurrency. With send_rate_per_second set, only as many
+  # instances as that rate needs: ceil(rate / worker_instance_sends_per_second), at least 2 (the
+  # mapping's minimum) and at most var.worker_max_concurrency. More would only wait on the shared
+  # token bucket and put messages back on the queue (each a receive, counted against
+  # max_receive_count). Without it the rate is the SES account's, which Terraform cannot read: the
+  # variable applies as it is.
+  worker_concurrency = (var.send_rate_per_second == null
+    ? var.worker_max_concurrency
+  : max(2, min(var.worker_max_concurrency, ceil(var.send_rate_per_second / local.worker_instance_sends_per_second))))
   # The streaming ingest reads files of up to 1 GB twice (a checking pass, then the queueing pass),
   # decoding, parsing and validating every address: it is CPU-bound between its SQS/DynamoDB steps, and
   # 1024 MB buys ~0.6 vCPU (CPU grows with memory). Memory itself stays flat whatever the file's size:
@@ -81,6 +94,11 @@ locals {
   # campaign.aws.queue_spec: retention of the send queue and of its dead-letter queue.
   queue_retention_seconds = 4 * 24 * 3600
   dlq_retention_seconds   = 14 * 24 * 3600
+
+  # SEND_MODE's providers (campaign.config.parse_send_mode); "dry-run" names none. The SMTP relay's
+  # secret and settings exist only when smtp is one of them.
+  send_providers   = var.send_mode == "dry-run" ? [] : split(",", var.send_mode)
+  smtp_is_provider = contains(local.send_providers, "smtp")
 
   # The From address: the identity itself when it is an address, else var.sender_address at the domain.
   sender_address   = coalesce(var.sender_address, var.ses_identity)

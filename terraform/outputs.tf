@@ -94,6 +94,16 @@ output "api_key_secret_arn" {
   value       = aws_secretsmanager_secret.api_key.arn
 }
 
+output "smtp_secret_arn" {
+  description = "Secrets Manager secret the operator fills with the SMTP relay's login, JSON {\"username\": ..., \"password\": ...} (aws secretsmanager put-secret-value); null unless send_mode names smtp."
+  value       = one(aws_secretsmanager_secret.smtp[*].arn)
+}
+
+output "smtp_secret_name" {
+  description = "Name of the SMTP relay's secret (see smtp_secret_arn); null unless send_mode names smtp."
+  value       = one(aws_secretsmanager_secret.smtp[*].name)
+}
+
 output "alarm_topic_arn" {
   description = "SNS topic the alarms publish to."
   value       = aws_sns_topic.alarms.arn

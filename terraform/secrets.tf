@@ -51,3 +51,21 @@ resource "aws_secretsmanager_secret_version" "unsubscribe_key" {
   secret_string_wo         = ephemeral.random_password.unsubscribe_key.result
   secret_string_wo_version = var.unsubscribe_key_version
 }
+
+################################################################################
+# The SMTP relay's login (campaign/aws/smtp_credentials.py), read by the worker; only when send_mode
+# names smtp. Terraform creates the secret empty: the operator puts the relay's credentials in it
+# (docs/deploy.md), so they are never in the plan, the state or a tfvars file:
+#   aws secretsmanager put-secret-value --secret-id <smtp_secret_arn> \
+#     --secret-string '{"username": "...", "password": "..."}'
+################################################################################
+
+resource "aws_secretsmanager_secret" "smtp" {
+  #checkov:skip=CKV_AWS_149:Encrypted with the AWS-managed key (aws/secretsmanager), which the worker's role can use without a key policy; a CMK adds cost for no extra control here.
+  #checkov:skip=CKV2_AWS_57:The relay's provider issues the credentials; rotating them is done there and put here by the operator (put-secret-value), which a rotation Lambda could not do.
+  count = local.smtp_is_provider ? 1 : 0
+
+  name                    = "${local.name}/smtp-credentials"
+  description             = "Login of the SMTP relay of the csv-campaign ${local.stage} worker: JSON {\"username\": ..., \"password\": ...}, put by the operator"
+  recovery_window_in_days = local.cfg.secret_recovery_window_days
+}

@@ -53,13 +53,72 @@ variable "sender_address" {
 }
 
 variable "send_mode" {
-  description = "Worker send mode (campaign.config.SendMode): \"dry-run\" records SENT without calling SES, \"ses\" sends."
+  description = "Worker send mode (campaign.config SEND_MODE): \"dry-run\" records SENT without sending; otherwise the providers to send through, in the order they are tried: \"ses\", \"smtp\", \"ses,smtp\" or \"smtp,ses\" (the first whose circuit breaker is closed sends; a message one certainly refused goes to the next). Naming smtp needs smtp_host."
   type        = string
   default     = "dry-run"
 
   validation {
-    condition     = contains(["dry-run", "ses"], var.send_mode)
-    error_message = "send_mode must be dry-run or ses."
+    # campaign.config.parse_send_mode: dry-run, or each provider of campaign.config.Provider at most once.
+    condition     = contains(["dry-run", "ses", "smtp", "ses,smtp", "smtp,ses"], var.send_mode)
+    error_message = "send_mode must be \"dry-run\" or the providers in the order to try them, comma-separated without spaces: \"ses\", \"smtp\", \"ses,smtp\" or \"smtp,ses\"."
+  }
+}
+
+variable "send_rate_per_second" {
+  description = "Most emails per second the whole worker fleet sends (SEND_RATE_PER_SECOND, a token bucket shared in the table). null: the SES account's MaxSendRate (SESv2 GetAccount); set, the lower of the two applies. It also sizes the worker's maximum concurrency (locals.tf worker_concurrency)."
+  type        = number
+  default     = null
+  nullable    = true
+
+  validation {
+    # campaign.config: a positive number under 1,000,000.
+    condition     = var.send_rate_per_second == null || (coalesce(var.send_rate_per_second, 1) > 0 && coalesce(var.send_rate_per_second, 1) < 1000000)
+    error_message = "send_rate_per_second must be null (the SES account's MaxSendRate) or a number of emails per second above 0 and under 1000000."
+  }
+}
+
+variable "smtp_host" {
+  description = "Host name of the SMTP relay (SendGrid, Mailgun, Postmark...) the smtp provider sends through; required when send_mode names smtp, unused otherwise. Its login goes in the secret of the smtp_secret_arn output."
+  type        = string
+  default     = null
+
+  validation {
+    # A validation may read another variable since Terraform 1.9 (versions.tf).
+    condition     = var.smtp_host != null || !contains(split(",", var.send_mode), "smtp")
+    error_message = "smtp_host is required when send_mode names smtp: set the relay's host name (e.g. smtp.sendgrid.net)."
+  }
+
+  validation {
+    condition     = var.smtp_host == null || can(regex("^([a-z0-9]([a-z0-9-]*[a-z0-9])?\\.)+[a-z]{2,}$", lower(coalesce(var.smtp_host, "x.xx"))))
+    error_message = "smtp_host must be a host name such as smtp.example.com (no scheme, port or path: the port is smtp_port)."
+  }
+}
+
+variable "smtp_port" {
+  description = "TCP port of the SMTP relay: 587 with smtp_tls = \"starttls\", 465 with \"tls\"."
+  type        = number
+  default     = 587
+
+  validation {
+    condition     = var.smtp_port >= 1 && var.smtp_port <= 65535 && floor(var.smtp_port) == var.smtp_port
+    error_message = "smtp_port must be a whole number from 1 to 65535."
+  }
+}
+
+variable "smtp_tls" {
+  description = "How the connection to the SMTP relay is encrypted (SMTP_TLS): \"starttls\" (upgraded after connecting, port 587) or \"tls\" (TLS from the first byte, port 465). Never in clear."
+  type        = string
+  default     = "starttls"
+
+  validation {
+    condition     = var.smtp_tls != "none"
+    error_message = "smtp_tls \"none\" (no encryption) is refused: the local mailbox of `make run` is the only plain-text server; a relay needs \"starttls\" or \"tls\"."
+  }
+
+  validation {
+    # campaign.config.SmtpTls, but NONE.
+    condition     = var.smtp_tls == "none" || contains(["starttls", "tls"], var.smtp_tls)
+    error_message = "smtp_tls must be \"starttls\" (port 587) or \"tls\" (implicit TLS, port 465)."
   }
 }
 
@@ -98,7 +157,7 @@ variable "enqueue_delay_seconds" {
 }
 
 variable "worker_max_concurrency" {
-  description = "Most worker instances the SQS event source runs at once: the lever that caps the SES send rate."
+  description = "Most worker instances the SQS event source runs at once. With send_rate_per_second set, the mapping runs only as many as that rate needs (at least 2, at most this: locals.tf worker_concurrency); the rate itself is held by the shared token bucket, not by this number."
   type        = number
   default     = 2
 

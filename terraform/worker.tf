@@ -1,5 +1,6 @@
 ################################################################################
-# Worker Lambda: SQS batch -> one SES send per message (worker/handler.py)
+# Worker Lambda: SQS batch -> one send per message through its providers, SES and/or an SMTP relay,
+# at the fleet's shared rate (worker/handler.py)
 ################################################################################
 
 resource "aws_cloudwatch_log_group" "worker" {
@@ -10,12 +11,12 @@ resource "aws_cloudwatch_log_group" "worker" {
 
 resource "aws_lambda_function" "worker" {
   #checkov:skip=CKV_AWS_116:Invoked by the SQS event source mapping; failed messages go to the queue's own DLQ (queue.tf), a function DLQ only applies to asynchronous invokes.
-  #checkov:skip=CKV_AWS_117:Talks only to regional AWS APIs (DynamoDB, SES); a VPC would add NAT or endpoint costs and cold-start latency for no isolation gain.
-  #checkov:skip=CKV_AWS_173:The environment holds resource names and settings, no secrets; Lambda encrypts it at rest with its own key.
+  #checkov:skip=CKV_AWS_117:Talks only to regional AWS APIs (DynamoDB, SES, SQS, Secrets Manager) and, when send_mode names smtp, the SMTP relay over TLS; a VPC would add NAT or endpoint costs and cold-start latency for no isolation gain.
+  #checkov:skip=CKV_AWS_173:The environment holds resource names and settings, no secrets (the SMTP login is read from Secrets Manager); Lambda encrypts it at rest with its own key.
   #checkov:skip=CKV_AWS_272:Packages are built and deployed by our own pipeline from the repository; code signing is not set up.
-  #checkov:skip=CKV_AWS_115:Concurrency is capped by the event source mapping's maximum_concurrency (var.worker_max_concurrency), which AWS recommends over reserved concurrency for SQS.
+  #checkov:skip=CKV_AWS_115:Concurrency is capped by the event source mapping's maximum_concurrency (local.worker_concurrency), which AWS recommends over reserved concurrency for SQS.
   function_name = "${local.name}-worker"
-  description   = "Sends one queued campaign email per SQS message through SES"
+  description   = "Sends one queued campaign email per SQS message through SES or an SMTP relay"
   role          = aws_iam_role.worker.arn
 
   filename         = var.worker_zip
@@ -38,30 +39,47 @@ resource "aws_lambda_function" "worker" {
   }
 
   environment {
-    variables = {
-      # campaign.config.worker_settings()
-      TABLE_NAME            = aws_dynamodb_table.this.name
-      STAGE                 = local.stage
-      SEND_MODE             = var.send_mode
-      SENDER_ADDRESS        = local.sender_address
-      SES_CONFIGURATION_SET = aws_sesv2_configuration_set.this.configuration_set_name
-      # The second event source (events.tf): records from this queue are SES events, not sends.
-      DELIVERY_EVENTS_QUEUE_ARN = aws_sqs_queue.events.arn
-      # Every message's one-click unsubscribe link: POST /unsubscribe on the API, signed with this key.
-      UNSUBSCRIBE_URL            = "${aws_apigatewayv2_api.this.api_endpoint}/unsubscribe"
-      UNSUBSCRIBE_KEY_SECRET_ARN = aws_secretsmanager_secret.unsubscribe_key.arn
-      UNSUBSCRIBE_FOOTER         = var.unsubscribe_footer
-      # Must equal the redrive policy's maxReceiveCount (queue.tf): the worker records ERROR on that receive.
-      MAX_RECEIVE_COUNT = tostring(var.max_receive_count)
-      # Days a message key blocks a second send of the same message, and days rows, bodies and
-      # batches are kept before their time to live (variables.tf).
-      DEDUPE_WINDOW_DAYS = tostring(var.dedupe_window_days)
-      RETENTION_DAYS     = tostring(var.retention_days)
-      # Powertools Logger, Metrics and Tracer (campaign/observability.py)
-      POWERTOOLS_SERVICE_NAME      = local.worker_service
-      POWERTOOLS_LOG_LEVEL         = local.cfg.log_level
-      POWERTOOLS_METRICS_NAMESPACE = local.metrics_namespace
-    }
+    # campaign.config.worker_settings(). The entries merged in after the first exist only when their
+    # setting does: SEND_RATE_PER_SECOND when send_rate_per_second is set, the SMTP relay's when
+    # send_mode names smtp.
+    variables = merge(
+      {
+        TABLE_NAME = aws_dynamodb_table.this.name
+        STAGE      = local.stage
+        SEND_MODE  = var.send_mode
+        # The send queue: a message that gets no send token within the invocation goes back on it, delayed.
+        QUEUE_URL             = aws_sqs_queue.this.url
+        SENDER_ADDRESS        = local.sender_address
+        SES_CONFIGURATION_SET = aws_sesv2_configuration_set.this.configuration_set_name
+        # The second event source (events.tf): records from this queue are SES events, not sends.
+        DELIVERY_EVENTS_QUEUE_ARN = aws_sqs_queue.events.arn
+        # Every message's one-click unsubscribe link: POST /unsubscribe on the API, signed with this key.
+        UNSUBSCRIBE_URL            = "${aws_apigatewayv2_api.this.api_endpoint}/unsubscribe"
+        UNSUBSCRIBE_KEY_SECRET_ARN = aws_secretsmanager_secret.unsubscribe_key.arn
+        UNSUBSCRIBE_FOOTER         = var.unsubscribe_footer
+        # Must equal the redrive policy's maxReceiveCount (queue.tf): the worker records ERROR on that receive.
+        MAX_RECEIVE_COUNT = tostring(var.max_receive_count)
+        # Days a message key blocks a second send of the same message, and days rows, bodies and
+        # batches are kept before their time to live (variables.tf).
+        DEDUPE_WINDOW_DAYS = tostring(var.dedupe_window_days)
+        RETENTION_DAYS     = tostring(var.retention_days)
+        # Powertools Logger, Metrics and Tracer (campaign/observability.py)
+        POWERTOOLS_SERVICE_NAME      = local.worker_service
+        POWERTOOLS_LOG_LEVEL         = local.cfg.log_level
+        POWERTOOLS_METRICS_NAMESPACE = local.metrics_namespace
+      },
+      # The fleet's send rate cap; unset, the SES account's MaxSendRate applies.
+      var.send_rate_per_second == null ? null : {
+        SEND_RATE_PER_SECOND = tostring(var.send_rate_per_second)
+      },
+      # The SMTP relay; its login is read from the secret (secrets.tf), never set here.
+      local.smtp_is_provider ? {
+        SMTP_HOST       = var.smtp_host
+        SMTP_PORT       = tostring(var.smtp_port)
+        SMTP_TLS        = var.smtp_tls
+        SMTP_SECRET_ARN = aws_secretsmanager_secret.smtp[0].arn
+      } : null,
+    )
   }
 
   depends_on = [aws_iam_role_policy.worker]
@@ -78,8 +96,10 @@ resource "aws_lambda_event_source_mapping" "worker" {
   # The worker returns {"batchItemFailures": [...]}: only failed messages come back.
   function_response_types = ["ReportBatchItemFailures"]
 
+  # Derived from send_rate_per_second when it is set (locals.tf worker_concurrency), else
+  # var.worker_max_concurrency.
   scaling_config {
-    maximum_concurrency = var.worker_max_concurrency
+    maximum_concurrency = local.worker_concurrency
   }
 
   depends_on = [aws_iam_role_policy.worker]

@@ -5,10 +5,10 @@ moto), so they fail for any environment variable or permission that is neither u
 
 Resource kinds name what a permission is on: "table", "index" (its GSIs), "queue", "dlq",
 "events-queue" (SES's delivery events), "ses-identity", "ses-configuration-set", "api-key-secret",
-"unsubscribe-key-secret", "upload-objects" (uploads/* in the upload bucket), "upload-bucket" (the bucket
-itself), "stream-ingest-function" (the streaming ingest itself), "stream-ingest-failures" (its
-on-failure destination), "stream" (the table's stream), "counts-failures" (the stream mapping's
-on-failure destination), "log-group:<resource name>", "*" (none).
+"unsubscribe-key-secret", "smtp-secret" (the SMTP relay's login), "upload-objects" (uploads/* in the
+upload bucket), "upload-bucket" (the bucket itself), "stream-ingest-function" (the streaming ingest
+itself), "stream-ingest-failures" (its on-failure destination), "stream" (the table's stream),
+"counts-failures" (the stream mapping's on-failure destination), "log-group:<resource name>", "*" (none).
 """
 
 # PENDING_ISSUE_4: what Terraform provides for issue 4 (the API key) before the code uses it, so that
@@ -21,10 +21,12 @@ PENDING_ISSUE_4: dict[str, dict[str, frozenset[object]]] = {}
 
 # Settings the code reads that Terraform must never set. API_KEY and UNSUBSCRIBE_KEY are keys themselves,
 # for the local stack; deployed functions read them from Secrets Manager (API_KEY_SECRET_ARN,
-# UNSUBSCRIBE_KEY_SECRET_ARN), so no key sits in a function's configuration.
+# UNSUBSCRIBE_KEY_SECRET_ARN), so no key sits in a function's configuration. The same goes for the SMTP
+# relay's login (SMTP_USERNAME, SMTP_PASSWORD; deployed: SMTP_SECRET_ARN). SMTP_CA_FILE trusts a private
+# CA (the local mailbox's, the tests' certificate): a deployed relay has a publicly trusted one.
 LOCAL_ONLY_ENV: dict[str, frozenset[str]] = {
     "ingestor": frozenset({"API_KEY", "UNSUBSCRIBE_KEY"}),
-    "worker": frozenset({"UNSUBSCRIBE_KEY"}),
+    "worker": frozenset({"UNSUBSCRIBE_KEY", "SMTP_USERNAME", "SMTP_PASSWORD", "SMTP_CA_FILE"}),
 }
 
 # Settings the code reads that the Lambda runtime sets: reserved names, which a function's configuration
@@ -96,4 +98,6 @@ def platform_actions(own_log_group: str) -> frozenset[tuple[str, str]]:
 
 # Actions AWS authorizes only on "*": the only ones that may have "*" as their resource.
 # (No cloudwatch:PutMetricData: Powertools Metrics writes EMF to the logs, which needs no permission.)
-NO_RESOURCE_ACTIONS = frozenset({"xray:PutTraceSegments", "xray:PutTelemetryRecords"})
+# ses:GetAccount reads the account's send quota: the SES service authorization reference lists it with
+# no resource type, so "*" is the only resource a policy can name for it.
+NO_RESOURCE_ACTIONS = frozenset({"xray:PutTraceSegments", "xray:PutTelemetryRecords", "ses:GetAccount"})

@@ -1,13 +1,17 @@
 """Read terraform/ with python-hcl2 and evaluate the few expressions the infra tests compare with code.
 
-The evaluator knows literals, arithmetic, `local.*`, `var.*` (default, or the stage's tfvars value),
-`terraform.workspace`, `tostring()`, `lookup()`, `coalesce()`, `join()` and string templates. Anything
-else that is not a plain reference raises, so a test never compares against a value it could not really
-work out. A reference to a resource or data source evaluates to a `Ref` holding its address (e.g.
-`aws_sqs_queue.dlq.arn`).
+The evaluator knows literals (`null`, `true`, `false`, object constructors), arithmetic, comparisons,
+conditionals (`c ? a : b`), `local.*`, `var.*` (default, or the stage's tfvars value),
+`terraform.workspace`, `tostring()`, `lookup()`, `coalesce()`, `join()`, `split()`, `contains()`,
+`min()`, `max()`, `ceil()`, `merge()` and string templates. Anything else that is not a plain reference
+raises, so a test never compares against a value it could not really work out. A reference to a
+resource or data source evaluates to a `Ref` holding its address (e.g. `aws_sqs_queue.dlq.arn`,
+`aws_secretsmanager_secret.smtp[0].arn`).
 """
 
 import ast
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -55,11 +59,24 @@ class Configuration:
     def tfvars(self, stage: str) -> dict[str, Any]:
         return parse(TERRAFORM_DIR / f"{stage}.tfvars")
 
-    def evaluator(self, stage: str, *, with_tfvars: bool = True) -> "Evaluator":
+    def evaluator(
+        self, stage: str, *, with_tfvars: bool = True, overrides: dict[str, Any] | None = None
+    ) -> "Evaluator":
+        """Variables are their defaults, then the stage's tfvars, then `overrides` (as -var would)."""
         values = {name: spec.get("default") for name, spec in self.variables.items()}
         if with_tfvars:
             values |= self.tfvars(stage)
-        return Evaluator(self, stage, values)
+        unknown = set(overrides or {}) - set(self.variables)
+        assert not unknown, f"no such variables: {unknown}"
+        return Evaluator(self, stage, values | (overrides or {}))
+
+    def lambda_variables(self, function: str) -> dict[str, Any]:
+        """Every environment variable the function may get (unevaluated), whatever its condition."""
+        raw = self.resource("aws_lambda_function", function)["environment"][0]["variables"]
+        merged: dict[str, Any] = {}
+        for _condition, entries in merge_arguments(raw):
+            merged |= entries
+        return merged
 
 
 @lru_cache(maxsize=1)
@@ -108,6 +125,106 @@ def _closing_brace(text: str, opening: int) -> int:
     raise ValueError(f"unbalanced braces in {text!r}")
 
 
+def _scan(text: str) -> Iterator[tuple[int, str]]:
+    """(index, character) of each character of an expression outside brackets and string literals
+    (interpolations inside strings included). Raises ValueError when they do not pair up."""
+    stack: list[str] = []  # '(', '[', '{', '"' (a string), '$' (an interpolation inside a string)
+    closing = {")": "(", "]": "[", "}": "{"}
+    index = 0
+    while index < len(text):
+        char = text[index]
+        top = stack[-1] if stack else None
+        if top == '"':
+            if char == "\\":
+                index += 1
+            elif char == '"':
+                stack.pop()
+            elif text.startswith("${", index):
+                stack.append("$")
+                index += 1
+        elif char == '"':
+            stack.append('"')
+        elif char in "([{":
+            stack.append(char)
+        elif char in closing:
+            if top != closing[char] and not (char == "}" and top == "$"):
+                raise ValueError(f"unbalanced {char!r} in {text!r}")
+            stack.pop()
+        elif top is None:
+            yield index, char
+        index += 1
+    if stack:
+        raise ValueError(f"unclosed {stack[-1]!r} in {text!r}")
+
+
+def _balanced(text: str) -> bool:
+    """Every bracket and string of `text` closes within it (`a) + (b` does not)."""
+    try:
+        for _ in _scan(text):
+            pass
+    except ValueError:
+        return False
+    return True
+
+
+def split_top_level(text: str, separator: str = ",") -> list[str]:
+    """`a, f(b, c), {d = e}` split at its top-level commas (empty parts dropped)."""
+    cuts = [index for index, char in _scan(text) if char == separator]
+    parts = [text[start + 1 : end] for start, end in zip([-1, *cuts], [*cuts, len(text)], strict=True)]
+    return [part.strip() for part in parts if part.strip()]
+
+
+def conditional(text: str) -> tuple[str, str, str] | None:
+    """(condition, if true, if false) of `c ? a : b` at the top level of `text`, else None."""
+    question, depth = None, 0
+    for index, char in _scan(text):
+        if char == "?":
+            if question is None:
+                question = index
+            else:
+                depth += 1
+        elif char == ":" and question is not None:
+            if depth == 0:
+                return text[:question].strip(), text[question + 1 : index].strip(), text[index + 1 :].strip()
+            depth -= 1
+    return None
+
+
+def _call(text: str, function: str) -> str | None:
+    """The argument text of `function(...)` when `text` is exactly that one call."""
+    prefix = f"{function}("
+    if not (text.startswith(prefix) and text.endswith(")") and _balanced(text[len(prefix) : -1])):
+        return None
+    return text[len(prefix) : -1]
+
+
+def merge_arguments(raw: Any) -> list[tuple[str | None, dict[str, Any]]]:
+    """The objects a map is built from, each with the condition it is merged under (None: always).
+
+    A plain object is one unconditional entry; `merge({...}, c ? {...} : null, ...)` is one entry per
+    argument, where a conditional argument's other branch must be null or {} (nothing merged)."""
+    if isinstance(raw, dict):
+        return [(None, raw)]
+    inner = interpolation(raw) if isinstance(raw, str) else None
+    arguments = _call(inner.strip(), "merge") if inner is not None else None
+    if arguments is None:
+        raise ValueError(f"not an object or a merge() of objects: {raw!r}")
+    entries: list[tuple[str | None, dict[str, Any]]] = []
+    for argument in split_top_level(arguments):
+        branches = conditional(argument)
+        if branches is None:
+            entries.append((None, hcl_object(argument)))
+            continue
+        condition, if_true, if_false = branches
+        if if_false in ("null", "{}"):
+            entries.append((condition, hcl_object(if_true)))
+        elif if_true in ("null", "{}"):
+            entries.append((f"!({condition})", hcl_object(if_false)))
+        else:
+            raise ValueError(f"a merged conditional must leave one side empty: {argument!r}")
+    return entries
+
+
 @dataclass
 class Evaluator:
     config: Configuration
@@ -135,34 +252,78 @@ class Evaluator:
         return "".join([*out, text[index:]])
 
     def expression(self, text: str) -> Any:
+        text = text.strip()
+        while text.startswith("(") and text.endswith(")") and _balanced(text[1:-1]):
+            text = text[1:-1].strip()  # (expression)
+        branches = conditional(text)
+        if branches is not None:
+            # Only the chosen branch is evaluated, as Terraform reports only the chosen branch's errors.
+            condition, if_true, if_false = branches
+            return self.expression(if_true if self._truth(self.expression(condition)) else if_false)
+        if text.startswith("!") and not text.startswith("!="):
+            return not self._truth(self.expression(text[1:]))
+        if text.startswith("{") and text.endswith("}") and _balanced(text[1:-1]):
+            return self.value(hcl_object(text))
+        arguments = _call(text, "merge")
+        if arguments is not None:
+            merged: dict[str, Any] = {}
+            for argument in split_top_level(arguments):
+                value = self.expression(argument)
+                merged |= value if value is not None else {}  # merge() skips null arguments
+            return merged
         try:
-            tree = ast.parse(text.strip(), mode="eval")
+            tree = ast.parse(text, mode="eval")
         except SyntaxError as exc:
             raise ValueError(f"cannot evaluate Terraform expression {text!r}") from exc
         return self._node(tree.body)
 
+    @staticmethod
+    def _truth(value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"a condition must be a bool, not {value!r}")
+        return value
+
     def _node(self, node: ast.AST) -> Any:
         if isinstance(node, ast.Constant):
             return node.value
-        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub | ast.Mult):
+        if isinstance(node, ast.Name) and node.id in _LITERALS:
+            return _LITERALS[node.id]
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub | ast.Mult | ast.Div):
             left, right = self._node(node.left), self._node(node.right)
             if isinstance(node.op, ast.Add):
                 return left + right
+            if isinstance(node.op, ast.Div):
+                return left / right
             return left - right if isinstance(node.op, ast.Sub) else left * right
+        if isinstance(node, ast.Compare) and len(node.ops) == 1:
+            left, right = self._node(node.left), self._node(node.comparators[0])
+            compare = _COMPARISONS.get(type(node.ops[0]))
+            if compare is not None:
+                return compare(left, right)
         if isinstance(node, ast.Attribute | ast.Name):
             return self._reference(_dotted(node))
         if isinstance(node, ast.Subscript):
             return self._node(node.value)[self._node(node.slice)]
+        if isinstance(node, ast.List):
+            return [self._node(item) for item in node.elts]
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             args = [self._node(arg) for arg in node.args]
             if node.func.id == "tostring":
-                return str(args[0]).lower() if isinstance(args[0], bool) else str(args[0])
+                return str(args[0]).lower() if isinstance(args[0], bool) else _number_text(args[0])
             if node.func.id == "lookup":
                 return args[0].get(args[1], *args[2:])
             if node.func.id == "join":
                 return str(args[0]).join(args[1])
+            if node.func.id == "split":
+                return str(args[1]).split(str(args[0]))
+            if node.func.id == "contains":
+                return args[1] in args[0]
             if node.func.id == "coalesce":
                 return next(arg for arg in args if arg is not None and arg != "")
+            if node.func.id in ("min", "max"):
+                return min(args) if node.func.id == "min" else max(args)
+            if node.func.id == "ceil":
+                return math.ceil(args[0])
         raise ValueError(f"cannot evaluate {ast.unparse(node)!r}")
 
     def _reference(self, dotted: str) -> Any:
@@ -184,11 +345,31 @@ class Evaluator:
         return Ref(dotted)
 
 
+_LITERALS: dict[str, Any] = {"null": None, "true": True, "false": False}
+_COMPARISONS: dict[type, Any] = {
+    ast.Eq: lambda a, b: a == b,
+    ast.NotEq: lambda a, b: a != b,
+    ast.Lt: lambda a, b: a < b,
+    ast.LtE: lambda a, b: a <= b,
+    ast.Gt: lambda a, b: a > b,
+    ast.GtE: lambda a, b: a >= b,
+}
+
+
+def _number_text(value: Any) -> str:
+    """tostring() of a number as Terraform writes it: 14 for 14.0."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def _dotted(node: ast.AST) -> str:
     if isinstance(node, ast.Name):
         return node.id
     if isinstance(node, ast.Attribute):
         return f"{_dotted(node.value)}.{node.attr}"
+    if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, int):
+        return f"{_dotted(node.value)}[{node.slice.value}]"  # one instance of a counted resource
     raise ValueError(f"not a reference: {ast.unparse(node)!r}")
 
 

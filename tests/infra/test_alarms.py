@@ -1,8 +1,10 @@
 """The account's SES reputation (issue 15): published, alarmed before SES reviews the account, to the alarm
-topic the other alarms use."""
+topic the other alarms use. A provider's circuit breaker opening (issue 16): alarmed per provider."""
 
 import pytest
 
+from campaign import observability
+from campaign.config import DRY_RUN, Provider
 from tests.infra.terraform import STAGES, load
 
 # alarm key -> (metric, variable, default, SES's review level, SES's pause level); rates are fractions.
@@ -57,3 +59,35 @@ def test_threshold_variables_are_fractions_below_the_pause_level() -> None:
         (validation,) = spec["validation"]
         # A percent typed by mistake (4 for 4%) is refused, as is a threshold at the pause level or above
         assert validation["condition"] == f"${{var.{variable} > 0 && var.{variable} < {pause}}}"
+
+
+def test_a_breaker_opening_alarms_once_per_provider_of_send_mode() -> None:
+    alarm = load().resource("aws_cloudwatch_metric_alarm", "breaker_opened")
+    # One alarm per provider that send_mode names (none in a dry run)
+    assert alarm["for_each"] == "${toset(local.send_providers)}"
+    for mode, providers in [
+        (DRY_RUN, []),
+        (Provider.SES.value, [Provider.SES.value]),
+        (f"{Provider.SMTP},{Provider.SES}", [Provider.SMTP.value, Provider.SES.value]),
+    ]:
+        evaluator = load().evaluator("prod", overrides={"send_mode": mode, "smtp_host": "smtp.example.com"})
+        assert evaluator.value("${local.send_providers}") == providers, mode
+    # On the metric the worker emits, under the dimensions it emits it with
+    assert alarm["namespace"] == "${local.metrics_namespace}"
+    assert alarm["metric_name"] == observability.METRIC_BREAKER_OPENED
+    assert alarm["dimensions"] == {
+        "service": "${local.worker_service}",
+        observability.DIMENSION_PROVIDER: "${each.key}",
+    }
+    assert alarm["alarm_name"] == "${local.name}-breaker-opened-${each.key}"
+    # Any opening in a period, to the alarm topic; no sends (or no failures) is OK
+    assert (alarm["statistic"], alarm["comparison_operator"], alarm["threshold"]) == (
+        "Sum",
+        "GreaterThanOrEqualToThreshold",
+        1,
+    )
+    assert alarm["treat_missing_data"] == "notBreaching"
+    assert alarm["alarm_actions"] == alarm["ok_actions"] == "${local.alarm_actions}"
+    # Charted over the alarm's own period (the dashboard's breaker widget), a whole number of minutes
+    period = load().evaluator("prod").value(alarm["period"])
+    assert period % 60 == 0 and period == load().evaluator("prod").value("${local.breaker_alarm_period}")

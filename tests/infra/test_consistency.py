@@ -4,7 +4,9 @@ routes."""
 import ast
 import importlib
 import importlib.util
+import itertools
 import json
+import math
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -46,6 +48,7 @@ from campaign.limits import (
     STREAM_CONTINUE_MARGIN_SECONDS,
     STREAM_INGEST_TIMEOUT_SECONDS,
     WORKER_BATCH_SIZE,
+    WORKER_INSTANCE_SENDS_PER_SECOND,
     WORKER_SEND_MARGIN_SECONDS,
     WORKER_TIMEOUT_SECONDS,
 )
@@ -105,7 +108,7 @@ def _declared_names() -> set[str]:
 
 
 def _valid_environment() -> dict[str, str]:
-    """A value for every declared name that the settings accept (SES mode, so every branch reads)."""
+    """A value for every declared name that the settings accept (both providers and a rate, so every branch reads)."""
     return dict.fromkeys(_declared_names(), "x") | {
         config.ENV_SEND_MODE: f"{config.Provider.SES},{config.Provider.SMTP}",
         config.ENV_SMTP_PORT: "587",
@@ -131,10 +134,16 @@ def _load_settings(function: str, env: dict[str, str], monkeypatch: pytest.Monke
     return environ.read
 
 
-def _lambda_environment(function: str, stage: str) -> dict[str, Any]:
+def _lambda_environment(function: str, stage: str, **overrides: Any) -> dict[str, Any]:
+    """The function's environment in the stage (with these variables set as -var would)."""
     variables = load().resource("aws_lambda_function", function)["environment"][0]["variables"]
-    evaluated: dict[str, Any] = load().evaluator(stage).value(variables)
+    evaluated: dict[str, Any] = load().evaluator(stage, overrides=overrides).value(variables)
     return evaluated
+
+
+# Variables that switch on the worker's optional settings: both providers (so the SMTP relay's), and a
+# fleet rate.
+SMTP_AND_RATE = {"send_mode": "ses,smtp", "smtp_host": "smtp.example.com", "send_rate_per_second": 14}
 
 
 def _source_files() -> Iterator[Path]:
@@ -177,8 +186,8 @@ def test_lambda_gets_exactly_the_variables_its_code_reads(function: str, monkeyp
     runtime = RUNTIME_ENV.get(function, frozenset())
     assert not pending & read, "the code reads these now: remove them from PENDING_ISSUE_4"
     assert runtime <= read, "the code no longer reads these: remove them from RUNTIME_ENV"
-    # When Terraform's environment block is read
-    declared = set(load().resource("aws_lambda_function", function)["environment"][0]["variables"])
+    # When Terraform's environment block is read (every entry, including those set only under a condition)
+    declared = set(load().lambda_variables(function))
     # Then it sets every one of them (but the local-only and runtime-set ones), Powertools' and the pending
     # ones, no other
     assert declared == (read - local_only - runtime) | POWERTOOLS_ENV | pending
@@ -201,6 +210,49 @@ def test_code_accepts_the_terraform_environment(function: str, stage: str, monke
 
 
 @pytest.mark.parametrize("stage", STAGES)
+def test_worker_accepts_the_terraform_environment_with_the_smtp_relay_and_a_rate(
+    stage: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the worker's environment when send_mode names smtp and a fleet rate is set
+    env = {
+        name: f"<{value.address}>" if isinstance(value, Ref) else value
+        for name, value in _lambda_environment("worker", stage, **SMTP_AND_RATE).items()
+    }
+    # When its settings are built from it / Then they load, with the relay over TLS and the rate
+    _load_settings("worker", env, monkeypatch)
+    assert env[config.ENV_SMTP_SECRET_ARN] == "<aws_secretsmanager_secret.smtp[0].arn>"
+    assert env[config.ENV_SMTP_HOST] == SMTP_AND_RATE["smtp_host"]
+    assert env[config.ENV_SMTP_TLS] != config.SmtpTls.NONE.value
+    assert float(env[config.ENV_SEND_RATE_PER_SECOND]) == SMTP_AND_RATE["send_rate_per_second"]
+    assert config.parse_send_mode(env[config.ENV_SEND_MODE]) == (config.Provider.SES, config.Provider.SMTP)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_optional_worker_settings_are_set_only_when_used(stage: str) -> None:
+    smtp = {config.ENV_SMTP_HOST, config.ENV_SMTP_PORT, config.ENV_SMTP_TLS, config.ENV_SMTP_SECRET_ARN}
+    # Given every mode and rate / Then the relay's settings come with smtp, the rate only when it is set
+    for mode in _send_modes():
+        providers = config.parse_send_mode(mode)
+        for rate in (None, 14):
+            overrides = {"send_mode": mode, "smtp_host": "smtp.example.com", "send_rate_per_second": rate}
+            names = set(_lambda_environment("worker", stage, **overrides))
+            assert (smtp <= names) == (config.Provider.SMTP in providers), mode
+            assert not (smtp & names) or smtp <= names
+            assert (config.ENV_SEND_RATE_PER_SECOND in names) == (rate is not None)
+            # And the relay's secret exists exactly when its ARN is set
+            evaluator = load().evaluator(stage, overrides=overrides)
+            count = evaluator.value(load().resource("aws_secretsmanager_secret", "smtp")["count"])
+            assert count == (1 if config.Provider.SMTP in providers else 0), mode
+
+
+def test_smtp_secret_holds_no_value_in_terraform() -> None:
+    # The operator puts the relay's login (put-secret-value): Terraform never writes a version of it.
+    versions = load().resources.get("aws_secretsmanager_secret_version", {})
+    assert not [v for v in versions.values() if "smtp" in str(v["secret_id"])]
+    assert load().outputs["smtp_secret_arn"]["value"] == "${one(aws_secretsmanager_secret.smtp[*].arn)}"
+
+
+@pytest.mark.parametrize("stage", STAGES)
 def test_environment_points_at_the_right_resources(stage: str) -> None:
     ingestor, worker = _lambda_environment("ingestor", stage), _lambda_environment("worker", stage)
     counts = _lambda_environment("counts", stage)
@@ -211,6 +263,8 @@ def test_environment_points_at_the_right_resources(stage: str) -> None:
         assert env[config.ENV_TABLE_NAME] == Ref("aws_dynamodb_table.this.name")
         assert env[config.ENV_STAGE] == stage
     assert ingestor[config.ENV_QUEUE_URL] == Ref("aws_sqs_queue.this.url")
+    # The worker puts deferred sends back on the queue it consumes
+    assert worker[config.ENV_QUEUE_URL] == Ref("aws_sqs_queue.this.url")
     assert ingestor[config.ENV_API_KEY_SECRET_ARN] == Ref("aws_secretsmanager_secret.api_key.arn")
     for env in (ingestor, worker, counts):
         assert env[METRICS_NAMESPACE_ENV] == evaluator.value("${local.metrics_namespace}")
@@ -252,10 +306,57 @@ def test_variable_defaults_match_the_code() -> None:
     assert variables["dedupe_window_days"]["default"] == DEFAULT_DEDUPE_WINDOW_DAYS
     assert variables["retention_days"]["default"] == DEFAULT_RETENTION_DAYS
     assert variables["send_mode"]["default"] == config.DRY_RUN
-    # The send_mode validation lists exactly the modes the worker accepts, but smtp: the local mailbox's.
-    (condition,) = [v["condition"] for v in variables["send_mode"]["validation"]]
-    allowed = json.loads(re.search(r"contains\((\[.*?\])", condition).group(1))  # type: ignore[union-attr]
-    assert sorted(allowed) == sorted([config.DRY_RUN, config.Provider.SES.value])
+    assert variables["smtp_tls"]["default"] == config.SmtpTls.STARTTLS.value
+    assert variables["send_rate_per_second"]["default"] is None
+
+
+def _allowed_values(variable: str, validation: int = 0) -> list[str]:
+    """The list of `contains([...], var.x)` in the variable's validation."""
+    condition = load().variables[variable]["validation"][validation]["condition"]
+    allowed: list[str] = json.loads(re.search(r"contains\((\[.*?\])", condition).group(1))  # type: ignore[union-attr]
+    return allowed
+
+
+def _send_modes() -> list[str]:
+    """Every SEND_MODE the worker accepts, as Terraform writes it: dry-run, or an order of distinct providers."""
+    providers = [provider.value for provider in config.Provider]
+    orders = [
+        ",".join(order) for size in range(1, len(providers) + 1) for order in itertools.permutations(providers, size)
+    ]
+    return [config.DRY_RUN, *orders]
+
+
+def test_send_mode_validation_lists_exactly_the_modes_the_worker_accepts() -> None:
+    # Given every mode the worker accepts (dry-run, each order of distinct providers)
+    modes = _send_modes()
+    assert all(config.parse_send_mode(mode) is not None for mode in modes)
+    # Then the validation accepts those and nothing else (no repeated provider, no unknown one)
+    assert sorted(_allowed_values("send_mode")) == sorted(modes)
+    with pytest.raises(config.SettingsError):
+        config.parse_send_mode(f"{config.Provider.SES},{config.Provider.SES}")
+
+
+def test_smtp_variables_refuse_what_the_relay_must_not_be() -> None:
+    variables = load().variables
+    # smtp_tls: every encryption the worker knows but none, which only the local mailbox speaks
+    refuse_none, _known = variables["smtp_tls"]["validation"]
+    assert refuse_none["condition"] == '${var.smtp_tls != "none"}'
+    assert config.SmtpTls.NONE.value == "none" and "local mailbox" in refuse_none["error_message"]
+    assert sorted(_allowed_values("smtp_tls", 1)) == sorted(t.value for t in config.SmtpTls if t != config.SmtpTls.NONE)
+    # smtp_host: required once send_mode names smtp
+    required, _form = variables["smtp_host"]["validation"]
+    assert required["condition"] == '${var.smtp_host != null || !contains(split(",", var.send_mode), "smtp")}'
+    # smtp_port: a TCP port, 587 (STARTTLS's submission port) by default
+    assert (variables["smtp_port"]["type"], variables["smtp_port"]["default"]) == ("number", 587)
+    # send_rate_per_second: unset, or a positive rate the worker accepts
+    (rate,) = variables["send_rate_per_second"]["validation"]
+    assert rate["condition"].startswith("${var.send_rate_per_second == null || ")
+    assert "> 0" in rate["condition"]
+
+
+def test_every_variable_is_typed_and_described() -> None:
+    for name, spec in load().variables.items():
+        assert spec.get("type") and spec.get("description"), name
 
 
 def test_retention_variables_refuse_what_the_code_refuses() -> None:
@@ -508,7 +609,37 @@ def test_event_source_mapping_matches_the_worker_contract() -> None:
     assert evaluator.value(mapping["batch_size"]) == WORKER_BATCH_SIZE
     assert mapping["function_response_types"] == ["ReportBatchItemFailures"]
     assert "maximum_batching_window_in_seconds" in mapping
-    assert mapping["scaling_config"][0]["maximum_concurrency"] == "${var.worker_max_concurrency}"
+    assert mapping["scaling_config"][0]["maximum_concurrency"] == "${local.worker_concurrency}"
+
+
+def test_worker_instance_rate_is_the_codes() -> None:
+    assert (
+        load().evaluator("prod").value("${local.worker_instance_sends_per_second}") == WORKER_INSTANCE_SENDS_PER_SECOND
+    )
+
+
+@pytest.mark.parametrize(
+    ("rate", "cap", "expected"),
+    [
+        (None, 2, 2),  # the account's rate, unknown to Terraform: the variable as it is
+        (None, 40, 40),
+        (1, 10, 2),  # at least the mapping's minimum
+        (14, 10, 2),
+        (101, 10, 3),  # ceil(101 / 50)
+        (500, 10, 10),
+        (5000, 10, 10),  # at most the variable
+    ],
+)
+def test_worker_concurrency_is_what_the_rate_needs_within_the_variable(
+    rate: float | None, cap: int, expected: int
+) -> None:
+    # Given a fleet rate (or none) and the variable's cap
+    evaluator = load().evaluator("prod", overrides={"send_rate_per_second": rate, "worker_max_concurrency": cap})
+    # Then the mapping runs as many instances as the rate needs at the rate one instance is counted on for
+    concurrency = evaluator.value("${local.worker_concurrency}")
+    assert concurrency == expected
+    if rate is not None:
+        assert concurrency == max(2, min(cap, math.ceil(rate / WORKER_INSTANCE_SENDS_PER_SECOND)))
 
 
 def test_a_worker_batch_over_ten_messages_has_the_batching_window_lambda_requires() -> None:

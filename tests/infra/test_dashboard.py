@@ -4,6 +4,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from campaign import observability
+from campaign.config import Provider
 from tests.infra.terraform import load
 
 WIDGETS = load().locals["dashboard_widgets"]
@@ -60,10 +61,10 @@ def test_error_rate_is_a_metric_math_expression() -> None:
 
 def test_dashboard_services_are_the_functions_service_names() -> None:
     config = load()
-    worker_env = config.resource("aws_lambda_function", "worker")["environment"][0]["variables"]
-    api_env = config.resource("aws_lambda_function", "ingestor")["environment"][0]["variables"]
-    stream_env = config.resource("aws_lambda_function", "stream_ingest")["environment"][0]["variables"]
-    counts_env = config.resource("aws_lambda_function", "counts")["environment"][0]["variables"]
+    worker_env = config.lambda_variables("worker")
+    api_env = config.lambda_variables("ingestor")
+    stream_env = config.lambda_variables("stream_ingest")
+    counts_env = config.lambda_variables("counts")
     assert worker_env["POWERTOOLS_SERVICE_NAME"] == "${local.worker_service}"
     assert api_env["POWERTOOLS_SERVICE_NAME"] == "${local.api_service}"
     assert stream_env["POWERTOOLS_SERVICE_NAME"] == "${local.stream_ingest_service}"
@@ -114,3 +115,45 @@ def test_the_account_reputation_rates_are_charted_with_the_alarm_thresholds() ->
     # And a line at each alarm's threshold
     lines = [line["value"] for line in widget["properties"]["annotations"]["horizontal"]]
     assert sorted(lines) == sorted(alarm["threshold"] for alarm in alarms.values())
+
+
+def _widget(metric: str) -> dict[str, Any]:
+    widgets: list[dict[str, Any]] = [
+        w for w in WIDGETS if any(row[1] == metric for row in w["properties"]["metrics"] if len(row) > 1)
+    ]
+    (widget,) = widgets
+    return widget
+
+
+def test_the_achieved_send_rate_is_emails_sent_per_second() -> None:
+    # Given the widget of the achieved rate: EmailsSent summed per period, divided by the period
+    (widget,) = [w for w in WIDGETS if "send rate" in w["properties"]["title"].lower()]
+    (expression,) = [row[0] for row in widget["properties"]["metrics"] if "expression" in row[0]]
+    (sent,) = [row for row in widget["properties"]["metrics"] if row[1:2] == [observability.METRIC_EMAILS_SENT]]
+    # Then it is SUM / PERIOD of the worker's EmailsSent
+    assert sent[2:4] == ["service", "${local.worker_service}"]
+    assert sent[-1]["stat"] == "Sum" and sent[-1]["visible"] is False
+    assert expression["expression"] == f"{sent[-1]['id']} / PERIOD({sent[-1]['id']})"
+
+
+def test_the_pace_is_charted() -> None:
+    # How long sends waited for a token, and how many were put back on the queue for want of one
+    wait = _widget(observability.METRIC_TOKEN_WAIT)
+    assert {row[-1]["stat"] for row in wait["properties"]["metrics"]} >= {"p50", "p99"}
+    deferred = _widget(observability.METRIC_SENDS_DEFERRED)
+    assert deferred["properties"]["stat"] == "Sum"
+
+
+def test_provider_metrics_are_charted_for_every_provider() -> None:
+    # Given the metrics the worker emits per provider, under the provider dimension
+    per_provider = {
+        observability.METRIC_EMAILS_SENT_VIA,
+        observability.METRIC_SENDS_FAILED_OVER,
+        observability.METRIC_BREAKER_OPENED,
+    }
+    for metric in per_provider:
+        rows = [row for row in _custom_metric_rows() if row[1] == metric]
+        # Then each is charted once per provider the worker knows, by the provider dimension
+        assert all(row[4] == observability.DIMENSION_PROVIDER for row in rows), metric
+        assert sorted(row[5] for row in rows) == sorted(provider.value for provider in Provider), metric
+        assert all(row[2:4] == ["service", "${local.worker_service}"] for row in rows), metric

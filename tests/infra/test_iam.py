@@ -173,9 +173,9 @@ class CallRecorder:
                 for operation, request in item.items()
                 for kind in self._kinds(service, request)
             }
-        return {(iam_action(model), kind) for kind in self._kinds(service, params)}
+        return {(iam_action(model), kind) for kind in self._kinds(service, params, model)}
 
-    def _kinds(self, service: str, params: dict[str, Any]) -> set[str]:
+    def _kinds(self, service: str, params: dict[str, Any], model: Any = None) -> set[str]:
         if service == "dynamodb":
             tables = [params["TableName"]] if "TableName" in params else list(params.get("RequestItems", {}))
             kind = "index" if "IndexName" in params else "table"
@@ -188,6 +188,8 @@ class CallRecorder:
             }
             return {urls.get(params["QueueUrl"], f"unknown queue {params['QueueUrl']}")}
         if service == "sesv2":
+            if model.name == "GetAccount":
+                return {"*"}  # the account's own settings and quota: no resource
             sender = params["FromEmailAddress"]
             kinds = {"ses-identity" if sender == self.stack.sender_address else f"unknown sender {sender}"}
             if "ConfigurationSetName" in params:
@@ -457,6 +459,7 @@ def _resource_kind(expression: str) -> str:
         "${aws_sesv2_configuration_set.this.arn}": "ses-configuration-set",
         "${aws_secretsmanager_secret.api_key.arn}": "api-key-secret",
         "${aws_secretsmanager_secret.unsubscribe_key.arn}": "unsubscribe-key-secret",
+        "${aws_secretsmanager_secret.smtp.arn}": "smtp-secret",
         "${aws_s3_bucket.uploads.arn}/${local.upload_prefix}*": "upload-objects",
         "${aws_s3_bucket.uploads.arn}": "upload-bucket",
         "${local.stream_ingest_function_arn}": "stream-ingest-function",
@@ -487,8 +490,25 @@ def _policy_statements(function: str) -> list[dict[str, Any]]:
         if reference(policy["role"]) in (f"{role_address}.id", f"{role_address}.name"):
             document = reference(policy["policy"])
             assert document is not None and document.startswith("data.aws_iam_policy_document.")
-            statements += config.data["aws_iam_policy_document"][document.split(".")[2]]["statement"]
+            spec = config.data["aws_iam_policy_document"][document.split(".")[2]]
+            statements += spec.get("statement", []) + _dynamic_statements(spec)
     assert statements, f"the {function} role has no policy"
+    return statements
+
+
+def _dynamic_statements(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """A statement that exists once per instance of a counted resource (`dynamic "statement"` over it),
+    with `statement.value` standing for that resource: granted here as if the resource existed. The
+    flows run with every optional resource in use (the SMTP relay's secret)."""
+    statements = []
+    for block in document.get("dynamic", []):
+        for kind, spec in block.items():
+            assert kind == "statement", kind
+            source = reference(spec["for_each"])
+            assert source is not None and source.count(".") == 1, f"for_each over a resource: {spec['for_each']}"
+            (content,) = spec["content"]
+            resources = [r.replace("${statement.value.", f"${{{source}.") for r in content["resources"]]
+            statements.append(content | {"resources": resources})
     return statements
 
 
@@ -639,7 +659,7 @@ def test_worker_may_send_only_as_the_configured_sender() -> None:
     (ses,) = [s for s in _policy_statements("worker") if "ses:SendEmail" in s["actions"]]
     (condition,) = ses["condition"]
     assert (condition["test"], condition["variable"]) == ("StringEquals", "ses:FromAddress")
-    sender = config.resource("aws_lambda_function", "worker")["environment"][0]["variables"]["SENDER_ADDRESS"]
+    sender = config.lambda_variables("worker")["SENDER_ADDRESS"]
     assert condition["values"] == [sender]
 
 
@@ -653,3 +673,12 @@ def test_roles_are_assumed_by_lambda_only() -> None:
     (statement,) = load().data["aws_iam_policy_document"]["lambda_assume"]["statement"]
     assert statement["actions"] == ["sts:AssumeRole"]
     assert statement["principals"] == [{"type": "Service", "identifiers": ["lambda.amazonaws.com"]}]
+
+
+def test_the_smtp_secret_is_readable_only_while_it_exists() -> None:
+    # The worker may read the relay's login once per instance of the secret: never when there is none
+    (dynamic,) = load().data["aws_iam_policy_document"]["worker"]["dynamic"]
+    assert dynamic["statement"]["for_each"] == "${aws_secretsmanager_secret.smtp}"
+    assert load().resource("aws_secretsmanager_secret", "smtp")["count"] == "${local.smtp_is_provider ? 1 : 0}"
+    (content,) = dynamic["statement"]["content"]
+    assert (content["actions"], content["resources"]) == (["secretsmanager:GetSecretValue"], ["${statement.value.arn}"])
