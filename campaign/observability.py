@@ -9,9 +9,11 @@ Message bodies and API keys are never passed to the logger in the first place.
 
 import logging
 import re
+import threading
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+from aws_lambda_powertools.metrics import MetricUnit
 
 # Metric names, defined once (terraform/dashboard.tf refers to the same names; tests/infra checks it).
 METRIC_ROWS_ACCEPTED = "RowsAccepted"
@@ -61,3 +63,13 @@ metrics = Metrics()
 # by default it patches every library X-Ray supports that happens to be importable (httpx, requests…),
 # importing each one at cold start for calls this code never makes.
 tracer = Tracer(patch_modules=("botocore",))
+
+# Metrics.add_metric reads, changes and writes back its metric set (and flushes it at 100 values)
+# without a lock; the worker sends from several threads, so every metric goes through this one.
+_metrics_lock = threading.Lock()
+
+
+def add_metric(name: str, unit: MetricUnit, value: float) -> None:
+    """Metrics.add_metric, safe to call from the worker's send threads."""
+    with _metrics_lock:
+        metrics.add_metric(name=name, unit=unit, value=value)

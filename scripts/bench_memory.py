@@ -91,7 +91,8 @@ class CountingQueue(SendQueue):
     def __init__(self) -> None:
         self.enqueued = 0
 
-    def enqueue(self, jobs: Sequence[SendJob]) -> dict[str, str]:
+    def enqueue(self, jobs: Sequence[SendJob], delay_seconds: int | None = None) -> dict[str, str]:
+        del delay_seconds
         self.enqueued += len(jobs)
         return {}
 

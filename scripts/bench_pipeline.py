@@ -165,10 +165,7 @@ def fresh_stack(endpoint: str) -> LocalResources:
     resources = provision("bench")
     os.environ |= environment_of(resources)
     clear_settings_cache()
-    worker.handler._rows.cache_clear()
-    worker.handler._sender.cache_clear()
-    worker.handler._bodies.cache_clear()
-    worker.handler._suppressions.cache_clear()
+    worker.handler.clear_caches()
     return resources
 
 

@@ -341,9 +341,7 @@ def _reset_process_caches() -> None:
     """Clients, settings and handler gateways are cached per process; each case is a new stack."""
     clear_client_cache()
     clear_settings_cache()
-    worker.handler._sender.cache_clear()
-    worker.handler._rows.cache_clear()
-    worker.handler._bodies.cache_clear()
+    worker.handler.clear_caches()
     worker.count_changes._counts.cache_clear()
     stream_poller._streams.cache_clear()
 

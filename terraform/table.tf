@@ -19,6 +19,7 @@ locals {
     "updatedAt",
     "attempts",
     "error",
+    "provider",
     "providerMessageId",
     "resentAs",
     "resendOf",

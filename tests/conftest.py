@@ -60,10 +60,7 @@ def reset_process_caches() -> None:
         app.auth._secrets,
     ):
         cached.cache_clear()
-    worker.handler._sender.cache_clear()
-    worker.handler._rows.cache_clear()
-    worker.handler._bodies.cache_clear()
-    worker.handler._suppressions.cache_clear()
+    worker.handler.clear_caches()
     worker.count_changes._counts.cache_clear()
     worker.s3_ingest._gateways.cache_clear()
     upload_store._presigning_client.cache_clear()

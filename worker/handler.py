@@ -1,18 +1,18 @@
 """Worker Lambda entry point: an SQS batch in, a partial batch response out.
 
-Each record that raises is listed in `batchItemFailures` (the event source mapping reports batch item
+Each record that fails is listed in `batchItemFailures` (the event source mapping reports batch item
 failures), so only those messages come back; the send itself is guarded by the row claim
 (campaign/services/send_email.py). A wholly failed batch is reported item by item too: raising would
 make Lambda retry the batch the same way, but would also crash the local poller and hide which records
 failed.
 
-A batch goes through the send in three passes: every record's row is claimed, the suppression list is
-read once for all the claimed recipients (one BatchGetItem per 100), then each claimed row is sent,
-or recorded as suppressed, or, with too little time left, given back for SQS to deliver again.
+The batch's sends run side by side at the fleet's pace (campaign/services/send_batch.py); this module
+only reads the records and wires the gateways: the providers in their configured order behind their
+circuit breakers, the fleet's token bucket, the send queue for deferrals, and the thread pool.
 
 This loop is what Powertools' `BatchProcessor` does for a standard SQS queue. Importing that utility
-brings in asyncio and every event data class Powertools has, 64 million instructions or 7% of the
-worker's import, and kept it over its cold-start target; docs/DESIGN.md has the measurements.
+brings in asyncio and every event data class Powertools has, and kept the worker over its cold-start
+target; docs/DESIGN.md has the measurements.
 """
 
 from campaign.cold_start import collector_paused
@@ -20,6 +20,7 @@ from campaign.cold_start import collector_paused
 # Everything the worker loads at a cold start, with the garbage collector paused (campaign/cold_start.py).
 with collector_paused():
     from collections.abc import Callable, Iterator
+    from concurrent.futures import ThreadPoolExecutor
     from contextlib import contextmanager
     from functools import lru_cache
     from typing import Any, TypedDict
@@ -27,25 +28,23 @@ with collector_paused():
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
     from campaign.aws.bodies import CachedBodies
+    from campaign.aws.breakers import Breakers
     from campaign.aws.email_gateway import DryRunSender, EmailSender, SesSender
-    from campaign.aws.send_queue import SendJob
+    from campaign.aws.send_pace import SendPace, UnpacedSends
+    from campaign.aws.send_queue import SendJob, SendQueue
+    from campaign.aws.send_quota import account_max_send_rate
     from campaign.aws.send_rows import SendRows
     from campaign.aws.suppressions import Suppressions
     from campaign.aws.unsubscribe_keys import resolve_key
-    from campaign.config import Provider, WorkerSettings, worker_settings
+    from campaign.config import DRY_RUN, Provider, WorkerSettings, worker_settings
     from campaign.domain.message import Composition, Letterhead
-    from campaign.domain.models import SuppressionReason
-    from campaign.limits import WORKER_SEND_MARGIN_SECONDS
+    from campaign.domain.pace import fleet_rate
+    from campaign.limits import WORKER_SEND_CONCURRENCY, WORKER_TIMEOUT_SECONDS
     from campaign.observability import logger, metrics, tracer
     from campaign.services.delivery_events import handle_delivery_event
-    from campaign.services.send_email import (
-        Attempt,
-        ClaimedSend,
-        SendOutcome,
-        claim_send,
-        give_back,
-        send_claimed,
-    )
+    from campaign.services.provider_chain import NamedSender, ProviderChain
+    from campaign.services.send_batch import BatchGateways, Pace, QueuedSend, send_batch
+    from campaign.services.send_email import Attempt
 
 
 class BatchItemFailure(TypedDict):
@@ -56,17 +55,13 @@ class PartialBatchResponse(TypedDict):
     batchItemFailures: list[BatchItemFailure]
 
 
-@lru_cache(maxsize=1)
-def _sender() -> EmailSender:
-    settings = worker_settings()
-    if settings.providers[:1] == (Provider.SES,):
+def _provider(provider: Provider, settings: WorkerSettings) -> EmailSender:
+    if provider is Provider.SES:
         return SesSender(letterhead(settings), settings.configuration_set)
-    if settings.providers[:1] == (Provider.SMTP,):
-        from campaign.smtp_sender import SmtpSender  # local only (`make run`): not in the cold start
+    from campaign.smtp_sender import SmtpSender  # only when SMTP is configured: not in every cold start
 
-        assert settings.smtp_server is not None  # worker_settings() sets it in this mode
-        return SmtpSender(letterhead(settings), settings.smtp_server)
-    return DryRunSender()
+    assert settings.smtp_server is not None  # worker_settings() sets it when smtp is a provider
+    return SmtpSender(letterhead(settings), settings.smtp_server)
 
 
 def letterhead(settings: WorkerSettings) -> Letterhead:
@@ -85,63 +80,67 @@ def _rows() -> SendRows:
 
 
 @lru_cache(maxsize=1)
-def _bodies() -> CachedBodies:
-    return CachedBodies(worker_settings().table_name)
-
-
-@lru_cache(maxsize=1)
 def _suppressions() -> Suppressions:
     return Suppressions(worker_settings().table_name)
 
 
-def record_handler(record: dict[str, Any]) -> SendOutcome | ClaimedSend:
-    """Claim one SQS record's send (as Lambda delivers it): the claimed row, or how the record ended
-    if there is nothing to send. Raises to have SQS deliver it again."""
+@lru_cache(maxsize=1)
+def _gateways() -> BatchGateways:
+    """Everything a batch sends through, built once per container (in this thread: boto3 sessions
+    must not be created from several threads at once)."""
+    settings = worker_settings()
+    providers = settings.providers
+    breakers = Breakers(settings.table_name, [p.value for p in providers]) if providers else None
+    senders = [NamedSender(p.value, _provider(p, settings)) for p in providers] or [
+        NamedSender(DRY_RUN, DryRunSender())
+    ]
+    return BatchGateways(
+        rows=_rows(),
+        bodies=CachedBodies(settings.table_name),
+        suppressions=_suppressions(),
+        sender=ProviderChain(senders, breakers),
+        pace=_pace(settings),
+        queue=SendQueue(settings.queue_url),
+        breakers=breakers,
+        pool=ThreadPoolExecutor(max_workers=WORKER_SEND_CONCURRENCY, thread_name_prefix="send"),
+    )
+
+
+def clear_caches() -> None:
+    """What a new container would build again (tests and the bench change the environment)."""
+    if _gateways.cache_info().currsize:
+        _gateways().pool.shutdown(wait=False)
+    for cached in (_gateways, _rows, _suppressions, account_max_send_rate):
+        cached.cache_clear()
+
+
+def _pace(settings: WorkerSettings) -> Pace:
+    """The fleet's rate: the account's SES rate (when SES is a provider) or the configured one, the lower."""
+    account = account_max_send_rate() if Provider.SES in settings.providers else None
+    rate = fleet_rate(settings.send_rate_per_second, account)
+    if rate is None:
+        return UnpacedSends()
+    logger.info("send rate", extra={"perSecond": rate, "accountMaxSendRate": account})
+    return SendPace(settings.table_name, rate)
+
+
+def _queued_send(record: dict[str, Any]) -> QueuedSend:
     job = SendJob.from_body(record["body"])
-    attempt = Attempt(int(record["attributes"]["ApproximateReceiveCount"]), worker_settings().max_receive_count)
-    logger.append_keys(sendId=job.send_id, batchId=job.batch_id)
-    step = claim_send(job, attempt, rows=_rows(), bodies=_bodies())
-    if isinstance(step, SendOutcome):
-        logger.info("send processed", extra={"outcome": step.value, "receiveCount": attempt.receive_count})
-    return step
-
-
-def _send(
-    claimed: ClaimedSend, reasons: dict[str, SuppressionReason], seconds_left: Callable[[], float] | None
-) -> None:
-    """Send one claimed row, unless the batch has run short of time (its claim is given back)."""
-    row = claimed.row
-    logger.append_keys(sendId=row.send_id, batchId=row.batch_id)
-    if seconds_left is not None and seconds_left() < WORKER_SEND_MARGIN_SECONDS:
-        give_back(claimed, "the worker ran short of time before sending", rows=_rows())
-    outcome = send_claimed(claimed, reasons.get(claimed.recipient), rows=_rows(), sender=_sender())
-    logger.info("send processed", extra={"outcome": outcome.value, "receiveCount": claimed.attempt.receive_count})
+    receive_count = job.prior_receives + int(record["attributes"]["ApproximateReceiveCount"])
+    return QueuedSend(record["messageId"], job, Attempt(receive_count, worker_settings().max_receive_count))
 
 
 def process_batch(
     records: list[dict[str, Any]], seconds_left: Callable[[], float] | None = None
 ) -> PartialBatchResponse:
-    """Claim every record's send, read the suppression list once for the claimed recipients, then send
-    each claimed row. `seconds_left` (the invocation's remaining time) stops the sending in time."""
+    """Send the batch's records. `seconds_left` (the invocation's remaining time) stops the sending in
+    time; without it (a direct call) the batch has the function's whole timeout."""
     failed: set[str] = set()
-    claimed: list[tuple[dict[str, Any], ClaimedSend]] = []
+    sends: list[QueuedSend] = []
     for record in records:
         with _on_failure_redeliver(record, failed):
-            step = record_handler(record)
-            if isinstance(step, ClaimedSend):
-                claimed.append((record, step))
-    if claimed:
-        try:
-            reasons = _suppressions().reasons([step.recipient for _, step in claimed])
-        except Exception:  # the list could not be read: no claimed row may be sent blind
-            logger.warning("suppression list not readable; the batch's claims are given back", exc_info=True)
-            for record, step in claimed:
-                with _on_failure_redeliver(record, failed):
-                    give_back(step, "suppression list not readable", rows=_rows())
-            claimed = []
-        for record, step in claimed:
-            with _on_failure_redeliver(record, failed):
-                _send(step, reasons, seconds_left)
+            sends.append(_queued_send(record))
+    failed |= send_batch(sends, _gateways(), seconds_left or (lambda: float(WORKER_TIMEOUT_SECONDS)))
     return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in records if r["messageId"] in failed]}
 
 

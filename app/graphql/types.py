@@ -70,7 +70,10 @@ class EmailSend:
     updated_at: datetime
     attempts: int
     error: str | None
-    provider_message_id: str | None
+    provider: str | None = strawberry.field(
+        description="The provider that took the message (ses, smtp; dry-run in a rehearsal); null until sent"
+    )
+    provider_message_id: str | None = strawberry.field(description="That provider's id for the message")
     resent_as: str | None = strawberry.field(description="The send a dead-letter re-drive created for this one")
     resend_of: str | None = strawberry.field(description="The send this one re-sends")
     delivery: Delivery | None = strawberry.field(
@@ -97,6 +100,7 @@ class EmailSend:
             updated_at=from_iso(row.updated_at),
             attempts=row.attempts,
             error=row.error,
+            provider=row.provider,
             provider_message_id=row.provider_message_id,
             resent_as=row.resent_as,
             resend_of=row.resend_of,

@@ -19,12 +19,12 @@ from campaign.aws.clients import single_attempt_client
 from campaign.domain.addresses import ascii_address
 from campaign.domain.message import Letterhead
 
+# Throttling: SES is healthy but we sent above the account's rate (which the fleet's pace should
+# prevent). Not accepted, so safe to try again later or through another provider.
+THROTTLING_ERROR_CODES = frozenset({"TooManyRequestsException", "ThrottlingException", "Throttling"})
 # Throttling and capacity errors: the message was not accepted, so trying again later is safe.
-TRANSIENT_ERROR_CODES = frozenset(
+TRANSIENT_ERROR_CODES = THROTTLING_ERROR_CODES | frozenset(
     {
-        "TooManyRequestsException",
-        "ThrottlingException",
-        "Throttling",
         "LimitExceededException",
         "ServiceUnavailable",
         "ServiceUnavailableException",
@@ -36,7 +36,11 @@ _THROTTLE_TEXT = "maximum sending rate exceeded"
 
 
 class TransientSendError(Exception):
-    """Not sent; safe to retry later."""
+    """Not sent; safe to retry later, or through another provider."""
+
+
+class ThrottledError(TransientSendError):
+    """Not sent because we sent too fast: the provider is healthy, so its circuit breaker does not count it."""
 
 
 class PermanentSendError(Exception):
@@ -66,7 +70,9 @@ def classify_client_error(exc: ClientError) -> Exception:
     code = str(error.get("Code", ""))
     status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
     text = f"{code}: {error.get('Message', '')}"
-    if code in TRANSIENT_ERROR_CODES or status >= 500 or _THROTTLE_TEXT in text.lower():
+    if code in THROTTLING_ERROR_CODES or _THROTTLE_TEXT in text.lower():
+        return ThrottledError(text)
+    if code in TRANSIENT_ERROR_CODES or status >= 500:
         return TransientSendError(text)
     return PermanentSendError(text)
 

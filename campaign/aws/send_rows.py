@@ -203,6 +203,12 @@ class SendRows:
             {":error": error, ":now": now},
         )
 
+    def unclaim(self, claimed: SendRow, now: str) -> bool:
+        """Give a claim back untried (the send was deferred for want of a token): not an attempt."""
+        return self._update_if_claimed(
+            claimed, "SET updatedAt = :now ADD claims :undo REMOVE claimedAt", {":now": now, ":undo": -1}
+        )
+
     def finish(
         self,
         claimed: SendRow,
@@ -211,6 +217,7 @@ class SendRows:
         *,
         error: str | None = None,
         error_kind: ErrorKind | None = None,
+        provider: str | None = None,
         provider_message_id: str | None = None,
     ) -> bool:
         """Record the final status of a claimed send; False if the claim was no longer ours."""
@@ -223,6 +230,7 @@ class SendRows:
         for name, placeholder, value in (
             ("#error", ":error", error),
             ("errorKind", ":kind", error_kind.value if error_kind else None),
+            ("provider", ":provider", provider),
             ("providerMessageId", ":message", provider_message_id),
         ):
             if value is not None:

@@ -81,6 +81,8 @@ LISTED_ATTRIBUTES = (
     "updatedAt",
     "attempts",
     "error",
+    # Which provider took the message, and its id there.
+    "provider",
     "providerMessageId",
     "resentAs",
     "resendOf",

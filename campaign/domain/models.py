@@ -29,6 +29,8 @@ class SendRow(NamedTuple):
     content_json_bytes: int = 0
     attempts: int = 0
     error: str | None = None
+    # The provider that took the message ("ses", "smtp"; "dry-run" in a rehearsal) and its id for it.
+    provider: str | None = None
     provider_message_id: str | None = None
     claimed_at: str | None = None
     claims: int = 0

@@ -13,7 +13,7 @@ from typing import NamedTuple, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from campaign.aws.email_gateway import EmailSender, PermanentSendError, TransientSendError, UnknownOutcomeError
+from campaign.aws.email_gateway import PermanentSendError, TransientSendError, UnknownOutcomeError
 from campaign.aws.send_queue import SendJob
 from campaign.aws.send_rows import Missing, NotClaimable, SendRows
 from campaign.domain.addresses import recipient_key
@@ -30,9 +30,11 @@ from campaign.observability import (
     METRIC_EMAILS_SENT,
     METRIC_EMAILS_SUPPRESSED,
     METRIC_SES_LATENCY,
+    add_metric,
     logger,
     metrics,
 )
+from campaign.services.provider_chain import ProviderChain
 
 
 class RetryLaterError(Exception):
@@ -95,14 +97,14 @@ def claim_send(job: SendJob, attempt: Attempt, *, rows: SendRows, bodies: BodySo
 
 
 def send_claimed(
-    claimed: ClaimedSend, suppressed: SuppressionReason | None, *, rows: SendRows, sender: EmailSender
+    claimed: ClaimedSend, suppressed: SuppressionReason | None, *, rows: SendRows, sender: ProviderChain
 ) -> SendOutcome:
     """Send a claimed row and record SENT or ERROR; or, if its recipient is suppressed (`suppressed`
     is why), record ERROR without sending. Raises RetryLaterError for a transient failure."""
     if suppressed is not None:
         reason = f"suppressed: {suppressed.value}"
         rows.finish(claimed.row, now_iso(), EmailStatus.ERROR, error=reason, error_kind=ErrorKind.SUPPRESSED)
-        metrics.add_metric(name=METRIC_EMAILS_SUPPRESSED, unit=MetricUnit.Count, value=1)
+        add_metric(METRIC_EMAILS_SUPPRESSED, MetricUnit.Count, 1)
         logger.info("send suppressed", extra={"reason": suppressed.value})
         return SendOutcome.SUPPRESSED
     return _deliver(claimed, rows=rows, sender=sender)
@@ -129,11 +131,11 @@ def _count_failure(kind: str, error: Exception) -> None:
         metric.add_dimension(name=DIMENSION_FAILURE_KIND, value=kind)
 
 
-def _deliver(claimed: ClaimedSend, *, rows: SendRows, sender: EmailSender) -> SendOutcome:
+def _deliver(claimed: ClaimedSend, *, rows: SendRows, sender: ProviderChain) -> SendOutcome:
     row, content, attempt = claimed
     started = time.perf_counter()
     try:
-        message_id = sender.send(
+        delivered = sender.send(
             send_id=row.send_id, batch_id=row.batch_id, to=row.email, subject=row.subject, body=content
         )
     except TransientSendError as exc:
@@ -153,12 +155,10 @@ def _deliver(claimed: ClaimedSend, *, rows: SendRows, sender: EmailSender) -> Se
         reason = f"outcome unknown, not retried: {exc}"
         rows.finish(row, now_iso(), EmailStatus.ERROR, error=reason, error_kind=ErrorKind.UNKNOWN_OUTCOME)
         return SendOutcome.FAILED
-    metrics.add_metric(
-        name=METRIC_SES_LATENCY, unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000
-    )
-    metrics.add_metric(name=METRIC_EMAILS_SENT, unit=MetricUnit.Count, value=1)
-    rows.finish(row, now_iso(), EmailStatus.SENT, provider_message_id=message_id)
-    logger.info("email sent", extra={"providerMessageId": message_id})
+    add_metric(METRIC_SES_LATENCY, MetricUnit.Milliseconds, (time.perf_counter() - started) * 1000)
+    add_metric(METRIC_EMAILS_SENT, MetricUnit.Count, 1)
+    rows.finish(row, now_iso(), EmailStatus.SENT, provider=delivered.provider, provider_message_id=delivered.message_id)
+    logger.info("email sent", extra={"provider": delivered.provider, "providerMessageId": delivered.message_id})
     return SendOutcome.SENT
 
 

@@ -15,6 +15,7 @@ from campaign.aws.dead_letters import DeadLetterQueue
 from campaign.aws.send_queue import SendQueue
 from campaign.aws.send_rows import SendRows
 from campaign.aws.suppressions import Suppressions
+from campaign.aws.table_schema import SEND_PREFIX, SUPPRESSION_PREFIX
 from campaign.domain.models import SendRow, SuppressionReason
 from campaign.domain.status import EmailStatus, ErrorKind
 from campaign.local.provision import LocalResources
@@ -97,15 +98,27 @@ def test_a_suppressed_row_is_counted_as_error_in_its_batch(
 def test_the_suppression_list_is_read_once_per_batch_for_its_claimed_recipients(
     upload: Upload, stack: LocalResources, ses_mode: None
 ) -> None:
+    # Given a batch of 25 queued sends
     upload(campaign_csv(25))
     messages = receive(stack.queue_url, wait_seconds=0)
+    # When the worker takes the batch
     with recording("dynamodb", "sesv2") as log:
         _invoke(messages, stack)
-    ((params, _),) = log.of("BatchGetItem")
-    (keys,) = params["RequestItems"].values()
+    # Then one BatchGetItem reads the suppression list for all 25 recipients (the other reads the
+    # providers' circuit breakers), and each row costs its claim, its send and its result
+    suppression_reads = [
+        keys
+        for params, _ in log.of("BatchGetItem")
+        for keys in params["RequestItems"].values()
+        if any(key["pk"]["S"].startswith(SUPPRESSION_PREFIX) for key in keys["Keys"])
+    ]
     assert len(messages) == 25
-    assert len(keys["Keys"]) == 25
-    assert log.by_operation() == {"UpdateItem": 50, "SendEmail": 25, "BatchGetItem": 1}
+    assert [len(keys["Keys"]) for keys in suppression_reads] == [25]
+    row_updates = [p for p, _ in log.of("UpdateItem") if p["Key"]["pk"]["S"].startswith(SEND_PREFIX)]
+    assert len(row_updates) == 50
+    # (the other UpdateItems reserve the 25 send tokens: two for a bucket never written before;
+    # GetAccount reads the account's rate once per container)
+    assert log.by_operation() == {"UpdateItem": 52, "SendEmail": 25, "BatchGetItem": 2, "GetAccount": 1}
 
 
 def test_two_messages_for_one_recipient_in_a_batch_ask_the_list_about_it_once(
@@ -141,7 +154,8 @@ def test_an_unreadable_suppression_list_gives_every_claim_back_and_sends_nothing
     upload(campaign_csv(3))
     messages = receive(stack.queue_url, wait_seconds=0)
     down = client_error("InternalServerError", "down", status=500)
-    with recording("sesv2") as log, faults("dynamodb", "BatchGetItem", [down]):
+    # (the batch's first BatchGetItem reads the providers' circuit breakers, the second the list)
+    with recording("sesv2") as log, faults("dynamodb", "BatchGetItem", [None, down]):
         response = _invoke(messages, stack)
     rows = _by_email(stack, messages)
     assert sorted(_failures(response)) == sorted(m["MessageId"] for m in messages)
@@ -176,16 +190,21 @@ def test_on_the_last_delivery_an_unreadable_list_ends_the_row_in_error_that_a_re
     assert row.error == "gave up after 1 attempts: suppression list not readable"
 
 
-def test_a_batch_short_of_time_gives_its_claims_back_unsent(
-    upload: Upload, stack: LocalResources, ses_mode: None
-) -> None:
+def test_a_batch_short_of_time_defers_its_sends_unsent(upload: Upload, stack: LocalResources, ses_mode: None) -> None:
+    # Given two queued sends, and an invocation with less time left than a send may need
     upload(campaign_csv(2))
     messages = receive(stack.queue_url, wait_seconds=0)
+    # When the worker takes them
     with recording("sesv2") as log:
         response = _invoke(messages, stack, remaining_ms=5_000)
-    assert sorted(_failures(response)) == sorted(m["MessageId"] for m in messages)
+    # Then nothing is sent and nothing is failed: the rows are unclaimed, still QUEUED, and each
+    # message is back on the queue as a new one, delayed (its original is deleted as processed)
+    assert _failures(response) == []
     assert log.count("SendEmail") == 0
-    assert {(r.status, r.claimed_at) for r in _by_email(stack, messages).values()} == {(EmailStatus.QUEUED, None)}
+    rows = _by_email(stack, messages).values()
+    assert {(r.status, r.claimed_at, r.claims) for r in rows} == {(EmailStatus.QUEUED, None, 0)}
+    attributes = client("sqs").get_queue_attributes(QueueUrl=stack.queue_url, AttributeNames=["All"])["Attributes"]
+    assert attributes["ApproximateNumberOfMessagesDelayed"] == "2"
 
 
 def test_a_recipient_suppressed_in_another_case_is_still_suppressed(
