@@ -281,15 +281,16 @@ def pace_rows(p: dict[str, Any]) -> list[Row]:
     for name in PACE_FLEET_CASES:
         case = p[name]
         limit = float(case["case"]["rate"])
-        share = float(case["sim"]["span_rate"] or 0.0) / limit
+        # Compared as printed, to 0.1%: the measurement's own jitter is a few ms over a ~10 s span.
+        share = round(100 * float(case["sim"]["steady_rate"] or 0.0) / limit, 1)
         rows.append(
             Row(
                 f"Fleet of {case['case']['instances']} at {limit:g}/s: achieved rate % of limit (at SES, steady span)",
-                f"{100 * share:.1f}%",
+                f"{share:.1f}%",
                 "—",
                 "—",
                 f"{100 * low:g} to {100 * high:g}%",
-                _verdict(low <= share <= high),
+                _verdict(100 * low <= share <= 100 * high),
             )
         )
     ours = [one, *(p[name] for name in PACE_FLEET_CASES)]
