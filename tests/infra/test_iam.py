@@ -29,6 +29,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import boto3
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 import campaign.services.stream_ingest as stream_ingest
 import worker.count_changes
@@ -38,20 +40,36 @@ from campaign.aws.batches import Batches
 from campaign.aws.clients import client
 from campaign.aws.continuation import continuation_event
 from campaign.aws.send_rows import SendRows
+from campaign.aws.table_schema import BREAKER_PREFIX, PARTITION_KEY
 from campaign.aws.upload_store import UPLOAD_PREFIX, upload_key
 from campaign.config import (
     ENV_API_KEY,
     ENV_API_KEY_SECRET_ARN,
     ENV_LAMBDA_FUNCTION_NAME,
+    ENV_SEND_MODE,
+    ENV_SEND_RATE_PER_SECOND,
+    ENV_SMTP_HOST,
+    ENV_SMTP_PASSWORD,
+    ENV_SMTP_PORT,
+    ENV_SMTP_SECRET_ARN,
+    ENV_SMTP_TLS,
+    ENV_SMTP_USERNAME,
     ENV_UNSUBSCRIBE_KEY,
     ENV_UNSUBSCRIBE_KEY_SECRET_ARN,
+    Provider,
+    SmtpTls,
 )
 from campaign.domain.clock import to_iso
 from campaign.domain.ids import batch_id_for
 from campaign.domain.models import BatchRecord, BatchState
 from campaign.domain.retention import Retention
 from campaign.domain.unsubscribe import unsubscribe_token
-from campaign.limits import DEFAULT_DEDUPE_WINDOW_DAYS, DEFAULT_RETENTION_DAYS
+from campaign.limits import (
+    BREAKER_COOLDOWN_SECONDS,
+    BREAKER_FAILURES_TO_OPEN,
+    DEFAULT_DEDUPE_WINDOW_DAYS,
+    DEFAULT_RETENTION_DAYS,
+)
 from campaign.local.provision import LocalResources
 from campaign.local.s3_events import object_created_event
 from campaign.local.sqs_poller import LocalLambdaContext, poll_once
@@ -67,8 +85,12 @@ from tests.infra.allowlists import (
 from tests.infra.terraform import load, reference
 from tests.support import TEST_API_KEY
 from tests.support.apigw import http_api_event, multipart
-from tests.support.aws_calls import Fault, faults
+from tests.support.aws_calls import Fault, client_error, faults
 from tests.support.leases import expire_lease
+from tests.support.ports import free_port
+
+# The relay stand-in takes AUTH in plain text on loopback (as the local mailbox may); aiosmtpd warns per connection.
+pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
 
 Permission = tuple[str, str]  # (IAM action, resource kind)
 
@@ -94,6 +116,8 @@ CONFIGURATION_SET = "csv-campaign-test"
 API_KEY_SECRET = "csv-campaign-test/api-key"
 UNSUBSCRIBE_KEY_SECRET = "csv-campaign-test/unsubscribe-key"
 UNSUBSCRIBE_KEY_VALUE = "k" * 64
+SMTP_SECRET = "csv-campaign-test/smtp-credentials"
+SMTP_LOGIN = ("apikey", "relay-password")
 # The streaming ingest's name, as the Lambda runtime gives it (AWS_LAMBDA_FUNCTION_NAME).
 STREAM_INGEST_FUNCTION = "csv-campaign-test-stream-ingest"
 # Every function in terraform/.
@@ -116,6 +140,13 @@ QUERY = """query($batch: String!) {
 SUPPRESSION_MUTATIONS = """mutation { suppress(email: "zed@example.com", reason: COMPLAINT) { email }
   unsuppress(email: "yan@example.com") }"""
 SUPPRESSION_QUERY = "{ suppressions(first: 5) { items { email reason } nextCursor } }"
+# Enough sends for SES's failures to open its breaker; each one the relay then takes.
+CSV_FAILOVER = b"email,subject,content\n" + b"".join(
+    f"fo{n}@example.com,Failover,Hi {n}\n".encode() for n in range(BREAKER_FAILURES_TO_OPEN)
+)
+CSV_PROBE = b"email,subject,content\nprobe@example.com,Probe,Hi\n"
+# Two sends at a rate of one every 1,000 s: the second gets no token within the invocation.
+CSV_PACED = b"email,subject,content\npa1@example.com,Paced,Hi\npa2@example.com,Paced,Hi\n"
 
 
 def iam_action(model: Any) -> str:
@@ -298,6 +329,122 @@ def _keep_the_unsubscribe_key_in_secrets_manager(monkeypatch: pytest.MonkeyPatch
     return arn
 
 
+class _Relay:
+    """An SMTP relay on loopback (aiosmtpd) that wants the login kept in the secret, and keeps what arrives."""
+
+    def __init__(self) -> None:
+        self.recipients: list[str] = []
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.recipients += envelope.rcpt_tos
+        return "250 OK"
+
+    def authenticate(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any) -> AuthResult:
+        login = LoginPassword(SMTP_LOGIN[0].encode(), SMTP_LOGIN[1].encode())
+        return AuthResult(success=data == login, handled=False)
+
+
+@contextmanager
+def _smtp_relay() -> Iterator[tuple[_Relay, int]]:
+    relay, port = _Relay(), free_port()
+    # Plain text with AUTH is for loopback only (the sender refuses it elsewhere; Terraform refuses "none").
+    controller = Controller(
+        relay,
+        hostname="127.0.0.1",
+        port=port,
+        server_hostname="localhost",
+        auth_required=True,
+        auth_require_tls=False,
+        authenticator=relay.authenticate,
+    )
+    controller.start()
+    try:
+        yield relay, port
+    finally:
+        controller.stop()
+
+
+def _breaker(stack: LocalResources, provider: Provider) -> dict[str, Any] | None:
+    key = {PARTITION_KEY: {"S": BREAKER_PREFIX + provider.value}}
+    item: dict[str, Any] | None = client("dynamodb").get_item(TableName=stack.table_name, Key=key).get("Item")
+    return item
+
+
+def _end_the_cooldown(stack: LocalResources, provider: Provider) -> None:
+    """The breaker opened longer ago than the cooldown: the next send through it is the probe."""
+    client("dynamodb").update_item(
+        TableName=stack.table_name,
+        Key={PARTITION_KEY: {"S": BREAKER_PREFIX + provider.value}},
+        UpdateExpression="SET openedAt = openedAt - :age",
+        ExpressionAttributeValues={":age": {"N": str(BREAKER_COOLDOWN_SECONDS + 1)}},
+    )
+
+
+def _send_through_both_providers(
+    api: Callable[..., Any],
+    stack: LocalResources,
+    drain: Any,
+    secrets: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 16's worker: SES then the SMTP relay (its login in Secrets Manager). SES failing opens its
+    breaker (UpdateItem of BREAKER#ses) while the relay takes the sends; after the cooldown one send
+    probes SES and closes the breaker (DeleteItem); a low fleet rate puts a send back on the send queue,
+    delayed (SendMessageBatch). GetAccount reads the SES account's rate, BatchGetItem the breakers."""
+    login = json.dumps({"username": SMTP_LOGIN[0], "password": SMTP_LOGIN[1]})
+    arn: str = client("secretsmanager").create_secret(Name=SMTP_SECRET, SecretString=login)["ARN"]
+    secrets[arn] = "smtp-secret"
+    with _smtp_relay() as (relay, port):
+        for name, value in {
+            ENV_SEND_MODE: f"{Provider.SES},{Provider.SMTP}",
+            ENV_SMTP_HOST: "127.0.0.1",
+            ENV_SMTP_PORT: str(port),
+            ENV_SMTP_TLS: SmtpTls.NONE.value,
+            ENV_SMTP_SECRET_ARN: arn,
+        }.items():
+            monkeypatch.setenv(name, value)
+        for name in (ENV_SMTP_USERNAME, ENV_SMTP_PASSWORD, ENV_SEND_RATE_PER_SECOND):
+            monkeypatch.delenv(name, raising=False)
+        reset_process_caches()
+        # SES fails (a 500: not accepted, safe elsewhere) until its breaker opens; the relay takes each send
+        status, failover = _upload(api, CSV_FAILOVER)
+        assert (status, failover["enqueued"]) == (201, BREAKER_FAILURES_TO_OPEN), failover
+        unavailable = [client_error("InternalFailure", "SES unavailable", 500)] * BREAKER_FAILURES_TO_OPEN
+        with faults("sesv2", "SendEmail", list(unavailable), single_attempt=True):
+            drain()
+        assert sorted(relay.recipients) == sorted(f"fo{n}@example.com" for n in range(BREAKER_FAILURES_TO_OPEN))
+        assert {row["status"] for row in _graphql(api, failover["batchId"])["listEmailStatus"]["items"]} == {"SENT"}
+        opened = _breaker(stack, Provider.SES)
+        assert opened is not None and "openedAt" in opened, opened
+        # After the cooldown one send probes SES, which takes it: the breaker closes
+        _end_the_cooldown(stack, Provider.SES)
+        status, probe = _upload(api, CSV_PROBE)
+        assert (status, probe["enqueued"]) == (201, 1), probe
+        drain()
+        assert _breaker(stack, Provider.SES) is None
+        assert "probe@example.com" not in relay.recipients
+        # A fleet rate far under the batch's size: a send that gets no token goes back on the queue
+        monkeypatch.setenv(ENV_SEND_RATE_PER_SECOND, "0.001")
+        reset_process_caches()
+        status, paced = _upload(api, CSV_PACED)
+        assert (status, paced["enqueued"]) == (201, 2), paced
+        before = _queued_messages(stack)
+        drain()
+        statuses = sorted(row["status"] for row in _graphql(api, paced["batchId"])["listEmailStatus"]["items"])
+        assert statuses == ["QUEUED", "SENT"], statuses
+        assert _queued_messages(stack) == before - 2 + 1  # both received, the deferred one back, delayed
+    monkeypatch.setenv(ENV_SEND_MODE, Provider.SES.value)
+    for name in (ENV_SMTP_HOST, ENV_SMTP_PORT, ENV_SMTP_TLS, ENV_SMTP_SECRET_ARN, ENV_SEND_RATE_PER_SECOND):
+        monkeypatch.delenv(name)
+    reset_process_caches()
+
+
+def _queued_messages(stack: LocalResources) -> int:
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed"]
+    attributes = client("sqs").get_queue_attributes(QueueUrl=stack.queue_url, AttributeNames=names)["Attributes"]
+    return sum(int(attributes[name]) for name in names)
+
+
 def _leave_an_abandoned_ingest(stack: LocalResources, content: bytes) -> None:
     """An ingest whose Lambda died: the batch is INGESTING and its lease has lapsed."""
     past = datetime.now(UTC) - timedelta(hours=1)
@@ -434,6 +581,9 @@ def recorded(stack: LocalResources, drain: Any, count_changes: Any, monkeypatch:
     status, done = _api_call(api, "POST /unsubscribe", body=one_click, content_type=form, query={"t": token})
     assert (status, done["newly"]) == (200, False), done  # suppressed already, by the bounce
 
+    # Both providers, a breaker opening and closing, and a send deferred by the fleet's rate (issue 16)
+    _send_through_both_providers(api, stack, drain, secrets, monkeypatch)
+
     # A large upload, through the bucket and the streaming ingest, then its rows counted
     _stream_a_large_upload(recorder, api, stack, monkeypatch)
     with recorder.acting_as("event-source-mapping"):
@@ -564,9 +714,19 @@ def test_the_flows_exercise_every_gateway_operation(recorded: CallRecorder) -> N
         "GetItem",
         "BatchGetItem",
         "PutItem",
+        "DeleteItem",
         "SendEmail",
+        "GetAccount",
+        "SendMessageBatch",
         "GetSecretValue",
     }
+    # Both secrets, the SES account's rate, and deferred sends back on the send queue
+    assert {
+        ("secretsmanager:GetSecretValue", "unsubscribe-key-secret"),
+        ("secretsmanager:GetSecretValue", "smtp-secret"),
+        ("ses:GetAccount", "*"),
+        ("sqs:SendMessage", "queue"),
+    } <= recorded.calls["worker"]
     assert recorded.operations["stream_ingest"] == {
         "GetObject",
         "PutItem",
