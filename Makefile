@@ -6,12 +6,13 @@ STAMP := $(VENV)/.installed-stamp
 
 CHECKOV_VENV := .venv-checkov
 
-.PHONY: help venv run test lint format demo load fuzz bench clean package checkov lint-tf chromium
+.PHONY: help venv run test lint format demo load fuzz bench clean package checkov lint-tf chromium ses-outage ses-recover
 
 help:
 	@echo "make run    - local stack: AWS emulator, API on http://127.0.0.1:8000, worker"
 	@echo "make test   - the whole offline suite (lint, types, tests)"
 	@echo "make demo   - upload example_csv/campaign.csv to the running stack and watch it reach SENT"
+	@echo "make ses-outage / ses-recover - take the running stack's emulated SES down / bring it back"
 	@echo "make load   - 60 s of uploads + GraphQL reads on a local stack it starts and stops (loopback); prints the report"
 	@echo "make fuzz   - the property, fuzz and Schemathesis tests with random draws and 10x the examples (a few min)"
 	@echo "make bench  - ours vs a naive baseline on the emulator: requests, reads, memory, cold start, rows/s (5-8 min)"
@@ -70,6 +71,15 @@ format: venv
 
 demo:
 	scripts/demo.sh
+
+# For `SEND_MODE=ses,smtp make run`: while the emulated SES is down (campaign/local/emulator.py, its
+# outage file), sends fail over to the SMTP provider (the local mailbox) and SES's circuit breaker
+# opens; once it is back, the first send after the breaker's cooldown probes SES and closes it.
+ses-outage: venv
+	$(BIN)/python -c 'from campaign.local.emulator import outage_file; outage_file().touch()'
+
+ses-recover: venv
+	$(BIN)/python -c 'from campaign.local.emulator import outage_file; outage_file().unlink(missing_ok=True)'
 
 # Starts its own local stack on free loopback ports and stops it at the end. LOAD_BASE_URL=<url> (with
 # API_KEY) targets a running `make run` instead; LOAD_ARGS passes more options (see --help).

@@ -42,6 +42,7 @@ NOT_INHERITED = (
     "SEND_MODE",
     "SMTP_HOST",
     "SMTP_PORT",
+    "SEND_RATE_PER_SECOND",
 )
 
 
@@ -114,8 +115,9 @@ def _sigterm_interrupts() -> Iterator[None]:
 
 
 @contextmanager
-def local_stack(api_key: str, log: Path) -> Iterator[LiveStack]:
-    """A running `python -m campaign.local.run` with this API key, its output in `log`."""
+def local_stack(api_key: str, log: Path, env_overrides: dict[str, str] | None = None) -> Iterator[LiveStack]:
+    """A running `python -m campaign.local.run` with this API key (and these variables set, e.g.
+    SEND_MODE), its output in `log`."""
     api_port, emulator_port, mailbox_port, mailbox_smtp_port = _free_ports(4)
     env = {name: value for name, value in os.environ.items() if name not in NOT_INHERITED}
     env |= {
@@ -126,7 +128,7 @@ def local_stack(api_key: str, log: Path) -> Iterator[LiveStack]:
         "API_KEY": api_key,
         "POWERTOOLS_LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
-    }
+    } | (env_overrides or {})
     with _sigterm_interrupts(), log.open("wb") as sink:
         process = subprocess.Popen(
             [sys.executable, "-m", "campaign.local.run"],

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 
 from campaign.aws.clients import clear_client_cache
 from campaign.config import DEFAULT_SMTP_PORT, DRY_RUN, Provider, clear_settings_cache
+from campaign.local.emulator import outage_file
 from campaign.local.mailbox import DEFAULT_HTTP_PORT
 from campaign.local.provision import LocalResources, environment_of, events_queue_names, provision
 from campaign.local.sqs_poller import poll_once
@@ -35,6 +36,9 @@ _SEND_MODES: dict[str, str] = {
     Provider.SMTP.value: "each message goes to the mailbox, the bytes SES would get",
     DRY_RUN: "rows become SENT, nothing is sent: the mailbox stays empty",
     Provider.SES.value: "through the emulator's SES, which accepts it and shows it nowhere",
+    f"{Provider.SES},{Provider.SMTP}": (
+        "the emulator's SES first, the mailbox when SES fails: `make ses-outage`, then `make ses-recover`"
+    ),
 }
 # Lambda polls a stream about four times a second when it is idle.
 _STREAM_IDLE_SECONDS = 0.25
@@ -96,7 +100,7 @@ def _banner(api_key: str, send_mode: str) -> str:
             f"  API        {base}   (Swagger: {base}/docs, GraphiQL: {base}/graphql)",
             f"  emulator   http://127.0.0.1:{EMULATOR_PORT}   (moto; state is lost on exit)",
             f"  mailbox    {MAILBOX_URL}   (every message sent; JSON: /api/messages; SMTP on :{MAILBOX_SMTP_PORT})",
-            f"  send mode  {send_mode}   ({mode}; set SEND_MODE=smtp, dry-run or ses)",
+            f"  send mode  {send_mode}   ({mode}; set SEND_MODE=smtp, dry-run, ses or ses,smtp)",
             f"  API key    {api_key}   (set API_KEY to choose it; Swagger: Authorize, GraphiQL: Headers)",
             "",
             "  Try:",
@@ -126,6 +130,7 @@ def main() -> None:
     for port in (API_PORT, EMULATOR_PORT, MAILBOX_PORT, MAILBOX_SMTP_PORT):
         if not _port_free(port):
             raise SystemExit(f"port {port} is already in use on 127.0.0.1 (another `make run`?)")
+    outage_file().unlink(missing_ok=True)  # an outage left by an earlier run would surprise this one
     env = {**os.environ, **_base_environment()}
     api_key = env.get("API_KEY") or secrets.token_urlsafe(24)
     env["API_KEY"] = api_key
