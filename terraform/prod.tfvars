@@ -11,8 +11,8 @@ send_mode = "ses"
 cors_allow_origins = []
 
 max_receive_count = 5
-# Each worker sends its batch one message after another; keep this x (sends per second of one worker)
-# under the account's SES sending rate.
+# The fleet sends at the SES account's MaxSendRate (or send_rate_per_second, if lower) whatever its
+# size; this only caps the instances (with send_rate_per_second set, Terraform derives it).
 worker_max_concurrency = 2
 
 # Set to the on-call address; the subscription must be confirmed from the email AWS sends.
