@@ -146,9 +146,9 @@ def _ingest(case: Case, stack: LocalResources) -> tuple[int, str]:
     return result.enqueued, batch_id_for(content)
 
 
-def _queue_depth(queue_url: str) -> int:
+def _queue_counters(queue_url: str) -> dict[str, int]:
     attributes = client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=list(QUEUE_COUNTERS))
-    return sum(int(attributes["Attributes"].get(name, 0)) for name in QUEUE_COUNTERS)
+    return {name: int(attributes["Attributes"].get(name, 0)) for name in QUEUE_COUNTERS}
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -231,15 +231,18 @@ def _tell(instances: list[Any], word: str) -> None:
             process.stdin.flush()
 
 
-def _watch(queue_url: str, deadline: float) -> tuple[bool, float]:
-    """Until the queue is empty on two reads in a row (True) or the deadline passes (False)."""
+def _watch(queue_url: str, deadline: float) -> tuple[bool, float, dict[str, int]]:
+    """Until the queue is empty on two reads in a row (True) or the deadline passes (False); with the
+    time and the queue's counters at the last read."""
     empty_reads = 0
+    counters: dict[str, int] = {}
     while time.monotonic() < deadline:
         time.sleep(WATCH_SECONDS)
-        empty_reads = empty_reads + 1 if _queue_depth(queue_url) == 0 else 0
+        counters = _queue_counters(queue_url)
+        empty_reads = empty_reads + 1 if not any(counters.values()) else 0
         if empty_reads >= 2:
-            return True, time.monotonic()
-    return False, time.monotonic()
+            return True, time.monotonic(), counters
+    return False, time.monotonic(), counters
 
 
 def _rows(table: str, batch_id: str) -> dict[str, Any]:
@@ -325,6 +328,7 @@ def _summarise_instances(results: list[dict[str, Any]]) -> dict[str, Any]:
         "batches": sum(r["batches"] for r in results),
         "received": sum(r["received"] for r in results),
         "failed": sum(r["failed"] for r in results),
+        "delete_refused": sum(r["delete_refused"] for r in results),
         "handler_raised": sum(r["handler_raised"] for r in results),
         "cpu_seconds": sum(r.get("cpu_seconds", 0.0) for r in results),
     }
@@ -346,7 +350,7 @@ def run_case(
         cpu_before = {module: _cpu_of(module) for module in ("campaign.local.emulator", "scripts.ses_simulator_server")}
         go_at = time.monotonic()
         _tell(instances, "go")
-        drained, stopped_at = _watch(stack.queue_url, go_at + deadline_seconds)
+        drained, stopped_at, counters = _watch(stack.queue_url, go_at + deadline_seconds)
         cpu = {module: _cpu_of(module) - before for module, before in cpu_before.items()}
         _tell(instances, "stop")
         for process in instances:
@@ -366,6 +370,7 @@ def run_case(
         "accepted_rows": accepted,
         "ingest_seconds": ingest_seconds,
         "drained": drained,
+        "queue_at_stop": counters,
         "run_seconds": stopped_at - go_at,
         "deadline_seconds": deadline_seconds,
         "sim": {

@@ -14,6 +14,7 @@ Every DynamoDB and SQS request, the polling's included, waits the simulated netw
 """
 
 import argparse
+import fcntl
 import json
 import os
 import sys
@@ -91,6 +92,7 @@ class InstanceResult:
     failed: int = 0
     handler_raised: int = 0
     handler_seconds: float = 0.0
+    delete_refused: int = 0
     # time.monotonic() of the go signal, of the first receive that returned messages, and of the end of
     # the last batch (its deletes included).
     go_at: float = 0.0
@@ -134,15 +136,24 @@ def _listen(go: threading.Event, stop: threading.Event) -> None:
     stop.set()
 
 
-def _delete(queue_url: str, done: list[dict[str, Any]]) -> None:
-    for start in range(0, len(done), SQS_RECEIVE_MAX):
-        client("sqs").delete_message_batch(
-            QueueUrl=queue_url,
-            Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                for i, m in enumerate(done[start : start + SQS_RECEIVE_MAX])
-            ],
-        )
+def _delete(queue_url: str, done: list[dict[str, Any]], lock: Path) -> int:
+    """Delete what succeeded; returns the deletes SQS refused. The instances take turns (a file lock):
+    moto deletes a message by rebuilding the queue's list of messages without a lock, so two deletes
+    at once can put back a message the other just deleted (it then shows as in flight until its
+    visibility timeout). SQS has no such race; the lock only orders the mapping's deletes."""
+    refused = 0
+    with lock.open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        for start in range(0, len(done), SQS_RECEIVE_MAX):
+            reply = client("sqs").delete_message_batch(
+                QueueUrl=queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                    for i, m in enumerate(done[start : start + SQS_RECEIVE_MAX])
+                ],
+            )
+            refused += len(reply.get("Failed", []))
+    return refused
 
 
 def run(index: int, design: str, meter: PaceMeter, out: Path, deadline_seconds: float) -> InstanceResult:
@@ -179,7 +190,7 @@ def run(index: int, design: str, meter: PaceMeter, out: Path, deadline_seconds: 
             failed = {m["MessageId"] for m in messages}
         result.handler_seconds += time.perf_counter() - started
         meter.phase = "poll"
-        _delete(queue_url, [m for m in messages if m["MessageId"] not in failed])
+        result.delete_refused += _delete(queue_url, [m for m in messages if m["MessageId"] not in failed], out / "lock")
         result.batches += 1
         result.received += len(messages)
         result.failed += len(failed)
