@@ -99,21 +99,22 @@ def test_sends_beyond_the_invocations_slots_are_deferred_not_failed(
     assert all(entry["DelaySeconds"] >= 1 for entry in requeue["Entries"])
 
 
-def test_paced_sends_are_spaced_by_the_fleets_rate(
+def test_no_send_starts_before_its_slot_at_the_fleets_rate(
     upload: Upload, stack: LocalResources, ses_at: Callable[[float], None]
 ) -> None:
-    # Given a fleet rate of 10 sends a second and 6 queued sends
+    # Given a fleet rate of 10 sends a second, an idle bucket, and 6 queued sends
     ses_at(10)
     upload(campaign_csv(6))
     messages = receive(stack.queue_url, wait_seconds=0)
     sent_at: list[float] = []
     # When the worker sends them
+    started = time.time()
     with faults("sesv2", "SendEmail", [lambda _: sent_at.append(time.time())] * 6, single_attempt=True):
         _invoke(messages, stack)
-    # Then any k sends span at least (k - 1) tenths of a second (less 20 ms of scheduling slack)
-    times = sorted(sent_at)
-    assert len(times) == 6
-    assert all(times[j] - times[i] >= (j - i) / 10 - 0.02 for i in range(6) for j in range(i + 1, 6))
+    # Then the k-th send started no earlier than k tenths of a second after the batch began (its
+    # slot): a busy machine can make sends late, never early
+    assert len(sent_at) == 6
+    assert all(at >= started + k / 10 for k, at in enumerate(sorted(sent_at)))
 
 
 def test_deferrals_alone_never_bring_a_message_to_the_dlq(
