@@ -48,6 +48,7 @@ lint: venv checkov
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/zizmor --offline --quiet .github/workflows
 
 # checkov pins an old boto3, so it lives in its own virtualenv.
 $(CHECKOV_VENV)/bin/checkov:
