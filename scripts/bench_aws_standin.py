@@ -46,7 +46,10 @@ from dataclasses import dataclass, field
 from decimal import Context, Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from campaign.local.provision import LocalResources
 
 DDB_PREFIX = "DynamoDB_20120810"
 SQS_PREFIX = "AmazonSQS"
@@ -1052,12 +1055,16 @@ class StandIn:
         self.dynamo = Dynamo()
         self.sqs = Sqs(self.lock)
         self.requests: Counter[str] = Counter()
+        # Wall seconds from a request's first byte read to its reply written, summed (the time a
+        # client's request spends in this process, its waits for the lock and the interpreter included).
+        self.residence_seconds = 0.0
 
     def reset(self) -> None:
         with self.lock:
             self.dynamo.tables.clear()
             self.sqs.queues.clear()
             self.requests.clear()
+            self.residence_seconds = 0.0
             self.lock.notify_all()  # a long poll on a queue that is gone ends
 
     def call(self, target: str, request: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -1091,6 +1098,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def handle_one_request(self) -> None:
+        self._started: float | None = None
+        super().handle_one_request()
+        if self._started is not None:
+            with self.server.standin.lock:
+                self.server.standin.residence_seconds += time.perf_counter() - self._started
+
+    def parse_request(self) -> bool:
+        self._started = time.perf_counter()  # the request line is read: the request has arrived
+        return super().parse_request()
+
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
@@ -1122,7 +1140,12 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.path == STATS_PATH:
             with self.server.standin.lock:
-                self._answer(200, {"requests": dict(self.server.standin.requests)}, "application/json")
+                stats = {
+                    "requests": dict(self.server.standin.requests),
+                    "residence_seconds": self.server.standin.residence_seconds,
+                }
+            self._started = None
+            self._answer(200, stats, "application/json")
             return
         self._answer(404, {"__type": "NotFound", "message": f"no route for GET {self.path}"}, "application/json")
 
@@ -1193,7 +1216,7 @@ def control(endpoint: str, path: str) -> Any:
         return json.load(reply)
 
 
-def provision_standin(stage: str) -> Any:
+def provision_standin(stage: str) -> "LocalResources":
     """The bench's table and queues in the (reset) stand-in, through the project's clients (their
     AWS_ENDPOINT_URL pointing at it): the table keyed by `pk` alone (no index: nothing the bench
     runs queries one), the send queue and its DLQ, with the project's visibility timeout and no

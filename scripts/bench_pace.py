@@ -3,8 +3,17 @@
 Run by scripts/bench.py in a process of its own (`python -m scripts.bench_pace`, environment set by
 the caller, or defaults when run alone); prints one JSON object. Three kinds of process:
 
-* the emulator (moto's server, campaign/local/emulator.py) holds the table and queues, reset and
-  provisioned for every case as scripts/bench_pipeline.py does;
+* the AWS stand-in (scripts/bench_aws_standin.py): an in-memory DynamoDB and SQS in a process of its
+  own, reset for every case and provisioned with the bench's table (keyed by `pk`) and queues. Not
+  moto's server (campaign/local/emulator.py), because moto spends about 7 ms of CPU per request in
+  one process: 17-21 ms of its CPU per send, so it alone caps the whole system at 50-60 sends a
+  second on this machine (the last run on it: 41/s for one instance, 20% of 200/s; 200/s would need
+  ~2.8 cores of moto), and the targets would measure moto, not the worker. The stand-in answers in
+  well under a millisecond of CPU; tests/unit/test_bench_standin.py runs the same gateway calls
+  (claims, results, the pace bucket, breakers, suppressions, the queue) on moto and on the stand-in
+  and requires equal outcomes. `--aws emulator` runs the phase on moto's server instead, to
+  reproduce the emulator-bound figures (the instances then take turns to delete, see
+  scripts/bench_pace_worker.py);
 * the simulated SES (scripts/ses_simulator_server.py): SendEmail answers after 60 ms, and is throttled
   (429 TooManyRequestsException) by a token bucket holding one second of `rate`, refilled at `rate`
   per second;
@@ -13,11 +22,13 @@ the caller, or defaults when run alone); prints one JSON object. Three kinds of 
   source mapping does and invoking the handler with a context that counts down from 30 s. Every
   DynamoDB and SQS request of theirs waits 10 ms first (CallMeter); SES has its own 60 ms.
 
-A case: reset and provision the stack, ingest a generated file (our ingest, ENQUEUE delay 0; the
-naive design its own ingest; not timed), reset the simulator at the case's rate, start the instances
+A case: reset and provision the stack, preload a generated file's rows and messages (the project's
+SendRows.create and SendQueue.enqueue, delay 0; for the naive design its rows and the message bodies
+its worker reads, as NaiveIngest queues them; the ingest is not what is measured, not timed), reset
+the simulator at the case's rate, start the instances
 and wait until each has built its clients, then say go to all at once. The bench watches the send
 queue and says stop once it is empty (nothing visible, in flight or delayed) on two reads in a row,
-or at the case's deadline. Then it reads the simulator's counts and the table's rows.
+or at the case's deadline. Then it reads the simulator's counts and the case's rows (by key).
 
 Cases and what is measured:
 
@@ -38,8 +49,10 @@ Cases and what is measured:
 For every case: throttled requests (the simulator's 429s; not a failure by themselves), throttles
 surfaced as failures (rows ending ERROR as retries exhausted, or with a throttling error), double
 sends (a sendId the simulator accepted more than once), rows not final (neither SENT nor ERROR).
-The emulator's cost is reported beside them: its mean time per DynamoDB/SQS request (added to the
-simulated 10 ms) and the CPU seconds of each process kind over the run (two cores are shared by all).
+The AWS process's cost is reported beside them: the instances' mean time per DynamoDB/SQS request
+past the simulated 10 ms (from send to reply, as the instances' clients see it), the CPU seconds of
+each process kind over the run (two cores are shared by all), and the stand-in's CPU per request it
+answered.
 """
 
 import argparse
@@ -57,15 +70,25 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from campaign.aws.clients import client
-from campaign.aws.table_schema import SEND_PREFIX
+import worker.handler
+from campaign.aws.bulk import get_all
+from campaign.aws.clients import clear_client_cache, client
+from campaign.aws.send_queue import SendJob, SendQueue
+from campaign.aws.send_rows import SendRows
+from campaign.aws.table_schema import PARTITION_KEY, send_pk
+from campaign.config import clear_settings_cache
+from campaign.domain.clock import now_iso
+from campaign.domain.csv_rules import parse_campaign_csv
 from campaign.domain.ids import batch_id_for
-from campaign.local.provision import LocalResources
+from campaign.domain.models import BatchRecord, BatchState
+from campaign.domain.retention import Retention
+from campaign.limits import SQS_SEND_BATCH_MAX
+from campaign.local.provision import LocalResources, environment_of
 from campaign.observability import logger
-from campaign.services.ingest import ingest_csv
+from campaign.services.ingest import candidate_for
+from scripts.bench_aws_standin import RESET_PATH, STATS_PATH, control, provision_standin, standin_process
 from scripts.bench_data import campaign_csv
-from scripts.bench_naive import NaiveIngest
-from scripts.bench_pipeline import _free_port, _listening, _ours_gateways, emulator, fresh_stack
+from scripts.bench_pipeline import _free_port, _listening, emulator, fresh_stack
 from scripts.bench_report import PHASE_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,6 +103,11 @@ WATCH_SECONDS = 0.25
 # The steady span leaves out this much of the run at each end (start-up and drain).
 STEADY_TRIM_SECONDS = 1.0
 THROTTLE_WORDS = ("throttl", "toomanyrequests", "maximum sending rate")
+RETENTION = Retention(30, 90)
+# The two AWS the targets can run against: the stand-in (the default: what `make bench` runs) and
+# moto's server (emulator-bound figures, kept for comparison).
+STANDIN, EMULATOR = "standin", "emulator"
+AWS_MODULES = {STANDIN: "scripts.bench_aws_standin", EMULATOR: "campaign.local.emulator"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +156,19 @@ def ses_simulator() -> Iterator[str]:
         server.wait(timeout=10)
 
 
+@contextlib.contextmanager
+def _aws(kind: str) -> Iterator[str]:
+    """DynamoDB and SQS for the run, in a process of their own; AWS_ENDPOINT_URL points at them (the
+    instances inherit it)."""
+    if kind == EMULATOR:
+        with emulator() as endpoint:
+            yield endpoint
+        return
+    with standin_process(ROOT) as (endpoint, _pid):
+        os.environ["AWS_ENDPOINT_URL"] = endpoint
+        yield endpoint
+
+
 def _call(url: str, payload: dict[str, Any] | None = None) -> Any:
     data = None if payload is None else json.dumps(payload).encode()
     request = urllib.request.Request(url, data=data, method="GET" if data is None else "POST")
@@ -135,15 +176,60 @@ def _call(url: str, payload: dict[str, Any] | None = None) -> Any:
         return json.load(reply)
 
 
-def _ingest(case: Case, stack: LocalResources) -> tuple[int, str]:
-    """(accepted rows, batch id); not timed, no added latency."""
+def _preload(case: Case, stack: LocalResources) -> tuple[list[str], str]:
+    """Write the case's rows and queue its messages directly, as the ingest leaves them (the ingest is
+    not what is measured): our rows with SendRows.create and our messages with SendQueue.enqueue
+    (delay 0); for the naive design, its rows and the message bodies its worker reads (NaiveIngest's
+    shape) with SendMessageBatch. Not timed, no added latency. Returns (send ids, batch id)."""
     content = campaign_csv(case.rows, case.name)
-    if case.design == "naive":
-        return NaiveIngest(stack.table_name, stack.queue_url).ingest(content), batch_id_for(content)
-    result = ingest_csv(content, _ours_gateways(stack))
-    if result.not_enqueued or result.duplicate:
-        raise RuntimeError(f"unexpected ingest outcome: {result}")
-    return result.enqueued, batch_id_for(content)
+    batch_id, now = batch_id_for(content), now_iso()
+    parsed = parse_campaign_csv(content)
+    batch = BatchRecord(batch_id, now, BatchState.DONE, parsed.total, len(parsed.skipped))
+    rows = []
+    for accepted in parsed.rows:
+        candidate = candidate_for(batch, accepted)
+        if candidate.body is not None:
+            raise RuntimeError("the pace bench's bodies sit in their rows")
+        rows.append(candidate.row)
+    expires_at = RETENTION.expiry_of(now)
+    SendRows(stack.table_name).create(rows, expires_at)
+    if case.design == "ours":
+        refused = SendQueue(stack.queue_url, delay_seconds=0).enqueue([SendJob(r.send_id, r.batch_id) for r in rows])
+        if refused:
+            raise RuntimeError(f"messages not queued: {refused}")
+    else:
+        bodies = [
+            json.dumps(
+                {
+                    "sendId": r.send_id,
+                    "batchId": r.batch_id,
+                    "email": r.email,
+                    "subject": r.subject,
+                    "content": r.content,
+                    "createdAt": r.created_at,
+                    "seq": r.seq,
+                }
+            )
+            for r in rows
+        ]
+        for start in range(0, len(bodies), SQS_SEND_BATCH_MAX):
+            entries = [
+                {"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies[start : start + SQS_SEND_BATCH_MAX])
+            ]
+            if client("sqs").send_message_batch(QueueUrl=stack.queue_url, Entries=entries).get("Failed"):
+                raise RuntimeError("naive messages not queued")
+    return [r.send_id for r in rows], batch_id
+
+
+def _fresh_standin(endpoint: str) -> LocalResources:
+    """An empty stand-in with the bench's resources, and no process cache pointing at old ones."""
+    control(endpoint, RESET_PATH)
+    clear_client_cache()
+    resources = provision_standin("bench")
+    os.environ |= environment_of(resources)
+    clear_settings_cache()
+    worker.handler.clear_caches()
+    return resources
 
 
 def _queue_counters(queue_url: str) -> dict[str, int]:
@@ -187,7 +273,9 @@ def _worker_env(ses_endpoint: str) -> dict[str, str]:
     return env
 
 
-def _start_instances(case: Case, out: Path, env: dict[str, str], latency_ms: float, deadline: float) -> list[Any]:
+def _start_instances(
+    case: Case, out: Path, env: dict[str, str], latency_ms: float, deadline: float, *, delete_lock: bool
+) -> list[Any]:
     log = open(os.environ.get("BENCH_PACE_LOG", os.devnull), "a")  # noqa: SIM115 (closed by the caller)
     instances = [
         subprocess.Popen(
@@ -205,6 +293,7 @@ def _start_instances(case: Case, out: Path, env: dict[str, str], latency_ms: flo
                 str(latency_ms),
                 "--deadline-seconds",
                 str(deadline),
+                *(["--delete-lock"] if delete_lock else []),
             ],
             cwd=ROOT,
             env=env,
@@ -245,27 +334,28 @@ def _watch(queue_url: str, deadline: float) -> tuple[bool, float, dict[str, int]
     return False, time.monotonic(), counters
 
 
-def _rows(table: str, batch_id: str) -> dict[str, Any]:
-    """The batch's send rows by status, and the ERROR rows that a throttle ended (plain Scans)."""
+def _rows(table: str, send_ids: list[str]) -> dict[str, Any]:
+    """The case's send rows by status, and the ERROR rows that a throttle ended (read by key,
+    BatchGetItem; a row missing counts as not final)."""
     statuses: Counter[str] = Counter()
     error_kinds: Counter[str] = Counter()
     throttle_failures = 0
-    for page in client("dynamodb").get_paginator("scan").paginate(TableName=table):
-        for item in page["Items"]:
-            if not item["pk"]["S"].startswith(SEND_PREFIX) or item.get("batchId", {}).get("S") != batch_id:
-                continue
-            status = item.get("status", {}).get("S", "?")
-            statuses[status] += 1
-            if status != "ERROR":
-                continue
-            kind = item.get("errorKind", {}).get("S", "")
-            error_kinds[kind] += 1
-            text = item.get("error", {}).get("S", "").lower()
-            if kind == "retries_exhausted" or any(word in text for word in THROTTLE_WORDS):
-                throttle_failures += 1
+    keys = [{PARTITION_KEY: {"S": send_pk(send_id)}} for send_id in send_ids]
+    found = get_all(client("dynamodb"), table, keys, consistent=True)
+    statuses["missing"] = len(send_ids) - len(found)
+    for item in found:
+        status = item.get("status", {}).get("S", "?")
+        statuses[status] += 1
+        if status != "ERROR":
+            continue
+        kind = item.get("errorKind", {}).get("S", "")
+        error_kinds[kind] += 1
+        text = item.get("error", {}).get("S", "").lower()
+        if kind == "retries_exhausted" or any(word in text for word in THROTTLE_WORDS):
+            throttle_failures += 1
     not_final = sum(n for status, n in statuses.items() if status not in ("SENT", "ERROR"))
     return {
-        "statuses": dict(statuses),
+        "statuses": {status: n for status, n in statuses.items() if n},
         "error_kinds": dict(error_kinds),
         "throttle_failures": throttle_failures,
         "not_final": not_final,
@@ -331,27 +421,47 @@ def _summarise_instances(results: list[dict[str, Any]]) -> dict[str, Any]:
         "delete_refused": sum(r["delete_refused"] for r in results),
         "handler_raised": sum(r["handler_raised"] for r in results),
         "cpu_seconds": sum(r.get("cpu_seconds", 0.0) for r in results),
+        # Wall seconds, summed over the instances: in the handler, in the receives and the deletes.
+        "handler_seconds": sum(r["handler_seconds"] for r in results),
+        "receive_seconds": sum(r["receive_seconds"] for r in results),
+        "delete_seconds": sum(r["delete_seconds"] for r in results),
     }
 
 
+def _aws_requests(aws: str, endpoint: str) -> tuple[int, float]:
+    """Requests the stand-in answered so far, and the seconds they spent in it (0 for the emulator,
+    which does not count them)."""
+    if aws != STANDIN:
+        return 0, 0.0
+    stats = control(endpoint, STATS_PATH)
+    return sum(stats["requests"].values()), float(stats["residence_seconds"])
+
+
 def run_case(
-    case: Case, endpoint: str, ses_endpoint: str, latency_ms: float, arrivals: Path | None = None
+    case: Case, aws: str, endpoint: str, ses_endpoint: str, latency_ms: float, arrivals: Path | None = None
 ) -> dict[str, Any]:
-    stack = fresh_stack(endpoint)
+    stack = _fresh_standin(endpoint) if aws == STANDIN else fresh_stack(endpoint)
     started = time.perf_counter()
-    accepted, batch_id = _ingest(case, stack)
+    send_ids, batch_id = _preload(case, stack)
+    accepted = len(send_ids)
     ingest_seconds = time.perf_counter() - started
     _call(f"{ses_endpoint}/sim/reset", {"rate": case.rate, "latency_ms": 60})
     expected = accepted / min(case.rate, 100.0 if case.design == "ours" else 10.0)
     deadline_seconds = max(60.0, 4 * expected)
     with tempfile.TemporaryDirectory(prefix=f"bench-pace-{case.name}-") as tmp:
         out = Path(tmp)
-        instances = _start_instances(case, out, _worker_env(ses_endpoint), latency_ms, deadline_seconds + 30)
-        cpu_before = {module: _cpu_of(module) for module in ("campaign.local.emulator", "scripts.ses_simulator_server")}
+        instances = _start_instances(
+            case, out, _worker_env(ses_endpoint), latency_ms, deadline_seconds + 30, delete_lock=aws == EMULATOR
+        )
+        modules = (AWS_MODULES[aws], "scripts.ses_simulator_server")
+        cpu_before = {module: _cpu_of(module) for module in modules}
+        requests_before, residence_before = _aws_requests(aws, endpoint)
         go_at = time.monotonic()
         _tell(instances, "go")
         drained, stopped_at, counters = _watch(stack.queue_url, go_at + deadline_seconds)
         cpu = {module: _cpu_of(module) - before for module, before in cpu_before.items()}
+        requests_after, residence_after = _aws_requests(aws, endpoint)
+        aws_requests, residence = requests_after - requests_before, residence_after - residence_before
         _tell(instances, "stop")
         for process in instances:
             process.stdin.close()
@@ -362,11 +472,13 @@ def run_case(
     if arrivals is not None:
         arrivals.mkdir(parents=True, exist_ok=True)
         (arrivals / f"{case.name}.json").write_text(json.dumps(times))
-    rows = _rows(stack.table_name, batch_id)
+    rows = _rows(stack.table_name, send_ids)
     instance_span = max(r["last_done_at"] or r["go_at"] for r in results) - min(r["go_at"] for r in results)
     sent = rows["statuses"].get("SENT", 0)
     return {
         "case": asdict(case),
+        "aws": aws,
+        "batch_id": batch_id,
         "accepted_rows": accepted,
         "ingest_seconds": ingest_seconds,
         "drained": drained,
@@ -392,12 +504,19 @@ def run_case(
         "instance_rate": sent / instance_span if instance_span > 0 else None,
         "instances": _summarise_instances(results),
         "cpu_seconds": {
-            "emulator": cpu["campaign.local.emulator"],
+            # the AWS behind the run (the stand-in or the emulator), under the emulator's old name
+            "emulator": cpu[AWS_MODULES[aws]],
             "ses_simulator": cpu["scripts.ses_simulator_server"],
         },
-        # The emulator serves requests on one core (one process, one interpreter lock): at this much
-        # of its CPU per accepted send, it cannot answer for more than 1 / that sends a second.
-        "emulator_cpu_ms_per_send": 1000 * cpu["campaign.local.emulator"] / max(1, len(times)),
+        # The AWS process serves requests on one core (one process, one interpreter lock): at this
+        # much of its CPU per accepted send, it cannot answer for more than 1 / that sends a second.
+        "emulator_cpu_ms_per_send": 1000 * cpu[AWS_MODULES[aws]] / max(1, len(times)),
+        # Its CPU per request it answered (the stand-in counts them; the emulator does not: None).
+        "aws_requests": aws_requests if aws == STANDIN else None,
+        "aws_cpu_ms_per_request": 1000 * cpu[AWS_MODULES[aws]] / aws_requests if aws_requests else None,
+        # Its mean wall time per request, from arrival to reply (its lock and interpreter waits included:
+        # requests that arrive together are answered one after another).
+        "aws_ms_per_request_inside": 1000 * residence / aws_requests if aws_requests else None,
     }
 
 
@@ -407,18 +526,24 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=10.0, help="added to each DynamoDB and SQS request")
     parser.add_argument("--only", nargs="*", help="run only these cases (one_ours one_naive fleet_50 fleet_200)")
     parser.add_argument("--arrivals", type=Path, help="also write each case's SES arrival times to DIR/<case>.json")
+    parser.add_argument(
+        "--aws",
+        choices=(STANDIN, EMULATOR),
+        default=STANDIN,
+        help="DynamoDB and SQS: the in-memory stand-in (default) or moto's server (its CPU bounds the rate)",
+    )
     args = parser.parse_args()
     for name, value in PHASE_ENV.items():  # run alone, the phase gets the settings bench.py gives it
         os.environ.setdefault(name, value)
     logger.setLevel(os.environ["POWERTOOLS_LOG_LEVEL"])  # built at import, before the defaults above
-    out: dict[str, Any] = {"latency_ms": args.latency_ms, "ses_latency_ms": 60, "quick": args.quick}
+    out: dict[str, Any] = {"latency_ms": args.latency_ms, "ses_latency_ms": 60, "quick": args.quick, "aws": args.aws}
     chosen = [case for case in cases(args.quick) if not args.only or case.name in args.only]
     # The ingest's logs and metrics go to stdout, as in Lambda; this process's stdout carries the JSON only.
-    with emulator() as endpoint, ses_simulator() as ses_endpoint, open(os.devnull, "w") as sink:
+    with _aws(args.aws) as endpoint, ses_simulator() as ses_endpoint, open(os.devnull, "w") as sink:
         out["cpus"] = os.cpu_count()
         for case in chosen:
             with contextlib.redirect_stdout(sink):
-                out[case.name] = run_case(case, endpoint, ses_endpoint, args.latency_ms, args.arrivals)
+                out[case.name] = run_case(case, args.aws, endpoint, ses_endpoint, args.latency_ms, args.arrivals)
             print(f"{case.name} done", file=sys.stderr, flush=True)
     print(json.dumps(out))
 

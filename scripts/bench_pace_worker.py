@@ -14,6 +14,7 @@ Every DynamoDB and SQS request, the polling's included, waits the simulated netw
 """
 
 import argparse
+import contextlib
 import fcntl
 import json
 import os
@@ -92,6 +93,9 @@ class InstanceResult:
     failed: int = 0
     handler_raised: int = 0
     handler_seconds: float = 0.0
+    # Wall time in the mapping's receives (those that returned messages) and deletes.
+    receive_seconds: float = 0.0
+    delete_seconds: float = 0.0
     delete_refused: int = 0
     # time.monotonic() of the go signal, of the first receive that returned messages, and of the end of
     # the last batch (its deletes included).
@@ -136,27 +140,35 @@ def _listen(go: threading.Event, stop: threading.Event) -> None:
     stop.set()
 
 
-def _delete(queue_url: str, done: list[dict[str, Any]], lock: Path) -> int:
-    """Delete what succeeded; returns the deletes SQS refused. The instances take turns (a file lock):
-    moto deletes a message by rebuilding the queue's list of messages without a lock, so two deletes
-    at once can put back a message the other just deleted (it then shows as in flight until its
-    visibility timeout). SQS has no such race; the lock only orders the mapping's deletes."""
+def _delete(queue_url: str, done: list[dict[str, Any]], lock: Path | None) -> int:
+    """Delete what succeeded; returns the deletes SQS refused. Against moto's server (`lock` given) the
+    instances take turns (a file lock): moto deletes a message by rebuilding the queue's list of
+    messages without a lock, so two deletes at once can put back a message the other just deleted (it
+    then shows as in flight until its visibility timeout). SQS has no such race, nor has the stand-in
+    (scripts/bench_aws_standin.py answers each request under one lock): no lock then."""
+    with contextlib.ExitStack() as stack:
+        if lock is not None:
+            fcntl.flock(stack.enter_context(lock.open("a")), fcntl.LOCK_EX)
+        return _delete_batches(queue_url, done)
+
+
+def _delete_batches(queue_url: str, done: list[dict[str, Any]]) -> int:
     refused = 0
-    with lock.open("a") as held:
-        fcntl.flock(held, fcntl.LOCK_EX)
-        for start in range(0, len(done), SQS_RECEIVE_MAX):
-            reply = client("sqs").delete_message_batch(
-                QueueUrl=queue_url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                    for i, m in enumerate(done[start : start + SQS_RECEIVE_MAX])
-                ],
-            )
-            refused += len(reply.get("Failed", []))
+    for start in range(0, len(done), SQS_RECEIVE_MAX):
+        reply = client("sqs").delete_message_batch(
+            QueueUrl=queue_url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                for i, m in enumerate(done[start : start + SQS_RECEIVE_MAX])
+            ],
+        )
+        refused += len(reply.get("Failed", []))
     return refused
 
 
-def run(index: int, design: str, meter: PaceMeter, out: Path, deadline_seconds: float) -> InstanceResult:
+def run(
+    index: int, design: str, meter: PaceMeter, out: Path, deadline_seconds: float, delete_lock: bool = False
+) -> InstanceResult:
     handler = _handler(design)
     settings = worker_settings()
     queue_url = settings.queue_url
@@ -174,7 +186,10 @@ def run(index: int, design: str, meter: PaceMeter, out: Path, deadline_seconds: 
     deadline = result.go_at + deadline_seconds
     while not stop.is_set() and time.monotonic() < deadline:
         meter.phase = "poll"
+        receiving = time.perf_counter()
         messages = receive(queue_url, wait_seconds=0)
+        if messages:
+            result.receive_seconds += time.perf_counter() - receiving
         if not messages:
             time.sleep(IDLE_SLEEP_SECONDS)
             continue
@@ -190,7 +205,10 @@ def run(index: int, design: str, meter: PaceMeter, out: Path, deadline_seconds: 
             failed = {m["MessageId"] for m in messages}
         result.handler_seconds += time.perf_counter() - started
         meter.phase = "poll"
-        result.delete_refused += _delete(queue_url, [m for m in messages if m["MessageId"] not in failed], out / "lock")
+        done = [m for m in messages if m["MessageId"] not in failed]
+        deleting = time.perf_counter()
+        result.delete_refused += _delete(queue_url, done, out / "lock" if delete_lock else None)
+        result.delete_seconds += time.perf_counter() - deleting
         result.batches += 1
         result.received += len(messages)
         result.failed += len(failed)
@@ -212,10 +230,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="directory for the ready and result files")
     parser.add_argument("--latency-ms", type=float, default=10.0, help="added to each DynamoDB and SQS request")
     parser.add_argument("--deadline-seconds", type=float, default=300.0, help="stop polling after this long")
+    parser.add_argument("--delete-lock", action="store_true", help="instances take turns to delete (moto's server)")
     args = parser.parse_args()
     meter = PaceMeter(latency=args.latency_ms / 1000, delayed=frozenset({"poll", "worker"}))
     meter.install()  # before any client is built: the hooks go on the default session
-    result = run(args.index, args.design, meter, args.out, args.deadline_seconds)
+    result = run(args.index, args.design, meter, args.out, args.deadline_seconds, args.delete_lock)
     path = args.out / f"result-{args.index}.json"
     path.with_suffix(".tmp").write_text(json.dumps(result.__dict__))
     os.replace(path.with_suffix(".tmp"), path)

@@ -306,10 +306,12 @@ def pace_rows(p: dict[str, Any]) -> list[Row]:
     }
     rows += [Row(figure, str(total), "—", "—", "0", _verdict(total == 0)) for figure, total in totals.items()]
     emulator = max(float(case["instances"]["emulator_ms_per_request"]) for case in ours)
+    # The AWS behind the run: the in-memory stand-in (scripts/bench_aws_standin.py) or moto's server.
+    aws = "the stand-in's" if p.get("aws", "emulator") == "standin" else "the emulator's"
     rows += [
         Row("  throttled requests SES answered (429), every run of ours", str(throttled), "—", "—", "—", "info"),
         Row(
-            f"  the emulator's own time per DynamoDB/SQS request, on top of the {ms} ms (ms, worst run)",
+            f"  {aws} time per DynamoDB/SQS request as the instances see it, on top of the {ms} ms (ms, worst run)",
             _fmt(emulator, 0),
             _fmt(float(naive["instances"]["emulator_ms_per_request"]), 0),
             "—",
@@ -317,6 +319,18 @@ def pace_rows(p: dict[str, Any]) -> list[Row]:
             "info",
         ),
     ]
+    cpu = [case.get("aws_cpu_ms_per_request") for case in ours]
+    if all(value is not None for value in cpu):
+        rows.append(
+            Row(
+                f"  {aws} CPU per request it answered (ms, worst run)",
+                _fmt(max(float(value) for value in cpu if value is not None), 2),
+                _fmt(float(naive.get("aws_cpu_ms_per_request") or 0.0), 2),
+                "—",
+                "—",
+                "info",
+            )
+        )
     return rows
 
 
