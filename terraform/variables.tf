@@ -1,7 +1,6 @@
 variable "aws_region" {
-  description = "AWS region to deploy into."
+  description = "AWS region of the stage, e.g. us-east-1: named by each stage's var-file (SES identities and production access are per region)."
   type        = string
-  default     = "us-east-1"
 
   validation {
     condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.aws_region))
@@ -39,6 +38,12 @@ variable "ses_identity" {
     condition     = can(regex("^([^@\\s]+@)?([a-z0-9-]+\\.)+[a-z]{2,}$", lower(var.ses_identity)))
     error_message = "ses_identity must be a domain name or an email address."
   }
+
+  validation {
+    # example.com, .net and .org (RFC 2606) are the var-files' placeholders: no one can verify them in SES.
+    condition     = !can(regex("(^|[./@])example\\.(com|net|org)(:[0-9]+)?$", lower(var.ses_identity)))
+    error_message = "ses_identity is a placeholder (example.com, .net or .org): set ses_identity to a domain you have verified in SES (or an address you can receive mail at) in the stage's var-file."
+  }
 }
 
 variable "sender_address" {
@@ -49,6 +54,11 @@ variable "sender_address" {
   validation {
     condition     = var.sender_address == null || can(regex("^[^@\\s]+@([a-z0-9-]+\\.)+[a-z]{2,}$", lower(coalesce(var.sender_address, "x@x.xx"))))
     error_message = "sender_address must be an email address."
+  }
+
+  validation {
+    condition     = var.sender_address == null || !can(regex("(^|[./@])example\\.(com|net|org)(:[0-9]+)?$", lower(coalesce(var.sender_address, "x@x.xx"))))
+    error_message = "sender_address is a placeholder (example.com, .net or .org): set sender_address to the From address at your verified SES domain (e.g. campaigns@mail.your-domain.com) in the stage's var-file."
   }
 }
 
@@ -89,8 +99,12 @@ variable "smtp_host" {
   }
 
   validation {
-    condition     = var.smtp_host == null || can(regex("^([a-z0-9]([a-z0-9-]*[a-z0-9])?\\.)+[a-z]{2,}$", lower(coalesce(var.smtp_host, "x.xx"))))
-    error_message = "smtp_host must be a host name such as smtp.example.com (no scheme, port or path: the port is smtp_port)."
+    # A host name, and not a placeholder under example.com/.net/.org (RFC 2606).
+    condition = var.smtp_host == null || (
+      can(regex("^([a-z0-9]([a-z0-9-]*[a-z0-9])?\\.)+[a-z]{2,}$", lower(coalesce(var.smtp_host, "x.xx"))))
+      && !can(regex("(^|[./@])example\\.(com|net|org)(:[0-9]+)?$", lower(coalesce(var.smtp_host, "x.xx"))))
+    )
+    error_message = "smtp_host must be a host name, not a placeholder (example.com, .net or .org): set smtp_host to your relay's host name, e.g. smtp.sendgrid.net (no scheme, port or path: the port is smtp_port)."
   }
 }
 
@@ -130,6 +144,11 @@ variable "cors_allow_origins" {
   validation {
     condition     = alltrue([for origin in var.cors_allow_origins : can(regex("^https?://[^/\\s]+$", origin))])
     error_message = "Each origin must be scheme://host[:port], without a path or trailing slash."
+  }
+
+  validation {
+    condition     = alltrue([for origin in var.cors_allow_origins : !can(regex("(^|[./@])example\\.(com|net|org)(:[0-9]+)?$", lower(origin)))])
+    error_message = "cors_allow_origins holds a placeholder (example.com, .net or .org): set cors_allow_origins to the origins of your own web app (e.g. https://app.your-domain.com), or [] for none."
   }
 }
 
@@ -229,13 +248,24 @@ variable "retention_days" {
 }
 
 variable "alarm_email" {
-  description = "Email address subscribed to the alarm topic (the subscription must be confirmed); null for no subscription."
+  description = "Email address subscribed to the alarm topic (the subscription must be confirmed); required in prod, null in dev for no subscription."
   type        = string
   default     = null
 
   validation {
     condition     = var.alarm_email == null || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", coalesce(var.alarm_email, "x@x.xx")))
     error_message = "alarm_email must be an email address or null."
+  }
+
+  validation {
+    condition     = var.alarm_email == null || !can(regex("(^|[./@])example\\.(com|net|org)(:[0-9]+)?$", lower(coalesce(var.alarm_email, "x@x.xx"))))
+    error_message = "alarm_email is a placeholder (example.com, .net or .org): set alarm_email to the on-call address that must hear of the stage's alarms."
+  }
+
+  validation {
+    # Reads another variable: Terraform >= 1.9 (versions.tf asks for 1.11).
+    condition     = var.stage != "prod" || var.alarm_email != null
+    error_message = "prod needs an alarm address: set alarm_email in prod.tfvars to the on-call address (then confirm the subscription from the email AWS sends), so that prod's alarms reach someone."
   }
 }
 

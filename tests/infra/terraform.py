@@ -1,16 +1,22 @@
 """Read terraform/ with python-hcl2 and evaluate the few expressions the infra tests compare with code.
 
 The evaluator knows literals (`null`, `true`, `false`, object constructors), arithmetic, comparisons,
-conditionals (`c ? a : b`), `local.*`, `var.*` (default, or the stage's tfvars value),
-`terraform.workspace`, `tostring()`, `lookup()`, `coalesce()`, `join()`, `split()`, `contains()`,
-`min()`, `max()`, `ceil()`, `merge()` and string templates. Anything else that is not a plain reference
-raises, so a test never compares against a value it could not really work out. A reference to a
-resource or data source evaluates to a `Ref` holding its address (e.g. `aws_sqs_queue.dlq.arn`,
-`aws_secretsmanager_secret.smtp[0].arn`).
+`!`, `&&` and `||` (both sides evaluated, as Terraform does), conditionals (`c ? a : b`), `for`
+expressions (`[for x in xs : ...]`, `{for k, v in m : k => ...}`), `local.*`, `var.*` (default, or
+the stage's tfvars value), `terraform.workspace`, `tostring()`, `lookup()`, `coalesce()`, `join()`,
+`split()`, `contains()`, `min()`, `max()`, `ceil()`, `floor()`, `length()`, `keys()`, `values()`, `lower()`,
+`alltrue()`, `anytrue()`, `regex()` (RE2 patterns read as Python's), `can()` (of a `regex()` only),
+`merge()` and string templates. Anything else that is not a plain reference raises, so a test never
+compares against a value it could not really work out. A reference to a resource or data source
+evaluates to a `Ref` holding its address (e.g. `aws_sqs_queue.dlq.arn`,
+`aws_secretsmanager_secret.smtp[0].arn`). `load(directory)` reads another root module
+(terraform/bootstrap) the same way.
 """
 
 import ast
+import dataclasses
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -47,17 +53,19 @@ class Ref:
 class Configuration:
     resources: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     data: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    ephemeral: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     locals: dict[str, Any] = field(default_factory=dict)
     variables: dict[str, dict[str, Any]] = field(default_factory=dict)
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     terraform: list[dict[str, Any]] = field(default_factory=list)
     providers: list[dict[str, Any]] = field(default_factory=list)
+    directory: Path = TERRAFORM_DIR
 
     def resource(self, kind: str, name: str) -> dict[str, Any]:
         return self.resources[kind][name]
 
     def tfvars(self, stage: str) -> dict[str, Any]:
-        return parse(TERRAFORM_DIR / f"{stage}.tfvars")
+        return parse(self.directory / f"{stage}.tfvars")
 
     def evaluator(
         self, stage: str, *, with_tfvars: bool = True, overrides: dict[str, Any] | None = None
@@ -79,10 +87,10 @@ class Configuration:
         return merged
 
 
-@lru_cache(maxsize=1)
-def load() -> Configuration:
-    config = Configuration()
-    for path in sorted(TERRAFORM_DIR.glob("*.tf")):
+@lru_cache(maxsize=2)
+def load(directory: Path = TERRAFORM_DIR) -> Configuration:
+    config = Configuration(directory=directory)
+    for path in sorted(directory.glob("*.tf")):
         parsed = parse(path)
         for block in parsed.get("resource", []):
             for kind, named in block.items():
@@ -90,6 +98,9 @@ def load() -> Configuration:
         for block in parsed.get("data", []):
             for kind, named in block.items():
                 config.data.setdefault(kind, {}).update(named)
+        for block in parsed.get("ephemeral", []):
+            for kind, named in block.items():
+                config.ephemeral.setdefault(kind, {}).update(named)
         for block in parsed.get("locals", []):
             config.locals.update(block)
         for block in parsed.get("variable", []):
@@ -225,11 +236,17 @@ def merge_arguments(raw: Any) -> list[tuple[str | None, dict[str, Any]]]:
     return entries
 
 
+class NoMatchError(ValueError):
+    """regex() found no match: the one error can() turns into false."""
+
+
 @dataclass
 class Evaluator:
     config: Configuration
     stage: str
     variables: dict[str, Any]
+    # Names bound by the `for` expressions being evaluated.
+    scope: dict[str, Any] = field(default_factory=dict)
 
     def value(self, raw: Any) -> Any:
         if isinstance(raw, list):
@@ -260,8 +277,17 @@ class Evaluator:
             # Only the chosen branch is evaluated, as Terraform reports only the chosen branch's errors.
             condition, if_true, if_false = branches
             return self.expression(if_true if self._truth(self.expression(condition)) else if_false)
+        for operator, combine in (("||", any), ("&&", all)):
+            operands = _split_operator(text, operator)
+            if len(operands) > 1:
+                # Every operand is evaluated (no short-circuit), so an operand that would fail on a
+                # null fails here as it does in Terraform.
+                return combine([self._truth(self.expression(operand)) for operand in operands])
         if text.startswith("!") and not text.startswith("!="):
             return not self._truth(self.expression(text[1:]))
+        for_expression = self._for(text)
+        if for_expression is not None:
+            return for_expression
         if text.startswith("{") and text.endswith("}") and _balanced(text[1:-1]):
             return self.value(hcl_object(text))
         arguments = _call(text, "merge")
@@ -271,11 +297,49 @@ class Evaluator:
                 value = self.expression(argument)
                 merged |= value if value is not None else {}  # merge() skips null arguments
             return merged
+        call = re.fullmatch(r"(\w+)\((.*)\)", text, re.DOTALL)
+        if call is not None and call.group(1) != "can" and _balanced(call.group(2)):
+            parts = split_top_level(call.group(2))
+            if any(re.match(r"[\[{]\s*for\s", part) for part in parts):
+                # A for expression is no Python: evaluate the arguments one by one.
+                return self._apply(call.group(1), [self.expression(part) for part in parts])
         try:
             tree = ast.parse(text, mode="eval")
         except SyntaxError as exc:
             raise ValueError(f"cannot evaluate Terraform expression {text!r}") from exc
         return self._node(tree.body)
+
+    def _for(self, text: str) -> list[Any] | dict[str, Any] | None:
+        """`[for x in xs : body if cond]` or `{for k, v in m : key => value}`, else None."""
+        if (text[:1], text[-1:]) not in (("[", "]"), ("{", "}")) or not _balanced(text[1:-1]):
+            return None
+        match = re.fullmatch(r"for\s+(\w+)(?:\s*,\s*(\w+))?\s+in\s+(.+)", text[1:-1].strip(), re.DOTALL)
+        if match is None:
+            return None
+        first, second, rest = match.groups()
+        colons = [index for index, char in _scan(rest) if char == ":"]
+        if not colons:
+            raise ValueError(f"a for expression without ':' in {text!r}")
+        collection = self.expression(rest[: colons[0]])
+        body = rest[colons[0] + 1 :]
+        ifs = [index for index in range(len(body)) if body.startswith(" if ", index) and _balanced(body[:index])]
+        body, condition = (body[: ifs[-1]], body[ifs[-1] + 4 :]) if ifs else (body, None)
+        pairs = list(collection.items()) if isinstance(collection, dict) else list(enumerate(collection))
+        is_object = text.startswith("{")
+        results: list[tuple[Any, Any]] = []
+        for key, item in pairs:
+            names = {first: item} if second is None else {first: key, second: item}
+            inner = dataclasses.replace(self, scope={**self.scope, **names})
+            if condition is not None and not inner._truth(inner.expression(condition)):
+                continue
+            if is_object:
+                arrows = [index for index, _ in _scan(body) if body.startswith("=>", index)]
+                if not arrows:
+                    raise ValueError(f"an object for expression without '=>' in {text!r}")
+                results.append((inner.expression(body[: arrows[0]]), inner.expression(body[arrows[0] + 2 :])))
+            else:
+                results.append((None, inner.expression(body)))
+        return dict(results) if is_object else [value for _, value in results]
 
     @staticmethod
     def _truth(value: Any) -> bool:
@@ -285,7 +349,8 @@ class Evaluator:
 
     def _node(self, node: ast.AST) -> Any:
         if isinstance(node, ast.Constant):
-            return node.value
+            # A string literal inside an expression is a template too: "repo:${var.x}".
+            return self._template(node.value) if isinstance(node.value, str) and "${" in node.value else node.value
         if isinstance(node, ast.Name) and node.id in _LITERALS:
             return _LITERALS[node.id]
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub | ast.Mult | ast.Div):
@@ -306,28 +371,70 @@ class Evaluator:
             return self._node(node.value)[self._node(node.slice)]
         if isinstance(node, ast.List):
             return [self._node(item) for item in node.elts]
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "can":
+            (argument,) = node.args
+            callee = argument.func if isinstance(argument, ast.Call) else None
+            if not (isinstance(callee, ast.Name) and callee.id == "regex"):
+                raise ValueError(f"can() is only evaluated around regex(): {ast.unparse(node)!r}")
+            try:
+                self._node(argument)
+            except NoMatchError:
+                return False
+            return True
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return -self._node(node.operand)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            args = [self._node(arg) for arg in node.args]
-            if node.func.id == "tostring":
-                return str(args[0]).lower() if isinstance(args[0], bool) else _number_text(args[0])
-            if node.func.id == "lookup":
-                return args[0].get(args[1], *args[2:])
-            if node.func.id == "join":
-                return str(args[0]).join(args[1])
-            if node.func.id == "split":
-                return str(args[1]).split(str(args[0]))
-            if node.func.id == "contains":
-                return args[1] in args[0]
-            if node.func.id == "coalesce":
-                return next(arg for arg in args if arg is not None and arg != "")
-            if node.func.id in ("min", "max"):
-                return min(args) if node.func.id == "min" else max(args)
-            if node.func.id == "ceil":
-                return math.ceil(args[0])
+            return self._apply(node.func.id, [self._node(arg) for arg in node.args])
         raise ValueError(f"cannot evaluate {ast.unparse(node)!r}")
+
+    def _apply(self, function: str, args: list[Any]) -> Any:
+        if function == "tostring":
+            return str(args[0]).lower() if isinstance(args[0], bool) else _number_text(args[0])
+        if function == "lookup":
+            return args[0].get(args[1], *args[2:])
+        if function == "join":
+            return str(args[0]).join(args[1])
+        if function == "split":
+            return str(args[1]).split(str(args[0]))
+        if function == "contains":
+            return args[1] in args[0]
+        if function == "coalesce":
+            return next(arg for arg in args if arg is not None and arg != "")
+        if function in ("min", "max"):
+            return min(args) if function == "min" else max(args)
+        if function == "ceil":
+            return math.ceil(args[0])
+        if function == "floor":
+            return math.floor(args[0])
+        if function == "length":
+            return len(args[0])
+        if function == "keys":
+            return sorted(args[0])
+        if function == "values":
+            return [args[0][key] for key in sorted(args[0])]
+        if function == "lower":
+            if not isinstance(args[0], str):
+                raise ValueError(f"lower() of {args[0]!r}")  # Terraform fails on null too
+            return args[0].lower()
+        if function in ("alltrue", "anytrue"):
+            truths = [self._truth(arg) for arg in args[0]]
+            return all(truths) if function == "alltrue" else any(truths)
+        if function == "regex":
+            if not isinstance(args[1], str):
+                raise ValueError(f"regex() of {args[1]!r}")
+            found = re.search(args[0], args[1])
+            if found is None:
+                raise NoMatchError(f"{args[0]!r} does not match {args[1]!r}")
+            return found.group(0) if not found.groups() else list(found.groups())
+        raise ValueError(f"cannot evaluate {function}()")
 
     def _reference(self, dotted: str) -> Any:
         root, _, rest = dotted.partition(".")
+        if root in self.scope:
+            value = self.scope[root]
+            for part in filter(None, rest.split(".")):
+                value = value[part]
+            return value
         if dotted == "terraform.workspace":
             return self.stage
         if root == "local":
@@ -354,6 +461,14 @@ _COMPARISONS: dict[type, Any] = {
     ast.Gt: lambda a, b: a > b,
     ast.GtE: lambda a, b: a >= b,
 }
+
+
+def _split_operator(text: str, operator: str) -> list[str]:
+    """`a || (b || c) || d` split at its top-level `||` (or `&&`): ["a", "(b || c)", "d"]."""
+    cuts = [index for index, char in _scan(text) if char == operator[0] and text.startswith(operator, index)]
+    cuts = [index for index in cuts if index - 1 not in cuts]  # `|||` would be a syntax error anyway
+    parts = [text[start:end] for start, end in zip([0, *[c + 2 for c in cuts]], [*cuts, len(text)], strict=True)]
+    return [part.strip() for part in parts]
 
 
 def _number_text(value: Any) -> str:
