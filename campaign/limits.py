@@ -115,6 +115,10 @@ WORKER_SEND_CONCURRENCY = 16
 # mapping's maximum concurrency from the fleet's rate (terraform/locals.tf must equal it): well under
 # what one instance reaches, so that the fleet can always fill its rate.
 WORKER_INSTANCE_SENDS_PER_SECOND = 50
+# The fleet paces itself at this share of its rate (the account's MaxSendRate, or the configured one):
+# sends reach SES a few milliseconds off their slots (network, scheduling), and a fleet aimed exactly
+# at the limit would cross it whenever several arrive late together and the next ones on time.
+SEND_RATE_HEADROOM = 0.98
 # SQS delays a message at most this long (DelaySeconds): a deferral never asks for more.
 SQS_MAX_DELAY_SECONDS = 900
 

@@ -17,6 +17,8 @@ closer than 1/rate while the average over any run is the rate.
 
 from typing import NamedTuple, Protocol
 
+from campaign.limits import SEND_RATE_HEADROOM
+
 MICROS = 1_000_000
 
 
@@ -44,10 +46,10 @@ def unpaced(count: int, now: float) -> Reservation:
 
 
 def fleet_rate(configured: float | None, account: float | None) -> float | None:
-    """The fleet's rate: the lower of the configured cap and the SES account's MaxSendRate, whichever
-    are known; None (not paced) when neither is."""
+    """The rate the fleet paces at: SEND_RATE_HEADROOM of the lower of the configured cap and the SES
+    account's MaxSendRate, whichever are known; None (not paced) when neither is."""
     known = [rate for rate in (configured, account) if rate is not None]
-    return min(known) if known else None
+    return min(known) * SEND_RATE_HEADROOM if known else None
 
 
 def to_micros(seconds: float) -> int:

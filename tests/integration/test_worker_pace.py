@@ -25,8 +25,8 @@ from tests.support.aws_calls import client_error, faults, recording
 from tests.support.csv_files import campaign_csv
 
 Upload = Callable[[bytes], Response]
-# An invocation with this much time left may take slots starting within the next second only.
-ONE_SECOND_OF_SLOTS_MS = (WORKER_SEND_MARGIN_SECONDS + 1) * 1000
+# An invocation with this much time left may take slots starting within the next 1.25 s only.
+SLOTS_WITHIN_1_25_S_MS = (WORKER_SEND_MARGIN_SECONDS * 1000) + 1250
 # An invocation with this much time left may not start a send at all.
 NO_TIME_TO_SEND_MS = (WORKER_SEND_MARGIN_SECONDS - 1) * 1000
 
@@ -79,15 +79,15 @@ def _dead_letters(stack: LocalResources) -> list[dict[str, Any]]:
 def test_sends_beyond_the_invocations_slots_are_deferred_not_failed(
     upload: Upload, stack: LocalResources, ses_at: Callable[[float], None]
 ) -> None:
-    # Given a fleet rate of 2 sends a second, 8 queued sends, and an invocation whose time leaves
-    # slots for one second
+    # Given a fleet rate of 2 sends a second (paced at 1.96), 8 queued sends, and an invocation whose
+    # time leaves slots for 1.25 s
     ses_at(2)
     upload(campaign_csv(8))
     messages = receive(stack.queue_url, wait_seconds=0)
     # When the worker takes the batch
     with recording("sesv2", "sqs") as log:
-        response = _invoke(messages, stack, remaining_ms=ONE_SECOND_OF_SLOTS_MS)
-    # Then the three slots of that second (now, +0.5 s, +1 s) are sent; the other five rows are
+        response = _invoke(messages, stack, remaining_ms=SLOTS_WITHIN_1_25_S_MS)
+    # Then the three slots in that time (now, +0.51 s, +1.02 s) are sent; the other five rows are
     # unclaimed, still QUEUED, and their messages are back on the queue, delayed; none is failed
     rows = [_row(stack, m) for m in messages]
     assert response["batchItemFailures"] == []

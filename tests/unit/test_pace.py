@@ -3,10 +3,12 @@ memory here exactly as the DynamoDB bucket holds it (tat in whole microseconds).
 
 from itertools import pairwise
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from campaign.domain.pace import MICROS, Reservation, fleet_rate, take, unpaced
+from campaign.limits import SEND_RATE_HEADROOM
 
 NOW = 1_800_000_000 * MICROS  # an epoch time in microseconds, as the bucket stores it
 # Float epoch seconds carry ~0.24 us of resolution and slots are whole microseconds: 1 us of slack.
@@ -93,11 +95,14 @@ def test_unpaced_grants_everything_now() -> None:
     assert granted.slot(6) == 1234.5
 
 
-def test_the_fleet_rate_is_the_lower_known_rate() -> None:
-    assert fleet_rate(20.0, 14.0) == 14.0
-    assert fleet_rate(5.0, 14.0) == 5.0
-    assert fleet_rate(None, 14.0) == 14.0
-    assert fleet_rate(20.0, None) == 20.0
+def test_the_fleet_paces_just_under_the_lower_known_rate() -> None:
+    # Given a configured cap and the account's rate, either or both known
+    # Then the fleet aims at the headroom's share of the lower one
+    assert fleet_rate(20.0, 14.0) == pytest.approx(14.0 * SEND_RATE_HEADROOM)
+    assert fleet_rate(5.0, 14.0) == pytest.approx(5.0 * SEND_RATE_HEADROOM)
+    assert fleet_rate(None, 14.0) == pytest.approx(14.0 * SEND_RATE_HEADROOM)
+    assert fleet_rate(20.0, None) == pytest.approx(20.0 * SEND_RATE_HEADROOM)
+    assert 0.9 < SEND_RATE_HEADROOM < 1
 
 
 def test_without_any_known_rate_sends_are_not_paced() -> None:
