@@ -34,8 +34,9 @@ Cases and what is measured:
 
 * `one_ours`, `one_naive`: one instance, simulator at 1,000/s (so SES never limits). The rate is
   rows SENT / the instance's wall time from go to the end of its last batch (deletes included): the
-  instance's own throughput, its polling and per-batch steps included, not just the span between
-  two SES calls. The simulator's span rate is kept in the raw results too.
+  instance's own throughput, its per-batch steps included, not just the span between two SES calls.
+  The mapping's receives and deletes run beside the handler, as Lambda's pollers do
+  (scripts/bench_pace_worker.py). The simulator's span rate is kept in the raw results too.
 * `fleet_50`, `fleet_200`: four instances, SEND_RATE_PER_SECOND unset, so the workers pace to
   GetAccount's MaxSendRate. The achieved rate is measured at the simulator over the steady span,
   the run without its first and last second (start-up and drain, STEADY_TRIM_SECONDS): of the

@@ -3,6 +3,9 @@
 Each is a process of its own, as each Lambda instance is: it polls the send queue the way the event
 source mapping does (receive a batch of WORKER_BATCH_SIZE, invoke, delete what succeeded) and invokes
 the handler with a context whose remaining time counts down from the worker's timeout, as Lambda's.
+As with the mapping, polling runs beside the function, not in it: a poller thread keeps the next
+batch received while the handler works on the current one, and a deleter thread deletes a finished
+batch's messages while the next is invoked (the mapping's pollers are AWS's, outside the instance).
 
 Protocol with the bench, over stdin and a directory: once its clients are built the instance writes
 `ready-<index>`; it starts polling when it reads `go` on stdin and stops at `stop` (or end of input, or
@@ -18,6 +21,7 @@ import contextlib
 import fcntl
 import json
 import os
+import queue
 import sys
 import threading
 import time
@@ -37,6 +41,8 @@ SES_SERVICE = "sesv2"
 # An empty receive waits this long before the next: Lambda's mapping long-polls, which costs AWS
 # nothing, but every receive costs the emulator a walk over the queue, CPU the workers then lack.
 IDLE_SLEEP_SECONDS = 0.5
+# The mapping's own requests (receiving and deleting), counted apart from the function's.
+MAPPING_OPERATIONS = ("ReceiveMessage", "DeleteMessageBatch")
 
 
 @dataclass
@@ -166,6 +172,42 @@ def _delete_batches(queue_url: str, done: list[dict[str, Any]]) -> int:
     return refused
 
 
+def _poll(
+    queue_url: str,
+    batches: "queue.Queue[list[dict[str, Any]]]",
+    stop: threading.Event,
+    deadline: float,
+    result: InstanceResult,
+) -> None:
+    """The mapping's poller: receive the next batch while the handler works on the current one."""
+    while not stop.is_set() and time.monotonic() < deadline:
+        receiving = time.perf_counter()
+        messages = receive(queue_url, wait_seconds=0)
+        if not messages:
+            time.sleep(IDLE_SLEEP_SECONDS)
+            continue
+        result.receive_seconds += time.perf_counter() - receiving
+        if result.first_batch_at is None:
+            result.first_batch_at = time.monotonic()
+        while not stop.is_set():
+            try:
+                batches.put(messages, timeout=0.1)
+                break
+            except queue.Full:
+                continue
+
+
+def _delete_finished(
+    queue_url: str, finished: "queue.Queue[list[dict[str, Any]] | None]", lock: Path | None, result: InstanceResult
+) -> None:
+    """The mapping's deletes of each finished batch's succeeded messages, beside the next invocation."""
+    while (done := finished.get()) is not None:
+        deleting = time.perf_counter()
+        result.delete_refused += _delete(queue_url, done, lock)
+        result.delete_seconds += time.perf_counter() - deleting
+        result.last_done_at = time.monotonic()
+
+
 def run(
     index: int, design: str, meter: PaceMeter, out: Path, deadline_seconds: float, delete_lock: bool = False
 ) -> InstanceResult:
@@ -183,19 +225,20 @@ def run(
     result = InstanceResult(index, design, go_at=time.monotonic())
     cpu_at_go = time.process_time()
     meter.reset()
+    meter.phase = "worker"  # every request is delayed; the mapping's are told apart by operation below
     deadline = result.go_at + deadline_seconds
+    batches: queue.Queue[list[dict[str, Any]]] = queue.Queue(maxsize=1)
+    finished: queue.Queue[list[dict[str, Any]] | None] = queue.Queue()
+    lock = out / "lock" if delete_lock else None
+    poller = threading.Thread(target=_poll, args=(queue_url, batches, stop, deadline, result), daemon=True)
+    deleter = threading.Thread(target=_delete_finished, args=(queue_url, finished, lock, result), daemon=True)
+    poller.start()
+    deleter.start()
     while not stop.is_set() and time.monotonic() < deadline:
-        meter.phase = "poll"
-        receiving = time.perf_counter()
-        messages = receive(queue_url, wait_seconds=0)
-        if messages:
-            result.receive_seconds += time.perf_counter() - receiving
-        if not messages:
-            time.sleep(IDLE_SLEEP_SECONDS)
+        try:
+            messages = batches.get(timeout=0.1)
+        except queue.Empty:
             continue
-        if result.first_batch_at is None:
-            result.first_batch_at = time.monotonic()
-        meter.phase = "worker"
         started = time.perf_counter()
         try:
             response = handler(sqs_event(messages, queue_arn), CountdownContext())
@@ -204,20 +247,19 @@ def run(
             result.handler_raised += 1
             failed = {m["MessageId"] for m in messages}
         result.handler_seconds += time.perf_counter() - started
-        meter.phase = "poll"
-        done = [m for m in messages if m["MessageId"] not in failed]
-        deleting = time.perf_counter()
-        result.delete_refused += _delete(queue_url, done, out / "lock" if delete_lock else None)
-        result.delete_seconds += time.perf_counter() - deleting
+        finished.put([m for m in messages if m["MessageId"] not in failed])
         result.batches += 1
         result.received += len(messages)
         result.failed += len(failed)
-        result.last_done_at = time.monotonic()
+    stop.set()
+    finished.put(None)
+    deleter.join()
+    poller.join()
     meter.phase = "-"
-    for phase in ("poll", "worker"):
-        stats = meter.of(phase)
-        result.requests[phase] = dict(stats.requests)
-        result.emulator_seconds[phase] = stats.emulator_seconds
+    stats = meter.of("worker")
+    result.requests["poll"] = {op: n for op, n in stats.requests.items() if op.endswith(MAPPING_OPERATIONS)}
+    result.requests["worker"] = {op: n for op, n in stats.requests.items() if not op.endswith(MAPPING_OPERATIONS)}
+    result.emulator_seconds["worker"] = stats.emulator_seconds
     result.ses_requests, result.ses_seconds = meter.ses_requests, meter.ses_seconds
     result.cpu_seconds = time.process_time() - cpu_at_go
     return result
