@@ -93,6 +93,7 @@ from campaign.limits import DEFAULT_DEDUPE_WINDOW_DAYS, DEFAULT_RETENTION_DAYS
 from campaign.local import stream_poller
 from campaign.local.emulator import (
     install_dynamodb_item_lock,
+    install_ses_account,
     install_transaction_checks_first,
     install_transaction_tokens,
 )
@@ -352,6 +353,9 @@ def _stack(send_mode: str) -> LocalResources:
         "ENQUEUE_DELAY_SECONDS": "0",
         "SEND_MODE": send_mode,
         "MAX_RECEIVE_COUNT": "5",
+        # Units are counted, not time: the fleet's rate must not make the run wait (the bucket's one
+        # write per batch is counted all the same).
+        "SEND_RATE_PER_SECOND": "100000",
     }
     _reset_process_caches()
     return resources
@@ -578,6 +582,7 @@ def main() -> None:
     install_dynamodb_item_lock()
     install_transaction_tokens()
     install_transaction_checks_first()
+    install_ses_account()
     # The Powertools logger keeps the stream it was built with; metrics (EMF) print to stdout. This
     # process's stdout carries the JSON answer only.
     handler = logger.registered_handler
