@@ -118,10 +118,6 @@ def pipeline_rows(p: dict[str, Any]) -> list[Row]:
             rate(ours["sent_rows_in_table"], ours["worker"]["seconds"]),
             rate(naive["sent_rows_in_table"], naive["worker"]["seconds"]),
         ),
-        "worker excl. emulator": (
-            rate(ours["sent_rows_in_table"], ours["worker"]["seconds"] - ours["worker"]["emulator_seconds"]),
-            rate(naive["sent_rows_in_table"], naive["worker"]["seconds"] - naive["worker"]["emulator_seconds"]),
-        ),
     }
     again = ours["ingest_sent_before"]
     sent_before = 1000 * float(sum(again["requests"].values())) / float(ours["already_accepted"])
