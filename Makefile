@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 
 CHECKOV_VENV := .venv-checkov
 
-.PHONY: help venv run test lint format demo load fuzz bench clean package checkov lint-tf chromium ses-outage ses-recover
+.PHONY: help venv lock run test lint format demo load fuzz bench clean package checkov lint-tf chromium ses-outage ses-recover
 
 help:
 	@echo "make run    - local stack: AWS emulator, API on http://127.0.0.1:8000, worker"
@@ -16,16 +16,34 @@ help:
 	@echo "make load   - 60 s of uploads + GraphQL reads on a local stack it starts and stops (loopback); prints the report"
 	@echo "make fuzz   - the property, fuzz and Schemathesis tests with random draws and 10x the examples (a few min)"
 	@echo "make bench  - ours vs a naive baseline on the emulator: requests, reads, memory, cold start, rows/s (5-8 min)"
-	@echo "make package - build/ingestor.zip and build/worker.zip for Lambda (arm64, python3.12)"
+	@echo "make package - build/ingestor.zip and build/worker.zip for Lambda (arm64, python3.12), from their locks"
+	@echo "make lock   - after changing a pin in pyproject.toml: regenerate uv.lock and requirements/*.txt"
 	@echo "make checkov - scan terraform/ with checkov (in its own virtualenv)"
 
-$(STAMP): pyproject.toml
+# The virtualenv holds exactly requirements/dev.txt (exported from uv.lock: every dependency of [api,dev], each
+# checked against its hash), then the project itself, editable, without resolving anything more.
+DEV_LOCK := requirements/dev.txt
+
+$(STAMP): pyproject.toml $(DEV_LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[api,dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(DEV_LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 
 venv: $(STAMP)
+
+# After changing a pin in pyproject.toml: re-resolve uv.lock (keeping every other locked version; pass
+# LOCK_ARGS=--upgrade to take the newest of everything), export the virtualenv's requirements and derive the
+# Lambda zips' (scripts/package_lambdas.py --lock). Commit uv.lock and requirements/. uv is the version the lock
+# pins (pyproject.toml's [tool.uv] required-version): to move to another, install it in the venv first.
+$(BIN)/uv:
+	$(MAKE) venv
+
+lock: $(BIN)/uv
+	$(BIN)/uv lock --quiet $(LOCK_ARGS)
+	$(BIN)/uv export --quiet --frozen --extra api --extra dev --no-emit-project --format requirements-txt \
+		--output-file $(DEV_LOCK)
+	$(BIN)/python scripts/package_lambdas.py --lock
 
 run: venv
 	$(BIN)/python -m campaign.local.run

@@ -1,7 +1,7 @@
 """Build the two Lambda packages, build/ingestor.zip and build/worker.zip, byte for byte reproducibly.
 
 Each zip holds the third-party wheels for the Lambda platform (Linux arm64, CPython 3.12), installed by
-pip from the versions pinned in pyproject.toml, plus our own packages:
+pip from its lock file, requirements/<name>.txt (see "Locked" below), plus our own packages:
 
 - worker:   the base dependencies + email-validator + campaign/ (less campaign/local/) + worker/
 - ingestor: the base dependencies + [api]             + campaign/ (less campaign/local/) + app/
@@ -12,12 +12,13 @@ email-validator (pinned in the [api] extra; taken from there by name, without th
 
 boto3, botocore and s3transfer are left out: the Lambda Python runtime ships them, and leaving them out
 keeps the packages small and the cold start short. When a dependency requires one of them (as
-aws-xray-sdk requires botocore), pip installs it and this script removes it again, together with every
-distribution that only it needed. The price is that the runtime's boto3 version (not
+aws-xray-sdk requires botocore), the lock for the zip leaves it out, together with every distribution
+that only it needed (closure() below, over uv.lock's dependency graph), and the build checks the installed
+tree the same way (prune_runtime_provided). The price is that the runtime's boto3 version (not
 the pinned one) runs in AWS; docs/deploy.md says so. Lambda puts the package ahead of the runtime on
 sys.path, so the runtime's botocore imports our copy of any library it shares with us (jmespath,
-python-dateutil): pip is constrained to botocore's own ranges for those, read from the botocore
-installed here.
+python-dateutil): uv.lock resolves them together with the pinned boto3 and its botocore, so they are
+within botocore's own ranges.
 
 Precompiled: every .py in the zip ships with its bytecode (__pycache__/*.cpython-312.pyc), compiled by a
 CPython 3.12 (the runtime's version) found on this machine. /var/task is read-only, so without it
@@ -33,21 +34,32 @@ about 94 ms of every cold start here (28 modules, 82 million instructions). Left
 API runs as it does with it (tests/integration/test_api_as_packaged.py), and the cold-start bench
 imports the handler the same way (scripts/bench_coldstart.py).
 
+Locked: uv.lock (`uv lock`, the version pinned in pyproject.toml) is one resolution of every pin in
+pyproject.toml, transitive dependencies included, for every platform, with the hash of every file.
+`--lock` (run by `make lock`) derives each zip's lock from it: the closure of the zip's requirements on
+the Lambda platform (markers evaluated there), less what the runtime provides, each distribution with the
+hash of the one wheel pip installs for that platform. The build installs exactly those lines
+(`--require-hashes --no-deps`), so no resolver runs on the day. tests/infra/test_locks.py fails when
+pyproject.toml's pins, uv.lock and the requirements/ files disagree.
+
 Reproducible: entries are sorted, every timestamp is 1980-01-01, every mode is 0644, bytecode
-records the /var/task path rather than the build directory, and no console scripts (bin/) go in, so two
-builds of the same inputs are identical.
-pyproject.toml pins the direct dependencies (and wrapt, for the cold start), so the other transitive
-versions are whatever pip resolves on the day; each build writes build/<name>.requirements.txt listing
-what went in.
+records the /var/task path rather than the build directory, and no console scripts (bin/) go in. pip
+writes a console script's launcher with the installing interpreter's path in its #! line, and the
+RECORD file of its distribution lists the launcher's hash: with the launchers left out, their RECORD
+lines go too (normalise_records), so the zip holds nothing that depends on the build machine's paths
+and two builds of the same inputs are identical wherever they run. RECORD is read only by tools that
+uninstall or verify an installation (pip uninstall); nothing reads it in /var/task.
+Each build writes build/<name>.requirements.txt listing what went in.
 
 Usage: python scripts/package_lambdas.py [--out build] [--only worker|ingestor] [--no-bytecode]
+       python scripts/package_lambdas.py --lock   (writes requirements/worker.txt and requirements/ingestor.txt)
 (LAMBDA_PYTHON=/path/to/python3.12 names the interpreter that compiles the bytecode.)
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
+import csv
 import os
 import re
 import shutil
@@ -60,9 +72,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.parser import HeaderParser
 from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
 
+from packaging import tags
+from packaging.markers import Marker
 from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
+from packaging.utils import canonicalize_name, parse_wheel_filename
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -75,7 +91,16 @@ WORKER_FORBIDDEN = frozenset({"fastapi", "strawberry", "mangum", "starlette"})
 LAMBDA_PYTHON_VERSION = (3, 12)
 _LAMBDA_PYTHON = ".".join(map(str, LAMBDA_PYTHON_VERSION))
 LAMBDA_TASK_ROOT = "/var/task"
-PIP_PLATFORM = ["--platform", "manylinux2014_aarch64", "--implementation", "cp", "--python-version", _LAMBDA_PYTHON]
+LAMBDA_PLATFORM = "manylinux2014_aarch64"
+PIP_PLATFORM = ["--platform", LAMBDA_PLATFORM, "--implementation", "cp", "--python-version", _LAMBDA_PYTHON]
+# The wheel tags pip accepts with PIP_PLATFORM, best first (as pip ranks them).
+_ABI = f"cp{LAMBDA_PYTHON_VERSION[0]}{LAMBDA_PYTHON_VERSION[1]}"
+LAMBDA_WHEEL_TAGS = [
+    *tags.cpython_tags(LAMBDA_PYTHON_VERSION, abis=[_ABI], platforms=[LAMBDA_PLATFORM]),
+    *tags.compatible_tags(LAMBDA_PYTHON_VERSION, _ABI, platforms=[LAMBDA_PLATFORM]),
+]
+LOCK_FILE = ROOT / "uv.lock"
+LOCKS_DIR = ROOT / "requirements"  # requirements/<component>.txt, derived from uv.lock by --lock
 # Where requirement markers are evaluated: the Lambda platform, not this machine.
 LAMBDA_MARKERS = {
     "python_version": _LAMBDA_PYTHON,
@@ -157,26 +182,93 @@ def _skipped(arcname: str) -> bool:
     return any(part in SKIPPED_DIRS for part in parts[:-1]) or arcname.endswith(SKIPPED_SUFFIXES)
 
 
-def runtime_constraints() -> list[str]:
-    """botocore's requirements (without extras), e.g. 'python-dateutil<3.0.0,>=2.1'."""
-    try:
-        required = importlib.metadata.requires("botocore") or []
-    except importlib.metadata.PackageNotFoundError as exc:
-        raise SystemExit("botocore must be installed where this script runs (pip install -e .)") from exc
-    constraints = []
-    for requirement in required:
-        if "extra ==" in requirement:
+def _lock_entries(lock: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """{canonical name: its uv.lock entry on Lambda}. A name locked at several versions (a fork by Python
+    version) counts with the version whose resolution markers hold on the Lambda platform."""
+    entries: dict[str, dict[str, Any]] = {}
+    for entry in lock["package"]:
+        markers = entry.get("resolution-markers")
+        if markers and not any(Marker(marker).evaluate(LAMBDA_MARKERS) for marker in markers):
             continue
-        name_and_spec, _, marker = requirement.partition(";")
-        constraint = name_and_spec.replace("(", "").replace(")", "").replace(" ", "")
-        constraints.append(f"{constraint}; {marker.strip()}" if marker.strip() else constraint)
-    return sorted(constraints)
+        name = str(canonicalize_name(entry["name"]))
+        if name in entries:
+            raise SystemExit(f"uv.lock holds {name} twice for the Lambda platform")
+        entries[name] = entry
+    return entries
 
 
-def install_dependencies(reqs: list[str], target: Path, constraints_file: Path) -> None:
-    """pip-install wheels for the Lambda platform into `target`; bytecode is compiled later, by a 3.12."""
-    if not reqs:
-        return
+def _lock_requires(entry: dict[str, Any]) -> list[str]:
+    """Requires-Dist lines of a uv.lock entry: its dependencies, and its optional ones under `extra == '<x>'`."""
+
+    def line(dependency: dict[str, Any], extra: str | None = None) -> str:
+        markers = [f"({dependency['marker']})"] if "marker" in dependency else []
+        markers += [f"extra == '{extra}'"] if extra else []
+        extras = f"[{','.join(dependency['extra'])}]" if dependency.get("extra") else ""
+        return f"{dependency['name']}{extras}" + (f"; {' and '.join(markers)}" if markers else "")
+
+    lines = [line(dependency) for dependency in entry.get("dependencies", [])]
+    for extra, dependencies in sorted(entry.get("optional-dependencies", {}).items()):
+        lines += [line(dependency, extra) for dependency in dependencies]
+    return lines
+
+
+def lambda_wheel(entry: dict[str, Any]) -> dict[str, Any]:
+    """The wheel of a uv.lock entry that pip installs on the Lambda platform: the best-ranked tag."""
+    rank = {tag: index for index, tag in enumerate(LAMBDA_WHEEL_TAGS)}
+    ranked: list[tuple[int, str, dict[str, Any]]] = []
+    for wheel in entry.get("wheels", []):
+        _, _, _, wheel_tags = parse_wheel_filename(unquote(wheel["url"].rsplit("/", 1)[-1]))
+        best = min((rank[tag] for tag in wheel_tags if tag in rank), default=None)
+        if best is not None:
+            ranked.append((best, wheel["url"], wheel))
+    if not ranked:
+        raise SystemExit(f"uv.lock has no wheel of {entry['name']} {entry['version']} for {LAMBDA_PLATFORM}, {_ABI}")
+    return min(ranked)[2]
+
+
+def lambda_lock(component: Component, lock: Path = LOCK_FILE, pyproject: Path = ROOT / "pyproject.toml") -> str:
+    """requirements/<component>.txt as uv.lock says it should be: every distribution the component's
+    requirements need on Lambda, less the runtime-provided ones and what only they need, at its locked
+    version, with the hash of the wheel pip installs there."""
+    entries = _lock_entries(tomllib.loads(lock.read_text(encoding="utf-8")))
+    roots = requirements(component, pyproject)
+    locked = {r: entries.get(str(canonicalize_name(Requirement(r).name))) for r in roots}
+    stale = [r for r, e in locked.items() if e is None or not Requirement(r).specifier.contains(e["version"], True)]
+    if stale:
+        raise SystemExit(f"uv.lock does not hold {stale} at these pins: run `make lock`")
+
+    def requires(name: str) -> list[str]:
+        if name not in entries:
+            raise SystemExit(f"uv.lock does not hold {name}: run `make lock`")
+        return _lock_requires(entries[name])
+
+    provided = {str(canonicalize_name(name)) for name in RUNTIME_PROVIDED}
+    lines = [
+        f"# The {component.name} zip's dependencies on Lambda (CPython {_LAMBDA_PYTHON}, {LAMBDA_PLATFORM}): the",
+        f"# closure of {', '.join(roots)}",
+        f"# in uv.lock, less {', '.join(sorted(RUNTIME_PROVIDED))} and what only they need. Written by",
+        "# `python scripts/package_lambdas.py --lock` (make lock); do not edit.",
+    ]
+    for name in sorted(closure(roots, requires, provided)):
+        entry = entries[name]
+        lines += [f"{name}=={entry['version']} \\", f"    --hash={lambda_wheel(entry)['hash']}"]
+    return "\n".join(lines) + "\n"
+
+
+def write_locks(lock: Path = LOCK_FILE, locks_dir: Path = LOCKS_DIR) -> list[Path]:
+    """Write requirements/<component>.txt for every component from uv.lock."""
+    locks_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, component in sorted(COMPONENTS.items()):
+        path = locks_dir / f"{name}.txt"
+        path.write_text(lambda_lock(component, lock), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def install_locked(lock_file: Path, target: Path) -> None:
+    """pip-install exactly the lock's wheels for the Lambda platform into `target`, each checked against
+    its hash and none of their dependencies resolved anew; bytecode is compiled later, by a 3.12."""
     command = [
         sys.executable,
         "-m",
@@ -185,15 +277,38 @@ def install_dependencies(reqs: list[str], target: Path, constraints_file: Path) 
         "--quiet",
         "--disable-pip-version-check",
         "--no-compile",
+        "--require-hashes",
+        "--no-deps",
         *PIP_PLATFORM,
         "--only-binary=:all:",
-        "--constraint",
-        str(constraints_file),
         "--target",
         str(target),
-        *reqs,
+        "--requirement",
+        str(lock_file),
     ]
     subprocess.run(command, check=True)
+
+
+def normalise_records(tree: Path) -> None:
+    """Remove the console-script launchers (bin/) and the RECORD lines of every file the package does not hold.
+
+    pip writes a launcher's #! line with the installing interpreter's path, and the distribution's RECORD
+    lists the launcher with its hash, so RECORD would differ from one virtualenv path to another. RECORD
+    is read by pip uninstall and by tools that verify an installation, never in /var/task, and lines for
+    files that are not there serve neither.
+    """
+    shutil.rmtree(tree / "bin", ignore_errors=True)
+    root = tree.resolve()
+    for record in sorted(tree.glob("*.dist-info/RECORD")):
+        with record.open(encoding="utf-8", newline="") as lines:  # as pip wrote them, \r\n and all
+            kept = [line for line in lines if _holds(tree, root, next(csv.reader([line]))[0])]
+        with record.open("w", encoding="utf-8", newline="") as rewritten:
+            rewritten.writelines(kept)
+
+
+def _holds(tree: Path, root: Path, listed: str) -> bool:
+    path = (tree / listed).resolve()
+    return path.is_relative_to(root) and path.is_file()
 
 
 def _installed(target: Path) -> dict[str, tuple[Path, list[str]]]:
@@ -348,17 +463,22 @@ def stage_own_files(ours: dict[str, Path], tree: Path) -> None:
         staged.write_bytes(path.read_bytes())
 
 
-def build(component: Component, out_dir: Path, bytecode_python: str | None) -> Path:
+def build(component: Component, out_dir: Path, bytecode_python: str | None, locks_dir: Path = LOCKS_DIR) -> Path:
+    lock_file = locks_dir / f"{component.name}.txt"
+    if not lock_file.is_file() or lock_file.read_text(encoding="utf-8") != lambda_lock(component):
+        raise SystemExit(f"{lock_file} is missing or out of date with uv.lock: run `make lock`")
     with tempfile.TemporaryDirectory(prefix=f"package-{component.name}-") as scratch:
         tree = Path(scratch) / "package"  # the zip's contents, as /var/task will hold them
-        constraints_file = Path(scratch) / "runtime-constraints.txt"
-        constraints_file.write_text("\n".join(runtime_constraints()) + "\n")
         reqs = requirements(component)
-        install_dependencies(reqs, tree, constraints_file)
-        prune_runtime_provided(tree, reqs)
+        install_locked(lock_file, tree)
+        normalise_records(tree)
+        # The lock leaves the runtime-provided distributions out already: anything to prune is a bad lock.
+        extra = prune_runtime_provided(tree, reqs)
         leaked = top_level_names(list(tree_files(tree))) & RUNTIME_PROVIDED
-        if leaked:
-            raise SystemExit(f"{component.name}: dependencies pulled in {sorted(leaked)} (runtime-provided)")
+        if extra or leaked:
+            raise SystemExit(
+                f"{component.name}: {lock_file} installed {extra or sorted(leaked)}, which Lambda does not need"
+            )
         leave_out(tree, component.left_out)
         stage_own_files(own_files(component), tree)
         if bytecode_python is not None:
@@ -430,7 +550,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "build", help="output directory (default: build/)")
     parser.add_argument("--only", choices=sorted(COMPONENTS), help="build one package only")
     parser.add_argument("--no-bytecode", action="store_true", help="leave out the precompiled bytecode")
+    parser.add_argument("--lock", action="store_true", help="write requirements/<name>.txt from uv.lock; build nothing")
     args = parser.parse_args(argv)
+    if args.lock:
+        for path in write_locks():
+            print(path.relative_to(ROOT))
+        return 0
     names = [args.only] if args.only else sorted(COMPONENTS)
     bytecode_python = None if args.no_bytecode else lambda_python()
     for name in names:

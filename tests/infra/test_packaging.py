@@ -1,15 +1,20 @@
-"""scripts/package_lambdas.py, offline: what goes into each zip, and that zips are reproducible.
+"""scripts/package_lambdas.py: what goes into each zip, and that zips are reproducible.
 
-The full build needs PyPI (`make package`); these tests cover the selection and the zip writer.
+All but one run offline and cover the selection and the zip writer. The slow one builds the worker zip
+twice, as `make package` does: it needs PyPI (pip fetches the locked wheels, or takes them from its
+cache) and a CPython 3.12 for the bytecode (tests/infra/test_locks.py checks the locks themselves).
 """
 
+import hashlib
 import importlib.metadata
 import importlib.util
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import sysconfig
 import tomllib
 import zipfile
 from pathlib import Path
@@ -163,6 +168,77 @@ def test_console_scripts_stay_out_of_the_package(tmp_path: Path) -> None:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("")
     assert list(package_lambdas.tree_files(tmp_path)) == ["pkg/__init__.py", "pkg/__pycache__/__init__.cpython-312.pyc"]
+
+
+def test_records_keep_only_the_files_the_package_holds(tmp_path: Path) -> None:
+    # Given what pip --target leaves: a console script whose #! line names the installing interpreter,
+    # listed in its distribution's RECORD (relative to pip's scratch site-packages), with pip's \r\n lines
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "tool").write_text("#!/some/venv/bin/python\n")
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    dist_info = tmp_path / "pkg-1.0.dist-info"
+    dist_info.mkdir()
+    lines = ["../../bin/tool,sha256=abc,24", "pkg/__init__.py,sha256=def,0", "pkg/gone.py,sha256=ghi,3"]
+    lines += ['"pkg-1.0.dist-info/RECORD",,']
+    (dist_info / "RECORD").write_bytes("".join(f"{line}\r\n" for line in lines).encode())
+    # When the tree is normalised
+    package_lambdas.normalise_records(tmp_path)
+    # Then the launchers are gone, and so are the RECORD lines of files the package does not hold
+    assert not (tmp_path / "bin").exists()
+    assert (dist_info / "RECORD").read_bytes() == b'pkg/__init__.py,sha256=def,0\r\n"pkg-1.0.dist-info/RECORD",,\r\n'
+
+
+def _project_copy(root: Path) -> Path:
+    """What the worker build reads, copied to `root`."""
+    for name in ("pyproject.toml", "uv.lock", "requirements", "scripts/package_lambdas.py", "campaign", "worker"):
+        source, copy = ROOT / name, root / name
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, copy, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, copy)
+    return root
+
+
+def _virtualenv(path: Path) -> Path:
+    """A virtualenv at `path` that imports this one's packages (pip among them): only its path differs."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
+    python = path / "bin" / "python"
+    query: list[str | Path] = [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"]
+    site_packages = Path(subprocess.run(query, capture_output=True, text=True, check=True).stdout.strip())
+    (site_packages / "this-venv.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    return python
+
+
+def _build_worker(project: Path, python: Path | str, out: Path) -> dict[str, bytes]:
+    command = [str(python), str(project / "scripts" / "package_lambdas.py"), "--only", "worker", "--out", str(out)]
+    done = subprocess.run(command, cwd=project, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    with zipfile.ZipFile(out / "worker.zip") as archive:
+        return {info.filename: archive.read(info) for info in archive.infolist()}
+
+
+@pytest.mark.slow
+def test_the_worker_zip_is_identical_from_another_directory_and_virtualenv(tmp_path: Path) -> None:
+    # Given two copies of the project in different directories, and a second virtualenv at another path
+    first, second = _project_copy(tmp_path / "one"), _project_copy(tmp_path / "elsewhere" / "two")
+    other_python = _virtualenv(tmp_path / "elsewhere" / "venvs" / "build-venv")
+    # When each builds the worker zip, bytecode and all, with its own interpreter
+    built = [
+        _build_worker(first, sys.executable, tmp_path / "out-one"),
+        _build_worker(second, other_python, tmp_path / "elsewhere" / "out-two"),
+    ]
+    # Then every entry and the zips themselves are byte for byte the same
+    assert [name for name in built[0] if built[0][name] != built[1].get(name)] == []
+    assert set(built[0]) == set(built[1])
+    digests = {
+        hashlib.sha256((out / "worker.zip").read_bytes()).hexdigest()
+        for out in (tmp_path / "out-one", tmp_path / "elsewhere" / "out-two")
+    }
+    assert len(digests) == 1
+    # And the build paths appear nowhere in it
+    assert not [name for name, data in built[0].items() if str(tmp_path).encode() in data]
 
 
 def test_top_level_names_spot_forbidden_packages() -> None:
