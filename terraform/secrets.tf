@@ -10,20 +10,21 @@ resource "aws_secretsmanager_secret" "api_key" {
   recovery_window_in_days = local.cfg.secret_recovery_window_days
 }
 
-# Generated at apply time and written through a write-only argument: the key is never in the plan, the
-# state or a tfvars file. With manage_api_key_value = false the value is put out of band instead.
-ephemeral "random_password" "api_key" {
+# Generated at apply time (Secrets Manager GetRandomPassword, through the AWS provider's ephemeral resource)
+# and written through a write-only argument: the key is never in the plan, the state or a tfvars file.
+# With manage_api_key_value = false the value is put out of band instead.
+ephemeral "aws_secretsmanager_random_password" "api_key" {
   count = var.manage_api_key_value ? 1 : 0
 
-  length  = 48
-  special = false
+  password_length     = 48
+  exclude_punctuation = true
 }
 
 resource "aws_secretsmanager_secret_version" "api_key" {
   count = var.manage_api_key_value ? 1 : 0
 
   secret_id                = aws_secretsmanager_secret.api_key.id
-  secret_string_wo         = ephemeral.random_password.api_key[0].result
+  secret_string_wo         = ephemeral.aws_secretsmanager_random_password.api_key[0].random_password
   secret_string_wo_version = var.api_key_version
 }
 
@@ -41,14 +42,14 @@ resource "aws_secretsmanager_secret" "unsubscribe_key" {
 }
 
 # Generated at apply time through a write-only argument, as the API key is: never in the plan or state.
-ephemeral "random_password" "unsubscribe_key" {
-  length  = 64
-  special = false
+ephemeral "aws_secretsmanager_random_password" "unsubscribe_key" {
+  password_length     = 64
+  exclude_punctuation = true
 }
 
 resource "aws_secretsmanager_secret_version" "unsubscribe_key" {
   secret_id                = aws_secretsmanager_secret.unsubscribe_key.id
-  secret_string_wo         = ephemeral.random_password.unsubscribe_key.result
+  secret_string_wo         = ephemeral.aws_secretsmanager_random_password.unsubscribe_key.random_password
   secret_string_wo_version = var.unsubscribe_key_version
 }
 

@@ -5,13 +5,11 @@ terraform {
 
   required_providers {
     aws = {
-      source  = "hashicorp/aws"
-      version = "~> 6.0"
-    }
-    random = {
-      source = "hashicorp/random"
-      # 3.7 added ephemeral "random_password".
-      version = "~> 3.7"
+      source = "hashicorp/aws"
+      # .terraform.lock.hcl pins 5.100.0: the version the stack is applied with on the emulator
+      # (tests/infra/test_apply_on_emulator.py) and validated with in CI. Its schema has all this stack uses
+      # (write-only secret_string_wo, the ephemeral aws_secretsmanager_random_password); 6.x also resolves.
+      version = ">= 5.100.0, < 7.0.0"
     }
   }
 }
