@@ -11,6 +11,7 @@ CHECKOV_VENV := .venv-checkov
 help:
 	@echo "make run    - local stack: AWS emulator, API on http://127.0.0.1:8000, worker"
 	@echo "make test   - the whole offline suite (lint, types, tests)"
+	@echo "make test-fast - the unit tests only (no AWS emulator, no lint): the inner loop, well under a minute"
 	@echo "make demo   - upload example_csv/campaign.csv to the running stack and watch it reach SENT"
 	@echo "make ses-outage / ses-recover - take the running stack's emulated SES down / bring it back"
 	@echo "make load   - 60 s of uploads + GraphQL reads on a local stack it starts and stops (loopback); prints the report"
@@ -50,6 +51,10 @@ run: venv
 
 test: venv lint chromium
 	$(BIN)/python -m pytest
+
+# The inner loop: tests/unit only (plain Python, no emulator, no browser, no lint).
+test-fast: venv
+	$(BIN)/python -m pytest tests/unit -q -m "not slow"
 
 # The browser tests (tests/http/browser) drive Debian's Chromium headless; Playwright's own browser download
 # is never used. Installed once, from the system packages, when missing (root, or sudo when not root).
