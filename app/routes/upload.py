@@ -8,7 +8,7 @@ from pydantic.alias_generators import to_camel
 
 from app.deps import IngestDep
 from app.errors import ApiError
-from campaign.domain.csv_rules import CsvFileError
+from campaign.domain.csv_rules import CsvErrorCode, CsvFileError
 from campaign.domain.models import BatchRecord
 from campaign.limits import MAX_UPLOAD_BYTES, MAX_UPLOAD_ROWS, SKIPPED_ROWS_CAP
 from campaign.services.ingest import UploadResult, ingest_csv
@@ -130,14 +130,14 @@ def upload_csv(response: Response, gateways: IngestDep, file: Annotated[UploadFi
     if len(content) > MAX_UPLOAD_BYTES:
         raise ApiError(
             413,
-            "file_too_large",
+            CsvErrorCode.FILE_TOO_LARGE,
             f"the file exceeds {MAX_UPLOAD_BYTES} bytes",
             details={"limitBytes": MAX_UPLOAD_BYTES},
         )
     try:
         result = ingest_csv(content, gateways)
     except CsvFileError as exc:
-        status = 413 if exc.code == "too_many_rows" else 400
+        status = 413 if exc.code is CsvErrorCode.TOO_MANY_ROWS else 400
         raise ApiError(status, exc.code, exc.message, details=exc.details) from exc
     except IngestInProgressError as exc:
         raise in_progress(exc) from exc

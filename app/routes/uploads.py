@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, StrictInt
 from app.deps import BatchesDep, UploadStoreDep
 from app.errors import ApiError
 from app.routes.upload import CamelModel, ErrorOut, UploadOut
+from campaign.domain.csv_rules import CsvErrorCode
 from campaign.domain.ids import BATCH_ID_FORMAT, BATCH_ID_PATTERN, is_batch_id
 from campaign.domain.models import BatchRecord, BatchState
 from campaign.limits import MAX_LARGE_UPLOAD_BYTES, MAX_LARGE_UPLOAD_ROWS, UPLOAD_URL_TTL_SECONDS
@@ -80,7 +81,7 @@ def reserve_large_upload(
     if body.size > MAX_LARGE_UPLOAD_BYTES:
         raise ApiError(
             413,
-            "file_too_large",
+            CsvErrorCode.FILE_TOO_LARGE,
             f"the file exceeds {MAX_LARGE_UPLOAD_BYTES} bytes",
             details={"limitBytes": MAX_LARGE_UPLOAD_BYTES, "limitRows": MAX_LARGE_UPLOAD_ROWS},
         )

@@ -43,10 +43,31 @@ class SkipReason(StrEnum):
     SUPPRESSED = "suppressed"
 
 
+class CsvErrorCode(StrEnum):
+    """Why a file was refused whole; each value is what the API reports (`error`, or a FAILED upload's
+    `error.code`)."""
+
+    EMPTY_FILE = "empty_file"
+    NO_DATA_ROWS = "no_data_rows"
+    MISSING_COLUMNS = "missing_columns"
+    DUPLICATE_COLUMNS = "duplicate_columns"
+    NOT_UTF8 = "not_utf8"
+    NOT_CSV = "not_csv"
+    MALFORMED_CSV = "malformed_csv"
+    FILE_TOO_LARGE = "file_too_large"
+    TOO_MANY_ROWS = "too_many_rows"
+    # A large upload's only (campaign/services/stream_ingest.py), found before any row is written: the
+    # object is gone before the first pass read it; its size is not the size declared to POST /uploads;
+    # its hash is not the batch's.
+    UPLOAD_MISSING = "upload_missing"
+    SIZE_MISMATCH = "size_mismatch"
+    CHECKSUM_MISMATCH = "checksum_mismatch"
+
+
 class CsvFileError(ValueError):
     """The file as a whole is unusable; `code` is machine-readable, the message is for people."""
 
-    def __init__(self, code: str, message: str, **details: object) -> None:
+    def __init__(self, code: CsvErrorCode, message: str, **details: object) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -169,7 +190,9 @@ def _data_records(text: TextIO, max_rows: int) -> tuple[list[str], dict[str, int
                     raise _too_many_rows(max_rows)
                 yield record
             if count == 0:
-                raise CsvFileError("no_data_rows", f"the file has a header (line {header_line}) but no data rows")
+                raise CsvFileError(
+                    CsvErrorCode.NO_DATA_ROWS, f"the file has a header (line {header_line}) but no data rows"
+                )
 
     return header, columns, counted()
 
@@ -177,7 +200,15 @@ def _data_records(text: TextIO, max_rows: int) -> tuple[list[str], dict[str, int
 _JSON_OPENERS = ("{", "[")
 # What a JSON document breaks when it is read as a CSV (a header of one cell is not_csv already, said
 # otherwise); anything else (encoding, size) is reported as is.
-_JSON_SYMPTOMS = frozenset({"malformed_csv", "missing_columns", "duplicate_columns", "no_data_rows", "not_csv"})
+_JSON_SYMPTOMS = frozenset(
+    {
+        CsvErrorCode.MALFORMED_CSV,
+        CsvErrorCode.MISSING_COLUMNS,
+        CsvErrorCode.DUPLICATE_COLUMNS,
+        CsvErrorCode.NO_DATA_ROWS,
+        CsvErrorCode.NOT_CSV,
+    }
+)
 
 
 def _opening_lines(text: TextIO) -> list[str]:
@@ -190,7 +221,7 @@ def _opening_lines(text: TextIO) -> list[str]:
                 break
             lines.append(line)
     except UnicodeDecodeError as exc:
-        raise CsvFileError("not_utf8", "the file is not valid UTF-8 (on its first line with text)") from exc
+        raise CsvFileError(CsvErrorCode.NOT_UTF8, "the file is not valid UTF-8 (on its first line with text)") from exc
     return lines
 
 
@@ -200,34 +231,42 @@ def _refusing_json(json_like: bool) -> Iterator[None]:
         yield
     except CsvFileError as exc:
         if json_like and exc.code in _JSON_SYMPTOMS:
-            raise CsvFileError("not_csv", "the file is a JSON document, not a CSV") from exc
+            raise CsvFileError(CsvErrorCode.NOT_CSV, "the file is a JSON document, not a CSV") from exc
         raise
 
 
 def _header(records: Iterator[tuple[int, list[str]]]) -> tuple[int, list[str]]:
     first = next(records, None)
     if first is None:
-        raise CsvFileError("empty_file", "the file is empty")
+        raise CsvFileError(CsvErrorCode.EMPTY_FILE, "the file is empty")
     return first
 
 
 def _too_many_rows(max_rows: int) -> CsvFileError:
     return CsvFileError(
-        "too_many_rows",
+        CsvErrorCode.TOO_MANY_ROWS,
         f"the file has more than {max_rows} data rows; split it into smaller files",
         limitRows=max_rows,
     )
 
 
+def refuse_binary(data: bytes) -> None:
+    """A NUL byte marks binary data (an image, an archive, UTF-16): no CSV this service reads has one.
+    A stream applies it to each chunk it reads, a whole file once."""
+    if b"\x00" in data:
+        raise CsvFileError(CsvErrorCode.NOT_CSV, "the file contains NUL bytes: it is binary data, not a CSV")
+
+
 def _decode(content: bytes) -> str:
-    if b"\x00" in content:
-        raise CsvFileError("not_csv", "the file contains NUL bytes: it is binary data, not a CSV")
+    refuse_binary(content)
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise CsvFileError("not_utf8", f"the file is not valid UTF-8 (bad byte at offset {exc.start})") from exc
+        raise CsvFileError(
+            CsvErrorCode.NOT_UTF8, f"the file is not valid UTF-8 (bad byte at offset {exc.start})"
+        ) from exc
     if not text.strip():
-        raise CsvFileError("empty_file", "the file is empty")
+        raise CsvFileError(CsvErrorCode.EMPTY_FILE, "the file is empty")
     return text
 
 
@@ -241,9 +280,11 @@ def _records(text: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
         except StopIteration:
             return
         except csv.Error as exc:
-            raise CsvFileError("malformed_csv", f"malformed CSV at line {reader.line_num}: {exc}") from exc
+            raise CsvFileError(CsvErrorCode.MALFORMED_CSV, f"malformed CSV at line {reader.line_num}: {exc}") from exc
         except UnicodeDecodeError as exc:
-            raise CsvFileError("not_utf8", f"the file is not valid UTF-8 (near line {reader.line_num + 1})") from exc
+            raise CsvFileError(
+                CsvErrorCode.NOT_UTF8, f"the file is not valid UTF-8 (near line {reader.line_num + 1})"
+            ) from exc
         if any(field.strip() for field in record):
             yield start, record
         start = reader.line_num + 1
@@ -258,17 +299,19 @@ def _locate_columns(header: list[str]) -> dict[str, int]:
     present = [name for name in REQUIRED_COLUMNS if name in names]
     looks_like_other_document = bool(names) and names[0].startswith(_OTHER_DOCUMENT_OPENERS)
     if (looks_like_other_document and len(present) < len(REQUIRED_COLUMNS)) or (not present and len(names) <= 1):
-        raise CsvFileError("not_csv", "no comma-separated header naming the columns email, subject, content was found")
+        raise CsvFileError(
+            CsvErrorCode.NOT_CSV, "no comma-separated header naming the columns email, subject, content was found"
+        )
     missing = [name for name in REQUIRED_COLUMNS if name not in names]
     if missing:
         raise CsvFileError(
-            "missing_columns",
+            CsvErrorCode.MISSING_COLUMNS,
             f"the header lacks the required column(s): {', '.join(missing)}",
             missingColumns=missing,
         )
     repeated = [name for name in REQUIRED_COLUMNS if names.count(name) > 1]
     if repeated:
-        raise CsvFileError("duplicate_columns", f"the header names {', '.join(repeated)} more than once")
+        raise CsvFileError(CsvErrorCode.DUPLICATE_COLUMNS, f"the header names {', '.join(repeated)} more than once")
     return {name: names.index(name) for name in REQUIRED_COLUMNS}
 
 

@@ -8,7 +8,7 @@ import hashlib
 import io
 from typing import BinaryIO, TextIO
 
-from campaign.domain.csv_rules import CsvFileError
+from campaign.domain.csv_rules import CsvErrorCode, CsvFileError, refuse_binary
 
 _READ_BUFFER_BYTES = 256 * 1024
 
@@ -28,12 +28,11 @@ class CheckedBytes(io.RawIOBase):
         data = self._source.read(len(buffer))
         if not data:
             return 0
-        if b"\x00" in data:
-            raise CsvFileError("not_csv", "the file contains NUL bytes: it is binary data, not a CSV")
+        refuse_binary(data)
         self.bytes_read += len(data)
         if self.bytes_read > self._max_bytes:
             raise CsvFileError(
-                "file_too_large", f"the file exceeds {self._max_bytes} bytes", limitBytes=self._max_bytes
+                CsvErrorCode.FILE_TOO_LARGE, f"the file exceeds {self._max_bytes} bytes", limitBytes=self._max_bytes
             )
         self._hash.update(data)
         buffer[: len(data)] = data

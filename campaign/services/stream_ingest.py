@@ -23,7 +23,14 @@ from typing import BinaryIO, NamedTuple, Protocol
 from campaign.aws.batches import NewBatch
 from campaign.aws.upload_store import UploadMissingError
 from campaign.domain.clock import from_iso, to_iso
-from campaign.domain.csv_rules import CsvFileError, SkippedRow, SkipReason, count_data_records, read_campaign_rows
+from campaign.domain.csv_rules import (
+    CsvErrorCode,
+    CsvFileError,
+    SkippedRow,
+    SkipReason,
+    count_data_records,
+    read_campaign_rows,
+)
 from campaign.domain.csv_stream import open_csv_text
 from campaign.domain.models import STARTABLE_STATES, BatchRecord, BatchState
 from campaign.domain.reports import in_file_order, skipped_report
@@ -46,12 +53,6 @@ from campaign.services.ingest import (
     record_ingest_metrics,
 )
 from campaign.services.lease import lease_lapsed, lease_until_from
-
-# The batch's FAILED codes beyond the CSV rules' (nothing was written): the object is gone before the
-# first pass read it; its size is not the size declared to POST /uploads; its hash is not the batch's.
-UPLOAD_MISSING = "upload_missing"
-SIZE_MISMATCH = "size_mismatch"
-CHECKSUM_MISMATCH = "checksum_mismatch"
 
 
 class Budget(Protocol):
@@ -160,7 +161,9 @@ def _check_file(record: BatchRecord, gateways: StreamGateways) -> BatchRecord | 
         body = gateways.uploads.open(record.batch_id)
     except UploadMissingError:
         # Without this the batch would stay INGESTING until someone put the file again.
-        return CsvFileError(UPLOAD_MISSING, "the uploaded file is no longer in the bucket: reserve and put it again")
+        return CsvFileError(
+            CsvErrorCode.UPLOAD_MISSING, "the uploaded file is no longer in the bucket: reserve and put it again"
+        )
     text, checked = open_csv_text(body, MAX_LARGE_UPLOAD_BYTES)
     try:
         total = count_data_records(
@@ -170,11 +173,13 @@ def _check_file(record: BatchRecord, gateways: StreamGateways) -> BatchRecord | 
         return exc
     if record.declared_size is not None and checked.bytes_read != record.declared_size:
         return CsvFileError(
-            SIZE_MISMATCH,
+            CsvErrorCode.SIZE_MISMATCH,
             f"the uploaded file is {checked.bytes_read} bytes, not the {record.declared_size} bytes declared",
         )
     if not checked.sha256_hex().startswith(record.batch_id):
-        return CsvFileError(CHECKSUM_MISMATCH, "the uploaded file is not the file whose SHA-256 was declared")
+        return CsvFileError(
+            CsvErrorCode.CHECKSUM_MISMATCH, "the uploaded file is not the file whose SHA-256 was declared"
+        )
     counted = held._replace(total=total, lease_until=lease_until_from(datetime.now(UTC)))
     return counted if gateways.ingest.batches.checkpoint(counted, held.lease_until) else None
 

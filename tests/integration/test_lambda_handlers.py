@@ -4,6 +4,7 @@ import base64
 import json
 from typing import Any
 
+from campaign.domain.csv_rules import CsvErrorCode
 from campaign.local.provision import LocalResources
 from campaign.local.sqs_poller import LocalLambdaContext
 from tests.support.apigw import http_api_event, multipart
@@ -53,4 +54,4 @@ def test_bad_upload_through_mangum_is_a_400_json(stack: LocalResources) -> None:
     body, content_type = multipart("file", "campaign.csv", b"name,age\nx,1\n")
     response = _invoke(http_api_event("POST", "/upload", body=body, headers={"content-type": content_type}))
     assert response["statusCode"] == 400
-    assert _json_body(response)["error"] == "missing_columns"
+    assert _json_body(response)["error"] == CsvErrorCode.MISSING_COLUMNS

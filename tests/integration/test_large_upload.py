@@ -12,6 +12,7 @@ from httpx import Response
 import campaign.services.stream_ingest as stream_ingest
 from campaign.aws.clients import client
 from campaign.aws.upload_store import upload_key
+from campaign.domain.csv_rules import CsvErrorCode
 from campaign.domain.ids import batch_id_for
 from campaign.domain.models import StatusCounts
 from campaign.limits import MAX_LARGE_UPLOAD_BYTES
@@ -83,7 +84,7 @@ def test_a_malformed_upload_id_is_a_400_before_any_aws_call(api: TestClient, upl
 
 def test_reserving_a_file_above_the_size_limit_is_a_413(api: TestClient) -> None:
     response = api.post("/uploads", json={"sha256": "a" * 64, "size": MAX_LARGE_UPLOAD_BYTES + 1})
-    assert response.status_code == 413 and response.json()["error"] == "file_too_large"
+    assert response.status_code == 413 and response.json()["error"] == CsvErrorCode.FILE_TOO_LARGE
 
 
 @pytest.mark.parametrize(
@@ -175,7 +176,7 @@ def test_a_file_refused_whole_fails_the_upload_and_writes_no_row(
     with recording("sqs") as log:
         put_and_notify(stack, content)
     status = api.get(f"/uploads/{batch_id_for(content)}").json()
-    assert status["state"] == "FAILED" and status["error"]["code"] == "missing_columns"
+    assert status["state"] == "FAILED" and status["error"]["code"] == CsvErrorCode.MISSING_COLUMNS
     assert "content" in status["error"]["message"]
     assert _messages_sent(log) == 0 and counts_of(batch_id_for(content)) == (0, 0, 0, 0)
 
@@ -186,7 +187,7 @@ def test_a_file_failing_deep_inside_is_refused_before_any_row_is_queued(api: Tes
     with recording("sqs") as log:
         put_and_notify(stack, content)
     status = api.get(f"/uploads/{batch_id_for(content)}").json()
-    assert status["state"] == "FAILED" and status["error"]["code"] == "malformed_csv"
+    assert status["state"] == "FAILED" and status["error"]["code"] == CsvErrorCode.MALFORMED_CSV
     assert _messages_sent(log) == 0
 
 
@@ -201,7 +202,7 @@ def test_an_upload_deleted_before_its_ingest_fails_the_batch_instead_of_leaving_
         notify(stack, key, len(content))
     # Then the batch says so, wrote nothing, and the same file can be put again and ingested
     status = api.get(f"/uploads/{batch_id_for(content)}").json()
-    assert status["state"] == "FAILED" and status["error"]["code"] == "upload_missing"
+    assert status["state"] == "FAILED" and status["error"]["code"] == CsvErrorCode.UPLOAD_MISSING
     assert _messages_sent(log) == 0
     reserve(api, content)
     put_and_notify(stack, content)
@@ -218,7 +219,7 @@ def test_bytes_other_than_the_reserved_file_fail_the_checksum_and_write_nothing(
     client("s3").put_object(Bucket=stack.upload_bucket, Key=key, Body=actual)
     notify(stack, key, len(actual))
     status = api.get(f"/uploads/{batch_id_for(declared)}").json()
-    assert status["state"] == "FAILED" and status["error"]["code"] == "checksum_mismatch"
+    assert status["state"] == "FAILED" and status["error"]["code"] == CsvErrorCode.CHECKSUM_MISMATCH
     assert counts_of(batch_id_for(declared)) == (0, 0, 0, 0)
 
 
@@ -230,7 +231,7 @@ def test_a_file_of_another_size_than_declared_fails_and_writes_nothing(
     with recording("sqs") as log:
         put_and_notify(stack, content)
     status = api.get(f"/uploads/{batch_id_for(content)}").json()
-    assert status["state"] == "FAILED" and status["error"]["code"] == "size_mismatch"
+    assert status["state"] == "FAILED" and status["error"]["code"] == CsvErrorCode.SIZE_MISMATCH
     assert f"{len(content)} bytes, not the 1 bytes declared" in status["error"]["message"]
     assert _messages_sent(log) == 0 and counts_of(batch_id_for(content)) == (0, 0, 0, 0)
 

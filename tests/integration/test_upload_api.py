@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from campaign.aws.clients import client
+from campaign.domain.csv_rules import CsvErrorCode
 from campaign.limits import MAX_UPLOAD_BYTES, SKIPPED_ROWS_CAP
 from campaign.local.provision import LocalResources
 from tests.support.csv_files import campaign_csv
@@ -90,12 +91,12 @@ def test_skipped_rows_listing_is_capped(upload: Upload) -> None:
 @pytest.mark.parametrize(
     ("content", "code"),
     [
-        (b"", "empty_file"),
-        (b"email,subject,content\n", "no_data_rows"),
-        (b"email,subject\na@example.com,Hi\n", "missing_columns"),
-        (b"email,subject,content\n\xff\xfe,Hi,x\n", "not_utf8"),
-        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "not_csv"),
-        (b'email,subject,content\na@example.com,"Hi,x\n', "malformed_csv"),
+        (b"", CsvErrorCode.EMPTY_FILE),
+        (b"email,subject,content\n", CsvErrorCode.NO_DATA_ROWS),
+        (b"email,subject\na@example.com,Hi\n", CsvErrorCode.MISSING_COLUMNS),
+        (b"email,subject,content\n\xff\xfe,Hi,x\n", CsvErrorCode.NOT_UTF8),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", CsvErrorCode.NOT_CSV),
+        (b'email,subject,content\na@example.com,"Hi,x\n', CsvErrorCode.MALFORMED_CSV),
     ],
 )
 def test_file_level_error_answers_400_json_and_writes_nothing(
@@ -161,7 +162,7 @@ def test_file_over_the_limit_answers_413_and_writes_nothing(upload: Upload, stac
     response = upload(content)
     # Then
     assert response.status_code == 413
-    assert response.json()["error"] in {"payload_too_large", "file_too_large"}
+    assert response.json()["error"] in {"payload_too_large", CsvErrorCode.FILE_TOO_LARGE}
     assert _table_items(stack) == 0
 
 
@@ -177,7 +178,7 @@ def test_file_at_the_limit_without_content_length_is_still_checked(api: TestClie
     response = api.post("/upload", content=chunks(), headers={"content-type": "multipart/form-data; boundary=b"})
     # Then the route's own check refuses it
     assert response.status_code == 413
-    assert response.json()["error"] == "file_too_large"
+    assert response.json()["error"] == CsvErrorCode.FILE_TOO_LARGE
 
 
 def test_truncated_multipart_answers_400_json(api: TestClient) -> None:
@@ -214,5 +215,5 @@ def test_too_many_rows_answers_413_and_writes_nothing(
     monkeypatch.setattr(rules, "MAX_UPLOAD_ROWS", 10)
     response = upload(campaign_csv(11))
     assert response.status_code == 413
-    assert response.json()["error"] == "too_many_rows" and response.json()["limitRows"] == 10
+    assert response.json()["error"] == CsvErrorCode.TOO_MANY_ROWS and response.json()["limitRows"] == 10
     assert _table_items(stack) == 0

@@ -11,7 +11,7 @@ from typing import Literal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from campaign.domain.csv_rules import REQUIRED_COLUMNS, CsvFileError, SkipReason, parse_campaign_csv
+from campaign.domain.csv_rules import REQUIRED_COLUMNS, CsvErrorCode, CsvFileError, SkipReason, parse_campaign_csv
 from campaign.limits import MAX_SUBJECT_CHARS
 from tests.support.hypothesis_profiles import examples
 
@@ -27,13 +27,13 @@ def parse_or_file_error(content: bytes) -> None:
         parse_campaign_csv(content)
     except CsvFileError as error:
         assert error.code in {
-            "empty_file",
-            "no_data_rows",
-            "missing_columns",
-            "duplicate_columns",
+            CsvErrorCode.EMPTY_FILE,
+            CsvErrorCode.NO_DATA_ROWS,
+            CsvErrorCode.MISSING_COLUMNS,
+            CsvErrorCode.DUPLICATE_COLUMNS,
             "not_utf8",
-            "not_csv",
-            "malformed_csv",
+            CsvErrorCode.NOT_CSV,
+            CsvErrorCode.MALFORMED_CSV,
         }
 
 

@@ -7,6 +7,7 @@ import pytest
 from campaign.domain.addresses import ascii_address
 from campaign.domain.csv_rules import (
     CampaignRow,
+    CsvErrorCode,
     CsvFileError,
     ParsedCsv,
     SkippedRow,
@@ -544,7 +545,7 @@ def test_empty_or_whitespace_only_file_is_refused_as_empty_file(content: bytes) 
     # When the file is parsed
     error = file_error(content)
     # Then it is refused as empty_file
-    assert error.code == "empty_file"
+    assert error.code == CsvErrorCode.EMPTY_FILE
 
 
 @pytest.mark.parametrize("content", [b"\xef\xbb\xbf", b"\xef\xbb\xbf\r\n"], ids=repr)
@@ -553,7 +554,7 @@ def test_file_with_only_a_byte_order_mark_is_refused_as_empty_file(content: byte
     # When the file is parsed
     error = file_error(content)
     # Then it is refused as empty_file
-    assert error.code == "empty_file"
+    assert error.code == CsvErrorCode.EMPTY_FILE
 
 
 @pytest.mark.parametrize(
@@ -572,7 +573,7 @@ def test_header_without_data_rows_is_refused_as_no_data_rows(content: bytes) -> 
     # When the file is parsed
     error = file_error(content)
     # Then it is refused as no_data_rows
-    assert error.code == "no_data_rows"
+    assert error.code == CsvErrorCode.NO_DATA_ROWS
 
 
 @pytest.mark.parametrize(
@@ -592,7 +593,7 @@ def test_missing_required_columns_are_refused_and_named(header: str, missing: li
     # When the file is parsed
     error = file_error(csv_file(header, "ann@example.com,Hello,Body"))
     # Then it is refused as missing_columns, naming exactly the missing ones in contract order
-    assert error.code == "missing_columns"
+    assert error.code == CsvErrorCode.MISSING_COLUMNS
     assert error.details["missingColumns"] == missing
 
 
@@ -605,7 +606,7 @@ def test_required_column_named_twice_is_refused_as_duplicate_columns(header: str
     # When the file is parsed
     error = file_error(csv_file(header, "ann@example.com,Hello,Body,x"))
     # Then it is refused as duplicate_columns
-    assert error.code == "duplicate_columns"
+    assert error.code == CsvErrorCode.DUPLICATE_COLUMNS
 
 
 @pytest.mark.parametrize(
@@ -622,7 +623,7 @@ def test_file_that_is_not_utf8_is_refused_as_not_utf8(content: bytes) -> None:
     # When the file is parsed
     error = file_error(content)
     # Then it is refused as not_utf8
-    assert error.code == "not_utf8"
+    assert error.code == CsvErrorCode.NOT_UTF8
 
 
 @pytest.mark.parametrize(
@@ -638,7 +639,7 @@ def test_file_with_nul_bytes_is_refused_as_not_csv(content: bytes) -> None:
     # When the file is parsed
     error = file_error(content)
     # Then it is refused as not_csv
-    assert error.code == "not_csv"
+    assert error.code == CsvErrorCode.NOT_CSV
 
 
 @pytest.mark.parametrize(
@@ -659,7 +660,7 @@ def test_other_text_documents_are_refused_as_not_csv(text: str) -> None:
     # When the file is parsed
     error = file_error(text.encode())
     # Then it is refused as not_csv
-    assert error.code == "not_csv"
+    assert error.code == CsvErrorCode.NOT_CSV
 
 
 @pytest.mark.parametrize(
@@ -675,7 +676,7 @@ def test_compact_json_document_is_refused_as_not_csv(text: str) -> None:
     # When the file is parsed
     error = file_error(text.encode())
     # Then it is refused as not_csv
-    assert error.code == "not_csv"
+    assert error.code == CsvErrorCode.NOT_CSV
 
 
 @pytest.mark.parametrize("first_column", ["[Customer ID]", "{id}", "<unused>"])
@@ -712,7 +713,7 @@ def test_broken_quoting_is_refused_as_malformed_csv(content: bytes) -> None:
     # When the file is parsed
     error = file_error(content)
     # Then it is refused as malformed_csv
-    assert error.code == "malformed_csv"
+    assert error.code == CsvErrorCode.MALFORMED_CSV
 
 
 def test_malformed_csv_error_names_the_line() -> None:
@@ -721,7 +722,7 @@ def test_malformed_csv_error_names_the_line() -> None:
     # When the file is parsed
     error = file_error(content)
     # Then the message points at line 3
-    assert error.code == "malformed_csv"
+    assert error.code == CsvErrorCode.MALFORMED_CSV
     assert "line 3" in error.message
 
 
@@ -741,7 +742,7 @@ def test_file_errors_carry_a_code_and_a_human_message() -> None:
     error = file_error(b"email,subject\nann@example.com,Hello\n")
     # Then the error is a ValueError with a machine code and a readable message naming the column
     assert isinstance(error, ValueError)
-    assert error.code == "missing_columns"
+    assert error.code == CsvErrorCode.MISSING_COLUMNS
     assert "content" in error.message
     assert str(error) == error.message
 
@@ -756,7 +757,7 @@ def test_more_data_rows_than_the_limit_refuses_the_file(monkeypatch: pytest.Monk
     with pytest.raises(CsvFileError) as refused:
         rules.parse_campaign_csv(content)
     # Then it is refused as a whole, naming the limit
-    assert refused.value.code == "too_many_rows"
+    assert refused.value.code == CsvErrorCode.TOO_MANY_ROWS
     assert refused.value.details == {"limitRows": 3}
 
 
