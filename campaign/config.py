@@ -11,7 +11,12 @@ from typing import NamedTuple, TypedDict
 
 from campaign.domain.footer import DEFAULT_FOOTER
 from campaign.domain.retention import Retention, validate
-from campaign.limits import DEFAULT_DEDUPE_WINDOW_DAYS, DEFAULT_RETENTION_DAYS, ENQUEUE_DELAY_SECONDS
+from campaign.limits import (
+    DEFAULT_DEDUPE_WINDOW_DAYS,
+    DEFAULT_MAX_RECEIVE_COUNT,
+    DEFAULT_RETENTION_DAYS,
+    ENQUEUE_DELAY_SECONDS,
+)
 
 # Environment variable names, defined once; Terraform sets exactly these (tests/infra checks it).
 ENV_TABLE_NAME = "TABLE_NAME"
@@ -282,7 +287,7 @@ def worker_settings() -> WorkerSettings:
     sender = os.environ.get(ENV_SENDER_ADDRESS) or None
     if providers and sender is None:
         raise SettingsError(f"{ENV_SENDER_ADDRESS} is required when {ENV_SEND_MODE}={mode}")
-    raw_count = os.environ.get(ENV_MAX_RECEIVE_COUNT, "5")
+    raw_count = os.environ.get(ENV_MAX_RECEIVE_COUNT, str(DEFAULT_MAX_RECEIVE_COUNT))
     if not raw_count.isdigit() or int(raw_count) < 1:
         raise SettingsError(f"{ENV_MAX_RECEIVE_COUNT} must be a positive integer")
     key = unsubscribe_key()

@@ -38,6 +38,9 @@ MAX_PAGE_RESPONSE_BYTES = 5_000_000
 LISTING_BATCHES_PER_PAGE = 3
 MAX_LISTING_BATCHES_PER_PAGE = 48
 
+# Receives of a send message before SQS moves it to the DLQ (the queue's redrive maxReceiveCount), and
+# the worker's MAX_RECEIVE_COUNT unless set: AWS advises at least 5 with partial batch responses.
+DEFAULT_MAX_RECEIVE_COUNT = 5
 # AWS API batch limits.
 DYNAMODB_BATCH_WRITE_MAX = 25
 DYNAMODB_BATCH_GET_MAX = 100

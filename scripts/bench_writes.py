@@ -1,4 +1,4 @@
-"""DynamoDB write units and storage per sent email: ours (issue 13's lean rows) against the previous layout.
+"""DynamoDB write units and storage per sent email: ours (lean rows) against the previous layout.
 
 Run by scripts/bench.py in a process of its own (`python -m scripts.bench_writes [--emails N]`); prints
 one JSON object on its last stdout line. Units and bytes follow AWS's documented rules, as
@@ -89,7 +89,7 @@ from campaign.domain.clock import to_iso
 from campaign.domain.csv_rules import CampaignRow, parse_campaign_csv
 from campaign.domain.ids import batch_id_for, send_id_for
 from campaign.domain.retention import Retention
-from campaign.limits import DEFAULT_DEDUPE_WINDOW_DAYS, DEFAULT_RETENTION_DAYS
+from campaign.limits import DEFAULT_DEDUPE_WINDOW_DAYS, DEFAULT_MAX_RECEIVE_COUNT, DEFAULT_RETENTION_DAYS
 from campaign.local import stream_poller
 from campaign.local.emulator import (
     install_dynamodb_item_lock,
@@ -352,7 +352,7 @@ def _stack(send_mode: str) -> LocalResources:
     os.environ |= environment_of(resources) | {
         "ENQUEUE_DELAY_SECONDS": "0",
         "SEND_MODE": send_mode,
-        "MAX_RECEIVE_COUNT": "5",
+        "MAX_RECEIVE_COUNT": str(DEFAULT_MAX_RECEIVE_COUNT),
         # Units are counted, not time: the fleet's rate must not make the run wait (the bucket's one
         # write per batch is counted all the same).
         "SEND_RATE_PER_SECOND": "100000",

@@ -2,12 +2,10 @@
 
 import json
 
-from campaign.limits import WORKER_TIMEOUT_SECONDS
+from campaign.limits import DEFAULT_MAX_RECEIVE_COUNT, WORKER_TIMEOUT_SECONDS
 
 # AWS: the visibility timeout should be at least six times the function timeout.
 VISIBILITY_TIMEOUT_SECONDS = 6 * WORKER_TIMEOUT_SECONDS
-# AWS advises at least 5 with partial batch responses; the worker reads the same number.
-DEFAULT_MAX_RECEIVE_COUNT = 5
 QUEUE_RETENTION_SECONDS = 4 * 24 * 3600
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 

@@ -23,7 +23,7 @@ from mangum import Mangum
 
 import campaign.config as config
 from app.main import create_app
-from campaign.aws.queue_spec import DEFAULT_MAX_RECEIVE_COUNT, dlq_attributes, queue_attributes
+from campaign.aws.queue_spec import dlq_attributes, queue_attributes
 from campaign.aws.send_rows import SendRows
 from campaign.aws.table_schema import (
     BATCH_PREFIX,
@@ -42,6 +42,7 @@ from campaign.domain.retention import Retention
 from campaign.domain.status import DeliveryOutcome
 from campaign.limits import (
     DEFAULT_DEDUPE_WINDOW_DAYS,
+    DEFAULT_MAX_RECEIVE_COUNT,
     DEFAULT_RETENTION_DAYS,
     ENQUEUE_DELAY_SECONDS,
     INGEST_LEASE_SECONDS,
@@ -57,7 +58,7 @@ from campaign.local.sqs_poller import LocalLambdaContext
 from campaign.local.stream_poller import STREAM_BATCH_SIZE
 from campaign.services.count_changes import count_changes
 from campaign.services.ingest import ingest_csv, ingest_gateways_for
-from tests.infra.allowlists import LOCAL_ONLY_ENV, PENDING_ISSUE_4, RUNTIME_ENV
+from tests.infra.allowlists import LOCAL_ONLY_ENV, PENDING, RUNTIME_ENV
 from tests.infra.terraform import STAGES, Ref, call_argument, hcl_object, load, reference
 from tests.support.apigw import http_api_event
 
@@ -181,10 +182,10 @@ def test_settings_read_exactly_the_declared_names(monkeypatch: pytest.MonkeyPatc
 def test_lambda_gets_exactly_the_variables_its_code_reads(function: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # Given the names the function's settings look up
     read = _load_settings(function, _valid_environment(), monkeypatch)
-    pending = PENDING_ISSUE_4.get(function, {}).get("env", frozenset())
+    pending = PENDING.get(function, {}).get("env", frozenset())
     local_only = LOCAL_ONLY_ENV.get(function, frozenset())
     runtime = RUNTIME_ENV.get(function, frozenset())
-    assert not pending & read, "the code reads these now: remove them from PENDING_ISSUE_4"
+    assert not pending & read, "the code reads these now: remove them from PENDING"
     assert runtime <= read, "the code no longer reads these: remove them from RUNTIME_ENV"
     # When Terraform's environment block is read (every entry, including those set only under a condition)
     declared = set(load().lambda_variables(function))
