@@ -2,8 +2,8 @@
 
 A cold start allocates tens of thousands of objects (modules, classes, functions, botocore's and
 FastAPI's tables) that live as long as the container. While they are created, the collector keeps
-walking them: measured here, 83 collections and about 17 ms of the worker's import, 200 collections
-(one full) and about 70 ms of the API's, 7-8% of each, to find about 600 objects of garbage. Paused,
+walking them, dozens of collections and a measurable share of each import (docs/DESIGN.md, "Cold
+start"), to find a few hundred objects of garbage. Paused,
 the import skips that work; frozen afterwards (`gc.freeze`), those objects are left out of every later
 collection too, so the first invocations do not pay the deferred walk instead. The price is that the
 few hundred cyclic garbage objects of the import are never freed (tens of kilobytes).

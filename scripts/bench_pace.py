@@ -1,4 +1,4 @@
-"""Send rate against a simulated SES (issue 16): one worker instance, and a fleet held to SES's rate.
+"""Send rate against a simulated SES: one worker instance, and a fleet held to SES's rate.
 
 Run by scripts/bench.py in a process of its own (`python -m scripts.bench_pace`, environment set by
 the caller, or defaults when run alone); prints one JSON object. Three kinds of process:

@@ -38,7 +38,7 @@ WRITE_UNIT_TARGETS = {"2KB": 12.0, "20KB": 30.0, "100KB": 110.0}
 STORAGE_TARGET_BYTES = 3 * 1024
 MEMORY_TARGET_MB = 64.0
 COLD_START_TARGET = 1.3
-# Issue 16 (scripts/bench_pace.py): one worker instance against a simulated SES that never limits, and a
+# Send rate (scripts/bench_pace.py): one worker instance against a simulated SES that never limits, and a
 # fleet of four held to SES's rate (achieved rate as a share of it, measured at the simulated SES).
 PACE_SENDS_TARGET = 100.0
 PACE_RATIO_TARGET = 5.0

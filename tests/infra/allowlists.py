@@ -11,13 +11,11 @@ itself), "stream-ingest-failures" (its on-failure destination), "stream" (the ta
 "counts-failures" (the stream mapping's on-failure destination), "log-group:<resource name>", "*" (none).
 """
 
-# PENDING_ISSUE_4: what Terraform provides for issue 4 (the API key) before the code uses it, so that
-# the tests still fail for anything else. Issue 4 has landed: app/auth.py reads the key from the secret
-# named by API_KEY_SECRET_ARN, and the IAM test records its GetSecretValue call, so nothing is pending.
-# While it had not, this held
+# PENDING: what Terraform provides before the code uses it (a setting or grant that lands ahead of
+# its code), so that the tests still fail for anything else. An entry looks like
 #     "ingestor": {"env": {"API_KEY_SECRET_ARN"}, "actions": {("secretsmanager:GetSecretValue", "api-key-secret")}}
 # An entry that the code reads or calls already makes the tests fail, so this list cannot go stale.
-PENDING_ISSUE_4: dict[str, dict[str, frozenset[object]]] = {}
+PENDING: dict[str, dict[str, frozenset[object]]] = {}
 
 # Settings the code reads that Terraform must never set. API_KEY and UNSUBSCRIBE_KEY are keys themselves,
 # for the local stack; deployed functions read them from Secrets Manager (API_KEY_SECRET_ARN,

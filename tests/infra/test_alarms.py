@@ -1,5 +1,5 @@
-"""The account's SES reputation (issue 15): published, alarmed before SES reviews the account, to the alarm
-topic the other alarms use. A provider's circuit breaker opening (issue 16): alarmed per provider."""
+"""The account's SES reputation: published, alarmed before SES reviews the account, to the alarm topic
+the other alarms use. A provider's circuit breaker opening: alarmed per provider."""
 
 import pytest
 

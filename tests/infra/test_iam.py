@@ -79,7 +79,7 @@ from tests.infra.allowlists import (
     EVENT_SOURCE_MAPPING,
     MISSING_KEY_AS_404,
     NO_RESOURCE_ACTIONS,
-    PENDING_ISSUE_4,
+    PENDING,
     platform_actions,
 )
 from tests.infra.terraform import load, reference
@@ -387,7 +387,7 @@ def _send_through_both_providers(
     secrets: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Issue 16's worker: SES then the SMTP relay (its login in Secrets Manager). SES failing opens its
+    """The worker with two providers: SES then the SMTP relay (its login in Secrets Manager). SES failing opens its
     breaker (UpdateItem of BREAKER#ses) while the relay takes the sends; after the cooldown one send
     probes SES and closes the breaker (DeleteItem); a low fleet rate puts a send back on the send queue,
     delayed (SendMessageBatch). GetAccount reads the SES account's rate, BatchGetItem the breakers."""
@@ -581,7 +581,7 @@ def recorded(stack: LocalResources, drain: Any, count_changes: Any, monkeypatch:
     status, done = _api_call(api, "POST /unsubscribe", body=one_click, content_type=form, query={"t": token})
     assert (status, done["newly"]) == (200, False), done  # suppressed already, by the bounce
 
-    # Both providers, a breaker opening and closing, and a send deferred by the fleet's rate (issue 16)
+    # Both providers, a breaker opening and closing, and a send deferred by the fleet's rate
     _send_through_both_providers(api, stack, drain, secrets, monkeypatch)
 
     # A large upload, through the bucket and the streaming ingest, then its rows counted
@@ -678,8 +678,8 @@ def _own_log_group(function: str) -> str:
 
 
 def _expected(function: str, recorded: CallRecorder) -> set[Permission]:
-    pending = PENDING_ISSUE_4.get(function, {}).get("actions", frozenset())
-    assert not pending & recorded.calls[function], "the code makes these calls now: remove them from PENDING_ISSUE_4"
+    pending = PENDING.get(function, {}).get("actions", frozenset())
+    assert not pending & recorded.calls[function], "the code makes these calls now: remove them from PENDING"
     return (
         recorded.calls[function]
         | platform_actions(_own_log_group(function))
