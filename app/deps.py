@@ -14,15 +14,12 @@ from campaign.aws.suppressions import Suppressions
 from campaign.aws.unsubscribe_keys import resolve_key
 from campaign.aws.upload_store import UploadStore
 from campaign.config import api_settings
-from campaign.services.ingest import IngestGateways, ingest_gateways_for
+from campaign.services.ingest import IngestGateways, ingest_gateways_from
 
 
 @lru_cache(maxsize=1)
 def ingest_gateways() -> IngestGateways:
-    settings = api_settings()
-    return ingest_gateways_for(
-        settings.table_name, settings.queue_url, settings.enqueue_delay_seconds, settings.retention
-    )
+    return ingest_gateways_from(api_settings())
 
 
 @lru_cache(maxsize=1)

@@ -20,7 +20,7 @@ with collector_paused():
     from campaign.aws.upload_store import UploadStore, batch_id_from_key
     from campaign.config import SettingsError, stream_ingest_settings
     from campaign.observability import logger, metrics, tracer
-    from campaign.services.ingest import ingest_gateways_for
+    from campaign.services.ingest import ingest_gateways_from
     from campaign.services.stream_ingest import StreamGateways, StreamOutcome, ingest_upload
 
 
@@ -28,9 +28,7 @@ with collector_paused():
 def _gateways() -> StreamGateways:
     settings = stream_ingest_settings()
     return StreamGateways(
-        ingest=ingest_gateways_for(
-            settings.table_name, settings.queue_url, settings.enqueue_delay_seconds, settings.retention
-        ),
+        ingest=ingest_gateways_from(settings),
         uploads=UploadStore(settings.upload_bucket),
     )
 

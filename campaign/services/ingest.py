@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
@@ -123,6 +123,26 @@ def ingest_gateways_for(
         counts=BatchCounts(table_name, retention),
         retention=retention,
         suppressions=Suppressions(table_name),
+    )
+
+
+class IngestSettings(Protocol):
+    """What the ingest's gateways are built from: the API's settings and the streaming ingest's both fit."""
+
+    @property
+    def table_name(self) -> str: ...
+    @property
+    def queue_url(self) -> str: ...
+    @property
+    def enqueue_delay_seconds(self) -> int: ...
+    @property
+    def retention(self) -> Retention: ...
+
+
+def ingest_gateways_from(settings: IngestSettings) -> IngestGateways:
+    """The gateways a Lambda's ingest writes through, from its settings."""
+    return ingest_gateways_for(
+        settings.table_name, settings.queue_url, settings.enqueue_delay_seconds, settings.retention
     )
 
 
