@@ -108,17 +108,22 @@ def _refusal(response: httpx.Response) -> dict[str, Any]:
 
 
 def test_an_async_generator_body_reaches_the_app_chunked_without_content_length() -> None:
+    # Given an app that reads its whole body
     app = Reader()
 
+    # When a body from an async generator is posted through the limit
     _post(app, _chunks(3 * CHUNK))
 
+    # Then it reaches the app chunked, without a Content-Length
     assert b"content-length" not in app.headers
     assert app.headers[b"transfer-encoding"] == b"chunked"
 
 
 def test_a_chunked_body_over_the_limit_answers_413_with_the_json_error() -> None:
+    # When a chunked body five times the limit is posted
     response = _post(Reader(), _chunks(LIMIT * 5))
 
+    # Then the answer is 413 with the JSON error that names the limit
     assert _refusal(response) == {
         "error": "payload_too_large",
         "message": f"the request body exceeds {LIMIT} bytes",
@@ -127,15 +132,19 @@ def test_a_chunked_body_over_the_limit_answers_413_with_the_json_error() -> None
 
 
 def test_a_chunked_body_over_the_limit_is_not_read_past_one_chunk_beyond_it() -> None:
+    # Given an app that reads its whole body
     app = Reader()
 
+    # When a chunked body five times the limit is posted
     _post(app, _chunks(LIMIT * 5))
 
+    # Then the app got at most one chunk beyond the limit and never reached the body's end
     assert len(app.body) <= LIMIT + CHUNK
     assert not app.reached_the_end
 
 
 def test_a_chunked_body_of_exactly_the_limit_reaches_the_app_unchanged() -> None:
+    # Given an app that reads its whole body, and a body of exactly the limit's size holding every byte value
     app = Reader()
     body = bytes(range(256)) * (LIMIT // 256) + b"e" * (LIMIT % 256)
 
@@ -143,47 +152,61 @@ def test_a_chunked_body_of_exactly_the_limit_reaches_the_app_unchanged() -> None
         for start in range(0, len(body), CHUNK):
             yield body[start : start + CHUNK]
 
+    # When it is posted in chunks
     response = _post(app, chunks())
 
+    # Then the app reads it to the end and answers it unchanged
     assert response.status_code == 200
     assert response.content == body
     assert app.reached_the_end
 
 
 def test_a_content_length_smaller_than_the_body_is_refused_once_the_body_passes_the_limit() -> None:
+    # Given an app that reads its whole body, and a body one byte over the limit whose Content-Length declares 10 bytes
     app = Reader()
     messages = [{"type": "http.request", "body": b"x" * (LIMIT + 1), "more_body": False}]
 
+    # When the request reaches the limited app
     sent = _asgi(app, messages, [(b"content-length", b"10")])
 
+    # Then the answer is one 413 with the JSON error, and the app never got the body's end
     assert [message.get("status") for message in sent if message["type"] == "http.response.start"] == [413]
     assert json.loads(sent[-1]["body"])["error"] == "payload_too_large"
     assert not app.reached_the_end
 
 
 def test_a_content_length_over_the_limit_is_refused_before_the_app_runs() -> None:
+    # Given an app that reads its whole body
     app = Reader()
 
+    # When a request declares a Content-Length over the limit
     sent = _asgi(app, [], [(b"content-length", str(LIMIT + 1).encode())])
 
+    # Then the answer is 413 and the app never ran (it never saw the request's headers)
     assert sent[0]["status"] == 413
     assert app.headers == {}
 
 
 def test_what_the_app_sends_after_its_body_was_cut_never_reaches_the_client() -> None:
+    # Given an app that answers its own 400 when reading its body fails, and a chunked body two chunks over the limit
     messages = [{"type": "http.request", "body": b"x" * CHUNK, "more_body": True} for _ in range(LIMIT // CHUNK + 2)]
 
+    # When the request reaches the limited app
     sent = _asgi(CatchingReader(), messages, [(b"transfer-encoding", b"chunked")])
 
+    # Then the client gets the one 413, never the app's own answer
     assert [message.get("status") for message in sent if message["type"] == "http.response.start"] == [413]
     assert b"the app's own answer" not in b"".join(message.get("body", b"") for message in sent)
 
 
 def test_a_body_cut_after_the_app_started_its_response_sends_no_413_and_completes_nothing() -> None:
+    # Given an app that starts its 200 before reading, and a chunked body two chunks over the limit
     messages = [{"type": "http.request", "body": b"x" * CHUNK, "more_body": True} for _ in range(LIMIT // CHUNK + 2)]
 
+    # When the request reaches the limited app
     sent = _asgi(StreamingEcho(), messages, [(b"transfer-encoding", b"chunked")])
 
+    # Then no 413 follows the 200 already sent, the response body never completes, and no more than the limit is echoed
     assert [message.get("status") for message in sent if message["type"] == "http.response.start"] == [200]
     assert all(message.get("more_body") for message in sent if message["type"] == "http.response.body")
     assert sum(len(message.get("body", b"")) for message in sent) <= LIMIT

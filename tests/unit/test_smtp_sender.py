@@ -86,14 +86,17 @@ def _server(handler: Any) -> Iterator[int]:
 def test_the_server_receives_exactly_the_bytes_the_letterhead_builds_for_ses(
     mailbox: RunningMailbox, sender_to: SenderTo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Given a fixed Message-ID, date and MIME boundary, and the bytes the letterhead builds for SES from an HTML message
     monkeypatch.setattr(campaign.domain.message, "make_msgid", lambda domain=None: f"<fixed@{domain}>")
     monkeypatch.setattr(campaign.domain.message, "format_datetime", lambda _now: "Sun, 29 Nov 2026 12:00:00 +0000")
     monkeypatch.setattr(email.generator.Generator, "_make_boundary", classmethod(lambda cls, text=None: "=fixed="))
     content = "<p>Hello Ann, ça va?</p>"
     expected = LETTERHEAD.message_bytes(**SEND, to="ann@example.com", subject="Hi", content=content)
 
+    # When the SMTP sender sends the same message to the mailbox
     sender_to(mailbox.smtp_port).send(**SEND, to="ann@example.com", subject="Hi", body=content)
 
+    # Then the mailbox received exactly those bytes
     (received,) = mailbox.mailbox.newest_first()
     assert received.raw == expected
 
@@ -101,31 +104,40 @@ def test_the_server_receives_exactly_the_bytes_the_letterhead_builds_for_ses(
 def test_the_envelope_is_the_sender_address_and_the_recipient_in_ascii(
     mailbox: RunningMailbox, sender_to: SenderTo
 ) -> None:
+    # When a message to an internationalized domain is sent over SMTP
     sender_to(mailbox.smtp_port).send(**SEND, to="ann@bücher.de", subject="Hi", body="Hello")
 
+    # Then the envelope's sender is the sender address and its recipient is the address in punycode
     (received,) = mailbox.mailbox.newest_first()
     assert (received.sender, received.recipients) == (SENDER, ("ann@xn--bcher-kva.de",))
 
 
 def test_the_provider_id_is_the_messages_message_id(mailbox: RunningMailbox, sender_to: SenderTo) -> None:
+    # When a message is sent over SMTP
     provider_id = sender_to(mailbox.smtp_port).send(**SEND, to="ann@example.com", subject="Hi", body="Hello")
 
+    # Then the id the sender answers (the provider id) is the Message-ID header the server received
     (received,) = mailbox.mailbox.newest_first()
     assert provider_id == received.header("Message-ID")
     assert provider_id is not None and provider_id.startswith("<") and provider_id.endswith("@example.com>")
 
 
 def test_a_closed_port_is_a_transient_error(sender_to: SenderTo) -> None:
+    # Given a port nothing listens on, when a message is sent to it, then the send fails as transient (retried)
     with pytest.raises(TransientSendError, match="unreachable"):
         sender_to(free_port()).send(**SEND, to="ann@example.com", subject="Hi", body="Hello")
 
 
 def test_a_5xx_reply_to_the_message_is_a_permanent_error(sender_to: SenderTo) -> None:
+    # Given a server that refuses the message's data with a 5xx reply, when a message is sent, then the send fails as
+    # permanent
     with _server(_Refusing(data="550 5.7.1 Message rejected")) as port, pytest.raises(PermanentSendError, match="550"):
         sender_to(port).send(**SEND, to="ann@example.com", subject="Hi", body="Hello")
 
 
 def test_a_4xx_reply_to_the_recipient_is_a_transient_error(sender_to: SenderTo) -> None:
+    # Given a server that refuses the recipient with a 4xx reply, when a message is sent, then the send fails as
+    # transient
     with _server(_Refusing(rcpt="450 4.2.1 Try again later")) as port, pytest.raises(TransientSendError, match="450"):
         sender_to(port).send(**SEND, to="ann@example.com", subject="Hi", body="Hello")
 
@@ -149,8 +161,11 @@ def smtp_mode(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def test_smtp_mode_delivers_to_the_local_mailbox_port_unless_told_otherwise(smtp_mode: None) -> None:
+    # Given smtp mode without SMTP_HOST or SMTP_PORT, when the worker reads its settings, then it delivers to the local
+    # mailbox's default host and port
     assert worker_settings().smtp_server == SmtpServer(DEFAULT_SMTP_HOST, DEFAULT_SMTP_PORT)
 
 
 def test_smtp_mode_makes_the_worker_send_with_the_smtp_sender(smtp_mode: None) -> None:
+    # Given smtp mode, when the worker picks its provider, then it is the SMTP sender
     assert isinstance(worker.handler._provider(Provider.SMTP, worker_settings()), SmtpSender)
