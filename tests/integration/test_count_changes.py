@@ -65,10 +65,15 @@ def test_a_delivery_that_lambda_retries_counts_once(upload: Upload, stack: Local
 
 
 def test_the_token_names_the_records_of_a_delivery() -> None:
+    # Given the records of a delivery
     one = [{"eventID": "a"}, {"eventID": "b"}]
-    assert delivery_token(one) == delivery_token([dict(r) for r in one])
-    assert delivery_token(one) != delivery_token([{"eventID": "a"}])
-    assert len(delivery_token(one)) == 32
+    # When its token is made, and the tokens of an equal delivery and of another one
+    token = delivery_token(one)
+    same, other = delivery_token([dict(r) for r in one]), delivery_token([{"eventID": "a"}])
+    # Then equal records give the same 32-character token and other records another
+    assert token == same
+    assert token != other
+    assert len(token) == 32
 
 
 def _image(
@@ -96,31 +101,51 @@ def _record(event: str, old: dict[str, Any] | None, new: dict[str, Any] | None) 
 
 
 def test_a_status_change_moves_one_row_between_counts_in_its_stretch() -> None:
+    # Given a row changed from QUEUED to SENT
+    # When the consumer counts the change
     change = count_changes([_record("MODIFY", _image(EmailStatus.QUEUED), _image(EmailStatus.SENT))])["b"]
+    # Then one row moves from queued to sent, in the row's stretch of the histogram
     assert change.totals() == _totals(queued=-1, sent=1)
     assert dict(change.histogram) == {"q3": -1, "s3": 1}
 
 
 def test_a_claim_which_changes_no_status_changes_no_count() -> None:
-    assert count_changes([_record("MODIFY", _image(EmailStatus.QUEUED), _image(EmailStatus.QUEUED))])["b"].is_empty()
+    # Given a row claimed: written again, still QUEUED
+    claimed = _record("MODIFY", _image(EmailStatus.QUEUED), _image(EmailStatus.QUEUED))
+    # When the consumer counts the change
+    changes = count_changes([claimed])
+    # Then no count changes
+    assert changes["b"].is_empty()
 
 
 def test_a_row_deleted_by_its_time_to_live_is_not_uncounted() -> None:
-    assert count_changes([_record("REMOVE", _image(EmailStatus.SENT), None)]) == {}
+    # Given a SENT row removed by its time to live
+    expired = _record("REMOVE", _image(EmailStatus.SENT), None)
+    # When the consumer counts the removal
+    changes = count_changes([expired])
+    # Then no batch's count changes
+    assert changes == {}
 
 
 def test_a_dead_letter_re_drive_counts_as_one_resend() -> None:
+    # Given an ERROR row marked as resent by a dead-letter re-drive
     marked = _record("MODIFY", _image(EmailStatus.ERROR), _image(EmailStatus.ERROR, resent=True))
-    assert count_changes([marked])["b"].resent == 1
+    # When the consumer counts the change
+    change = count_changes([marked])["b"]
+    # Then its batch counts one resend
+    assert change.resent == 1
 
 
 def test_changes_of_one_batch_in_one_delivery_add_up() -> None:
+    # Given a delivery with two creations and one status change of rows of one batch
     records = [
         _record("INSERT", None, _image(EmailStatus.QUEUED, seq=0)),
         _record("MODIFY", _image(EmailStatus.QUEUED, seq=0), _image(EmailStatus.SENT, seq=0)),
         _record("INSERT", None, _image(EmailStatus.PENDING, seq=15)),
     ]
+    # When the consumer counts them
     change = count_changes(records)["b"]
+    # Then the batch's totals and histogram are their sum
     assert change.totals() == _totals(pending=1, sent=1)
     assert dict(change.histogram) == {"s0": 1, "p15": 1}
 
@@ -140,13 +165,15 @@ def test_a_delivery_outcome_moves_one_row_between_outcome_counts(
 ) -> None:
     # Given a SENT row whose outcome an SES event changes (or repeats): its status and stretch stay put
     old, new = _image(EmailStatus.SENT, delivery=before), _image(EmailStatus.SENT, delivery=after)
+    # When the consumer counts the change
     change = count_changes([_record("MODIFY", old, new)])["b"]
+    # Then one row moves between outcome counts (none for a repeat), and the histogram is unchanged
     assert change.totals() == totals
     assert dict(change.histogram) == {}
 
 
 def test_an_outcome_recorded_before_the_worker_s_result_counts_once() -> None:
-    # The event overtook the worker's SENT write: the row was QUEUED and delivered, then SENT
+    # Given an SES event that overtook the worker's SENT write: the row was QUEUED and delivered, then SENT
     records = [
         _record("MODIFY", _image(EmailStatus.QUEUED), _image(EmailStatus.QUEUED, delivery=DeliveryOutcome.DELIVERED)),
         _record(
@@ -155,13 +182,19 @@ def test_an_outcome_recorded_before_the_worker_s_result_counts_once() -> None:
             _image(EmailStatus.SENT, delivery=DeliveryOutcome.DELIVERED),
         ),
     ]
-    assert count_changes(records)["b"].totals() == _totals(queued=-1, sent=1, delivered=1)
+    # When the consumer counts both changes
+    totals = count_changes(records)["b"].totals()
+    # Then the row counts once as sent and once as delivered
+    assert totals == _totals(queued=-1, sent=1, delivered=1)
 
 
 @pytest.mark.parametrize("rows", [1, 250])
 def test_the_counts_follow_the_rows_through_sending(
     upload: Upload, stack: LocalResources, drain: Any, rows: int
 ) -> None:
+    # Given an upload of some rows
     batch_id = upload(campaign_csv(rows)).json()["batchId"]
+    # When the worker sends them all
     drain()
+    # Then the batch counts every row as sent
     assert _counts(stack, batch_id) == (0, 0, rows, 0)

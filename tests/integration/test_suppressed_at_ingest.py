@@ -65,7 +65,10 @@ def _sent_to(log: Any) -> set[str]:
 def test_a_direct_upload_skips_suppressed_recipients_in_file_order_with_the_other_skips(
     upload: Upload, suppressions: Suppressions
 ) -> None:
+    # Given two of the file's five recipients on the suppression list and one invalid address (the fixture)
+    # When the file is uploaded directly
     answer = upload(MIXED).json()
+    # Then the suppressed rows are skipped alongside the invalid one, in file order, and the counts add up
     assert _counts(answer) == (5, 2, 3, 0, 0)
     assert _adds_up(answer)
     assert _skips(answer) == [
@@ -78,6 +81,8 @@ def test_a_direct_upload_skips_suppressed_recipients_in_file_order_with_the_othe
 def test_a_suppressed_recipient_gets_no_message_and_no_row(
     upload: Upload, suppressions: Suppressions, api: TestClient
 ) -> None:
+    # Given two of the file's recipients on the suppression list (the fixture)
+    # When the file is uploaded
     with recording("sqs", "dynamodb") as log:
         batch_id = upload(MIXED).json()["batchId"]
     written = [
@@ -86,6 +91,7 @@ def test_a_suppressed_recipient_gets_no_message_and_no_row(
         for items in params["RequestItems"].values()
         for item in items
     ]
+    # Then only the two deliverable recipients get a message, a row and a place in the stored summary
     assert len(_sent_to(log)) == 2
     assert sorted(written) == ["ann@example.com", "cy@example.com"]
     assert api.get(f"/uploads/{batch_id}").json()["summary"]["enqueued"] == 2
@@ -94,9 +100,12 @@ def test_a_suppressed_recipient_gets_no_message_and_no_row(
 def test_the_stored_summary_and_a_duplicate_upload_answer_the_same_counts(
     upload: Upload, suppressions: Suppressions, api: TestClient
 ) -> None:
+    # Given a file with suppressed recipients uploaded once
     first = upload(MIXED).json()
+    # When the same file is uploaded again and its stored summary is read
     again = upload(MIXED).json()
     stored = api.get(f"/uploads/{first['batchId']}").json()["summary"]
+    # Then the duplicate's answer, the stored summary and the first answer agree
     assert again["duplicate"] is True
     assert _counts(again) == _counts(stored) == _counts(first)
     assert _skips(again) == _skips(stored) == _skips(first)
@@ -106,10 +115,13 @@ def test_the_stored_summary_and_a_duplicate_upload_answer_the_same_counts(
 def test_the_same_file_uploaded_after_an_unsuppress_is_still_the_first_uploads_duplicate(
     upload: Upload, suppressions: Suppressions
 ) -> None:
+    # Given a file uploaded while bob was suppressed, and bob unsuppressed since
     first = upload(MIXED).json()
     suppressions.remove("bob@example.com")
+    # When the same file is uploaded again
     with recording("sqs") as log:
         again = upload(MIXED).json()
+    # Then it is the first upload's duplicate, with its counts, and queues nothing
     assert again["duplicate"] is True
     assert _counts(again) == _counts(first)
     assert log.count("SendMessageBatch") == 0
@@ -118,9 +130,12 @@ def test_the_same_file_uploaded_after_an_unsuppress_is_still_the_first_uploads_d
 def test_a_new_file_with_a_suppressed_rows_message_is_accepted_once_the_address_is_unsuppressed(
     upload: Upload, suppressions: Suppressions
 ) -> None:
+    # Given a file uploaded while bob was suppressed, and bob unsuppressed since
     upload(MIXED)
     suppressions.remove("bob@example.com")
+    # When a new file holds bob's message and cy's already-accepted one
     answer = upload(csv_of([("bob@example.com", "News", "Hello Bob"), ("cy@example.com", "News", "Hello Cy")])).json()
+    # Then bob's message is enqueued and cy's is reported as already accepted
     assert (answer["enqueued"], answer["alreadyAccepted"]) == (1, 1)
     assert answer["alreadyAcceptedRows"][0]["email"] == "cy@example.com"
 
@@ -128,8 +143,11 @@ def test_a_new_file_with_a_suppressed_rows_message_is_accepted_once_the_address_
 def test_one_suppression_read_per_step_of_100_rows_for_the_steps_keys_only(
     upload: Upload, suppressions: Suppressions
 ) -> None:
+    # Given a suppression list (the fixture)
+    # When a file of 250 rows is uploaded
     with recording("dynamodb") as log:
         upload(campaign_csv(250))
+    # Then the suppression list is read once per step of 100 rows, for those rows' keys only
     reads = [keys for params, _ in log.of("BatchGetItem") for keys in params["RequestItems"].values()]
     assert sorted(len(read["Keys"]) for read in reads) == [50, 100, 100]
     assert all(key["pk"]["S"].startswith(SUPPRESSION_PREFIX) for read in reads for key in read["Keys"])
@@ -139,9 +157,12 @@ def test_one_suppression_read_per_step_of_100_rows_for_the_steps_keys_only(
 def test_a_file_with_every_recipient_suppressed_queues_nothing_and_adds_up(
     upload: Upload, suppressions: Suppressions
 ) -> None:
+    # Given a file whose every recipient is suppressed
     content = csv_of([("bob@example.com", "News", "Hello"), ("dee@example.com", "News", "Hello")])
+    # When it is uploaded
     with recording("sqs", "dynamodb") as log:
         answer = upload(content).json()
+    # Then every row is skipped, the counts add up, and nothing is queued or written
     assert _counts(answer) == (2, 0, 2, 0, 0)
     assert {"SendMessageBatch", "TransactWriteItems", "BatchWriteItem"}.isdisjoint(log.by_operation())
 
@@ -149,7 +170,10 @@ def test_a_file_with_every_recipient_suppressed_queues_nothing_and_adds_up(
 def test_the_ingest_log_counts_suppressed_rows_under_their_own_reason(
     upload: Upload, suppressions: Suppressions, logs: Any
 ) -> None:
+    # Given two of the file's recipients suppressed and one invalid address
+    # When the file is uploaded
     upload(MIXED)
+    # Then the ingest log counts the suppressed rows apart from the invalid one
     (line,) = [d for d in json_lines(logs.getvalue()) if d.get("message") == "upload ingested"]
     assert line["skipped_by_reason"] == {"invalid_email": 1, "suppressed": 2}
 
@@ -157,9 +181,12 @@ def test_the_ingest_log_counts_suppressed_rows_under_their_own_reason(
 def test_a_streamed_upload_skips_suppressed_recipients_with_the_summary_a_direct_upload_gives(
     api: TestClient, stack: LocalResources, suppressions: Suppressions, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Given a reserved large upload read two rows at a time, with two recipients suppressed
     monkeypatch.setattr(stream_ingest, "STREAM_WINDOW_ROWS", 2)
     reserve(api, MIXED)
+    # When the file is put in the bucket and the ingest notified
     assert put_and_notify(stack, MIXED) == {batch_id_for(MIXED): "done"}
+    # Then the upload is done with the same counts and skips a direct upload gives
     status = api.get(f"/uploads/{batch_id_for(MIXED)}").json()
     summary = status["summary"]
     assert (status["state"], status["rowsRead"]) == ("DONE", 5)
@@ -175,7 +202,10 @@ def test_a_streamed_upload_skips_suppressed_recipients_with_the_summary_a_direct
 def test_a_streamed_upload_leaves_the_suppressed_rows_unqueued(
     api: TestClient, stack: LocalResources, suppressions: Suppressions
 ) -> None:
+    # Given a reserved large upload with two of its recipients suppressed
     reserve(api, MIXED)
+    # When the file is put in the bucket and the ingest notified
     with recording("sqs") as log:
         put_and_notify(stack, MIXED)
+    # Then only the two deliverable rows are queued
     assert len(_sent_to(log)) == 2

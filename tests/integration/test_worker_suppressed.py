@@ -66,11 +66,14 @@ def _recipients(log: Any) -> list[str]:
 def test_a_recipient_suppressed_after_ingest_is_not_sent_and_its_row_says_why(
     upload: Upload, stack: LocalResources, ses_mode: None, suppressions: Suppressions
 ) -> None:
+    # Given two queued sends, one of whose recipients is suppressed after the ingest
     upload(campaign_csv(2))
     suppressions.add("user0@example.com", SuppressionReason.UNSUBSCRIBED, "unsubscribe link")
     messages = receive(stack.queue_url, wait_seconds=0)
+    # When the worker takes the batch
     with recording("sesv2") as log:
         response = _invoke(messages, stack)
+    # Then only the other recipient is mailed; the suppressed row ends in error saying why, unclaimed and unsent
     rows = _by_email(stack, messages)
     suppressed = rows["user0@example.com"]
     assert _failures(response) == []
@@ -87,9 +90,12 @@ def test_a_recipient_suppressed_after_ingest_is_not_sent_and_its_row_says_why(
 def test_a_suppressed_row_is_counted_as_error_in_its_batch(
     upload: Upload, stack: LocalResources, suppressions: Suppressions, drain: Any
 ) -> None:
+    # Given three queued sends, one of whose recipients is suppressed after the ingest
     batch_id = upload(campaign_csv(3)).json()["batchId"]
     suppressions.add("user2@example.com", SuppressionReason.COMPLAINT, "ses complaint 1")
+    # When the worker sends the batch
     drain()
+    # Then the batch counts two sent and one error
     listing = BatchCounts(stack.table_name, RETENTION).get(batch_id)
     assert listing is not None
     assert (listing.counts.sent, listing.counts.error) == (2, 1)
@@ -124,11 +130,14 @@ def test_the_suppression_list_is_read_once_per_batch_for_its_claimed_recipients(
 def test_two_messages_for_one_recipient_in_a_batch_ask_the_list_about_it_once(
     upload: Upload, stack: LocalResources
 ) -> None:
+    # Given two queued messages, from two uploads, to the same recipient
     upload(csv_of([("ann@example.com", "First", "Hello")]))
     upload(csv_of([("ann@example.com", "Second", "Hello")]))
     messages = receive(stack.queue_url, wait_seconds=0)
+    # When the worker takes them in one batch
     with recording("dynamodb") as log:
         response = _invoke(messages, stack)
+    # Then both are handled and the suppression list is asked about the recipient once
     ((params, _),) = log.of("BatchGetItem")
     assert _failures(response) == []
     assert [len(keys["Keys"]) for keys in params["RequestItems"].values()] == [1]
@@ -137,13 +146,16 @@ def test_two_messages_for_one_recipient_in_a_batch_ask_the_list_about_it_once(
 def test_a_row_ended_by_suppression_is_not_resent_by_the_dead_letter_redrive(
     upload: Upload, stack: LocalResources, suppressions: Suppressions
 ) -> None:
+    # Given a row ended in error by suppression, and its message on the dead-letter queue
     upload(campaign_csv(1))
     suppressions.add("user0@example.com", SuppressionReason.MANUAL, "api")
     messages = receive(stack.queue_url, wait_seconds=0)
     _invoke(messages, stack)
     client("sqs").send_message(QueueUrl=stack.dlq_url, MessageBody=messages[0]["Body"])
+    # When the dead letters are re-driven
     resend = ResendGateways(SendRows(stack.table_name), BatchCounts(stack.table_name, RETENTION), RETENTION)
     result = redrive_dead_letters(DeadLetterQueue(stack.dlq_url), resend=resend, queue=SendQueue(stack.queue_url, 0))
+    # Then the message is dropped as final and the row is not resent
     assert (result.requeued, result.dropped_final) == (0, 1)
     assert _row_of(stack, messages[0]).resent_as is None
 
@@ -151,12 +163,15 @@ def test_a_row_ended_by_suppression_is_not_resent_by_the_dead_letter_redrive(
 def test_an_unreadable_suppression_list_gives_every_claim_back_and_sends_nothing(
     upload: Upload, stack: LocalResources, ses_mode: None
 ) -> None:
+    # Given three queued sends, and a suppression list that cannot be read
     upload(campaign_csv(3))
     messages = receive(stack.queue_url, wait_seconds=0)
     down = client_error("InternalServerError", "down", status=500)
     # (the batch's first BatchGetItem reads the providers' circuit breakers, the second the list)
+    # When the worker takes the batch
     with recording("sesv2") as log, faults("dynamodb", "BatchGetItem", [None, down]):
         response = _invoke(messages, stack)
+    # Then every message is reported failed, nothing is sent, and each row is back to QUEUED, unclaimed, saying why
     rows = _by_email(stack, messages)
     assert sorted(_failures(response)) == sorted(m["MessageId"] for m in messages)
     assert log.count("SendEmail") == 0
@@ -166,11 +181,14 @@ def test_an_unreadable_suppression_list_gives_every_claim_back_and_sends_nothing
 
 
 def test_claims_given_back_are_sent_on_the_next_delivery(upload: Upload, stack: LocalResources) -> None:
+    # Given two sends whose claims were given back because the suppression list could not be read
     upload(campaign_csv(2))
     messages = receive(stack.queue_url, wait_seconds=0)
     with faults("dynamodb", "BatchGetItem", [client_error("InternalServerError", "down", status=500)]):
         _invoke(messages, stack)
+    # When the same messages are delivered again
     response = _invoke(messages, stack)
+    # Then both are sent, on their second attempt
     assert _failures(response) == []
     assert {(r.status, r.attempts) for r in _by_email(stack, messages).values()} == {(EmailStatus.SENT, 2)}
 
@@ -178,12 +196,15 @@ def test_claims_given_back_are_sent_on_the_next_delivery(upload: Upload, stack: 
 def test_on_the_last_delivery_an_unreadable_list_ends_the_row_in_error_that_a_redrive_may_resend(
     upload: Upload, stack: LocalResources, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Given a queue allowing one receive, a queued send, and a suppression list that cannot be read
     monkeypatch.setenv("MAX_RECEIVE_COUNT", "1")
     reset_process_caches()
     upload(campaign_csv(1))
     messages = receive(stack.queue_url, wait_seconds=0)
+    # When the worker takes the message on its last delivery
     with faults("dynamodb", "BatchGetItem", [client_error("InternalServerError", "down", status=500)]):
         response = _invoke(messages, stack)
+    # Then the message fails and the row ends in error as retries exhausted, saying why
     row = _row_of(stack, messages[0])
     assert _failures(response) == [messages[0]["MessageId"]]
     assert (row.status, row.error_kind) == (EmailStatus.ERROR, ErrorKind.RETRIES_EXHAUSTED)
@@ -210,8 +231,11 @@ def test_a_batch_short_of_time_defers_its_sends_unsent(upload: Upload, stack: Lo
 def test_a_recipient_suppressed_in_another_case_is_still_suppressed(
     upload: Upload, stack: LocalResources, suppressions: Suppressions
 ) -> None:
+    # Given a send to Ann.Lee@Example.com and a suppression of ann.lee@example.com
     upload(csv_of([("Ann.Lee@Example.com", "Hi", "Hello")]))
     suppressions.add("ann.lee@example.com", SuppressionReason.HARD_BOUNCE, "ses bounce 2")
+    # When the worker takes the message
     messages = receive(stack.queue_url, wait_seconds=0)
     _invoke(messages, stack)
+    # Then the row is ended by the suppression
     assert _row_of(stack, messages[0]).error == "suppressed: HARD_BOUNCE"
