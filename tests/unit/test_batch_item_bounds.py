@@ -41,8 +41,12 @@ def _worst_case_batch() -> BatchRecord:
 
 
 def test_an_echo_of_an_absurd_cell_holds_at_most_the_echo_limit() -> None:
+    # When a cell of 450,000 four-byte characters is echoed, then the echo holds the echo limit's characters
     assert len(echo(WIDEST_CHARACTER * 450_000)) == ECHO_MAX_CHARS
 
 
 def test_the_worst_case_batch_summary_is_far_below_dynamodbs_item_limit() -> None:
+    # Given the worst-case batch: as many skipped and already-accepted rows as the cap keeps, each echoing the
+    # widest cell
+    # When it is stored as an item, then the item is a quarter of DynamoDB's limit or less
     assert item_size(batch_item(_worst_case_batch(), expires_at=2_000_000_000)) < FAR_BELOW_BYTES

@@ -143,7 +143,10 @@ def test_a_walk_lists_every_row_that_stays_in_the_filter_exactly_once_whatever_o
 
 
 def test_outcome_families_are_read_a_rank_at_a_time_lowest_first() -> None:
+    # When a filter on four outcomes of three ranks is planned for SENT and ERROR rows
     reads = delivery_reads([COMPLAINED, REJECTED, DELAYED, BOUNCED], [S, E])
+    # Then the families are read a rank at a time, lowest first, those of one rank in the same round, each keeping the
+    # statuses asked for
     assert [(read.family, read.round) for read in reads] == [
         (Family.DELAYED, 0),
         (Family.BOUNCED, 1),
@@ -186,6 +189,7 @@ def test_a_walk_of_a_rare_outcome_fills_its_pages_reading_about_what_it_lists() 
     pages: list[int] = []
     start: Position | None = None
     reads = delivery_reads([BOUNCED], [S, E])
+    # When they are walked 8 at a time
     while True:
         later = [b for b in batches if start is None or (b.created_at, b.batch_id) <= start[:2]]
         page = read_page(later, None, start, reads, first=8, max_bytes=10**12, read_round=index.read_round)
@@ -193,14 +197,16 @@ def test_a_walk_of_a_rare_outcome_fills_its_pages_reading_about_what_it_lists() 
         if page.next_position is None:
             break
         start = page.next_position
-    # When they are walked 8 at a time, the walk lists all 30 in few pages, reading few of them twice
+    # Then all 30 are listed in at most six pages, reading no more than twice as many rows as it lists
     assert sum(pages) == 30, pages
     assert len(pages) <= 6, pages
     assert index.items_read <= 2 * 30
 
 
 def test_a_page_reads_the_families_of_several_ranks_one_round_each() -> None:
+    # Given three batches of 40 SENT rows, one in four BOUNCED and the others DELIVERED
     index, batches = _dense_and_sparse(40, 4)
+    # When a page of both outcomes, large enough for all of them, is read
     page = read_page(
         batches,
         None,
@@ -210,5 +216,6 @@ def test_a_page_reads_the_families_of_several_ranks_one_round_each() -> None:
         max_bytes=10**12,
         read_round=index.read_round,
     )
+    # Then the DELIVERED family is read in one round and the BOUNCED one in the next, and the page holds every row
     assert index.families == [[Family.DELIVERED], [Family.BOUNCED]]
     assert len(page.rows) == 120

@@ -37,7 +37,8 @@ def _hypothesis_tests(module: ModuleType) -> list[Any]:
 
 @pytest.mark.skipif(PROFILE_VARIABLE in os.environ, reason="a profile was chosen (make fuzz)")
 def test_without_a_chosen_profile_every_run_draws_the_same_examples_and_keeps_none() -> None:
-    # Given a run with no HYPOTHESIS_PROFILE (make test) / When the loaded settings are read
+    # Given a run with no HYPOTHESIS_PROFILE (make test)
+    # When the loaded settings are read
     # Then they are the derandomized profile: examples seeded from each test's source, no database
     assert settings.get_current_profile_name() == DERANDOMIZED
     assert settings.default is not None
@@ -48,10 +49,15 @@ def test_without_a_chosen_profile_every_run_draws_the_same_examples_and_keeps_no
 
 
 def test_the_profile_is_derandomized_unless_one_is_named() -> None:
+    # When the profile is named from an environment without the variable, with it empty, or naming fuzz
+    # Then only the last chooses fuzz
     assert profile_name({}) == DERANDOMIZED
     assert profile_name({PROFILE_VARIABLE: ""}) == DERANDOMIZED
     assert profile_name({PROFILE_VARIABLE: FUZZ}) == FUZZ
+    # When the two profiles are read
     derandomized, fuzz = settings.get_profile(DERANDOMIZED), settings.get_profile(FUZZ)
+    # Then neither keeps a database; the derandomized one draws the base number of examples, fuzz that many times
+    # the fuzz factor, at random
     assert (derandomized.derandomize, derandomized.database) == (True, None)
     assert (fuzz.derandomize, fuzz.database) == (False, None)
     assert fuzz.max_examples == BASE_EXAMPLES * fuzz_factor()
@@ -59,8 +65,10 @@ def test_the_profile_is_derandomized_unless_one_is_named() -> None:
 
 
 def test_the_fuzz_factor_is_read_from_the_environment() -> None:
+    # When the factor is read from an environment without FUZZ_FACTOR, then it is the default; with one, it is that
     assert fuzz_factor({}) == DEFAULT_FUZZ_FACTOR
     assert fuzz_factor({"FUZZ_FACTOR": "3"}) == 3
+    # When FUZZ_FACTOR is 0, then it is refused: a fuzz run draws at least the base number of examples
     with pytest.raises(ValueError, match="at least 1"):
         fuzz_factor({"FUZZ_FACTOR": "0"})
 
@@ -68,6 +76,7 @@ def test_the_fuzz_factor_is_read_from_the_environment() -> None:
 @pytest.mark.parametrize("module", PROPERTY_MODULES, ids=lambda module: module.__name__.rsplit(".", 1)[-1])
 def test_each_property_test_keeps_the_loaded_profiles_randomness(module: ModuleType) -> None:
     # Given the property tests of a module (their own @settings set max_examples, deadline, health checks)
+    # When their own settings are read
     found = _hypothesis_tests(module)
     assert found, f"no Hypothesis test in {module.__name__}"
     for test in found:
@@ -78,7 +87,9 @@ def test_each_property_test_keeps_the_loaded_profiles_randomness(module: ModuleT
 
 
 def test_no_test_chooses_its_own_seed_randomness_or_database() -> None:
-    # Given every test file but the profiles' own / Then none overrides what the profile decides
+    # Given every test file but the profiles' own
+    # When their lines are searched for a derandomize, database, @seed or reproduce_failure setting
+    # Then none overrides what the profile decides
     overriding = re.compile(r"derandomize\s*=|database\s*=\s*(?!None\b)|@seed\(|reproduce_failure\(")
     offenders = [
         f"{path.relative_to(TESTS)}:{number}"

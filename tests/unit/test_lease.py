@@ -41,17 +41,23 @@ def _lease(batches: FakeBatches, clock: Clock) -> Lease:
 
 
 def test_a_lease_is_not_renewed_before_a_third_of_it_has_passed() -> None:
+    # Given a lease just taken
     batches, clock = FakeBatches(lease_until_from(START)), Clock()
     lease = _lease(batches, clock)
+    # When the ingest keeps it a second before a third of its length has passed
     clock.now = START + timedelta(seconds=INGEST_LEASE_SECONDS / 3 - 1)
     lease.keep()
+    # Then the lease is not renewed
     assert batches.renewals == 0
 
 
 def test_a_long_ingest_renews_its_lease_so_that_it_never_lapses() -> None:
+    # Given a lease just taken
     batches, clock = FakeBatches(lease_until_from(START)), Clock()
     lease = _lease(batches, clock)
-    # A 109 s ingest (as a 50,000-row upload took locally) keeping its lease after each 5 s step
+    # When a 109 s ingest (as a 50,000-row upload took locally) keeps its lease after each 5 s step
+    # Then the lease held has not lapsed at any step, it was renewed about once a third of its length,
+    # and the ingest knows the lease it holds
     for second in range(0, 110, 5):
         clock.now = START + timedelta(seconds=second)
         assert to_iso(clock.now) < batches.lease_until, f"lapsed at {second} s"
@@ -61,9 +67,12 @@ def test_a_long_ingest_renews_its_lease_so_that_it_never_lapses() -> None:
 
 
 def test_a_lease_taken_over_by_another_ingest_stops_this_one() -> None:
+    # Given a lease that another ingest, presuming this one dead, took over
     batches, clock = FakeBatches(lease_until_from(START)), Clock()
     lease = _lease(batches, clock)
-    batches.lease_until = to_iso(START + timedelta(hours=1))  # another ingest presumed this one dead
+    batches.lease_until = to_iso(START + timedelta(hours=1))
+    # When this ingest next keeps its lease
     clock.now = START + timedelta(seconds=INGEST_LEASE_SECONDS)
+    # Then it is stopped: the lease is lost
     with pytest.raises(LeaseLostError):
         lease.keep()

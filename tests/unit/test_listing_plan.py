@@ -152,22 +152,33 @@ def test_a_range_is_planned_from_the_counts_to_hold_about_a_page() -> None:
 
 
 def test_a_batch_with_nothing_of_the_statuses_asked_for_is_read_whole_at_the_cost_of_requests() -> None:
+    # Given a newer batch with no ERROR rows and an older one of ERROR rows only
     empty = BatchListing("a", "2026-11-24T10:01:00.000000Z", 300, StatusCounts(sent=300))
     full = BatchListing("b", "2026-11-24T10:00:00.000000Z", 300, StatusCounts(error=300))
+    # When a page of 50 ERROR rows is planned
     spans = plan_spans([empty, full], None, family_reads([E]), 50)
+    # Then the newer batch is read whole (the counts say nothing is there, and only requests prove it) and the older one
+    # for 50 positions
     assert [(s.batch.batch_id, s.start, s.end) for s in spans] == [("a", 0, 300), ("b", 0, 50)]
 
 
 def test_each_stripe_of_a_range_is_one_query_with_room_for_chance() -> None:
+    # Given a batch of 1,000 SENT rows, and a page of 80 SENT rows planned from it
     batch = BatchListing("b", "2026-11-24T10:00:00.000000Z", 1000, StatusCounts(sent=1000))
     (span,) = plan_spans([batch], None, family_reads([S]), 80)
+    # When the range is turned into queries
     queries = queries_for([span], family_reads([S])[0], 80)
+    # Then there is one query per stripe, each over the whole range, each asking for a stripe's share of the page with
+    # room for chance
     assert sorted(q.stripe for q in queries) == list(range(LISTING_STRIPES))
     assert all((q.start, q.end) == (0, 80) for q in queries)
     assert all(80 / LISTING_STRIPES < q.limit <= 81 for q in queries)
 
 
 def test_open_rows_are_read_before_final_ones_and_pending_alone_from_its_own_index() -> None:
+    # When the reads for every status, for PENDING and ERROR, and for QUEUED alone are planned
+    # Then the open rows are read in the first round and the final ones in the second; PENDING alone is read from its
+    # own index; a read keeps only the statuses asked for
     assert [(r.family, r.round) for r in family_reads(list(EmailStatus))] == [
         (Family.OPEN, 0),
         (Family.SENT, 1),
@@ -178,10 +189,13 @@ def test_open_rows_are_read_before_final_ones_and_pending_alone_from_its_own_ind
 
 
 def test_a_page_stops_before_its_byte_budget_and_names_the_next_row() -> None:
+    # Given a batch of ten SENT rows of 1,000 bytes of content each, and a byte budget that holds three rows and a byte
     created = "2026-11-24T10:00:00.000000Z"
     index = Index(rows={("b", seq): _row("b", seq, S, created)._replace(content_json_bytes=1000) for seq in range(10)})
     batch = BatchListing("b", created, 10, StatusCounts(sent=10))
     budget = 3 * row_json_bytes(index.rows[("b", 0)]) + 1
+    # When a page of up to ten rows is read
     page = read_page([batch], None, None, family_reads([S]), first=10, max_bytes=budget, read_round=index.read_round)
+    # Then it holds the first three rows and names the fourth as where the next page starts
     assert [row.seq for row in page.rows] == [0, 1, 2]
     assert page.next_position == Position(created, "b", 3)
