@@ -42,6 +42,7 @@ def _timed_rows(rows: list[Row]) -> list[Row]:
 
 def test_within_the_target_in_instructions_passes_however_slow_the_timed_import() -> None:
     # Given handlers at 1.2x their baselines in instructions, 1.5x timed (a loaded machine)
+    # When the cold-start rows are decided
     rows = cold_start_rows(_timed(1.5), _counted(1.2))
     # Then each target passes, on the instruction row; the timed rows are info and still shown
     decided = _decided(rows)
@@ -56,6 +57,7 @@ def test_within_the_target_in_instructions_passes_however_slow_the_timed_import(
 
 def test_over_the_target_in_instructions_fails_however_fast_the_timed_import() -> None:
     # Given handlers at 1.31x their baselines in instructions, 1.0x timed
+    # When the cold-start rows are decided
     rows = cold_start_rows(_timed(1.0), _counted(1.31))
     # Then each target fails
     assert [row.result for row in _decided(rows)] == ["FAIL", "FAIL"]
@@ -63,13 +65,17 @@ def test_over_the_target_in_instructions_fails_however_fast_the_timed_import() -
 
 
 def test_exactly_the_target_passes() -> None:
+    # Given handlers at exactly the target's ratio to their baselines in instructions
+    # When the cold-start rows are decided
     rows = cold_start_rows(_timed(1.0), _counted(COLD_START_TARGET))
+    # Then each target passes
     assert [row.result for row in _decided(rows)] == ["PASS", "PASS"]
 
 
 def test_without_valgrind_each_target_is_not_measured_and_fails() -> None:
     # Given no instruction counts (valgrind not installed), and timed imports well within the target
     for counted in ({"valgrind": None}, None):
+        # When the cold-start rows are decided
         rows = cold_start_rows(_timed(1.0), counted)
         # Then the targets do not pass on the timed figure: not measured, FAIL; the timed rows are info
         decided = _decided(rows)

@@ -97,6 +97,7 @@ def test_unpaced_grants_everything_now() -> None:
 
 def test_the_fleet_paces_just_under_the_lower_known_rate() -> None:
     # Given a configured cap and the account's rate, either or both known
+    # When the fleet's rate is worked out
     # Then the fleet aims at the headroom's share of the lower one
     assert fleet_rate(20.0, 14.0) == pytest.approx(14.0 * SEND_RATE_HEADROOM)
     assert fleet_rate(5.0, 14.0) == pytest.approx(5.0 * SEND_RATE_HEADROOM)
@@ -106,6 +107,8 @@ def test_the_fleet_paces_just_under_the_lower_known_rate() -> None:
 
 
 def test_without_any_known_rate_sends_are_not_paced() -> None:
+    # Given neither a configured cap nor the account's rate
+    # When the fleet's rate is worked out, then there is none: sends go unpaced
     assert fleet_rate(None, None) is None
 
 
