@@ -20,6 +20,7 @@ from campaign.domain.ids import batch_id_for
 from campaign.domain.models import BatchState
 from campaign.limits import INGEST_LEASE_SECONDS
 from campaign.local.provision import LocalResources
+from campaign.local.sqs_poller import LocalLambdaContext, receive, sqs_event
 from tests.conftest import reset_process_caches
 from tests.support import TEST_API_KEY
 from tests.support.aws_calls import CallLog, faults, recording
@@ -28,6 +29,7 @@ from tests.support.large_uploads import reserve
 from tests.support.leases import expire_lease
 from tests.support.seed import RETENTION
 from worker import s3_ingest
+from worker.handler import handler
 
 Upload = Callable[[bytes], Response]
 
@@ -52,6 +54,7 @@ def test_concurrent_identical_uploads_make_one_batch(stack: LocalResources) -> N
         start.wait()
         answers.append(api.post("/upload", files={"file": ("c.csv", content, "text/csv")}))
 
+    # When they all post it at once
     threads = [threading.Thread(target=post) for _ in range(6)]
     for t in threads:
         t.start()
@@ -77,10 +80,8 @@ def test_each_message_delivered_twice_still_sends_each_row_once(
     monkeypatch.setenv("SEND_MODE", "ses")
     reset_process_caches()
     upload(campaign_csv(8))
-    from campaign.local.sqs_poller import LocalLambdaContext, receive, sqs_event
-    from worker.handler import handler
-
     messages = receive(stack.queue_url, wait_seconds=0)
+    # When the worker handles each delivery
     with recording("sesv2") as log:
         handler(sqs_event(messages, stack.queue_arn), LocalLambdaContext())
         handler(sqs_event(messages, stack.queue_arn), LocalLambdaContext())
@@ -98,10 +99,13 @@ def _crash_on_call(number: int) -> list[Any]:
 def test_a_retry_while_the_first_ingest_holds_its_lease_is_told_when_to_come_back(
     upload: Upload, stack: LocalResources
 ) -> None:
+    # Given an upload whose ingest died mid-file, still holding its lease
     content = campaign_csv(250)
     with faults("sqs", "SendMessageBatch", _crash_on_call(13)):
         crashed = upload(content)
+    # When the same file is uploaded again at once
     retried = upload(content)
+    # Then the crash was an internal error and the retry is told to come back within the lease, for the same batch
     assert crashed.status_code == 500 and crashed.json()["error"] == "internal_error"
     assert retried.status_code == 409 and retried.json()["error"] == "ingest_in_progress"
     assert 1 <= int(retried.headers["retry-after"]) <= INGEST_LEASE_SECONDS
@@ -126,8 +130,11 @@ def _lease_renewals(log: CallLog) -> list[str]:
 def test_a_direct_ingest_renews_its_lease_as_it_progresses(
     upload: Upload, stack: LocalResources, renew_after_every_step: None
 ) -> None:
+    # Given an ingest whose lease renewal is due after every step (the fixture)
+    # When a file of 250 rows is uploaded
     with recording("dynamodb") as log:
         assert upload(campaign_csv(250)).status_code == 201
+    # Then the lease is renewed once per step of 100 rows, each time further ahead
     renewals = _lease_renewals(log)
     assert len(renewals) == 3  # one per step of 100 rows
     assert renewals == sorted(renewals)
@@ -136,6 +143,7 @@ def test_a_direct_ingest_renews_its_lease_as_it_progresses(
 def test_a_direct_ingest_whose_lease_was_taken_over_stops_and_says_so(
     upload: Upload, stack: LocalResources, renew_after_every_step: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Given an ingest whose lease another ingest takes over before its first renewal
     content = campaign_csv(250)
     renew = Batches.renew
 
@@ -144,7 +152,9 @@ def test_a_direct_ingest_whose_lease_was_taken_over_stops_and_says_so(
         return renew(self, batch_id, held, lease_until)
 
     monkeypatch.setattr(Batches, "renew", taken_over_first)
+    # When the file is uploaded
     answer = upload(content)
+    # Then the upload stops, told the ingest is in progress, and leaves the batch ingesting for the new holder
     record = Batches(stack.table_name, RETENTION).get(batch_id_for(content))
     assert answer.status_code == 409 and answer.json()["error"] == "ingest_in_progress"
     assert record is not None and record.state is BatchState.INGESTING  # left to the new holder
@@ -153,12 +163,15 @@ def test_a_direct_ingest_whose_lease_was_taken_over_stops_and_says_so(
 def test_a_direct_upload_of_a_file_being_streamed_is_told_when_to_come_back(
     api: TestClient, upload: Upload, stack: LocalResources
 ) -> None:
+    # Given a large upload of the file, in the bucket, whose streamed ingest holds the lease
     content = campaign_csv(10)
     reserve(api, content)
     client("s3").put_object(Bucket=stack.upload_bucket, Key=upload_key(batch_id_for(content)), Body=content)
     holder = stream_ingest._acquire(batch_id_for(content), s3_ingest._gateways().ingest, sleep=lambda _: None)
     assert holder is not None  # a live streamed ingest holds the lease
+    # When the same file is uploaded directly
     answer = upload(content)
+    # Then it is told the ingest is in progress and nothing is queued
     assert answer.status_code == 409 and answer.json()["error"] == "ingest_in_progress"
     assert _queue_depth(stack) == 0
 
@@ -186,9 +199,12 @@ def test_retry_after_a_crash_mid_file_completes_the_batch_without_duplicates(
 def test_crash_and_retry_in_ses_mode_calls_ses_once_per_row(
     upload: Upload, stack: LocalResources, drain: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Given SES mode and a file of 120 rows
     monkeypatch.setenv("SEND_MODE", "ses")
     reset_process_caches()
     content = campaign_csv(120)
+    # When its ingest dies mid-file, the worker drains, the lease lapses, and the file is uploaded
+    # again and drained
     with recording("sesv2") as log:
         with faults("sqs", "SendMessageBatch", _crash_on_call(7)):
             upload(content)
@@ -196,5 +212,6 @@ def test_crash_and_retry_in_ses_mode_calls_ses_once_per_row(
         expire_lease(stack, batch_id_for(content))
         upload(content)
         drain()
+    # Then SES was called once per row
     recipients = [p["Destination"]["ToAddresses"][0] for p, _ in log.of("SendEmail")]
     assert len(recipients) == len(set(recipients)) == 120

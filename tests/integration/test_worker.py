@@ -73,7 +73,7 @@ def test_one_bad_message_fails_alone(upload: Upload, stack: LocalResources) -> N
     client("sqs").send_message(QueueUrl=stack.queue_url, MessageBody="not json")
     messages = receive(stack.queue_url, wait_seconds=0)
     bad = next(m["MessageId"] for m in messages if m["Body"] == "not json")
-    # When
+    # When the worker handles both in one SQS batch
     response = _invoke(messages, stack)
     # Then only the bad message is reported for redelivery
     assert _failures(response) == [bad]
@@ -82,10 +82,13 @@ def test_one_bad_message_fails_alone(upload: Upload, stack: LocalResources) -> N
 def test_ses_mode_sends_from_the_sender_and_stores_the_message_id(
     upload: Upload, stack: LocalResources, ses_mode: None
 ) -> None:
+    # Given a queued send, in SES mode
     upload(campaign_csv(1))
     messages = receive(stack.queue_url, wait_seconds=0)
+    # When the worker handles it
     with recording("sesv2") as log:
         _invoke(messages, stack)
+    # Then SES is asked to send from the configured sender to the recipient, and the row keeps SES's message id
     ((params, reply),) = log.of("SendEmail")
     assert params["FromEmailAddress"] == stack.sender_address
     assert params["Destination"] == {"ToAddresses": ["user0@example.com"]}
@@ -95,12 +98,16 @@ def test_ses_mode_sends_from_the_sender_and_stores_the_message_id(
 def test_ses_mode_sends_the_built_message_tagged_with_its_send_through_the_configuration_set(
     upload: Upload, stack: LocalResources, ses_mode: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Given a configuration set for SES events, and a queued send with HTML content
     monkeypatch.setenv("SES_CONFIGURATION_SET", "campaign-events")
     reset_process_caches()
     upload(b"email,subject,content\nann@example.com,Spring,<p>15% off</p>\n")
     messages = receive(stack.queue_url, wait_seconds=0)
+    # When the worker handles it
     with recording("sesv2") as log:
         _invoke(messages, stack)
+    # Then the message built for the row goes through the configuration set, tagged with its send and
+    # batch, with its headers, one-click unsubscribe, and a text and an HTML part
     ((params, _),) = log.of("SendEmail")
     (row,) = _rows(stack, messages)
     message = email.message_from_bytes(params["Content"]["Raw"]["Data"], policy=email.policy.default)
@@ -118,8 +125,10 @@ def test_ses_mode_sends_the_built_message_tagged_with_its_send_through_the_confi
 def test_ses_mode_without_an_unsubscribe_url_refuses_to_start(
     stack: LocalResources, ses_mode: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Given SES mode without an unsubscribe URL
     monkeypatch.delenv("UNSUBSCRIBE_URL")
     reset_process_caches()
+    # When the worker reads its settings, then it refuses, naming the missing setting
     with pytest.raises(SettingsError, match="UNSUBSCRIBE_URL"):
         worker_settings()
 
@@ -127,10 +136,13 @@ def test_ses_mode_without_an_unsubscribe_url_refuses_to_start(
 def test_ses_mode_sends_an_internationalized_domain_as_punycode(
     upload: Upload, stack: LocalResources, ses_mode: None
 ) -> None:
+    # Given a queued send to an address with an internationalized domain
     upload("email,subject,content\nann@bücher.de,Hello,Body\n".encode())
     messages = receive(stack.queue_url, wait_seconds=0)
+    # When the worker handles it
     with recording("sesv2") as log:
         _invoke(messages, stack)
+    # Then SES gets the domain as punycode and the row keeps the address as written
     ((params, _),) = log.of("SendEmail")
     assert params["Destination"] == {"ToAddresses": ["ann@xn--bcher-kva.de"]}
     assert _rows(stack, messages)[0].email == "ann@bücher.de"
@@ -160,6 +172,7 @@ def test_two_workers_racing_on_one_send_send_once(upload: Upload, stack: LocalRe
         start.wait()
         results.append(_invoke(messages, stack))
 
+    # When four workers handle it at once
     with recording("sesv2") as log:
         threads = [threading.Thread(target=work) for _ in range(4)]
         for t in threads:
@@ -174,12 +187,15 @@ def test_two_workers_racing_on_one_send_send_once(upload: Upload, stack: LocalRe
 def test_permanent_ses_rejection_is_error_and_not_retried(
     upload: Upload, stack: LocalResources, ses_mode: None
 ) -> None:
+    # Given a queued send that SES rejects permanently
     upload(campaign_csv(1))
     messages = receive(stack.queue_url, wait_seconds=0)
+    # When the worker handles it
     with faults(
         "sesv2", "SendEmail", [client_error("MessageRejected", "Email address is not verified.")], single_attempt=True
     ):
         response = _invoke(messages, stack)
+    # Then the message is not retried and the row ends in error naming the rejection
     row = _rows(stack, messages)[0]
     assert _failures(response) == []
     assert row.status is EmailStatus.ERROR
@@ -216,9 +232,12 @@ def test_transient_ses_failure_is_retried_and_then_sent_once(
 
 
 def test_message_whose_row_is_not_written_yet_is_retried_without_sending(stack: LocalResources) -> None:
+    # Given a message on the queue whose send row is not written yet
     client("sqs").send_message(QueueUrl=stack.queue_url, MessageBody=json.dumps({"sendId": "f" * 32, "batchId": "b"}))
     messages = receive(stack.queue_url, wait_seconds=0)
+    # When the worker handles it
     response = _invoke(messages, stack)
+    # Then the message is reported for redelivery
     assert _failures(response) == [messages[0]["MessageId"]]
 
 
@@ -241,13 +260,14 @@ def test_claim_abandoned_by_a_dead_worker_ends_in_error_not_a_second_send(
 
 
 def test_fresh_claim_held_elsewhere_is_retried_later(upload: Upload, stack: LocalResources, ses_mode: None) -> None:
+    # Given a queued send whose row another worker has just claimed
     upload(campaign_csv(1))
     messages = receive(stack.queue_url, wait_seconds=0)
-    from campaign.domain.clock import now_iso
-
     SendRows(stack.table_name).claim(json.loads(messages[0]["Body"])["sendId"], now_iso())
+    # When the worker handles its message
     with recording("sesv2") as log:
         response = _invoke(messages, stack)
+    # Then nothing is sent and the message is reported for redelivery
     assert log.count("SendEmail") == 0
     assert _failures(response) == [messages[0]["MessageId"]]
 
