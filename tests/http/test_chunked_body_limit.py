@@ -144,8 +144,11 @@ def _send(stack: LiveStack, pid: int, route: Route) -> Sent:
 def test_a_chunked_64_mb_body_answers_413_payload_too_large_within_seconds(
     route: Route, stack: LiveStack, api_pid: int
 ) -> None:
+    # Given the live stack's /upload or /graphql route
+    # When a 64 MB body is sent chunked, without a Content-Length
     sent = _send(stack, api_pid, route)
 
+    # Then the answer is 413 payload_too_large naming the limit, within seconds
     response = sent.response
     assert response.status_code == 413, f"{response.status_code} {response.text[:300]}"
     answer = assert_json_error(413, response.headers.get("content-type", ""), response.content, "payload_too_large")
@@ -157,8 +160,11 @@ def test_a_chunked_64_mb_body_answers_413_payload_too_large_within_seconds(
 def test_a_chunked_64_mb_body_is_read_no_further_than_the_limit_and_the_socket_buffers(
     route: Route, stack: LiveStack, api_pid: int
 ) -> None:
+    # Given the live stack's /upload or /graphql route
+    # When a 64 MB body is sent chunked, without a Content-Length
     sent = _send(stack, api_pid, route)
 
+    # Then the client could send no more than the limit and what the sockets buffer: the API stopped reading
     assert sent.bytes_sent <= MOST_BYTES_SENT, f"the client could send {sent.bytes_sent} bytes"
 
 
@@ -166,17 +172,23 @@ def test_a_chunked_64_mb_body_is_read_no_further_than_the_limit_and_the_socket_b
 def test_a_chunked_64_mb_body_grows_the_api_process_peak_memory_by_a_few_limits_at_most(
     route: Route, stack: LiveStack, api_pid: int
 ) -> None:
+    # Given the live stack's /upload or /graphql route, the API process's peak memory reset
+    # When a 64 MB body is sent chunked, without a Content-Length
     sent = _send(stack, api_pid, route)
 
+    # Then the API process's peak memory grew by a few times the limit at most: the body was never held whole
     assert sent.peak_rss_growth_kib * 1024 <= MOST_PEAK_RSS_GROWTH, f"peak RSS grew {sent.peak_rss_growth_kib} KiB"
 
 
 def test_a_chunked_64_mb_upload_writes_nothing_and_creates_no_batch(
     stack: LiveStack, api_pid: int, api: httpx.Client, emulator: Emulator
 ) -> None:
+    # Given the items in the emulator's table
     items_before = emulator.item_count()
 
+    # When a 64 MB file is uploaded chunked, without a Content-Length
     _send(stack, api_pid, Route("/upload", FRAMING.content_type, upload_body))
 
+    # Then no item was written, and the batch the file would be does not exist
     assert emulator.item_count() == items_before
     assert batch(api, _file_batch_id()) is None

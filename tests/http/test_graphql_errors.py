@@ -33,7 +33,8 @@ def test_an_unreadable_graphql_post_is_a_json_400(stack: LiveStack, body: bytes,
 
 
 def test_a_get_without_a_query_from_a_non_browser_is_a_json_400(stack: LiveStack) -> None:
-    # Given a client that asks for JSON, not the GraphiQL page / When it GETs /graphql without a query
+    # Given a client that asks for JSON, not the GraphiQL page, without the API key
+    # When it GETs /graphql without a query
     response = httpx.get(f"{stack.base_url}/graphql", headers={"accept": "application/json"}, timeout=30)
 
     # Then a JSON 400 that names the missing query (and no key was needed to be told so)
@@ -43,7 +44,8 @@ def test_a_get_without_a_query_from_a_non_browser_is_a_json_400(stack: LiveStack
 
 
 def test_a_get_without_a_query_from_a_browser_is_the_public_graphiql_page(stack: LiveStack) -> None:
-    # Given a browser (it accepts HTML) without the API key / When it GETs /graphql
+    # Given a browser (it accepts HTML) without the API key
+    # When it GETs /graphql
     response = httpx.get(f"{stack.base_url}/graphql", headers={"accept": "text/html"}, timeout=30)
 
     # Then the GraphiQL page
@@ -53,7 +55,8 @@ def test_a_get_without_a_query_from_a_browser_is_the_public_graphiql_page(stack:
 
 
 def test_a_mutation_by_get_is_a_json_400(stack: LiveStack) -> None:
-    # Given a GET with the API key and a mutation in the query string / When it is sent
+    # Given a GET with the API key and a mutation in the query string
+    # When it is sent
     response = httpx.get(
         f"{stack.base_url}/graphql",
         params={"query": "mutation { x }"},
@@ -68,7 +71,8 @@ def test_a_mutation_by_get_is_a_json_400(stack: LiveStack) -> None:
 
 
 def test_another_method_is_a_json_405(stack: LiveStack) -> None:
-    # Given a PUT /graphql with the API key / When it is sent
+    # Given a PUT /graphql with the API key
+    # When it is sent
     response = httpx.put(f"{stack.base_url}/graphql", headers={"x-api-key": stack.api_key}, content=b"{}", timeout=30)
 
     # Then a JSON 405
@@ -95,29 +99,35 @@ LIST = (
 def test_hostile_listing_arguments_are_graphql_errors_that_name_them(
     stack: LiveStack, variables: dict[str, str], says: str
 ) -> None:
+    # Given a listEmailStatus query with a date outside what UTC can hold, or a batch id that is no batch id
+    # When it is posted with the API key
     response = httpx.post(
         f"{stack.base_url}/graphql",
         json={"query": LIST, "variables": variables},
         headers={"x-api-key": stack.api_key},
         timeout=30,
     )
+    # Then the answer is a GraphQL error (HTTP 200), one, whose message names the argument and what is wrong
     assert response.status_code == 200, response.text
     (message,) = [error["message"] for error in response.json()["errors"]]
     assert message.startswith(says), message
 
 
 def test_an_empty_status_list_is_an_empty_page(stack: LiveStack) -> None:
+    # Given a listEmailStatus query whose status filter is an empty list
+    # When it is posted with the API key
     response = httpx.post(
         f"{stack.base_url}/graphql",
         json={"query": LIST, "variables": {"s": []}},
         headers={"x-api-key": stack.api_key},
         timeout=30,
     )
+    # Then the answer is a page with no items and no cursor, not an error
     assert response.json() == {"data": {"listEmailStatus": {"items": [], "nextCursor": None}}}
 
 
 def test_a_websocket_upgrade_on_graphql_is_not_accepted_and_the_server_stays_up(stack: LiveStack) -> None:
-    # The local server has no WebSocket library: the upgrade is answered as plain HTTP, never 101
+    # Given a GraphQL WebSocket upgrade request with the API key (the local server has no WebSocket library)
     upgrade = {
         "x-api-key": stack.api_key,
         "connection": "Upgrade",
@@ -126,6 +136,8 @@ def test_a_websocket_upgrade_on_graphql_is_not_accepted_and_the_server_stays_up(
         "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
         "sec-websocket-protocol": "graphql-transport-ws",
     }
+    # When it is sent to /graphql
     response = httpx.get(f"{stack.base_url}/graphql", headers=upgrade, timeout=30)
+    # Then it is answered as plain HTTP, never 101 nor a 5xx, and the server still answers its health check
     assert response.status_code != 101 and response.status_code < 500, response.text
     assert httpx.get(f"{stack.base_url}/health", timeout=30).status_code == 200

@@ -176,7 +176,6 @@ def test_list_email_status_with_generated_arguments(
     api: httpx.Client, seeded: tuple[str, str], arguments: st.SearchStrategy[Arguments]
 ) -> None:
     # Given generated filters, page sizes and cursors (real, junk and forged) for a seeded batch
-    # When each is queried / Then data that respects them, or a GraphQL error that says what is wrong
     @given(generated=arguments)
     @settings(
         max_examples=examples(MAX_EXAMPLES),
@@ -185,9 +184,12 @@ def test_list_email_status_with_generated_arguments(
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
     def check(generated: Arguments) -> None:
+        # When each is queried
         variables = generated.variables
         query = LIST if "first" in variables else LIST_DEFAULT_FIRST
         response = api.post("/graphql", json={"query": query, "variables": variables})
+        # Then never a 5xx: either a GraphQL error that says what is wrong (the expected one when the arguments
+        # are wrong on purpose), or a page that respects the filters, newest batch first
         assert response.status_code < 500, f"{variables}: {response.status_code} {response.text[:300]}"
         assert response.status_code == 200, f"{variables}: {response.status_code} {response.text[:300]}"
         body = response.json()
@@ -231,9 +233,11 @@ def _utc_moment(moment: datetime) -> datetime:
 
 
 def test_from_after_to_is_a_clear_error(api: httpx.Client) -> None:
-    # Given bounds in the wrong order / When listed / Then an error that says so
+    # Given bounds in the wrong order
     variables = {"from": "2026-02-01T00:00:00Z", "to": "2026-01-01T00:00:00Z", "first": 5}
+    # When listed
     body = api.post("/graphql", json={"query": LIST, "variables": variables}).json()
+    # Then the one error says so
     assert [error["message"] for error in body["errors"]] == ["'from' is after 'to'"]
 
 
@@ -247,14 +251,15 @@ def test_bounds_before_year_1000_are_ordered_like_any_other(api: httpx.Client, s
         assert "errors" not in body, body
         return len(body["data"]["listEmailStatus"]["items"])
 
-    # When bounded before year 1000 / Then "to" excludes every row and "from" includes them all
+    # When bounded before year 1000, then "to" excludes every row and "from" includes them all
     assert count(to="0999-12-31T23:59:59Z") == 0
     assert count(**{"from": "0999-01-01T00:00:00Z"}) == SEED_ROWS
 
 
 def test_a_naive_and_an_aware_bound_can_be_combined(api: httpx.Client, seeded: tuple[str, str]) -> None:
-    # Given the seeded batch / When bounded by one naive and one offset moment around now
+    # Given the seeded batch
     batch_id, _ = seeded
+    # When bounded by one naive and one offset moment around now
     for bounds in (
         {"from": "2020-01-01T00:00:00", "to": "2099-12-01T00:00:00Z"},
         {"from": "2020-01-01T00:00:00Z", "to": "2099-12-01T00:00:00"},
@@ -271,6 +276,7 @@ UNSUPPRESS = "mutation($email: String!) { unsuppress(email: $email) }"
 
 
 def test_suppress_and_unsuppress_with_generated_addresses(api: httpx.Client) -> None:
+    # Given generated addresses, valid ones and any text
     @given(email=st.one_of(st.emails(), st.text(max_size=300)))
     @settings(
         max_examples=examples(MAX_EXAMPLES),
@@ -279,7 +285,10 @@ def test_suppress_and_unsuppress_with_generated_addresses(api: httpx.Client) -> 
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
     def check(email: str) -> None:
+        # When each is suppressed (and, if that worked, unsuppressed)
         response = api.post("/graphql", json={"query": SUPPRESS, "variables": {"email": email}})
+        # Then it is either refused as not a valid address, or suppressed lowercased as a manual entry from the
+        # API and then unsuppressed
         assert response.status_code == 200, f"{email!r}: {response.status_code} {response.text[:300]}"
         body = response.json()
         if body.get("errors"):

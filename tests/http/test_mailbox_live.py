@@ -49,7 +49,10 @@ def delivered(api: httpx.Client, stack: LiveStack) -> dict[str, dict[str, Any]]:
 def test_each_row_of_an_upload_arrives_in_the_mailbox_once(
     delivered: dict[str, dict[str, Any]], stack: LiveStack
 ) -> None:
+    # Given a two-row upload, one row HTML and one text, that arrived in the live stack's mailbox
+    # When the mailbox lists its messages
     listed = httpx.get(f"{stack.mailbox_url}/api/messages", timeout=10.0).json()
+    # Then each row's recipient has exactly one message, with its row's subject
     for message in delivered.values():
         assert [m["id"] for m in listed if m["recipients"] == message["recipients"]] == [message["id"]]
     assert {m["subject"] for m in delivered.values()} == {"Hello in HTML", "Hello in text"}
@@ -58,6 +61,9 @@ def test_each_row_of_an_upload_arrives_in_the_mailbox_once(
 def test_each_message_carries_the_one_click_unsubscribe_and_send_id_headers(
     delivered: dict[str, dict[str, Any]],
 ) -> None:
+    # Given a two-row upload, one row HTML and one text, that arrived in the live stack's mailbox
+    # When each message's headers are read
+    # Then each message carries List-Unsubscribe, one-click List-Unsubscribe-Post and a send id of 32 hex characters
     for message in delivered.values():
         assert {"list-unsubscribe", "list-unsubscribe-post", "x-campaign-send-id"} <= _header_names(message)
         assert _header(message, "List-Unsubscribe-Post") == ONE_CLICK
@@ -65,14 +71,20 @@ def test_each_message_carries_the_one_click_unsubscribe_and_send_id_headers(
 
 
 def test_the_html_row_arrives_as_a_text_part_and_an_html_part(delivered: dict[str, dict[str, Any]]) -> None:
+    # Given the message of an upload's HTML row, as it arrived in the live stack's mailbox
+    # When its parts are read
     parts = delivered["html"]["parts"]
 
+    # Then it has a text part derived from the HTML first, then the HTML part as written
     assert [part["contentType"] for part in parts] == ["text/plain", "text/html"]
     assert parts[0]["content"].startswith("Hello Ann")
     assert parts[1]["content"].startswith("<p>Hello <b>Ann</b></p>")
 
 
 def test_the_text_row_arrives_as_text_alone(delivered: dict[str, dict[str, Any]]) -> None:
+    # Given the message of an upload's text row, as it arrived in the live stack's mailbox
+    # When its parts are read
     (part,) = delivered["text"]["parts"]
 
+    # Then its one part is the text as written
     assert part["contentType"] == "text/plain" and part["content"].startswith("Hello Bob")

@@ -126,13 +126,17 @@ def _finished_dead_letter(resources: LocalResources, status: EmailStatus, kind: 
 def test_redrive_pending_as_documented_queues_the_batch_pending_rows(
     stack: LiveStack, resources: LocalResources
 ) -> None:
+    # Given a batch with two PENDING rows and a SENT one in a table of the test's own
     pending = EmailStatus.PENDING
     seeded = seed_batch(resources.table_name, "left-pending", now_iso(), [pending, EmailStatus.SENT, pending])
     batch_id = seeded[0].batch_id
     was_pending = [row.send_id for row in seeded if row.status is pending]
 
+    # When redrive_pending.py runs with the batch id and only the documented environment
     done = _run("redrive_pending.py", batch_id, env=_documented_env(stack, resources))
 
+    # Then it exits 0 reporting two requeued; the PENDING rows are QUEUED, the SENT one untouched, and a message for
+    # each requeued row is on the queue
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "requeued 2, still pending 0"
     rows = SendRows(resources.table_name)
@@ -151,10 +155,14 @@ def test_redrive_pending_as_documented_queues_the_batch_pending_rows(
 def test_redrive_dlq_as_documented_resends_a_row_that_gave_up_as_a_new_row(
     stack: LiveStack, resources: LocalResources
 ) -> None:
+    # Given a row that gave up after its retries (ERROR), its message in the DLQ
     gave_up = _finished_dead_letter(resources, EmailStatus.ERROR, ErrorKind.RETRIES_EXHAUSTED)
 
+    # When redrive_dlq.py runs with only the documented environment
     done = _run("redrive_dlq.py", env=_documented_env(stack, resources, dlq=True))
 
+    # Then it exits 0 reporting one requeued; the old row stays ERROR and names a new QUEUED row for the same batch and
+    # recipient, whose message is on the queue; the DLQ is empty
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "requeued 1, dropped (already final) 0, left in the DLQ for a person 0"
     rows = SendRows(resources.table_name)
@@ -175,10 +183,13 @@ def test_redrive_dlq_as_documented_resends_a_row_that_gave_up_as_a_new_row(
 def test_redrive_dlq_as_documented_drops_the_dead_letter_of_a_sent_row(
     stack: LiveStack, resources: LocalResources
 ) -> None:
+    # Given a SENT row whose message is in the DLQ
     sent = _finished_dead_letter(resources, EmailStatus.SENT, None)
 
+    # When redrive_dlq.py runs with only the documented environment
     done = _run("redrive_dlq.py", env=_documented_env(stack, resources, dlq=True))
 
+    # Then it exits 0 reporting one dropped as already final; the row is unchanged, and both queues are empty
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "requeued 0, dropped (already final) 1, left in the DLQ for a person 0"
     assert SendRows(resources.table_name).get(sent.send_id) == sent
@@ -190,11 +201,14 @@ def test_redrive_dlq_as_documented_drops_the_dead_letter_of_a_sent_row(
 def test_redrive_pending_without_a_required_variable_exits_naming_it(
     stack: LiveStack, resources: LocalResources, missing: str
 ) -> None:
+    # Given the documented environment without one of the variables redrive_pending.py needs
     env = _documented_env(stack, resources)
     del env[missing]
 
+    # When the script runs
     done = _run("redrive_pending.py", "0" * 32, env=env)
 
+    # Then it fails, naming the missing variable on stderr without a traceback, and prints nothing on stdout
     assert done.returncode != 0
     assert missing in done.stderr
     assert "Traceback" not in done.stderr
@@ -205,11 +219,14 @@ def test_redrive_pending_without_a_required_variable_exits_naming_it(
 def test_redrive_dlq_without_a_required_variable_exits_naming_it(
     stack: LiveStack, resources: LocalResources, missing: str
 ) -> None:
+    # Given the documented environment without one of the variables redrive_dlq.py needs
     env = _documented_env(stack, resources, dlq=True)
     del env[missing]
 
+    # When the script runs
     done = _run("redrive_dlq.py", env=env)
 
+    # Then it fails, naming the missing variable on stderr without a traceback, and prints nothing on stdout
     assert done.returncode != 0
     assert missing in done.stderr
     assert "Traceback" not in done.stderr
@@ -220,8 +237,11 @@ def test_redrive_dlq_without_a_required_variable_exits_naming_it(
 def test_redrive_pending_refuses_a_malformed_batch_id(
     stack: LiveStack, resources: LocalResources, batch_id: str
 ) -> None:
+    # Given the documented environment
+    # When redrive_pending.py runs with a batch id that is not 32 lowercase hex characters
     done = _run("redrive_pending.py", batch_id, env=_documented_env(stack, resources))
 
+    # Then it fails, saying the argument is not a batch id, without a traceback, and prints nothing on stdout
     assert done.returncode != 0
     assert "is not a batch id" in done.stderr
     assert "Traceback" not in done.stderr

@@ -45,8 +45,11 @@ def settled(api: httpx.Client) -> dict[str, dict[str, Any]]:
 
 @pytest.mark.parametrize("kind", EXPECTED)
 def test_each_simulator_address_gets_the_outcome_ses_documents(settled: dict[str, dict[str, Any]], kind: str) -> None:
+    # Given an upload of every SES simulator address, each send settled with its outcome
+    # When the send for one kind of address is read
     item = settled[kind]
     outcome, bounce_type = EXPECTED[kind]
+    # Then it is SENT, with the outcome and bounce type SES documents for that address
     assert item["status"] == "SENT"
     assert (item["delivery"]["outcome"], item["delivery"]["bounceType"]) == (outcome, bounce_type)
 
@@ -54,10 +57,14 @@ def test_each_simulator_address_gets_the_outcome_ses_documents(settled: dict[str
 def test_hard_bounces_and_complaints_are_suppressed_and_deliveries_are_not(
     api: httpx.Client, settled: dict[str, dict[str, Any]]
 ) -> None:
+    # Given an upload of every SES simulator address, each send settled with its outcome
+    # When the suppression list is read
     listed = graphql(api, SUPPRESSIONS)["suppressions"]["items"]
     reasons = {
         item["email"].split("+", 1)[0]: item["reason"]
         for item in listed
         if item["email"] in {i["email"].lower() for i in settled.values()}
     }
+    # Then the hard bounces (bounce, suppressionlist) and the complaint are on it, with their reasons, and the
+    # deliveries are not
     assert reasons == {"bounce": "HARD_BOUNCE", "complaint": "COMPLAINT", "suppressionlist": "HARD_BOUNCE"}

@@ -46,7 +46,10 @@ def _tampered(link: str) -> str:
 
 
 def test_the_page_names_the_masked_recipient_and_offers_a_button(page: Page, link_for: Callable[[str], str]) -> None:
+    # Given the unsubscribe link of a message to page.reader@example.com
+    # When a browser with JavaScript off opens it
     answer = page.goto(link_for("page.reader@example.com"))
+    # Then the page answers 200, names the recipient masked, never in full, and offers an Unsubscribe button
     assert answer is not None and answer.status == 200
     assert page.get_by_role("heading").inner_text() == "Unsubscribe"
     assert "p***@example.com" in page.inner_text("body")
@@ -55,7 +58,10 @@ def test_the_page_names_the_masked_recipient_and_offers_a_button(page: Page, lin
 
 
 def test_opening_the_page_suppresses_nobody(page: Page, link_for: Callable[[str], str], suppressions: Emulator) -> None:
+    # Given the unsubscribe link of a message to just.looking@example.com
+    # When a browser opens it, as a link scanner would
     answer = page.goto(link_for("just.looking@example.com"))
+    # Then the page answers 200 and the recipient is not suppressed
     assert answer is not None and answer.status == 200
     assert suppressions.suppression_reason("just.looking@example.com") is None
 
@@ -63,9 +69,13 @@ def test_opening_the_page_suppresses_nobody(page: Page, link_for: Callable[[str]
 def test_clicking_the_button_unsubscribes_the_recipient(
     page: Page, link_for: Callable[[str], str], suppressions: Emulator
 ) -> None:
+    # Given the unsubscribe page of a message to a mixed-case address, open in a browser with JavaScript off
     page.goto(link_for("Leaving.Reader@Example.com"))
+    # When the Unsubscribe button is clicked
     with page.expect_navigation() as navigation:
         page.get_by_role("button", name="Unsubscribe").click()
+    # Then the form's POST answers 200 with a page confirming it for the masked recipient, and the address is suppressed
+    # as unsubscribed
     assert navigation.value is not None and navigation.value.status == 200
     assert navigation.value.request.method == "POST"
     assert page.get_by_role("heading").inner_text() == "You are unsubscribed"
@@ -76,7 +86,10 @@ def test_clicking_the_button_unsubscribes_the_recipient(
 def test_a_tampered_link_shows_that_it_does_not_work_and_suppresses_nobody(
     page: Page, link_for: Callable[[str], str], suppressions: Emulator
 ) -> None:
+    # Given the unsubscribe link of a message, one character changed
+    # When a browser opens it
     answer = page.goto(_tampered(link_for("tampered.link@example.com")))
+    # Then the page answers 400, saying the link does not work, offers no button, and the recipient is not suppressed
     assert answer is not None and answer.status == 400
     assert page.get_by_role("heading").inner_text() == "This link does not work"
     assert page.get_by_role("button").count() == 0
