@@ -66,9 +66,12 @@ def _echoes_are_short(rows: list[dict[str, Any]]) -> bool:
 def test_a_direct_upload_with_absurd_cells_ingests_its_good_row(
     upload: Upload, stack: LocalResources, make: Callable[[], bytes]
 ) -> None:
+    # Given a file with one good row and absurdly large cells
     content = make()
+    # When it is uploaded directly
     response = upload(content)
     body = response.json()
+    # Then the good row is enqueued, every other row skipped with a short echo, and the stored summary stays small
     assert response.status_code == 201, body
     assert body["enqueued"] == 1 and body["skipped"] == body["total"] - 1
     assert _echoes_are_short(body["skippedRows"])
@@ -79,9 +82,12 @@ def test_a_direct_upload_with_absurd_cells_ingests_its_good_row(
 def test_a_streamed_upload_with_absurd_cells_ingests_its_good_row(
     api: TestClient, stack: LocalResources, make: Callable[[], bytes]
 ) -> None:
+    # Given a reserved large upload of a file with one good row and absurdly large cells
     content = make()
     reserve(api, content)
+    # When the file is put in the bucket and the ingest notified
     assert put_and_notify(stack, content) == {batch_id_for(content): "done"}
+    # Then the upload is done with the good row enqueued, short echoes, and a small stored summary
     status = api.get(f"/uploads/{batch_id_for(content)}").json()
     assert status["state"] == "DONE"
     assert status["summary"]["enqueued"] == 1 and _echoes_are_short(status["summary"]["skippedRows"])
@@ -91,13 +97,21 @@ def test_a_streamed_upload_with_absurd_cells_ingests_its_good_row(
 def test_the_same_absurd_file_gets_the_same_answer_on_both_paths(
     api: TestClient, upload: Upload, stack: LocalResources
 ) -> None:
+    # Given a file with 100 addresses of 5 KB, ingested as a large upload
     content = _many_large_invalid_addresses()
     reserve(api, content)
     put_and_notify(stack, content)
     streamed = api.get(f"/uploads/{batch_id_for(content)}").json()["summary"]
-    assert upload(content).json() == streamed | {"duplicate": True}
+    # When the same file is uploaded directly
+    direct = upload(content).json()
+    # Then the direct answer is the streamed summary, marked as a duplicate
+    assert direct == streamed | {"duplicate": True}
 
 
 def test_an_echoed_cell_is_cut_and_marked_as_cut(upload: Upload) -> None:
-    echoed = upload(_one_huge_invalid_address()).json()["skippedRows"][0]["email"]
+    # Given a file with a 450 KB invalid address
+    content = _one_huge_invalid_address()
+    # When it is uploaded
+    echoed = upload(content).json()["skippedRows"][0]["email"]
+    # Then the skipped row's echo is cut to the echo limit and ends with an ellipsis
     assert echoed == "x" * (ECHO_MAX_CHARS - 1) + ELLIPSIS

@@ -70,45 +70,59 @@ def _assert_payload_too_large(response: httpx.Response) -> None:
 
 
 def test_a_chunked_upload_over_the_request_limit_answers_413_payload_too_large(stack: LocalResources) -> None:
+    # Given a one-row CSV file padded past the request limit, sent in chunks without a Content-Length
     body = Body(FRAMING.head + campaign_csv(1), MAX_REQUEST_BYTES, FRAMING.tail)
 
+    # When it is posted to the upload route, then the answer is 413 payload too large, naming the limit
     _assert_payload_too_large(_post("/upload", body, FRAMING.content_type))
 
 
 def test_the_form_parser_reads_a_chunked_upload_no_further_than_one_chunk_past_the_limit(
     stack: LocalResources,
 ) -> None:
+    # Given a chunked upload four times the request limit
     body = Body(FRAMING.head + campaign_csv(1), 4 * MAX_REQUEST_BYTES, FRAMING.tail)
 
+    # When it is posted to the upload route
     _post("/upload", body, FRAMING.content_type)
 
+    # Then the app read at most one chunk past the limit and never the whole body
     assert body.taken <= MAX_REQUEST_BYTES + CHUNK
     assert not body.finished
 
 
 def test_a_chunked_upload_over_the_request_limit_writes_nothing(stack: LocalResources) -> None:
+    # Given a chunked upload over the request limit
     body = Body(FRAMING.head + campaign_csv(1), MAX_REQUEST_BYTES, FRAMING.tail)
 
+    # When it is posted to the upload route
     _post("/upload", body, FRAMING.content_type)
 
+    # Then nothing is written to the table
     assert client("dynamodb").scan(TableName=stack.table_name, Select="COUNT")["Count"] == 0
 
 
 def test_a_chunked_graphql_body_over_the_request_limit_answers_413_unread_past_one_chunk(
     stack: LocalResources,
 ) -> None:
+    # Given a GraphQL query padded to four times the request limit, sent in chunks
     body = Body(b'{"query": "{ __typename }", "padding": "', 4 * MAX_REQUEST_BYTES, b'"}')
 
+    # When it is posted to the GraphQL route
     response = _post("/graphql", body, "application/json")
 
+    # Then the answer is 413 payload too large, and at most one chunk past the limit was read
     _assert_payload_too_large(response)
     assert body.taken <= MAX_REQUEST_BYTES + CHUNK
 
 
 def test_a_chunked_upload_under_the_limit_is_ingested(stack: LocalResources) -> None:
+    # Given a three-row CSV file sent in chunks without a Content-Length
     body = Body(FRAMING.head + campaign_csv(3), 0, FRAMING.tail)
 
+    # When it is posted to the upload route
     response = _post("/upload", body, FRAMING.content_type)
 
+    # Then the upload is created with its three rows enqueued
     assert response.status_code == 201, response.text
     assert response.json()["enqueued"] == 3

@@ -53,7 +53,10 @@ def ses_mode(stack: LocalResources, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_short_body_sits_in_its_row(upload: Upload, stack: LocalResources) -> None:
+    # Given a file whose one row has a short body
+    # When it is uploaded
     upload(csv_of([("ann@example.com", "Hi", "Short body")]))
+    # Then the body is in the row and nothing is stored apart
     (row,) = _items(stack, SEND_PREFIX)
     assert row["content"]["S"] == "Short body" and _items(stack, BODY_PREFIX) == []
 
@@ -81,8 +84,11 @@ def test_a_long_body_is_stored_with_its_message_key_and_sent_and_listed_whole(
 
 
 def test_a_body_every_row_of_a_file_shares_is_stored_once(upload: Upload, stack: LocalResources) -> None:
+    # Given a file of 30 rows sharing one 5 KB body
     shared = _body(0, 5000)
+    # When it is uploaded
     upload(csv_of([(f"u{i}@example.com", "Newsletter", shared) for i in range(30)]))
+    # Then the body is stored once, apart, and no message key holds a copy
     assert len(_items(stack, SEND_PREFIX)) == 30 and len(_items(stack, BODY_PREFIX)) == 1
     assert not [key for key in _items(stack, MESSAGE_PREFIX) if {"content", "contentZ"} & set(key)]
 
@@ -90,9 +96,12 @@ def test_a_body_every_row_of_a_file_shares_is_stored_once(upload: Upload, stack:
 def test_a_row_stays_within_one_write_unit_through_its_status_changes(
     upload: Upload, stack: LocalResources, drain: Any
 ) -> None:
+    # Given five rows with the longest subject and 3 KB bodies
     longest_subject = "S" * 200
+    # When they are uploaded and sent
     upload(csv_of([(f"u{i}@example.com", longest_subject, _body(i, 3000)) for i in range(5)]))
     drain()
+    # Then every row is SENT and none is larger than one write unit
     rows = _items(stack, SEND_PREFIX)
     assert {row["status"]["S"] for row in rows} == {"SENT"}
     assert max(item_size(row) for row in rows) <= WRITE_UNIT_BYTES
@@ -104,6 +113,7 @@ def test_rows_bodies_batches_and_keys_expire_and_keys_block_for_the_window(
     # Given an upload of two rows sharing a body stored apart
     shared = _body(1, 3000)
     upload(csv_of([("ann@example.com", "Hi", shared), ("bob@example.com", "Hi", shared)]))
+    # When the stream consumer has counted the rows, and the items are read back
     count_changes()
     now = datetime.now(UTC).timestamp()
     created = from_iso(_items(stack, SEND_PREFIX)[0]["createdAt"]["S"]).timestamp()
