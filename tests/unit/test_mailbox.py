@@ -255,7 +255,8 @@ def test_a_message_without_list_unsubscribe_post_offers_no_one_click(
     _send(mailbox, _message(unsubscribe_url="http://127.0.0.1:9/unsubscribe?t=x", one_click=False))
     (listed,) = pages.get("/api/messages").json()
 
-    # Then its page has no unsubscribe form, and posting to its unsubscribe route is not found
+    # When its page is shown, and its unsubscribe route posted to
+    # Then the page has no unsubscribe form, and the route is not found
     assert "<form" not in pages.get(f"/messages/{listed['id']}").text
     assert pages.post(f"/messages/{listed['id']}/unsubscribe").status_code == 404
 

@@ -68,7 +68,7 @@ def test_text_without_block_level_tags_is_text(content: str) -> None:
 
 
 def test_every_message_carries_one_click_unsubscribe_and_the_send_id() -> None:
-    # Given a message built for Ann with plain content
+    # When a message with plain content is built for Ann
     message = _parsed("Hi Ann")
     # Then it carries the addressing headers, one-click unsubscribe (RFC 8058) and the send id for matching delivery
     # events
@@ -105,7 +105,7 @@ def test_the_unsubscribe_link_holds_a_token_for_this_send_and_recipient_only() -
 
 
 def test_text_content_is_one_text_part_with_the_footer() -> None:
-    # Given a message with plain-text content
+    # When a message with plain-text content is built
     message = _parsed("Hi Ann,\nsee you.")
     # Then it is a single text/plain part: the content first, then the unsubscribe footer
     assert message.get_content_type() == "text/plain"
