@@ -79,10 +79,13 @@ def test_a_key_this_batch_holds_without_a_body_gains_it_when_taken_again(stack: 
 
 
 def test_a_key_held_by_another_batch_is_not_given_a_body(stack: LocalResources) -> None:
+    # Given a message key claimed by one batch
     keys = MessageKeys(stack.table_name, RETENTION)
     now = datetime.now(UTC)
     keys.claim("batch-1", [KeyClaim("key-1", "send-1")], now, expires_at=2_000_000_000)
+    # When another batch claims the same key with a body
     held = keys.claim("batch-2", [KeyClaim("key-1", "send-2", BODY)], now, expires_at=2_000_000_000)
+    # Then the key stays the first batch's and holds no body
     assert held["key-1"].batch_id == "batch-1"
     assert not {"content", "contentZ"} & set(_key_item(stack, "key-1"))
 

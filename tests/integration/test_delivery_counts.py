@@ -106,9 +106,12 @@ def test_events_for_a_batch_s_rows_give_its_outcome_counts_and_rates(
 
 
 def test_the_rates_are_null_before_any_row_is_sent(graphql: GraphQL, upload: Any, count_changes: Any) -> None:
+    # Given a batch of two rows, queued and counted, none sent yet
     batch_id = upload(_csv("ann", "bob")).json()["batchId"]
     count_changes()
+    # When its counts are queried
     counts = graphql(BATCH, id=batch_id)["data"]["batch"]["counts"]
+    # Then both rows are queued, no outcome is counted, and the bounce and complaint rates are null
     assert (counts["queued"], counts["sent"], counts["bounceRate"], counts["complaintRate"]) == (2, 0, None, None)
     assert (counts["delivered"], counts["bounced"], counts["complained"]) == (0, 0, 0)
 

@@ -153,10 +153,13 @@ def test_a_row_accepted_through_the_large_upload_path_is_not_queued_by_a_direct_
 def test_a_streamed_file_skips_rows_a_direct_upload_accepted(
     api: TestClient, stack: LocalResources, upload: Upload
 ) -> None:
+    # Given ten rows accepted by a direct upload
     direct = upload(campaign_csv(10)).json()
+    # When a file of fifteen rows holding them is ingested as a large upload
     streamed = campaign_csv(15)
     reserve(api, streamed)
     put_and_notify(stack, streamed)
+    # Then the five new rows are enqueued and the ten are reported as accepted by the direct upload's batch
     summary = api.get(f"/uploads/{batch_id_for(streamed)}").json()["summary"]
     assert (summary["enqueued"], summary["alreadyAccepted"]) == (5, 10)
     assert {row["batchId"] for row in summary["alreadyAcceptedRows"]} == {direct["batchId"]}
@@ -191,6 +194,7 @@ def test_two_files_sharing_rows_uploaded_at_once_through_both_paths_mail_each_sh
     # Given two different files that share 60 of their rows, one uploaded directly and the other
     # through S3, both at the same moment (three rounds, so that the race is run more than once)
     sent: list[str] = []
+    # When they race, and the worker drains the queue after each round
     for round_ in range(3):
         direct = campaign_csv(100, start=round_ * 1000, subject=f"Round {round_}")
         streamed = campaign_csv(100, start=round_ * 1000 + 40, subject=f"Round {round_}")
@@ -201,16 +205,22 @@ def test_two_files_sharing_rows_uploaded_at_once_through_both_paths_mail_each_sh
 
 
 def test_rows_accepted_elsewhere_are_listed_up_to_the_cap_and_all_counted(upload: Upload) -> None:
+    # Given a file accepted once, with more rows than the skipped-rows listing holds
     upload(campaign_csv(SKIPPED_ROWS_CAP + 30))
+    # When the same rows are uploaded again in a resaved file
     body = upload(_resaved(campaign_csv(SKIPPED_ROWS_CAP + 30))).json()
+    # Then every row is counted as already accepted and the listing stops at its cap
     assert body["alreadyAccepted"] == SKIPPED_ROWS_CAP + 30
     assert len(body["alreadyAcceptedRows"]) == SKIPPED_ROWS_CAP
 
 
 def test_a_duplicate_of_a_file_answers_with_the_first_uploads_counts_which_add_up(upload: Upload) -> None:
+    # Given a file of eight rows, five of them accepted before, uploaded once
     upload(campaign_csv(5))
     partly = upload(campaign_csv(8)).json()
+    # When the same file is uploaded again
     again = upload(campaign_csv(8)).json()
+    # Then the duplicate answers the first upload's counts, which add up
     assert again == partly | {"duplicate": True}
     assert (again["enqueued"], again["alreadyAccepted"]) == (3, 5) and _adds_up(again)
 
@@ -228,6 +238,7 @@ def test_two_different_files_sharing_rows_uploaded_at_the_same_moment_split_the_
         start.wait()
         answers.append(api.post("/upload", files={"file": ("r.csv", content, "text/csv")}).json())
 
+    # When they are all posted at once
     threads = [threading.Thread(target=post, args=(content,)) for content in files]
     for thread in threads:
         thread.start()
