@@ -4,6 +4,7 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app.auth import require_api_key, require_api_key_for_graphql
+from app.docs import install_docs
 from app.errors import install_error_handlers
 from app.graphql.schema import graphql_router
 from app.openapi import install_openapi
@@ -19,9 +20,13 @@ def create_app() -> FastAPI:
         description=(
             "Upload an email,subject,content CSV; each row is sent once through SES; query statuses over GraphQL."
         ),
+        # app.docs serves /docs with Swagger UI from the app's own files; FastAPI's pages load it from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app)
     install_openapi(app)
+    install_docs(app)
     app.add_middleware(BodySizeLimit)
     origins = api_settings().cors_allow_origins
     if origins:

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 import strawberry
 from cross_web import HTTPException as StrawberryHTTPError
-from fastapi import Depends
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse
 from graphql import GraphQLError
 from starlette.exceptions import HTTPException
 from strawberry.dataloader import DataLoader
@@ -16,6 +17,7 @@ from strawberry.fastapi import BaseContext, GraphQLRouter
 from strawberry.types import Info
 
 from app.deps import batch_counts, batches, bodies, send_index, suppressions
+from app.docs import graphiql_page
 from app.graphql.types import (
     Batch,
     DeliveryOutcome,
@@ -198,6 +200,10 @@ class _JsonErrorsRouter(GraphQLRouter[Context, None]):
             return await super().run(*args, **kwargs)
         except StrawberryHTTPError as exc:
             raise HTTPException(exc.status_code, exc.reason) from exc
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        # Strawberry's own page loads GraphiQL from unpkg; this one serves it from the app (app/docs.py).
+        return graphiql_page(request)
 
 
 def graphql_router() -> GraphQLRouter[Context, None]:
