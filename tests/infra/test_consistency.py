@@ -168,10 +168,14 @@ def test_only_campaign_config_reads_the_environment() -> None:
 
 
 def test_every_lambda_is_held_to_its_settings() -> None:
-    assert set(load().resources["aws_lambda_function"]) == set(SETTINGS) == set(PACKAGE)
+    # Given the Lambda functions of the Terraform
+    functions = set(load().resources["aws_lambda_function"])
+    # Then each has its settings and its package here, and no settings or package lacks a function
+    assert functions == set(SETTINGS) == set(PACKAGE)
 
 
 def test_settings_read_exactly_the_declared_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a valid environment for every function
     # When every settings object is built (the worker's with both providers, so every branch reads)
     read = set().union(*(_load_settings(f, _valid_environment(), monkeypatch) for f in SETTINGS))
     # Then they read every ENV_* name of campaign/config.py and nothing else
@@ -206,7 +210,7 @@ def test_code_accepts_the_terraform_environment(function: str, stage: str, monke
     if config.ENV_LAMBDA_FUNCTION_NAME in RUNTIME_ENV.get(function, frozenset()):
         spec = load().resource("aws_lambda_function", function)
         env[config.ENV_LAMBDA_FUNCTION_NAME] = load().evaluator(stage).value(spec["function_name"])
-    # When the function's settings are built from it / Then they load (no SettingsError at cold start)
+    # When the function's settings are built from it, then they load (no SettingsError at cold start)
     _load_settings(function, env, monkeypatch)
 
 
@@ -219,8 +223,9 @@ def test_worker_accepts_the_terraform_environment_with_the_smtp_relay_and_a_rate
         name: f"<{value.address}>" if isinstance(value, Ref) else value
         for name, value in _lambda_environment("worker", stage, **SMTP_AND_RATE).items()
     }
-    # When its settings are built from it / Then they load, with the relay over TLS and the rate
+    # When its settings are built from it (they load: no SettingsError)
     _load_settings("worker", env, monkeypatch)
+    # Then the environment names the relay's secret and host, over TLS, the rate, and both providers
     assert env[config.ENV_SMTP_SECRET_ARN] == "<aws_secretsmanager_secret.smtp[0].arn>"
     assert env[config.ENV_SMTP_HOST] == SMTP_AND_RATE["smtp_host"]
     assert env[config.ENV_SMTP_TLS] != config.SmtpTls.NONE.value
@@ -230,13 +235,14 @@ def test_worker_accepts_the_terraform_environment_with_the_smtp_relay_and_a_rate
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_optional_worker_settings_are_set_only_when_used(stage: str) -> None:
+    # Given every mode and rate, and the relay's settings
     smtp = {config.ENV_SMTP_HOST, config.ENV_SMTP_PORT, config.ENV_SMTP_TLS, config.ENV_SMTP_SECRET_ARN}
-    # Given every mode and rate / Then the relay's settings come with smtp, the rate only when it is set
     for mode in _send_modes():
         providers = config.parse_send_mode(mode)
         for rate in (None, 14):
             overrides = {"send_mode": mode, "smtp_host": "smtp.example.com", "send_rate_per_second": rate}
             names = set(_lambda_environment("worker", stage, **overrides))
+            # Then the relay's settings come with smtp, all or none, and the rate only when it is set
             assert (smtp <= names) == (config.Provider.SMTP in providers), mode
             assert not (smtp & names) or smtp <= names
             assert (config.ENV_SEND_RATE_PER_SECOND in names) == (rate is not None)
@@ -247,14 +253,16 @@ def test_optional_worker_settings_are_set_only_when_used(stage: str) -> None:
 
 
 def test_smtp_secret_holds_no_value_in_terraform() -> None:
-    # The operator puts the relay's login (put-secret-value): Terraform never writes a version of it.
+    # Given the secret versions of the Terraform (the operator puts the relay's login: put-secret-value)
     versions = load().resources.get("aws_secretsmanager_secret_version", {})
+    # Then none is the relay's, and the relay's secret is an output for the operator to fill
     assert not [v for v in versions.values() if "smtp" in str(v["secret_id"])]
     assert load().outputs["smtp_secret_arn"]["value"] == "${one(aws_secretsmanager_secret.smtp[*].arn)}"
 
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_environment_points_at_the_right_resources(stage: str) -> None:
+    # Given the environment Terraform gives each function in this stage, and the queue's redrive policy
     ingestor, worker = _lambda_environment("ingestor", stage), _lambda_environment("worker", stage)
     counts = _lambda_environment("counts", stage)
     redrive = hcl_object(call_argument(load().resource("aws_sqs_queue", "this")["redrive_policy"], "jsonencode"))
@@ -277,6 +285,7 @@ def test_environment_points_at_the_right_resources(stage: str) -> None:
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_streaming_ingest_shares_the_ingestors_table_queue_delay_and_bucket(stage: str) -> None:
+    # Given the environment of the ingestor and of the streaming ingest in this stage
     ingestor, stream = _lambda_environment("ingestor", stage), _lambda_environment("stream_ingest", stage)
     # Then the large-upload path writes where the direct path writes, and reads where the API signs PUTs
     for name in (config.ENV_TABLE_NAME, config.ENV_STAGE, config.ENV_QUEUE_URL, config.ENV_ENQUEUE_DELAY_SECONDS):
@@ -301,7 +310,9 @@ def test_every_lambda_keeps_the_same_retention(stage: str) -> None:
 
 
 def test_variable_defaults_match_the_code() -> None:
+    # Given the Terraform variables
     variables = load().variables
+    # Then their defaults are the code's own
     assert variables["max_receive_count"]["default"] == DEFAULT_MAX_RECEIVE_COUNT
     assert variables["enqueue_delay_seconds"]["default"] == ENQUEUE_DELAY_SECONDS
     assert variables["dedupe_window_days"]["default"] == DEFAULT_DEDUPE_WINDOW_DAYS
@@ -338,24 +349,27 @@ def test_send_mode_validation_lists_exactly_the_modes_the_worker_accepts() -> No
 
 
 def test_smtp_variables_refuse_what_the_relay_must_not_be() -> None:
+    # Given the Terraform variables of the relay and the rate
     variables = load().variables
-    # smtp_tls: every encryption the worker knows but none, which only the local mailbox speaks
+    # Then smtp_tls accepts every encryption the worker knows but none, which only the local mailbox speaks
     refuse_none, _known = variables["smtp_tls"]["validation"]
     assert refuse_none["condition"] == '${var.smtp_tls != "none"}'
     assert config.SmtpTls.NONE.value == "none" and "local mailbox" in refuse_none["error_message"]
     assert sorted(_allowed_values("smtp_tls", 1)) == sorted(t.value for t in config.SmtpTls if t != config.SmtpTls.NONE)
-    # smtp_host: required once send_mode names smtp
+    # And smtp_host is required once send_mode names smtp
     required, _form = variables["smtp_host"]["validation"]
     assert required["condition"] == '${var.smtp_host != null || !contains(split(",", var.send_mode), "smtp")}'
-    # smtp_port: a TCP port, 587 (STARTTLS's submission port) by default
+    # And smtp_port is a TCP port, 587 (STARTTLS's submission port) by default
     assert (variables["smtp_port"]["type"], variables["smtp_port"]["default"]) == ("number", 587)
-    # send_rate_per_second: unset, or a positive rate the worker accepts
+    # And send_rate_per_second is unset, or a positive rate the worker accepts
     (rate,) = variables["send_rate_per_second"]["validation"]
     assert rate["condition"].startswith("${var.send_rate_per_second == null || ")
     assert "> 0" in rate["condition"]
 
 
 def test_every_variable_is_typed_and_described() -> None:
+    # Given the Terraform variables
+    # Then each has a type and a description
     for name, spec in load().variables.items():
         assert spec.get("type") and spec.get("description"), name
 
@@ -439,7 +453,9 @@ def test_table_matches_create_table_request(stage: str) -> None:
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_table_is_protected(stage: str) -> None:
+    # Given the Terraform's table
     table = load().resource("aws_dynamodb_table", "this")
+    # Then it is backed up and encrypted, and cannot be deleted in prod
     assert table["point_in_time_recovery"][0]["enabled"] is True
     assert table["server_side_encryption"][0]["enabled"] is True
     assert load().evaluator(stage).value(table["deletion_protection_enabled"]) is (stage == "prod")
@@ -474,13 +490,15 @@ def test_queues_match_queue_spec(stage: str) -> None:
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_resource_names_follow_the_local_stack_pattern(stage: str) -> None:
+    # Given the names Terraform gives the table and the queues in this stage
     evaluator = load().evaluator(stage)
     names = tuple(
         evaluator.value(load().resource(kind, name)["name"])
         for kind, name in (("aws_dynamodb_table", "this"), ("aws_sqs_queue", "this"), ("aws_sqs_queue", "dlq"))
     )
+    # Then they are the local stack's names
     assert names == resource_names(stage)
-    # The upload bucket adds the account id to the local stack's name: bucket names are global
+    # And the upload bucket adds the account id to the local stack's name: bucket names are global
     bucket = evaluator.value(load().resource("aws_s3_bucket", "uploads")["bucket"])
     assert bucket == f"{upload_bucket_name(stage)}-{Ref('data.aws_caller_identity.current.account_id')}"
     assert len(f"{upload_bucket_name(stage)}-123456789012") <= 63  # S3's limit
@@ -493,19 +511,20 @@ def test_resource_names_follow_the_local_stack_pattern(stage: str) -> None:
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_timeouts_match_the_code(stage: str) -> None:
+    # Given the functions' timeouts and the send queue's visibility timeout in this stage
     evaluator = load().evaluator(stage)
     worker = load().resource("aws_lambda_function", "worker")
     ingestor = load().resource("aws_lambda_function", "ingestor")
     visibility = evaluator.value(load().resource("aws_sqs_queue", "this")["visibility_timeout_seconds"])
     worker_timeout = evaluator.value(worker["timeout"])
     ingestor_timeout = evaluator.value(ingestor["timeout"])
-    # The worker's timeout is the one its stale-claim rule assumes, and the queue hides messages 6x as long.
+    # Then the worker's timeout is the one its stale-claim rule assumes, and the queue hides messages 6x as long.
     assert worker_timeout == WORKER_TIMEOUT_SECONDS
     assert visibility >= 6 * worker_timeout
-    # The ingestor ends before API Gateway gives up, and well before its batch lease lapses.
+    # And the ingestor ends before API Gateway gives up, and well before its batch lease lapses.
     assert ingestor_timeout < HTTP_API_TIMEOUT_SECONDS
     assert ingestor_timeout < INGEST_LEASE_SECONDS
-    # The streaming ingest runs as long as its code budgets for, with room left for its hand-over margin.
+    # And the streaming ingest runs as long as its code budgets for, with room left for its hand-over margin.
     stream_timeout = evaluator.value(load().resource("aws_lambda_function", "stream_ingest")["timeout"])
     assert stream_timeout == STREAM_INGEST_TIMEOUT_SECONDS
     assert stream_timeout > STREAM_CONTINUE_MARGIN_SECONDS
@@ -513,6 +532,7 @@ def test_timeouts_match_the_code(stage: str) -> None:
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_stream_mapping_feeds_the_counts_consumer_from_the_start_of_the_stream(stage: str) -> None:
+    # Given the counts consumer's event source mapping in this stage
     config_ = load()
     evaluator = config_.evaluator(stage)
     mapping = config_.resource("aws_lambda_event_source_mapping", "counts")
@@ -603,8 +623,11 @@ def _stream_records(table_name: str) -> list[dict[str, Any]]:
 
 
 def test_event_source_mapping_matches_the_worker_contract() -> None:
+    # Given the worker's event source mapping
     mapping = load().resource("aws_lambda_event_source_mapping", "worker")
     evaluator = load().evaluator("prod")
+    # Then it feeds the worker from the send queue in the code's batches, failing messages one by one,
+    # with a batching window and the concurrency the rate needs
     assert reference(mapping["event_source_arn"]) == "aws_sqs_queue.this.arn"
     assert reference(mapping["function_name"]) == "aws_lambda_function.worker.arn"
     assert evaluator.value(mapping["batch_size"]) == WORKER_BATCH_SIZE
@@ -614,9 +637,10 @@ def test_event_source_mapping_matches_the_worker_contract() -> None:
 
 
 def test_worker_instance_rate_is_the_codes() -> None:
-    assert (
-        load().evaluator("prod").value("${local.worker_instance_sends_per_second}") == WORKER_INSTANCE_SENDS_PER_SECOND
-    )
+    # Given the send rate the Terraform counts on from one worker instance
+    rate = load().evaluator("prod").value("${local.worker_instance_sends_per_second}")
+    # Then it is the code's
+    assert rate == WORKER_INSTANCE_SENDS_PER_SECOND
 
 
 @pytest.mark.parametrize(
@@ -644,8 +668,10 @@ def test_worker_concurrency_is_what_the_rate_needs_within_the_variable(
 
 
 def test_a_worker_batch_over_ten_messages_has_the_batching_window_lambda_requires() -> None:
-    # Lambda refuses a batching window under a second for batches over 10: so does the plan.
+    # Given the worker's mapping, whose batches are over 10 messages, and its batching window variable
     mapping = load().resource("aws_lambda_event_source_mapping", "worker")
+    # Then the window comes from the variable, which, like Lambda for such batches, refuses a window under
+    # a second and does not default to one
     assert mapping["maximum_batching_window_in_seconds"] == "${var.worker_batching_window_seconds}"
     window = load().variables["worker_batching_window_seconds"]
     (validation,) = window["validation"]
@@ -656,10 +682,11 @@ def test_a_worker_batch_over_ten_messages_has_the_batching_window_lambda_require
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_a_worker_batch_is_sent_well_inside_the_timeout_and_the_visibility_timeout(stage: str) -> None:
+    # Given the worker's timeout and the send queue's visibility timeout in this stage
     evaluator = load().evaluator(stage)
     timeout = evaluator.value(load().resource("aws_lambda_function", "worker")["timeout"])
     visibility = evaluator.value(load().resource("aws_sqs_queue", "this")["visibility_timeout_seconds"])
-    # The worker stops sending while a send and the give-back of the rest still fit; a message stays
+    # Then the worker stops sending while a send and the give-back of the rest still fit; a message stays
     # hidden through the window and the invocation (and six timeouts: test_timeouts_match_the_code).
     assert timeout > WORKER_SEND_MARGIN_SECONDS
     assert visibility >= timeout + evaluator.value("${var.worker_batching_window_seconds}")
@@ -667,8 +694,9 @@ def test_a_worker_batch_is_sent_well_inside_the_timeout_and_the_visibility_timeo
 
 @pytest.mark.parametrize("function", sorted(SETTINGS))
 def test_lambda_runtime_package_and_tracing(function: str) -> None:
+    # Given the function in the Terraform
     spec = load().resource("aws_lambda_function", function)
-    # The handler named in Terraform is a function of the code (read, not imported: importing builds the app).
+    # Then the handler named in Terraform is a function of the code (read, not imported: importing builds the app).
     module_name, _, attribute = spec["handler"].rpartition(".")
     module_spec = importlib.util.find_spec(module_name)
     assert module_spec is not None and module_spec.origin is not None
@@ -676,12 +704,12 @@ def test_lambda_runtime_package_and_tracing(function: str) -> None:
     assert attribute in {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
     assert (spec["runtime"], spec["architectures"]) == ("python3.12", ["arm64"])
     assert spec["tracing_config"][0]["mode"] == "Active"
-    # The package comes from the zip that scripts/package_lambdas.py builds, and redeploys when it changes.
+    # And the package comes from the zip that scripts/package_lambdas.py builds, and redeploys when it changes.
     variable = f"{PACKAGE[function]}_zip"
     assert spec["filename"] == f"${{var.{variable}}}"
     assert spec["source_code_hash"] == f"${{filebase64sha256(var.{variable})}}"
     assert load().variables[variable]["default"].endswith(f"build/{PACKAGE[function]}.zip")
-    # Logs go to the function's own log group, kept per stage.
+    # And logs go to the function's own log group, kept per stage.
     log_group = reference(spec["logging_config"][0]["log_group"])
     assert log_group == f"aws_cloudwatch_log_group.{function}.name"
     retention = load().resource("aws_cloudwatch_log_group", function)["retention_in_days"]
@@ -694,6 +722,7 @@ def test_lambda_runtime_package_and_tracing(function: str) -> None:
 
 
 def test_upload_notification_matches_how_the_code_names_uploads() -> None:
+    # Given the upload bucket's notification in the Terraform
     config_ = load()
     evaluator = config_.evaluator("prod")
     notification = config_.resource("aws_s3_bucket_notification", "uploads")
@@ -714,10 +743,12 @@ def test_upload_notification_matches_how_the_code_names_uploads() -> None:
 
 
 def test_upload_bucket_is_private_encrypted_and_tls_only() -> None:
+    # Given the upload bucket's settings in the Terraform
     config_ = load()
-    # Every setting of the bucket is on the upload bucket
+    # Then every setting of the bucket is on the upload bucket
     for kind in ("public_access_block", "ownership_controls", "server_side_encryption_configuration", "policy"):
         assert reference(config_.resource(f"aws_s3_bucket_{kind}", "uploads")["bucket"]) == "aws_s3_bucket.uploads.id"
+    # And the bucket is private, its objects the owner's, encrypted at rest
     block = config_.resource("aws_s3_bucket_public_access_block", "uploads")
     flags = ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets")
     assert all(block[flag] is True for flag in flags)
@@ -725,7 +756,7 @@ def test_upload_bucket_is_private_encrypted_and_tls_only() -> None:
     assert ownership["object_ownership"] == "BucketOwnerEnforced"
     (sse,) = config_.resource("aws_s3_bucket_server_side_encryption_configuration", "uploads")["rule"]
     assert sse["apply_server_side_encryption_by_default"][0]["sse_algorithm"] in {"AES256", "aws:kms"}
-    # A request without TLS is refused, on the bucket and on every object
+    # And a request without TLS is refused, on the bucket and on every object
     policy = config_.resource("aws_s3_bucket_policy", "uploads")
     assert policy["policy"] == "${data.aws_iam_policy_document.uploads_bucket.json}"
     (deny,) = config_.data["aws_iam_policy_document"]["uploads_bucket"]["statement"]
@@ -736,18 +767,21 @@ def test_upload_bucket_is_private_encrypted_and_tls_only() -> None:
 
 
 def test_uploads_expire_after_the_ingest_can_need_them_and_stray_multipart_uploads_are_aborted() -> None:
+    # Given the upload bucket's lifecycle rules in the Terraform
     config_ = load()
     evaluator = config_.evaluator("prod")
     rules = config_.resource("aws_s3_bucket_lifecycle_configuration", "uploads")["rule"]
+    # Then they are on, and uploads expire after the variable's days
     assert all(rule["status"] == "Enabled" for rule in rules)
     (expire,) = [rule for rule in rules if "expiration" in rule]
     assert evaluator.value(expire["filter"][0]["prefix"]) == UPLOAD_PREFIX
     assert expire["expiration"][0]["days"] == "${var.upload_expiration_days}"
-    # Kept longer than Lambda may hold back (and retry) the event that reads the file
+    # And are kept longer than Lambda may hold back (and retry) the event that reads the file
     max_event_age = evaluator.value(config_.locals["stream_ingest_max_event_age_seconds"])
     assert config_.variables["upload_expiration_days"]["default"] * 86_400 > max_event_age
     (validation,) = config_.variables["upload_expiration_days"]["validation"]
     assert "var.upload_expiration_days >= 1 " in validation["condition"]
+    # And multipart uploads left incomplete are aborted, in the whole bucket
     (abort,) = [rule for rule in rules if "abort_incomplete_multipart_upload" in rule]
     assert abort["filter"] == [{}]  # the whole bucket
     assert abort["abort_incomplete_multipart_upload"][0]["days_after_initiation"] >= 1
@@ -770,6 +804,7 @@ def test_browsers_may_put_uploads_only_from_the_allowed_origins(aws: None) -> No
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_streaming_ingest_events_that_fail_every_retry_are_kept_and_alarmed(stage: str) -> None:
+    # Given the streaming ingest's asynchronous invocation settings in this stage
     config_ = load()
     evaluator = config_.evaluator(stage)
     invoke = config_.resource("aws_lambda_function_event_invoke_config", "stream_ingest")
@@ -806,7 +841,9 @@ def test_the_continuation_invokes_the_function_itself(stage: str) -> None:
 
 
 def test_streaming_ingest_concurrency_is_capped_or_explicitly_unreserved() -> None:
+    # Given the streaming ingest in the Terraform
     spec = load().resource("aws_lambda_function", "stream_ingest")
+    # Then its concurrency comes from a variable which caps it or leaves it unreserved by default
     assert spec["reserved_concurrent_executions"] == "${var.stream_ingest_reserved_concurrency}"
     default = load().variables["stream_ingest_reserved_concurrency"]["default"]
     assert default == -1 or default >= 1  # 0 would stop the function
@@ -911,8 +948,9 @@ def test_preflight_routes_are_answered_when_origins_are_allowed(
     method, path = route_key.split(" ", 1)
     event = http_api_event(method, path, headers={"origin": origin, "access-control-request-method": "POST"})
     event["routeKey"] = event["requestContext"]["routeKey"] = route_key
-    # When the browser's preflight reaches it / Then the app allows the origin
+    # When the browser's preflight reaches it
     response = handler(event, LocalLambdaContext())
+    # Then the app allows the origin
     assert response["statusCode"] == 200, response
     assert response["headers"]["access-control-allow-origin"] == origin
     # And the preflight route exists only when origins are allowed
@@ -921,9 +959,12 @@ def test_preflight_routes_are_answered_when_origins_are_allowed(
 
 
 def test_api_integration_and_stage() -> None:
+    # Given the HTTP API's integration and stage in the Terraform
     config_ = load()
     integration = config_.resource("aws_apigatewayv2_integration", "ingestor")
     stage = config_.resource("aws_apigatewayv2_stage", "default")
+    # Then the ingestor serves every request as a proxy; the one stage deploys itself, logs access, and is
+    # throttled in every stage
     assert (integration["integration_type"], integration["payload_format_version"]) == ("AWS_PROXY", "2.0")
     assert reference(integration["integration_uri"]) == "aws_lambda_function.ingestor.invoke_arn"
     assert (stage["name"], stage["auto_deploy"]) == ("$default", True)
@@ -941,6 +982,7 @@ def test_api_integration_and_stage() -> None:
 
 
 def test_alarms_cover_the_failure_modes_and_notify() -> None:
+    # Given the alarms of the Terraform
     alarms = load().resources["aws_cloudwatch_metric_alarm"]
     watched = {
         (a["namespace"], a["metric_name"], json.dumps(a.get("dimensions"), sort_keys=True)) for a in alarms.values()
@@ -960,12 +1002,14 @@ def test_alarms_cover_the_failure_modes_and_notify() -> None:
         ("AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": "${aws_sqs_queue.counts_failures.name}"}),
         ("AWS/Lambda", "IteratorAge", {"FunctionName": "${aws_lambda_function.counts.function_name}"}),
     ]
+    # Then each failure mode has its alarm
     for namespace, metric, dimensions in expected:
         assert (namespace, metric, json.dumps(dimensions, sort_keys=True)) in watched
     assert any(a["namespace"] == "AWS/ApiGateway" and a["metric_name"] == "5xx" for a in alarms.values())
-    # IteratorAge is in milliseconds; the variable is in seconds
+    # And IteratorAge is in milliseconds; the variable is in seconds
     (lag,) = [a for a in alarms.values() if a["metric_name"] == "IteratorAge"]
     assert lag["threshold"] == "${var.counts_lag_alarm_seconds * 1000}"
+    # And every alarm notifies, by e-mail when an address is given
     for name, alarm in alarms.items():
         assert alarm["alarm_actions"] == "${local.alarm_actions}", name
     subscription = load().resource("aws_sns_topic_subscription", "alarm_email")

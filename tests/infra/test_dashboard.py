@@ -26,12 +26,14 @@ CHARTED = set(_strings(WIDGETS))
 
 
 def test_sends_failures_latency_and_accepted_rows_are_charted() -> None:
+    # Given the metrics of sends, failures, SES latency and accepted rows
     wanted = {
         observability.METRIC_EMAILS_SENT,
         observability.METRIC_EMAILS_FAILED,
         observability.METRIC_SES_LATENCY,
         observability.METRIC_ROWS_ACCEPTED,
     }
+    # Then the dashboard charts each
     assert wanted <= CHARTED
 
 
@@ -41,30 +43,40 @@ def _custom_metric_rows() -> list[list[Any]]:
 
 
 def test_every_charted_custom_metric_is_one_the_code_emits() -> None:
+    # Given the custom metrics the dashboard charts
     charted = {row[1] for row in _custom_metric_rows()}
+    # Then there are some, and the code emits each
     assert charted and charted <= EMITTED
 
 
 def test_custom_metrics_are_charted_under_the_service_dimension() -> None:
+    # Given the dashboard's custom metric rows
+    # Then each is charted under the service dimension, as the code emits it
     assert all(row[2] == "service" for row in _custom_metric_rows())
 
 
 def test_failures_are_charted_by_each_kind_the_worker_reports() -> None:
+    # Given the kinds of failure the worker reports
     kinds = {observability.FAILURE_PERMANENT, observability.FAILURE_TRANSIENT, observability.FAILURE_UNKNOWN_OUTCOME}
+    # Then the dashboard charts failures by kind, each kind among them
     assert observability.DIMENSION_FAILURE_KIND in CHARTED
     assert kinds <= CHARTED
 
 
 def test_error_rate_is_a_metric_math_expression() -> None:
+    # Given the dashboard's widgets
+    # Then one charts a metric math expression (the error rate)
     assert any("expression" in s or "/" in s for s in CHARTED if "(" in s)
 
 
 def test_dashboard_services_are_the_functions_service_names() -> None:
+    # Given the environment of each function in the Terraform
     config = load()
     worker_env = config.lambda_variables("worker")
     api_env = config.lambda_variables("ingestor")
     stream_env = config.lambda_variables("stream_ingest")
     counts_env = config.lambda_variables("counts")
+    # Then each names its service as the dashboard does
     assert worker_env["POWERTOOLS_SERVICE_NAME"] == "${local.worker_service}"
     assert api_env["POWERTOOLS_SERVICE_NAME"] == "${local.api_service}"
     assert stream_env["POWERTOOLS_SERVICE_NAME"] == "${local.stream_ingest_service}"
@@ -72,26 +84,32 @@ def test_dashboard_services_are_the_functions_service_names() -> None:
 
 
 def test_every_function_emitting_ingest_metrics_is_charted() -> None:
-    # Both ingest paths emit RowsAccepted under their own service name
+    # Given the services whose accepted rows the dashboard charts
     services = {row[3] for row in _custom_metric_rows() if row[1] == observability.METRIC_ROWS_ACCEPTED}
+    # Then they are both ingest paths, each emitting RowsAccepted under its own service name
     assert services == {"${local.api_service}", "${local.stream_ingest_service}"}
 
 
 def test_every_background_function_has_its_errors_charted() -> None:
-    # The API's failures reach its callers as 5xx answers (alarmed); the others fail unseen but for these.
+    # Given the functions whose Lambda errors the dashboard charts
     charted = {
         row[3] for widget in WIDGETS for row in widget["properties"]["metrics"] if row[:2] == ["AWS/Lambda", "Errors"]
     }
     functions = load().resources["aws_lambda_function"]
+    # Then they include every function but the API, whose failures reach its callers as 5xx answers
+    # (alarmed); the others fail unseen but for these
     assert charted >= {f"${{aws_lambda_function.{name}.function_name}}" for name in functions if name != "ingestor"}
 
 
 def test_queue_age_and_dlq_depth_are_charted() -> None:
+    # Given the dashboard's widgets
+    # Then the send queue's oldest message's age and the dead-letter queues' depth are charted
     assert {"ApproximateAgeOfOldestMessage", "ApproximateNumberOfMessagesVisible"} <= CHARTED
 
 
 def test_every_stream_consumer_has_its_lag_charted() -> None:
-    # How far behind the table's changes a consumer's counts are (IteratorAge, per function)
+    # Given the functions whose lag (IteratorAge: how far behind the table's changes their counts are)
+    # the dashboard charts
     charted = {
         row[3]
         for widget in WIDGETS
@@ -101,14 +119,16 @@ def test_every_stream_consumer_has_its_lag_charted() -> None:
     # Mappings with a starting position read a stream (an SQS mapping has none)
     mappings = load().resources["aws_lambda_event_source_mapping"].values()
     consumers = {m["function_name"].replace(".arn}", ".function_name}") for m in mappings if "starting_position" in m}
+    # Then they are exactly the stream consumers
     assert consumers and charted == consumers
 
 
 def test_the_account_reputation_rates_are_charted_with_the_alarm_thresholds() -> None:
-    # The rates the SES reputation alarms watch, as they watch them: AWS/SES, no dimensions, their period
+    # Given the SES reputation alarms and the dashboard's SES widget
     alarms = load().locals["ses_reputation_alarms"]
     (widget,) = [w for w in WIDGETS if any(row[0] == "AWS/SES" for row in w["properties"]["metrics"])]
     rows = [row for row in widget["properties"]["metrics"] if row[0] == "AWS/SES"]
+    # Then it charts the rates the alarms watch, as they watch them: AWS/SES, no dimensions, their period
     assert sorted(row[1] for row in rows) == sorted(alarm["metric_name"] for alarm in alarms.values())
     assert all(len(row) == 3 for row in rows)
     assert widget["properties"]["period"] == "${local.ses_reputation_period}"
@@ -137,10 +157,12 @@ def test_the_achieved_send_rate_is_emails_sent_per_second() -> None:
 
 
 def test_the_pace_is_charted() -> None:
-    # How long sends waited for a token, and how many were put back on the queue for want of one
+    # Given the widgets of how long sends waited for a token, and of how many were put back on the queue
+    # for want of one
     wait = _widget(observability.METRIC_TOKEN_WAIT)
-    assert {row[-1]["stat"] for row in wait["properties"]["metrics"]} >= {"p50", "p99"}
     deferred = _widget(observability.METRIC_SENDS_DEFERRED)
+    # Then the wait is charted at its median and 99th percentile, and the deferred sends as a sum
+    assert {row[-1]["stat"] for row in wait["properties"]["metrics"]} >= {"p50", "p99"}
     assert deferred["properties"]["stat"] == "Sum"
 
 
