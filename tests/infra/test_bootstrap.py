@@ -286,12 +286,15 @@ def test_trust_policy_allows_only_this_repository_and_its_environments() -> None
     ["*", "*/*", "acme/*", "acme/csv-?", "acme", "acme/csv/x", "https://github.com/acme/csv", "repo:acme/csv", ""],
 )
 def test_github_repository_must_be_one_owner_and_name(repository: str) -> None:
-    # Given a repository that is not exactly owner/name / Then the variable's validation refuses it
+    # Given a repository that is not exactly owner/name
+    # Then the variable's validation refuses it
     assert failing_validations("github_repository", repository)
 
 
 @pytest.mark.parametrize("repository", ["acme/csv-campaign", "Acme-Corp/csv.campaign_2"])
 def test_github_repository_accepts_owner_and_name(repository: str) -> None:
+    # Given a repository named as owner/name
+    # Then the variable's validation accepts it
     assert failing_validations("github_repository", repository) == []
 
 
@@ -299,16 +302,22 @@ def test_github_repository_accepts_owner_and_name(repository: str) -> None:
     "environments", [{"staging": ["staging"]}, {"prod": ["*"]}, {"prod": []}, {"dev": ["dev", "d?v"]}, {}]
 )
 def test_github_environments_are_exact_names_per_stage(environments: dict[str, list[str]]) -> None:
+    # Given environments that are not exact names, or not per stage
+    # Then the variable's validation refuses them
     assert failing_validations("github_environments", environments)
 
 
 @pytest.mark.parametrize("name", ["Tfstate", "ab", "my.state.bucket", "xn--state", "state-s3alias", "-state", "a" * 64])
 def test_state_bucket_name_follows_s3_rules(name: str) -> None:
+    # Given a bucket name S3 would refuse
+    # Then the variable's validation refuses it
     assert failing_validations("state_bucket_name", name)
 
 
 @pytest.mark.parametrize("name", [None, "acme-tfstate-123456789012", "abc"])
 def test_state_bucket_name_accepts_valid_names(name: str | None) -> None:
+    # Given a valid bucket name, or none (a name is then derived)
+    # Then the variable's validation accepts it
     assert failing_validations("state_bucket_name", name) == []
 
 
@@ -328,11 +337,13 @@ def test_deploy_policy_grants_every_service_of_the_stack() -> None:
 
 
 def test_deploy_policy_grants_the_calls_of_each_block_kind() -> None:
-    # Given the calls each kind of block needs / Then the deploy policy grants them all
+    # Given the calls each kind of block of the stack needs
+    # When each is checked against the deploy policy
     missing = {
         kind: sorted(action for action in REQUIRED_ACTIONS.get(kind, ()) if not is_granted(action))
         for kind in stack_block_kinds()
     }
+    # Then the deploy policy grants them all
     assert {kind: actions for kind, actions in missing.items() if actions} == {}
 
 

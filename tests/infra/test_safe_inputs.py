@@ -50,7 +50,8 @@ def test_unedited_var_file_is_refused_with_what_to_set(stage: str) -> None:
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_var_file_with_real_values_passes_every_validation(stage: str) -> None:
-    # Given the var-file with its placeholders replaced / Then every validation holds (and each evaluates)
+    # Given the var-file with its placeholders replaced
+    # Then every validation holds (and each evaluates)
     assert refusals(stage, REAL_VALUES[stage]) == {}
 
 
@@ -77,8 +78,12 @@ def test_placeholder_domains_are_refused_everywhere(variable: str, placeholder: 
 
 @pytest.mark.parametrize("identity", ["myexample.com", "example.com.au", "example.co", "mail.example-corp.com"])
 def test_real_domains_resembling_placeholders_are_accepted(identity: str) -> None:
+    # Given a real domain that resembles a documentation domain
     overrides = REAL_VALUES["dev"] | {"ses_identity": identity, "sender_address": f"campaigns@{identity}"}
-    assert refusals("dev", overrides) == {}
+    # When the dev var-file is validated with it
+    failed = refusals("dev", overrides)
+    # Then nothing is refused
+    assert failed == {}
 
 
 def test_prod_requires_an_alarm_address_and_dev_does_not() -> None:
@@ -93,7 +98,8 @@ def test_prod_requires_an_alarm_address_and_dev_does_not() -> None:
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_each_var_file_names_its_region_and_marks_its_placeholders(stage: str) -> None:
-    # Given the stage's var-file / Then it names its region (the variable has no default to fall back on)
+    # Given the stage's var-file
+    # Then it names its region (the variable has no default to fall back on)
     assert "default" not in load().variables["aws_region"]
     assert re.fullmatch(r"[a-z]{2}(-[a-z]+)+-[0-9]", load().tfvars(stage)["aws_region"])
     # And every placeholder line says to replace it before applying
