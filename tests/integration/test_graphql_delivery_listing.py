@@ -111,7 +111,9 @@ def _walked(graphql: GraphQL, first: int, **filters: Any) -> list[str]:
 def test_each_outcome_alone_lists_its_sent_and_error_rows_across_batches(
     graphql: GraphQL, seeded: list[SendRow], outcome: DeliveryOutcome
 ) -> None:
+    # Given SENT, ERROR and QUEUED rows over four batches, some with the outcome
     expected = _listed(seeded, {outcome})
+    # When the listing asks for that outcome alone, then it holds its SENT and ERROR rows of every batch
     assert expected and _walked(graphql, 50, delivery=[outcome.value]) == expected
 
 
@@ -119,29 +121,38 @@ def test_each_outcome_alone_lists_its_sent_and_error_rows_across_batches(
 def test_each_outcome_alone_lists_its_rows_of_one_batch(
     graphql: GraphQL, seeded: list[SendRow], outcome: DeliveryOutcome
 ) -> None:
+    # Given a batch with rows of the outcome among others
     batch = _batch(seeded, "d")
     expected = _listed([r for r in seeded if r.batch_id == batch], {outcome})
+    # When the listing asks for that outcome in that batch, then it holds that batch's rows of the outcome
     assert expected and _walked(graphql, 50, delivery=[outcome.value], batch=batch) == expected
 
 
 def test_several_outcomes_list_the_rows_of_any_of_them_newest_batch_first_in_file_order(
     graphql: GraphQL, seeded: list[SendRow]
 ) -> None:
+    # Given rows with every outcome over four batches
+    # When the listing asks for two outcomes, and then for all five
     walked = _walked(graphql, 50, delivery=["BOUNCED", "COMPLAINED"])
+    # Then each holds the rows of any outcome asked for, newest batch first, in file order
     assert walked == _listed(seeded, {BOUNCED, COMPLAINED})
     every = _walked(graphql, 50, delivery=[o.value for o in DeliveryOutcome])
     assert every == _listed(seeded, set(DeliveryOutcome))
 
 
 def test_a_row_lists_under_its_latest_outcome_only(graphql: GraphQL, seeded: list[SendRow]) -> None:
+    # Given sent rows that were delivered and then complained about
     complained = {r.send_id for r in seeded if r.delivery is COMPLAINED and r.status is S}
+    # When the listing asks for DELIVERED, then none of them is in it
     assert complained and not complained & set(_walked(graphql, 50, delivery=["DELIVERED"]))
 
 
 def test_a_row_whose_event_overtook_the_worker_waits_for_its_final_status(
     graphql: GraphQL, seeded: list[SendRow]
 ) -> None:
+    # Given QUEUED rows whose SES event arrived before the worker's result
     overtaken = {r.send_id for r in seeded if r.status is Q and r.delivery is not None}
+    # When the listing asks for every outcome, then none of them is in it yet
     assert overtaken and not overtaken & set(_walked(graphql, 50, delivery=[o.value for o in DeliveryOutcome]))
 
 
@@ -149,26 +160,34 @@ def test_a_row_whose_event_overtook_the_worker_waits_for_its_final_status(
 def test_status_narrows_the_outcome_to_sent_or_error_rows(
     graphql: GraphQL, seeded: list[SendRow], status: list[str]
 ) -> None:
+    # Given SENT and ERROR rows with outcomes
     outcomes = {DELIVERED, BOUNCED, REJECTED}
     expected = _listed(seeded, outcomes, frozenset(EmailStatus(s) for s in status))
     assert expected
+    # When the listing asks for the outcomes and SENT, ERROR or both, then it holds only rows of that status
     assert _walked(graphql, 50, delivery=[o.value for o in outcomes], status=status) == expected
 
 
 def test_delivery_combines_with_dates_and_batch(graphql: GraphQL, seeded: list[SendRow]) -> None:
+    # Given uploads at 10:01, 10:03 (two) and 10:05, and a window from 10:02 to 10:04
     window = {"from": "2026-11-24T10:02:00Z", "to": "2026-11-24T10:04:00Z"}
     in_window = [r for r in seeded if _at("10:02") <= r.created_at <= _at("10:04")]
     expected = _listed(in_window, {DELIVERED, COMPLAINED})
+    # When the listing asks for two outcomes in the window, then it holds the rows of the 10:03 uploads
     assert expected and _walked(graphql, 50, delivery=["DELIVERED", "COMPLAINED"], **window) == expected
+    # And when it also names one of those batches, then it holds that batch's rows alone
     batch = _batch(seeded, "c")
     one = _listed([r for r in in_window if r.batch_id == batch], {DELIVERED, COMPLAINED})
     assert one and _walked(graphql, 50, delivery=["DELIVERED", "COMPLAINED"], batch=batch, **window) == one
+    # And when it names the 10:01 batch, then it is empty
     assert _walked(graphql, 50, delivery=["DELIVERED"], batch=_batch(seeded, "a"), **window) == []
 
 
 @pytest.mark.parametrize("first", [1, 2, 3, 5])
 def test_small_pages_list_every_row_once_in_order(graphql: GraphQL, seeded: list[SendRow], first: int) -> None:
+    # Given rows with three of the outcomes
     outcomes = {DELAYED, DELIVERED, COMPLAINED}
+    # When the listing is walked 1 to 5 rows a page, then it holds every matching row once, in order
     assert _walked(graphql, first, delivery=[o.value for o in outcomes]) == _listed(seeded, outcomes)
 
 
@@ -270,10 +289,14 @@ def test_every_row_is_listed_once_while_outcomes_rise_between_the_walks_queries(
 def test_every_delivery_listing_is_a_key_condition_query_on_the_delivery_index(
     graphql: GraphQL, seeded: list[SendRow], filters: dict[str, Any]
 ) -> None:
+    # Given a delivery filter, alone or with others (a batch named by its upload)
     if "batch" in filters:
         filters = filters | {"batch": _batch(seeded, filters["batch"])}
+    # When the listing is walked two rows a page, then it holds rows
     with recording("dynamodb") as log:
         assert _walked(graphql, 2, **filters)
+    # Then every read was a key-condition Query or a GetItem, none filtering rows it had read, and the
+    # rows were read from the delivery index
     operations = log.by_operation()
     assert set(operations) <= {"Query", "GetItem"}, operations
     for params, reply in log.of("Query"):
@@ -329,8 +352,11 @@ def _family_query(row: SendRow, outcome: DeliveryOutcome) -> IndexQuery:
 def test_bad_delivery_arguments_are_clear_graphql_errors_before_any_read(
     graphql: GraphQL, stack: LocalResources, variables: dict[str, Any], message: str
 ) -> None:
+    # Given a delivery filter with an argument that contradicts it, is out of range or is not a value
+    # When the listing is asked with it
     with recording("dynamodb") as log:
         result = graphql(LIST, **variables)
+    # Then the answer is a GraphQL error that names the problem, given before any read
     assert result["data"] is None
     assert message in result["errors"][0]["message"]
     assert log.by_operation() == {}
@@ -340,7 +366,7 @@ def test_a_cursor_is_bound_to_its_delivery_filter(graphql: GraphQL, seeded: list
     # Given a cursor from a walk of bounced and complained rows, and one from a walk of SENT and ERROR rows
     bounced = graphql(LIST, first=1, delivery=["BOUNCED", "COMPLAINED"])["data"]["listEmailStatus"]["nextCursor"]
     final = graphql(LIST, first=1, status=["SENT", "ERROR"])["data"]["listEmailStatus"]["nextCursor"]
-    # When either is presented with other filters, it is refused, saying why
+    # When either is presented with other filters, then it is refused, saying why
     for cursor, filters in (
         (bounced, {"delivery": ["COMPLAINED"]}),
         (bounced, {}),
@@ -350,13 +376,16 @@ def test_a_cursor_is_bound_to_its_delivery_filter(graphql: GraphQL, seeded: list
         result = graphql(LIST, first=1, after=cursor, **filters)
         assert result["data"] is None
         assert "other filters" in result["errors"][0]["message"]
-    # And the same filters (in any order) go on
+    # And when it is presented with the same filters (in any order), then the walk goes on
     page = graphql(LIST, first=1, after=bounced, delivery=["COMPLAINED", "BOUNCED"])["data"]["listEmailStatus"]
     assert page["items"]
 
 
 def test_an_empty_delivery_list_matches_no_row_and_reads_nothing(graphql: GraphQL, seeded: list[SendRow]) -> None:
+    # Given rows with every outcome
+    # When the listing asks for an empty list of outcomes
     with recording("dynamodb") as log:
         page = graphql(LIST, delivery=[])["data"]["listEmailStatus"]
+    # Then it is one empty last page, answered without reading the table
     assert page == {"items": [], "nextCursor": None}
     assert log.by_operation() == {}
