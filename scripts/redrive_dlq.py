@@ -1,4 +1,4 @@
-"""Move the worker's dead letters back onto the send queue (see README, Operations).
+"""Move the worker's dead letters back onto the send queue (docs/operations.md, "Re-drives").
 
 Usage (operator credentials; environment: TABLE_NAME, QUEUE_URL, DLQ_URL, and the AWS region):
     python scripts/redrive_dlq.py

@@ -163,7 +163,7 @@ def _batch(context: Context, batch_id: str) -> Batch | None:
     return Batch.from_record(record, context.counts.get(batch_id))
 
 
-# Bounds on what one request may ask for (documented in the README); the page size is capped in
+# Bounds on what one request may ask for (documented in docs/api.md); the page size is capped in
 # list_sends. Errors other than our own QueryError are masked, so no exception text or internal name
 # leaks; GraphQL's own validation errors (syntax, unknown fields, limits) are not exceptions and pass.
 MAX_QUERY_DEPTH = 6

@@ -22,7 +22,7 @@ from campaign.domain.footer import DEFAULT_FOOTER
 from campaign.domain.ids import SEND_ID_HEADER
 from campaign.domain.unsubscribe import unsubscribe_token, unsubscribe_url
 
-# The HTML rule (README): a document that starts with a doctype or <html>, or content that holds a
+# The HTML rule (docs/api.md): a document that starts with a doctype or <html>, or content that holds a
 # block-level tag. A lone "<3" or "a < b" in a text email is not HTML.
 _DOCUMENT_START = re.compile(r"\s*<(!doctype\s+html|html[\s>])", re.IGNORECASE)
 _BLOCK_TAG = re.compile(

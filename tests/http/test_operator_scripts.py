@@ -1,6 +1,6 @@
-"""The operator scripts run as README.md ("Re-drives") shows them: `python scripts/redrive_pending.py
+"""The operator scripts run as docs/operations.md ("Re-drives") shows them: `python scripts/redrive_pending.py
 <batchId>` and `python scripts/redrive_dlq.py`, as child processes whose environment is only what the
-README lists (TABLE_NAME, QUEUE_URL, DLQ_URL and the local AWS variables; nothing of the API's, no
+page lists (TABLE_NAME, QUEUE_URL, DLQ_URL and the local AWS variables; nothing of the API's, no
 API_KEY or UPLOAD_BUCKET), against the live stack's emulator.
 
 Each test provisions its own table and queues on that emulator (a stage of its own), so the stack's
@@ -53,7 +53,7 @@ def resources(stack: LiveStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Loc
 
 
 def _local_aws(stack: LiveStack) -> dict[str, str]:
-    """README: 'Against `make run`, add AWS_ENDPOINT_URL=… AWS_ACCESS_KEY_ID=local …' (here, the
+    """docs/operations.md: 'Against `make run`, add AWS_ENDPOINT_URL=… AWS_ACCESS_KEY_ID=local …' (here, the
     emulator's port is a free one rather than 4566)."""
     return {
         "AWS_ENDPOINT_URL": stack.emulator_url,
