@@ -696,6 +696,7 @@ def _expected(function: str, recorded: CallRecorder) -> set[Permission]:
 
 
 def test_the_flows_exercise_every_gateway_operation(recorded: CallRecorder) -> None:
+    # Given the AWS calls each function made in the recorded flows (the fixture)
     # Then the recording is complete enough to judge the policies by
     assert recorded.operations["ingestor"] == {
         "PutItem",
@@ -720,7 +721,7 @@ def test_the_flows_exercise_every_gateway_operation(recorded: CallRecorder) -> N
         "SendMessageBatch",
         "GetSecretValue",
     }
-    # Both secrets, the SES account's rate, and deferred sends back on the send queue
+    # And the worker read both secrets and the SES account's rate, and put deferred sends back on the queue
     assert {
         ("secretsmanager:GetSecretValue", "unsubscribe-key-secret"),
         ("secretsmanager:GetSecretValue", "smtp-secret"),
@@ -782,7 +783,9 @@ def test_presigned_upload_is_a_put_of_one_upload_object(recorded: CallRecorder) 
 
 
 def test_the_continuation_invokes_the_function_itself_asynchronously(recorded: CallRecorder) -> None:
+    # Given the one Lambda invocation recorded in the flows (the fixture): a large upload's continuation
     (invoke,) = recorded.invocations
+    # Then the streaming ingest invoked itself, asynchronously, for the batch, as its role allows
     assert (invoke["FunctionName"], invoke["InvocationType"]) == (STREAM_INGEST_FUNCTION, "Event")
     assert json.loads(invoke["Payload"]) == continuation_event(recorded.upload_ticket["batchId"])
     assert recorded.calls["stream_ingest"] >= {("lambda:InvokeFunction", "stream-ingest-function")}
@@ -800,9 +803,10 @@ def test_policy_allows_exactly_what_the_code_calls(function: str, recorded: Call
 
 
 def test_event_source_stand_in_stays_within_the_mapping_allowance(recorded: CallRecorder) -> None:
-    # The local pollers do what Lambda's event source mappings do: their calls need no more than listed,
-    # and both stand-ins ran (the queue's for the worker, the stream's for the counts consumer).
+    # Given the calls of the local pollers, which do what Lambda's event source mappings do (the fixture)
     stand_in = recorded.calls["event-source-mapping"]
+    # Then they need no more than listed, and both stand-ins ran (the queue's for the worker, the
+    # stream's for the counts consumer)
     assert stand_in <= EVENT_SOURCE_MAPPING["worker"] | EVENT_SOURCE_MAPPING["counts"]
     assert stand_in & EVENT_SOURCE_MAPPING["worker"]
     assert stand_in & EVENT_SOURCE_MAPPING["counts"]
@@ -810,14 +814,18 @@ def test_event_source_stand_in_stays_within_the_mapping_allowance(recorded: Call
 
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_star_resources_only_where_aws_allows_nothing_else(function: str) -> None:
+    # Given the actions the function's policy grants on every resource ("*")
     star = {action for action, kind in _granted(function) if kind == "*"}
+    # Then each is one AWS allows on no narrower resource
     assert star <= NO_RESOURCE_ACTIONS
 
 
 def test_worker_may_send_only_as_the_configured_sender() -> None:
+    # Given the worker's policy statement that allows sending through SES
     config = load()
     (ses,) = [s for s in _policy_statements("worker") if "ses:SendEmail" in s["actions"]]
     (condition,) = ses["condition"]
+    # Then it allows sending from the configured sender address only
     assert (condition["test"], condition["variable"]) == ("StringEquals", "ses:FromAddress")
     sender = config.lambda_variables("worker")["SENDER_ADDRESS"]
     assert condition["values"] == [sender]
@@ -825,19 +833,24 @@ def test_worker_may_send_only_as_the_configured_sender() -> None:
 
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_metrics_need_no_cloudwatch_permission(function: str) -> None:
-    # Powertools Metrics writes Embedded Metric Format lines to the function's log group: no API call.
+    # Given the function's policy statements
+    # Then none grants PutMetricData: Powertools Metrics writes Embedded Metric Format lines to the
+    # function's log group, with no API call
     assert not [s for s in _policy_statements(function) if "cloudwatch:PutMetricData" in s["actions"]]
 
 
 def test_roles_are_assumed_by_lambda_only() -> None:
+    # Given the roles' trust policy
     (statement,) = load().data["aws_iam_policy_document"]["lambda_assume"]["statement"]
+    # Then Lambda alone may assume them
     assert statement["actions"] == ["sts:AssumeRole"]
     assert statement["principals"] == [{"type": "Service", "identifiers": ["lambda.amazonaws.com"]}]
 
 
 def test_the_smtp_secret_is_readable_only_while_it_exists() -> None:
-    # The worker may read the relay's login once per instance of the secret: never when there is none
+    # Given the worker's policy statement for the relay's secret
     (dynamic,) = load().data["aws_iam_policy_document"]["worker"]["dynamic"]
+    # Then the worker may read the relay's login once per instance of the secret: never when there is none
     assert dynamic["statement"]["for_each"] == "${aws_secretsmanager_secret.smtp}"
     assert load().resource("aws_secretsmanager_secret", "smtp")["count"] == "${local.smtp_is_provider ? 1 : 0}"
     (content,) = dynamic["statement"]["content"]

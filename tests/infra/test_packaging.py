@@ -51,6 +51,8 @@ def _component(function: str) -> Any:
 
 
 def test_the_streaming_ingest_and_the_stream_consumer_ship_in_the_worker_package() -> None:
+    # Given the packages the functions ship in
+    # Then the streaming ingest and the stream consumer ship in the worker's
     assert _component("stream_ingest").name == "worker"
     assert _component("counts").name == "worker"
 
@@ -61,34 +63,43 @@ def _pyproject() -> dict[str, list[str]]:
 
 
 def test_worker_gets_the_base_dependencies_and_the_address_validator_without_the_runtime_sdk() -> None:
+    # Given the base dependencies of pyproject.toml, less the SDK the runtime provides
+    expected = {package_lambdas.distribution_name(r) for r in _pyproject()["base"]} - {"boto3"}
+    # When the worker's requirements are listed
     reqs = package_lambdas.requirements(package_lambdas.COMPONENTS["worker"])
     names = {package_lambdas.distribution_name(r) for r in reqs}
-    expected = {package_lambdas.distribution_name(r) for r in _pyproject()["base"]} - {"boto3"}
-    # The streaming ingest (worker/s3_ingest.py) shares the zip and validates addresses as the API does.
+    # Then they are those, pinned, and the address validator: the streaming ingest (worker/s3_ingest.py)
+    # shares the zip and validates addresses as the API does
     assert names == expected | {"email_validator"}
     assert all("==" in r for r in reqs)
-    # At the same pin as the API's
+    # And the validator is at the same pin as the API's
     assert {r for r in reqs if r.startswith("email-validator")} <= set(_pyproject()["api"])
 
 
 def test_a_picked_distribution_must_be_pinned_once(tmp_path: Path) -> None:
+    # Given a component that picks a distribution pyproject.toml does not pin
     pyproject = tmp_path / "pyproject.toml"
     pyproject.write_text('[project]\ndependencies = []\n[project.optional-dependencies]\napi = ["other==1"]\n')
     component = package_lambdas.Component("x", extras=(), packages=(), picked=("email-validator",))
+    # When its requirements are listed, then the packaging stops, naming it
     with pytest.raises(SystemExit, match="email-validator"):
         package_lambdas.requirements(component, pyproject)
 
 
 def test_ingestor_adds_the_api_extra() -> None:
+    # Given the ingestor's requirements
     reqs = set(package_lambdas.requirements(package_lambdas.COMPONENTS["ingestor"]))
+    # Then they hold the api extra and nothing the runtime provides
     assert set(_pyproject()["api"]) <= reqs
     assert not {package_lambdas.distribution_name(r) for r in reqs} & package_lambdas.RUNTIME_PROVIDED
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_own_files_hold_the_terraform_handler_and_no_local_tooling(function: str) -> None:
+    # Given the project's own files the function's package takes, and the handler Terraform names
     files = package_lambdas.own_files(_component(function))
     handler_module = load().resource("aws_lambda_function", function)["handler"].rpartition(".")[0]
+    # Then they hold the handler and the settings, and no local tooling or bytecode of the working tree
     assert handler_module.replace(".", "/") + ".py" in files
     assert "campaign/config.py" in files
     assert not [name for name in files if name.startswith("campaign/local/")]
@@ -96,7 +107,9 @@ def test_own_files_hold_the_terraform_handler_and_no_local_tooling(function: str
 
 
 def test_worker_leaves_the_api_out() -> None:
+    # Given the project's own files the worker's package takes
     files = package_lambdas.own_files(package_lambdas.COMPONENTS["worker"])
+    # Then none is the API's
     assert not [name for name in files if name.startswith("app/")]
 
 
@@ -125,7 +138,9 @@ def test_zip_is_byte_identical_whatever_the_file_times(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_wheels_and_bytecode_target_the_runtime_terraform_deploys(function: str) -> None:
+    # Given the Python version the packaging targets
     major, minor = package_lambdas.LAMBDA_PYTHON_VERSION
+    # Then it is the runtime Terraform deploys the function on, and the platform pip installs wheels for
     assert load().resource("aws_lambda_function", function)["runtime"] == f"python{major}.{minor}"
     assert package_lambdas.PIP_PLATFORM[-1] == f"{major}.{minor}"
 
@@ -159,14 +174,20 @@ def test_bytecode_is_identical_from_build_to_build(tmp_path: Path) -> None:
 
 
 def test_a_module_without_bytecode_is_reported() -> None:
+    # Given a module with the runtime's bytecode, one with another Python's only, and a data file
     names = ["a.py", "__pycache__/a.cpython-312.pyc", "pkg/b.py", "pkg/__pycache__/b.cpython-311.pyc", "c.txt"]
-    assert package_lambdas.missing_bytecode(names) == ["pkg/b.py"]
+    # When the package is checked for bytecode
+    missing = package_lambdas.missing_bytecode(names)
+    # Then the module without the runtime's bytecode is reported
+    assert missing == ["pkg/b.py"]
 
 
 def test_console_scripts_stay_out_of_the_package(tmp_path: Path) -> None:
+    # Given an installed tree with a console script, a module and its bytecode
     for name in ("bin/tool", "pkg/__init__.py", "pkg/__pycache__/__init__.cpython-312.pyc"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("")
+    # When the files to package are listed, then the console script is not among them
     assert list(package_lambdas.tree_files(tmp_path)) == ["pkg/__init__.py", "pkg/__pycache__/__init__.cpython-312.pyc"]
 
 
@@ -242,7 +263,11 @@ def test_the_worker_zip_is_identical_from_another_directory_and_virtualenv(tmp_p
 
 
 def test_top_level_names_spot_forbidden_packages() -> None:
-    names = package_lambdas.top_level_names(["fastapi/__init__.py", "fastapi-0.1.dist-info/METADATA", "six.py"])
+    # Given a package, its distribution's metadata and a single-module distribution
+    files = ["fastapi/__init__.py", "fastapi-0.1.dist-info/METADATA", "six.py"]
+    # When their top-level names are taken
+    names = package_lambdas.top_level_names(files)
+    # Then they are the importable names, without the metadata
     assert names == {"fastapi", "six"}
 
 
@@ -344,11 +369,14 @@ def test_cold_start_needs_only_what_the_package_and_runtime_hold(function: str) 
 
 
 def test_a_module_left_out_is_removed_from_the_tree_and_found_if_it_comes_back(tmp_path: Path) -> None:
+    # Given an installed tree of pydantic with its v1 module
     tree = tmp_path / "package"
     for name in ("pydantic/__init__.py", "pydantic/main.py", "pydantic/v1/__init__.py", "pydantic/v1/main.py"):
         (tree / name).parent.mkdir(parents=True, exist_ok=True)
         (tree / name).write_text("")
+    # When pydantic.v1 is left out
     package_lambdas.leave_out(tree, ("pydantic.v1",))
+    # Then the rest of pydantic stays, and the module's files are found if they come back
     assert sorted(package_lambdas.tree_files(tree)) == ["pydantic/__init__.py", "pydantic/main.py"]
     names = ["pydantic/main.py", "pydantic/v1/main.py", "pydantic/v1/__pycache__/main.cpython-312.pyc"]
     assert package_lambdas.left_in(names, ("pydantic.v1",)) == names[1:]
