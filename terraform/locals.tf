@@ -127,6 +127,8 @@ locals {
     "GET /uploads/{upload_id}",
     "ANY /graphql", # GET serves GraphiQL, POST runs queries
     "GET /docs",
+    # Swagger UI's and GraphiQL's scripts and styles, served by the app (app/static): no CDN.
+    "GET /assets/{proxy+}",
     "GET /openapi.json",
     "GET /health",
     # One-click unsubscribe (no API key: the link's token is the credential); GET shows the page.

@@ -887,10 +887,14 @@ def fastapi_app(monkeypatch: pytest.MonkeyPatch) -> Iterator[FastAPI]:
     config.clear_settings_cache()
 
 
+# The docs pages' scripts and styles (app/docs.py serves them; not operations of the schema).
+ASSETS_ROUTE = "/assets/{proxy+}"
+
+
 def test_api_routes_cover_the_app(fastapi_app: FastAPI) -> None:
-    # Given every operation the app documents, plus its docs page and schema
+    # Given every operation the app documents, plus its docs page, its schema and the pages' assets
     needed = {(method.upper(), path) for path, ops in fastapi_app.openapi()["paths"].items() for method in ops}
-    needed |= {("GET", fastapi_app.docs_url), ("GET", fastapi_app.openapi_url)}
+    needed |= {("GET", fastapi_app.docs_url), ("GET", fastapi_app.openapi_url), ("GET", ASSETS_ROUTE)}
     routes = {tuple(key.split(" ", 1)) for key in _route_keys()}
     # Then each is routed (by its method or ANY), and every route leads to something the app serves
     uncovered = {(m, p) for m, p in needed if (m, p) not in routes and ("ANY", p) not in routes}
@@ -906,8 +910,9 @@ def test_api_routes_cover_the_app(fastapi_app: FastAPI) -> None:
     }
 
 
-# A value for each path parameter of the routes: a well-formed upload id that names no upload.
-PATH_PARAMETERS = {"{upload_id}": "0" * 32}
+# A value for each path parameter of the routes: a well-formed upload id that names no upload, and a
+# file the docs pages load.
+PATH_PARAMETERS = {"{upload_id}": "0" * 32, "{proxy+}": "swagger-ui-dist-5.35.0/swagger-ui.css"}
 
 
 def _router_refused(response: dict[str, Any]) -> bool:
