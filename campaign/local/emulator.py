@@ -18,6 +18,25 @@ Fidelity (tests install these too):
   DEFAULT_LOCAL_SES_MAX_SEND_RATE) and SentLast24Hours the messages moto has sent. The worker paces
   the fleet at the lower of this rate and SEND_RATE_PER_SECOND.
 
+Fidelity for `terraform apply` (the emulator server only; tests/infra/test_apply_on_emulator.py):
+* SQS: moto stores a queue's `RedriveAllowPolicy` but never returns it (GetQueueAttributes with "All"
+  omits it, and asking for it by name is an InvalidAttributeName), so the AWS provider waits for ever
+  for the policy it set. Here it is returned as SQS does.
+* SESv2 GetConfigurationSet: moto nests `SendingOptions` ({"SendingEnabled": {"SendingEnabled": true}}),
+  which the AWS provider cannot read, and returns options never set as empty objects. Here the answer
+  has SES's documented shape: `SendingOptions.SendingEnabled` a boolean (true unless disabled),
+  `DeliveryOptions.TlsPolicy` defaulting to OPTIONAL, options that were never set left out.
+* SESv2 configuration set event destinations (Create, GetConfigurationSetEventDestinations, Update,
+  Delete) are missing from moto; here they are kept on the configuration set, in SES's shapes (events are
+  not published to the destinations).
+* S3 lifecycle rules: moto drops `NoncurrentVersionExpiration.NewerNoncurrentVersions`, so the AWS
+  provider waits (3 minutes, then fails) for the rule it wrote to read back. Here it is kept and returned.
+* S3 bucket policies: moto applies a statement whose condition it cannot evaluate (Bool, Numeric*) as if
+  the condition held, so the state bucket's TLS-only Deny statements (aws:SecureTransport false,
+  s3:TlsVersion < 1.2) refuse every object request. Here conditions on those two keys are evaluated for
+  a request over TLS 1.3, the emulator standing in for AWS's HTTPS endpoints; a statement whose condition
+  does not hold is left out, and any other condition is left to moto.
+
 Local switches (the emulator server only):
 * SES outage: while the file named by LOCAL_SES_OUTAGE_FILE exists (default: DEFAULT_SES_OUTAGE_FILE,
   in the temporary directory), SESv2 SendEmail answers 503 ServiceUnavailableException, as SES does
@@ -58,6 +77,9 @@ from moto.dynamodb.exceptions import (
     TransactionCanceledException,
 )
 from moto.dynamodb.models.table import StreamShard
+from moto.iam.access_control import IAMPolicy, PermissionResult
+from moto.s3 import models as s3_models
+from moto.s3.responses import S3Response
 from moto.server import ThreadedMotoServer
 from moto.sesv2 import urls as sesv2_urls
 from moto.sesv2.responses import SESV2Response
@@ -284,6 +306,248 @@ def install_ses_outage_switch() -> None:
         SESV2Response.send_email = _unless_outage(SESV2Response.send_email)  # type: ignore[method-assign,assignment]
 
 
+REDRIVE_ALLOW_POLICY = "RedriveAllowPolicy"
+
+
+def _attributes_with_redrive_allow_policy(getter: Callable[[Any], dict[str, Any]]) -> Callable[[Any], dict[str, Any]]:
+    @functools.wraps(getter)
+    def attributes(queue: Any) -> dict[str, Any]:
+        result = getter(queue)
+        # Set by moto's _set_attributes (CreateQueue, SetQueueAttributes) as redrive_allow_policy.
+        policy = getattr(queue, "redrive_allow_policy", None)
+        if policy:
+            result[REDRIVE_ALLOW_POLICY] = policy
+        return result
+
+    attributes.__dict__["_redrive_allow_policy"] = True
+    return attributes
+
+
+def _answering_redrive_allow_policy(method: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    @functools.wraps(method)
+    def get_queue_attributes(backend: Any, queue_name: str, attribute_names: list[str]) -> dict[str, Any]:
+        if REDRIVE_ALLOW_POLICY not in (attribute_names or []):
+            return method(backend, queue_name, attribute_names)
+        queue = backend.get_queue(queue_name)
+        others = [name for name in attribute_names if name != REDRIVE_ALLOW_POLICY]
+        result = method(backend, queue_name, others) if others else {}
+        policy = getattr(queue, "redrive_allow_policy", None)
+        if policy:
+            result[REDRIVE_ALLOW_POLICY] = policy
+        return result
+
+    get_queue_attributes.__dict__["_redrive_allow_policy"] = True
+    return get_queue_attributes
+
+
+def install_sqs_redrive_allow_policy() -> None:
+    queue = sqs_models.Queue
+    if not getattr(queue.attributes.fget, "_redrive_allow_policy", False):  # type: ignore[attr-defined]
+        queue.attributes = property(_attributes_with_redrive_allow_policy(queue.attributes.fget))  # type: ignore[assignment,method-assign,attr-defined]
+    backend = sqs_models.SQSBackend
+    if not getattr(backend.get_queue_attributes, "_redrive_allow_policy", False):
+        backend.get_queue_attributes = _answering_redrive_allow_policy(backend.get_queue_attributes)  # type: ignore[method-assign]
+
+
+def _sending_enabled(config_set: Any) -> bool:
+    # moto keeps SESv2's SendingOptions dict (or {} when not given) where SES v1 keeps a boolean.
+    enabled = config_set.enabled
+    if isinstance(enabled, dict):
+        return bool(enabled.get("SendingEnabled", True))
+    return True if enabled is None else bool(enabled)
+
+
+def _get_configuration_set(response: Any) -> str:
+    """SESv2 GetConfigurationSet in the shape SES documents (and the AWS provider reads)."""
+    name = response._get_param("ConfigurationSetName")
+    config_set = response.sesv2_backend.get_configuration_set(configuration_set_name=name)
+    delivery = {"TlsPolicy": "OPTIONAL", **(config_set.delivery_options or {})}
+    reputation = {"ReputationMetricsEnabled": False, **(config_set.reputation_options or {})}
+    body: dict[str, Any] = {
+        "ConfigurationSetName": config_set.configuration_set_name,
+        "DeliveryOptions": delivery,
+        "ReputationOptions": reputation,
+        "SendingOptions": {"SendingEnabled": _sending_enabled(config_set)},
+        "Tags": config_set.tags or [],
+    }
+    for key, value in (
+        ("TrackingOptions", config_set.tracking_options),
+        ("SuppressionOptions", config_set.suppression_options),
+        ("VdmOptions", config_set.vdm_options),
+    ):
+        if value:
+            body[key] = value
+    return json.dumps(body)
+
+
+def _event_destinations(response: Any) -> dict[str, dict[str, Any]]:
+    """The event destinations of the request's configuration set (NotFoundException when there is none)."""
+    name = response._get_param("ConfigurationSetName")
+    config_set = response.sesv2_backend.get_configuration_set(configuration_set_name=name)
+    if not hasattr(config_set, "event_destinations_v2"):
+        config_set.event_destinations_v2 = {}
+    destinations: dict[str, dict[str, Any]] = config_set.event_destinations_v2
+    return destinations
+
+
+def _destination_body(name: str, definition: dict[str, Any]) -> dict[str, Any]:
+    return {"Name": name, "Enabled": bool(definition.get("Enabled", False)), **definition}
+
+
+def _create_configuration_set_event_destination(response: Any) -> str:
+    destinations = _event_destinations(response)
+    name = response._get_param("EventDestinationName")
+    if name in destinations:
+        body = {"__type": "AlreadyExistsException", "message": f"Event destination {name} already exists"}
+        return json.dumps(body), {"status": 400, "Content-Type": "application/json"}  # type: ignore[return-value]
+    destinations[name] = _destination_body(name, response._get_param("EventDestination") or {})
+    return json.dumps({})
+
+
+def _get_configuration_set_event_destinations(response: Any) -> str:
+    return json.dumps({"EventDestinations": list(_event_destinations(response).values())})
+
+
+def _update_configuration_set_event_destination(response: Any) -> str:
+    destinations = _event_destinations(response)
+    name = response._get_param("EventDestinationName")
+    if name not in destinations:
+        body = {"__type": "NotFoundException", "message": f"Event destination {name} does not exist"}
+        return json.dumps(body), {"status": 404, "Content-Type": "application/json"}  # type: ignore[return-value]
+    destinations[name] = _destination_body(name, response._get_param("EventDestination") or {})
+    return json.dumps({})
+
+
+def _delete_configuration_set_event_destination(response: Any) -> str:
+    destinations = _event_destinations(response)
+    name = response._get_param("EventDestinationName")
+    if destinations.pop(name, None) is None:
+        body = {"__type": "NotFoundException", "message": f"Event destination {name} does not exist"}
+        return json.dumps(body), {"status": 404, "Content-Type": "application/json"}  # type: ignore[return-value]
+    return json.dumps({})
+
+
+_CONFIGURATION_SET_PATH = "{0}/v2/email/configuration-sets/(?P<ConfigurationSetName>[^/]+)"
+
+
+def install_ses_configuration_set_shape() -> None:
+    SESV2Response.get_configuration_set = _get_configuration_set  # type: ignore[method-assign,assignment]
+    handlers = {
+        "create_configuration_set_event_destination": _create_configuration_set_event_destination,
+        "get_configuration_set_event_destinations": _get_configuration_set_event_destinations,
+        "update_configuration_set_event_destination": _update_configuration_set_event_destination,
+        "delete_configuration_set_event_destination": _delete_configuration_set_event_destination,
+    }
+    for name, handler in handlers.items():
+        setattr(SESV2Response, name, handler)
+    # The server needs a rule per path (see install_ses_account).
+    sesv2_urls.url_paths.setdefault(_CONFIGURATION_SET_PATH + "/event-destinations$", SESV2Response.dispatch)
+    sesv2_urls.url_paths.setdefault(
+        _CONFIGURATION_SET_PATH + "/event-destinations/(?P<EventDestinationName>[^/]+)$", SESV2Response.dispatch
+    )
+
+
+NEWER_NONCURRENT_VERSIONS = "NewerNoncurrentVersions"
+
+
+def _keeping_newer_noncurrent_versions(method: Callable[..., None]) -> Callable[..., None]:
+    @functools.wraps(method)
+    def set_lifecycle(bucket: Any, rules: list[dict[str, Any]]) -> None:
+        method(bucket, rules)
+        for rule, stored in zip(rules, bucket.rules, strict=True):
+            expiration = rule.get("NoncurrentVersionExpiration") or {}
+            stored.nve_newer_versions = expiration.get(NEWER_NONCURRENT_VERSIONS)
+
+    set_lifecycle.__dict__["_newer_noncurrent_versions"] = True
+    return set_lifecycle
+
+
+def _returning_newer_noncurrent_versions(method: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    @functools.wraps(method)
+    def get_bucket_lifecycle(response: Any) -> Any:
+        serialize = response.serialized
+
+        def serialized(action_result: ActionResult) -> Any:
+            result = action_result.result
+            if isinstance(result, dict):
+                stored = response.backend.get_bucket_lifecycle(response.bucket_name)
+                for rule, kept in zip(result.get("Rules", []), stored, strict=False):
+                    newer = getattr(kept, "nve_newer_versions", None)
+                    if newer is not None and "NoncurrentVersionExpiration" in rule:
+                        rule["NoncurrentVersionExpiration"][NEWER_NONCURRENT_VERSIONS] = newer
+            return serialize(action_result)
+
+        response.serialized = serialized
+        try:
+            return method(response)
+        finally:
+            del response.serialized
+
+    get_bucket_lifecycle.__dict__["_newer_noncurrent_versions"] = True
+    return get_bucket_lifecycle
+
+
+def install_s3_lifecycle_newer_versions() -> None:
+    bucket = s3_models.FakeBucket
+    if not getattr(bucket.set_lifecycle, "_newer_noncurrent_versions", False):
+        bucket.set_lifecycle = _keeping_newer_noncurrent_versions(bucket.set_lifecycle)  # type: ignore[method-assign]
+    if not getattr(S3Response.get_bucket_lifecycle, "_newer_noncurrent_versions", False):
+        S3Response.get_bucket_lifecycle = _returning_newer_noncurrent_versions(S3Response.get_bucket_lifecycle)  # type: ignore[method-assign,assignment]
+
+
+# The request context of a call to the emulator, as if made to AWS's HTTPS endpoint.
+TLS_REQUEST_CONTEXT = {"aws:securetransport": "true", "s3:tlsversion": "1.3"}
+_CONDITION_TESTS: dict[str, Callable[[str, str], bool]] = {
+    "Bool": lambda actual, expected: actual.lower() == expected.lower(),
+    "StringEquals": lambda actual, expected: actual == expected,
+    "StringNotEquals": lambda actual, expected: actual != expected,
+    "NumericEquals": lambda actual, expected: float(actual) == float(expected),
+    "NumericLessThan": lambda actual, expected: float(actual) < float(expected),
+    "NumericLessThanEquals": lambda actual, expected: float(actual) <= float(expected),
+    "NumericGreaterThan": lambda actual, expected: float(actual) > float(expected),
+    "NumericGreaterThanEquals": lambda actual, expected: float(actual) >= float(expected),
+}
+
+
+def _condition_holds(condition: dict[str, dict[str, Any]]) -> bool | None:
+    """Whether a statement's Condition holds for TLS_REQUEST_CONTEXT; None when it names anything else."""
+    for operator, entries in condition.items():
+        test = _CONDITION_TESTS.get(operator)
+        if test is None:
+            return None
+        for key, expected in entries.items():
+            actual = TLS_REQUEST_CONTEXT.get(key.lower())
+            if actual is None:
+                return None
+            values = expected if isinstance(expected, list) else [expected]
+            if not any(test(actual, str(value)) for value in values):
+                return False
+    return True
+
+
+def _bucket_permission(bucket: Any, action: str, resource: str) -> PermissionResult:
+    if bucket.policy is None:
+        return PermissionResult.NEUTRAL
+    document = json.loads(bucket.policy)
+    statements = document["Statement"] if isinstance(document["Statement"], list) else [document["Statement"]]
+    applying = [s for s in statements if not s.get("Condition") or _condition_holds(s["Condition"]) is not False]
+    if not applying:
+        return PermissionResult.NEUTRAL
+    return IAMPolicy(json.dumps({**document, "Statement": applying})).is_action_permitted(action, resource)
+
+
+def install_s3_policy_conditions() -> None:
+    s3_models.FakeBucket.get_permission = _bucket_permission  # type: ignore[method-assign,assignment]
+
+
+def install_terraform_fidelity() -> None:
+    """The patches `terraform apply` of terraform/ and terraform/bootstrap/ needs (see the module docstring)."""
+    install_sqs_redrive_allow_policy()
+    install_ses_configuration_set_shape()
+    install_s3_lifecycle_newer_versions()
+    install_s3_policy_conditions()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=4566)
@@ -295,6 +559,7 @@ def main() -> None:
     install_stream_trim()
     install_ses_account()
     install_ses_outage_switch()
+    install_terraform_fidelity()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call drowns the banner
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
     server.start()
