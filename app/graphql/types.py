@@ -7,7 +7,7 @@ import strawberry
 from strawberry.types import Info
 
 from campaign.domain.clock import from_iso
-from campaign.domain.models import BatchListing, BatchRecord, OutcomeCounts, SendRow, per_sent
+from campaign.domain.models import BatchListing, BatchRecord, OutcomeCounts, SendRow, per_sent, upload_counts
 from campaign.domain.models import StatusCounts as DomainStatusCounts
 from campaign.domain.models import Suppression as SuppressionRecord
 from campaign.domain.models import SuppressionReason as DomainSuppressionReason
@@ -180,14 +180,9 @@ class Batch:
     @classmethod
     def from_record(cls, record: BatchRecord, listing: BatchListing | None) -> "Batch":
         return cls(
-            batch_id=record.batch_id,
+            **upload_counts(record),
             created_at=from_iso(record.created_at),
             state=record.state.value,
-            total=record.total,
-            enqueued=record.enqueued,
-            skipped=record.skipped,
-            not_enqueued=record.not_enqueued,
-            already_accepted=record.already_accepted,
             rows_read=record.rows_read,
             error_code=record.error_code,
             error_message=record.error_message,

@@ -9,7 +9,7 @@ from pydantic.alias_generators import to_camel
 from app.deps import IngestDep
 from app.errors import ApiError
 from campaign.domain.csv_rules import CsvErrorCode, CsvFileError
-from campaign.domain.models import BatchRecord
+from campaign.domain.models import BatchRecord, upload_counts
 from campaign.limits import MAX_UPLOAD_BYTES, MAX_UPLOAD_ROWS, SKIPPED_ROWS_CAP
 from campaign.services.ingest import UploadResult, ingest_csv
 from campaign.services.lease import IngestInProgressError
@@ -51,14 +51,9 @@ class UploadOut(CamelModel):
         *,
         duplicate: bool,
     ) -> "UploadOut":
-        """The one mapping from a stored batch (or a fresh ingest) to the answer both paths give."""
+        """The answer both paths give, from a stored batch (or a fresh ingest)."""
         return cls(
-            batch_id=record.batch_id,
-            total=record.total,
-            enqueued=record.enqueued,
-            skipped=record.skipped,
-            not_enqueued=record.not_enqueued,
-            already_accepted=record.already_accepted,
+            **upload_counts(record),
             duplicate=duplicate,
             skipped_rows=[
                 SkippedRowOut(row=s.row, email=s.email, reason=s.reason) for s in record.skipped_rows[:SKIPPED_ROWS_CAP]

@@ -4,14 +4,14 @@ reports the ingest's progress and, once done, the same summary as POST /upload."
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
-from pydantic import BaseModel, Field, StrictInt
+from pydantic import BaseModel, BeforeValidator, Field, StrictInt
 
 from app.deps import BatchesDep, UploadStoreDep
 from app.errors import ApiError
 from app.routes.upload import CamelModel, ErrorOut, UploadOut
 from campaign.domain.csv_rules import CsvErrorCode
 from campaign.domain.ids import BATCH_ID_FORMAT, BATCH_ID_PATTERN, is_batch_id
-from campaign.domain.models import BatchRecord, BatchState
+from campaign.domain.models import BatchRecord, BatchState, upload_counts
 from campaign.limits import MAX_LARGE_UPLOAD_BYTES, MAX_LARGE_UPLOAD_ROWS, UPLOAD_URL_TTL_SECONDS
 from campaign.services.reserve_upload import reserve_upload
 
@@ -52,7 +52,10 @@ class UploadStatusOut(CamelModel):
     upload_id: str
     batch_id: str
     state: str
-    total: int | None = Field(description="Data rows in the file, known once its first pass is done")
+    # A batch records 0 until its file's first pass has counted the rows (a file of none is refused).
+    total: Annotated[int | None, BeforeValidator(lambda rows: rows or None)] = Field(
+        description="Data rows in the file, known once its first pass is done"
+    )
     rows_read: int
     enqueued: int
     skipped: int
@@ -132,15 +135,10 @@ def upload_status(
 def _status(record: BatchRecord) -> UploadStatusOut:
     done = record.state is BatchState.DONE
     return UploadStatusOut(
+        **upload_counts(record),
         upload_id=record.batch_id,
-        batch_id=record.batch_id,
         state=record.state.value,
-        total=record.total or None,
         rows_read=record.rows_read,
-        enqueued=record.enqueued,
-        skipped=record.skipped,
-        not_enqueued=record.not_enqueued,
-        already_accepted=record.already_accepted,
         error=None
         if record.error_code is None
         else UploadErrorOut(code=record.error_code, message=record.error_message or ""),

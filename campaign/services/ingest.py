@@ -44,6 +44,7 @@ from campaign.domain.models import (
     BatchState,
     SendRow,
     SkippedRowReport,
+    upload_counts,
 )
 from campaign.domain.reports import accepted_elsewhere_report, in_file_order, skipped_report
 from campaign.domain.retention import Retention
@@ -272,15 +273,10 @@ def _ingest(content: bytes, gateways: IngestGateways) -> UploadResult:
     if outcome.suppressed:
         skipped_by_reason[SkipReason.SUPPRESSED.value] += outcome.suppressed
     return UploadResult(
-        batch_id=batch.batch_id,
-        total=batch.total,
-        enqueued=outcome.enqueued,
-        skipped=finished.skipped,
-        not_enqueued=outcome.not_enqueued,
-        already_accepted=outcome.already_accepted,
+        **upload_counts(finished),
         duplicate=resuming,
         skipped_rows=finished.skipped_rows,
-        already_accepted_rows=outcome.already_accepted_rows,
+        already_accepted_rows=finished.already_accepted_rows,
         skipped_by_reason=dict(skipped_by_reason),
         resumed=resuming,
     )
@@ -459,12 +455,7 @@ def _new_batch_record(batch_id: str, parsed: ParsedCsv, now: datetime) -> BatchR
 def _duplicate_answer(batch: BatchRecord) -> UploadResult:
     """The first upload's summary, marked as a duplicate (nothing was queued by this request)."""
     return UploadResult(
-        batch_id=batch.batch_id,
-        total=batch.total,
-        enqueued=batch.enqueued,
-        skipped=batch.skipped,
-        not_enqueued=batch.not_enqueued,
-        already_accepted=batch.already_accepted,
+        **upload_counts(batch),
         duplicate=True,
         skipped_rows=batch.skipped_rows,
         already_accepted_rows=batch.already_accepted_rows,
