@@ -10,10 +10,13 @@ Message bodies and API keys are never passed to the logger in the first place.
 import logging
 import re
 import threading
+from enum import StrEnum
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import MetricUnit
+
+from campaign.domain.status import ErrorKind
 
 # Metric names, defined once (terraform/dashboard.tf refers to the same names; tests/infra checks it).
 METRIC_ROWS_ACCEPTED = "RowsAccepted"
@@ -41,9 +44,17 @@ METRIC_BREAKER_OPENED = "BreakerOpened"
 DIMENSION_PROVIDER = "provider"
 DIMENSION_REASON = "reason"
 DIMENSION_FAILURE_KIND = "kind"
-FAILURE_PERMANENT = "permanent"
-FAILURE_TRANSIENT = "transient"
-FAILURE_UNKNOWN_OUTCOME = "unknown_outcome"
+
+
+class FailureKind(StrEnum):
+    """EmailsFailed's `kind`: how one send attempt failed. A refusal and an unknown outcome end the row
+    in the ErrorKind of that name; a transient failure is retried (ErrorKind.RETRIES_EXHAUSTED once
+    the last receive fails too), so it is counted at every attempt under a kind of its own."""
+
+    PERMANENT = ErrorKind.PERMANENT.value
+    UNKNOWN_OUTCOME = ErrorKind.UNKNOWN_OUTCOME.value
+    TRANSIENT = "transient"
+
 
 _EMAIL = re.compile(r"([A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]*@([A-Za-z0-9.\-]+\.[A-Za-z]{2,})")
 

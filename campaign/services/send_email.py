@@ -23,13 +23,11 @@ from campaign.domain.status import FINAL_STATUSES, EmailStatus, ErrorKind
 from campaign.limits import CLAIM_STALE_AFTER_SECONDS
 from campaign.observability import (
     DIMENSION_FAILURE_KIND,
-    FAILURE_PERMANENT,
-    FAILURE_TRANSIENT,
-    FAILURE_UNKNOWN_OUTCOME,
     METRIC_EMAILS_FAILED,
     METRIC_EMAILS_SENT,
     METRIC_EMAILS_SUPPRESSED,
     METRIC_SES_LATENCY,
+    FailureKind,
     add_metric,
     logger,
     metrics,
@@ -123,7 +121,7 @@ def give_back(claimed: ClaimedSend, reason: str, *, rows: SendRows) -> None:
     raise RetryLaterError(reason)
 
 
-def _count_failure(kind: str, error: Exception) -> None:
+def _count_failure(kind: FailureKind, error: Exception) -> None:
     logger.warning("send failed", extra={"failureKind": kind, "error": str(error)})
     with single_metric(
         name=METRIC_EMAILS_FAILED, unit=MetricUnit.Count, value=1, namespace=metrics.namespace
@@ -139,7 +137,7 @@ def _deliver(claimed: ClaimedSend, *, rows: SendRows, sender: ProviderChain) -> 
             send_id=row.send_id, batch_id=row.batch_id, to=row.email, subject=row.subject, body=content
         )
     except TransientSendError as exc:
-        _count_failure(FAILURE_TRANSIENT, exc)
+        _count_failure(FailureKind.TRANSIENT, exc)
         if attempt.is_last:
             reason = f"gave up after {row.claims} attempts: {exc}"
             rows.finish(row, now_iso(), EmailStatus.ERROR, error=reason, error_kind=ErrorKind.RETRIES_EXHAUSTED)
@@ -147,11 +145,11 @@ def _deliver(claimed: ClaimedSend, *, rows: SendRows, sender: ProviderChain) -> 
             rows.release(row, now_iso(), error=str(exc))
         raise RetryLaterError(str(exc)) from exc
     except PermanentSendError as exc:
-        _count_failure(FAILURE_PERMANENT, exc)
+        _count_failure(FailureKind.PERMANENT, exc)
         rows.finish(row, now_iso(), EmailStatus.ERROR, error=str(exc), error_kind=ErrorKind.PERMANENT)
         return SendOutcome.FAILED
     except UnknownOutcomeError as exc:
-        _count_failure(FAILURE_UNKNOWN_OUTCOME, exc)
+        _count_failure(FailureKind.UNKNOWN_OUTCOME, exc)
         reason = f"outcome unknown, not retried: {exc}"
         rows.finish(row, now_iso(), EmailStatus.ERROR, error=reason, error_kind=ErrorKind.UNKNOWN_OUTCOME)
         return SendOutcome.FAILED

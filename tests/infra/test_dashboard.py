@@ -57,7 +57,7 @@ def test_custom_metrics_are_charted_under_the_service_dimension() -> None:
 
 def test_failures_are_charted_by_each_kind_the_worker_reports() -> None:
     # Given the kinds of failure the worker reports
-    kinds = {observability.FAILURE_PERMANENT, observability.FAILURE_TRANSIENT, observability.FAILURE_UNKNOWN_OUTCOME}
+    kinds = set(observability.FailureKind)
     # Then the dashboard charts failures by kind, each kind among them
     assert observability.DIMENSION_FAILURE_KIND in CHARTED
     assert kinds <= CHARTED
