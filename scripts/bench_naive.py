@@ -151,13 +151,8 @@ def naive_list(
     }
     if names:
         request["ExpressionAttributeNames"] = names
-    matches: list[SendRow] = []
-    while True:
-        reply = client("dynamodb").scan(**request)
-        matches += [send_row_from_item(item) for item in reply.get("Items", [])]
-        if "LastEvaluatedKey" not in reply:
-            break
-        request["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+    pages = client("dynamodb").get_paginator("scan").paginate(**request)
+    matches = [send_row_from_item(item) for reply in pages for item in reply.get("Items", [])]
     ordered = _in_listing_order(matches)
     if after is not None:
         ordered = ordered[[_position(row) for row in ordered].index(after) + 1 :]

@@ -90,22 +90,18 @@ class Suppressions:
             condition += " AND #o < :after"
             names["#o"] = SUPPRESSION_ORDER_KEY
             values[":after"] = {"S": decode_suppression_cursor(after)}
-        query: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": SUPPRESSION_INDEX,
-            "KeyConditionExpression": condition,
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": values,
-            "ScanIndexForward": False,
-        }
-        # One more than the page, to know whether another follows (a Query stops at 1 MB: go on if it did).
-        items: list[Item] = []
-        while len(items) <= first:
-            response = self._ddb.query(**query, Limit=first + 1 - len(items))
-            items += response.get("Items", [])
-            if "LastEvaluatedKey" not in response:
-                break
-            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        # One more than the page, to know whether another follows (a Query stops at 1 MB: the paginator
+        # goes on if it did).
+        pages = self._ddb.get_paginator("query").paginate(
+            TableName=self._table,
+            IndexName=SUPPRESSION_INDEX,
+            KeyConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ScanIndexForward=False,
+            PaginationConfig={"MaxItems": first + 1, "PageSize": first + 1},
+        )
+        items: list[Item] = [item for page in pages for item in page.get("Items", [])]
         listed = [suppression_from_item(item) for item in items[:first]]
         if len(items) <= first:
             return listed, None

@@ -89,11 +89,5 @@ class Emulator:
 
     def item_count(self) -> int:
         """Every item of the table (batches and rows); a Scan is fine for a test's small table."""
-        total = 0
-        kwargs: dict[str, Any] = {"TableName": TABLE_NAME, "Select": "COUNT"}
-        while True:
-            page = self._ddb.scan(**kwargs)
-            total += int(page["Count"])
-            if "LastEvaluatedKey" not in page:
-                return total
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        pages = self._ddb.get_paginator("scan").paginate(TableName=TABLE_NAME, Select="COUNT")
+        return sum(int(page["Count"]) for page in pages)
