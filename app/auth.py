@@ -5,7 +5,6 @@ container per five minutes), so rotating the secret takes effect within that tim
 """
 
 import hmac
-from functools import lru_cache
 from typing import Annotated
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
@@ -15,6 +14,7 @@ from starlette.requests import HTTPConnection
 
 from app.errors import ApiError
 from campaign.aws.clients import client
+from campaign.caches import per_container
 from campaign.config import api_settings
 
 SECRET_CACHE_SECONDS = 300
@@ -23,7 +23,7 @@ _api_key_header = APIKeyHeader(name="x-api-key", auto_error=False, description="
 _bearer = HTTPBearer(auto_error=False, description="The API key as a bearer token")
 
 
-@lru_cache(maxsize=1)
+@per_container
 def _secrets() -> SecretsProvider:
     return SecretsProvider(boto3_client=client("secretsmanager"))
 

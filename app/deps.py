@@ -1,6 +1,5 @@
 """Typed dependencies: gateways built once per container from the API's settings."""
 
-from functools import lru_cache
 from typing import Annotated
 
 from fastapi import Depends
@@ -13,16 +12,17 @@ from campaign.aws.send_rows import SendRows
 from campaign.aws.suppressions import Suppressions
 from campaign.aws.unsubscribe_keys import resolve_key
 from campaign.aws.upload_store import UploadStore
+from campaign.caches import per_container
 from campaign.config import api_settings
 from campaign.services.ingest import IngestGateways, ingest_gateways_from
 
 
-@lru_cache(maxsize=1)
+@per_container
 def ingest_gateways() -> IngestGateways:
     return ingest_gateways_from(api_settings())
 
 
-@lru_cache(maxsize=1)
+@per_container
 def send_index() -> SendIndex:
     return SendIndex(api_settings().table_name)
 
@@ -31,17 +31,17 @@ IngestDep = Annotated[IngestGateways, Depends(ingest_gateways)]
 SendIndexDep = Annotated[SendIndex, Depends(send_index)]
 
 
-@lru_cache(maxsize=1)
+@per_container
 def batches() -> Batches:
     return Batches(api_settings().table_name, api_settings().retention)
 
 
-@lru_cache(maxsize=1)
+@per_container
 def batch_counts() -> BatchCounts:
     return BatchCounts(api_settings().table_name, api_settings().retention)
 
 
-@lru_cache(maxsize=1)
+@per_container
 def bodies() -> Bodies:
     return Bodies(api_settings().table_name)
 
@@ -49,7 +49,7 @@ def bodies() -> Bodies:
 BatchesDep = Annotated[Batches, Depends(batches)]
 
 
-@lru_cache(maxsize=1)
+@per_container
 def upload_store() -> UploadStore:
     return UploadStore(api_settings().upload_bucket)
 
@@ -57,17 +57,17 @@ def upload_store() -> UploadStore:
 UploadStoreDep = Annotated[UploadStore, Depends(upload_store)]
 
 
-@lru_cache(maxsize=1)
+@per_container
 def send_rows() -> SendRows:
     return SendRows(api_settings().table_name)
 
 
-@lru_cache(maxsize=1)
+@per_container
 def suppressions() -> Suppressions:
     return Suppressions(api_settings().table_name)
 
 
-@lru_cache(maxsize=1)
+@per_container
 def unsubscribe_key() -> bytes:
     """Read once per container: links signed with a rotated key stop working as containers are replaced."""
     return resolve_key(api_settings().unsubscribe_key)

@@ -6,9 +6,9 @@ Each Lambda asks only for what it uses, so a missing variable fails at cold star
 
 import os
 from enum import StrEnum
-from functools import lru_cache
 from typing import NamedTuple, TypedDict
 
+from campaign.caches import per_container
 from campaign.domain.footer import DEFAULT_FOOTER
 from campaign.domain.retention import Retention, validate
 from campaign.limits import (
@@ -229,7 +229,7 @@ def _enqueue_delay() -> int:
     return int(raw_delay)
 
 
-@lru_cache(maxsize=1)
+@per_container
 def api_settings() -> ApiSettings:
     delay = _enqueue_delay()
     api_key = os.environ.get(ENV_API_KEY) or None
@@ -256,7 +256,7 @@ def api_settings() -> ApiSettings:
     )
 
 
-@lru_cache(maxsize=1)
+@per_container
 def stream_ingest_settings() -> StreamIngestSettings:
     return StreamIngestSettings(
         **_common(),
@@ -280,7 +280,7 @@ def parse_send_mode(raw: str) -> tuple[Provider, ...]:
     return tuple(Provider(name) for name in names)
 
 
-@lru_cache(maxsize=1)
+@per_container
 def worker_settings() -> WorkerSettings:
     providers = parse_send_mode(os.environ.get(ENV_SEND_MODE, DRY_RUN))
     mode = os.environ.get(ENV_SEND_MODE, DRY_RUN)
@@ -368,7 +368,7 @@ def operator_settings() -> OperatorSettings:
     )
 
 
-@lru_cache(maxsize=1)
+@per_container
 def counter_settings() -> CounterSettings:
     return CounterSettings(**_common())
 

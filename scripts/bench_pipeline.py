@@ -31,7 +31,7 @@ from typing import Any
 
 import worker.handler
 from campaign.aws.clients import clear_client_cache, client
-from campaign.config import clear_settings_cache
+from campaign.caches import clear_all
 from campaign.domain.ids import batch_id_for
 from campaign.domain.retention import Retention
 from campaign.local.provision import LocalResources, environment_of, provision
@@ -164,8 +164,7 @@ def fresh_stack(endpoint: str) -> LocalResources:
     clear_client_cache()
     resources = provision("bench")
     os.environ |= environment_of(resources)
-    clear_settings_cache()
-    worker.handler.clear_caches()
+    clear_all()
     return resources
 
 

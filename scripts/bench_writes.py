@@ -71,7 +71,6 @@ from moto.dynamodb.models import dynamodb_backends
 
 import worker.count_changes
 import worker.handler
-from campaign.aws.clients import clear_client_cache
 from campaign.aws.items import Item, item_size, to_attributes
 from campaign.aws.table_schema import (
     BATCH_PREFIX,
@@ -84,7 +83,7 @@ from campaign.aws.table_schema import (
     create_table_request,
     send_pk,
 )
-from campaign.config import clear_settings_cache
+from campaign.caches import clear_all, register
 from campaign.domain.clock import to_iso
 from campaign.domain.csv_rules import CampaignRow, parse_campaign_csv
 from campaign.domain.ids import batch_id_for, send_id_for
@@ -111,6 +110,9 @@ from scripts.write_meter import (
     table_spec,
     write_cost,
 )
+
+# The local stream poller's client is cached too, and not yet registered where it is built.
+register(stream_poller._streams.cache_clear)
 
 REGION = "us-east-1"
 RETENTION = Retention(DEFAULT_DEDUPE_WINDOW_DAYS, DEFAULT_RETENTION_DAYS)
@@ -338,15 +340,6 @@ def storage_parts(items: Iterable[Item], spec: TableSpec) -> Counter[str]:
     return stored
 
 
-def _reset_process_caches() -> None:
-    """Clients, settings and handler gateways are cached per process; each case is a new stack."""
-    clear_client_cache()
-    clear_settings_cache()
-    worker.handler.clear_caches()
-    worker.count_changes._counts.cache_clear()
-    stream_poller._streams.cache_clear()
-
-
 def _stack(send_mode: str) -> LocalResources:
     resources = provision("bench")
     os.environ |= environment_of(resources) | {
@@ -357,7 +350,7 @@ def _stack(send_mode: str) -> LocalResources:
         # write per batch is counted all the same).
         "SEND_RATE_PER_SECOND": "100000",
     }
-    _reset_process_caches()
+    clear_all()  # each case is a new stack: what a new container would build
     return resources
 
 
@@ -379,7 +372,7 @@ def _per_email(totals: Mapping[str, float], emails: int, names: tuple[str, ...] 
 
 
 def run_ours(case: Case, content: bytes, emails: int, send_mode: str) -> dict[str, Any]:
-    _reset_process_caches()
+    clear_all()
     with mock_aws():
         stack = _stack(send_mode)
         spec = table_spec(create_table_request(stack.table_name))
@@ -395,7 +388,7 @@ def run_ours(case: Case, content: bytes, emails: int, send_mode: str) -> dict[st
             meter.phase = "-"
         table = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].get_table(stack.table_name)
         items = [item.to_json()["Attributes"] for item in table.all_items()]
-    _reset_process_caches()
+    clear_all()
     return _ours_result(case, items, meter, spec, emails, sent)
 
 

@@ -13,15 +13,10 @@ from moto import mock_aws
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "campaign-test")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "CampaignTest")
 
-import app.auth
-import app.deps
 import worker.count_changes
 import worker.handler
-import worker.s3_ingest
-from campaign.aws import send_quota, upload_store
 from campaign.aws.batch_counts import BatchCounts
-from campaign.aws.clients import clear_client_cache
-from campaign.config import clear_settings_cache
+from campaign.caches import clear_all, register
 from campaign.domain.models import StatusCounts
 from campaign.local import stream_poller
 from campaign.local.emulator import (
@@ -43,29 +38,13 @@ from tests.support.seed import RETENTION
 register_and_load()
 
 
+# The local stream poller's client is cached too, and not yet registered where it is built.
+register(stream_poller._streams.cache_clear)
+
+
 def reset_process_caches() -> None:
     """Clients, settings and gateways are cached per container; each test is a new container."""
-    clear_client_cache()
-    clear_settings_cache()
-    for cached in (
-        app.deps.ingest_gateways,
-        app.deps.send_index,
-        app.deps.batches,
-        app.deps.batch_counts,
-        app.deps.bodies,
-        app.deps.upload_store,
-        app.deps.send_rows,
-        app.deps.suppressions,
-        app.deps.unsubscribe_key,
-        app.auth._secrets,
-    ):
-        cached.cache_clear()
-    worker.handler.clear_caches()
-    worker.count_changes._counts.cache_clear()
-    worker.s3_ingest._gateways.cache_clear()
-    upload_store._presigning_client.cache_clear()
-    send_quota.account_max_send_rate.cache_clear()
-    stream_poller._streams.cache_clear()
+    clear_all()
 
 
 @pytest.fixture

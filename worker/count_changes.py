@@ -9,18 +9,18 @@ from campaign.cold_start import collector_paused
 
 # Everything the consumer loads at a cold start, with the garbage collector paused (campaign/cold_start.py).
 with collector_paused():
-    from functools import lru_cache
     from typing import Any
 
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
     from campaign.aws.batch_counts import BatchCounts
+    from campaign.caches import per_container
     from campaign.config import counter_settings
     from campaign.observability import logger, tracer
     from campaign.services.count_changes import apply_count_changes
 
 
-@lru_cache(maxsize=1)
+@per_container
 def _counts() -> BatchCounts:
     settings = counter_settings()
     return BatchCounts(settings.table_name, settings.retention)

@@ -22,7 +22,7 @@ with collector_paused():
     from collections.abc import Callable, Iterator
     from concurrent.futures import ThreadPoolExecutor
     from contextlib import contextmanager
-    from functools import lru_cache
+    from functools import cache
     from typing import Any, TypedDict
 
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -36,6 +36,7 @@ with collector_paused():
     from campaign.aws.send_rows import SendRows
     from campaign.aws.suppressions import Suppressions
     from campaign.aws.unsubscribe_keys import resolve_key
+    from campaign.caches import clear_all, per_container, register
     from campaign.config import DRY_RUN, Provider, WorkerSettings, worker_settings
     from campaign.domain.message import Composition, Letterhead
     from campaign.domain.pace import fleet_rate
@@ -74,17 +75,17 @@ def letterhead(settings: WorkerSettings) -> Letterhead:
     )
 
 
-@lru_cache(maxsize=1)
+@per_container
 def _rows() -> SendRows:
     return SendRows(worker_settings().table_name)
 
 
-@lru_cache(maxsize=1)
+@per_container
 def _suppressions() -> Suppressions:
     return Suppressions(worker_settings().table_name)
 
 
-@lru_cache(maxsize=1)
+@cache
 def _gateways() -> BatchGateways:
     """Everything a batch sends through, built once per container (in this thread: boto3 sessions
     must not be created from several threads at once)."""
@@ -106,12 +107,19 @@ def _gateways() -> BatchGateways:
     )
 
 
-def clear_caches() -> None:
-    """What a new container would build again (tests and the bench change the environment)."""
+def _close_gateways() -> None:
+    """The send pool's threads go with the gateways they served."""
     if _gateways.cache_info().currsize:
         _gateways().pool.shutdown(wait=False)
-    for cached in (_gateways, _rows, _suppressions, account_max_send_rate):
-        cached.cache_clear()
+    _gateways.cache_clear()
+
+
+register(_close_gateways)
+
+
+def clear_caches() -> None:
+    """What a new container would build again: every registered cache (campaign/caches.py)."""
+    clear_all()
 
 
 def _pace(settings: WorkerSettings) -> Pace:

@@ -10,7 +10,6 @@ from campaign.cold_start import collector_paused
 # Everything the ingest loads at a cold start, with the garbage collector paused (campaign/cold_start.py).
 with collector_paused():
     from collections.abc import Iterator
-    from functools import lru_cache
     from typing import Any
     from urllib.parse import unquote_plus
 
@@ -18,13 +17,14 @@ with collector_paused():
 
     from campaign.aws.continuation import CONTINUE_BATCH_FIELD, Continuation, LambdaContinuation
     from campaign.aws.upload_store import UploadStore, batch_id_from_key
+    from campaign.caches import per_container
     from campaign.config import SettingsError, stream_ingest_settings
     from campaign.observability import logger, metrics, tracer
     from campaign.services.ingest import ingest_gateways_from
     from campaign.services.stream_ingest import StreamGateways, StreamOutcome, ingest_upload
 
 
-@lru_cache(maxsize=1)
+@per_container
 def _gateways() -> StreamGateways:
     settings = stream_ingest_settings()
     return StreamGateways(

@@ -3,11 +3,12 @@
 The endpoint comes from boto3's own AWS_ENDPOINT_URL support, so the local stack needs no code here.
 """
 
-from functools import cache
 from typing import Any
 
 import boto3
 from botocore.config import Config
+
+from campaign.caches import per_container
 
 # Standard retry mode backs off on throttling; our own loops handle partial batch failures on top.
 _RETRYING = Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=3, read_timeout=10)
@@ -15,12 +16,12 @@ _RETRYING = Config(retries={"max_attempts": 5, "mode": "standard"}, connect_time
 _SINGLE_ATTEMPT = Config(retries={"total_max_attempts": 1}, connect_timeout=3, read_timeout=10)
 
 
-@cache
+@per_container
 def client(service: str) -> Any:
     return boto3.client(service, config=_RETRYING)
 
 
-@cache
+@per_container
 def single_attempt_client(service: str) -> Any:
     return boto3.client(service, config=_SINGLE_ATTEMPT)
 

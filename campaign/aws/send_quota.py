@@ -6,18 +6,16 @@ that an SES outage does not add GetAccount's retries and timeouts to every batch
 asks again.
 """
 
-from functools import cache
-
 from botocore.exceptions import BotoCoreError, ClientError
 
 from campaign.aws.clients import client
+from campaign.caches import per_container
 from campaign.observability import logger
 
 
-@cache
+@per_container
 def account_max_send_rate() -> float | None:
-    """Emails per second SES accepts from this account, or None if SES would not say (tests reset
-    the cache with `account_max_send_rate.cache_clear()`)."""
+    """Emails per second SES accepts from this account, or None if SES would not say."""
     try:
         quota = client("sesv2").get_account()["SendQuota"]
         return float(quota["MaxSendRate"])

@@ -7,7 +7,6 @@ key, the checksum and the batch id all name the same file.
 
 import base64
 import re
-from functools import cache
 from typing import Any, BinaryIO, NamedTuple
 
 import boto3
@@ -15,6 +14,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from campaign.aws.clients import client
+from campaign.caches import per_container
 from campaign.domain.ids import BATCH_ID_PATTERN
 
 UPLOAD_PREFIX = "uploads/"
@@ -24,7 +24,7 @@ _KEY = re.compile(rf"^{re.escape(UPLOAD_PREFIX)}(?P<batch>{BATCH_ID_PATTERN}){re
 _PRESIGNING = Config(signature_version="s3v4")
 
 
-@cache
+@per_container
 def _presigning_client() -> Any:
     return boto3.client("s3", config=_PRESIGNING)
 
