@@ -7,13 +7,14 @@ import strawberry
 from strawberry.types import Info
 
 from campaign.domain.clock import from_iso
-from campaign.domain.models import BatchListing, BatchRecord, OutcomeCounts, SendRow, per_sent, upload_counts
+from campaign.domain.models import BatchListing, BatchRecord, OutcomeCounts, SendRow, per_sent
 from campaign.domain.models import StatusCounts as DomainStatusCounts
 from campaign.domain.models import Suppression as SuppressionRecord
 from campaign.domain.models import SuppressionReason as DomainSuppressionReason
 from campaign.domain.status import DeliveryOutcome as DomainDeliveryOutcome
 from campaign.domain.status import EmailStatus as DomainEmailStatus
 from campaign.domain.status import ErrorKind
+from campaign.services.ingest import upload_counts
 
 if TYPE_CHECKING:
     from app.graphql.schema import Context

@@ -9,9 +9,9 @@ from pydantic.alias_generators import to_camel
 from app.deps import IngestDep
 from app.errors import ApiError
 from campaign.domain.csv_rules import CsvErrorCode, CsvFileError
-from campaign.domain.models import BatchRecord, upload_counts
+from campaign.domain.models import BatchRecord
 from campaign.limits import MAX_UPLOAD_BYTES, MAX_UPLOAD_ROWS, SKIPPED_ROWS_CAP
-from campaign.services.ingest import UploadResult, ingest_csv
+from campaign.services.ingest import UploadResult, ingest_csv, upload_counts
 from campaign.services.lease import IngestInProgressError
 
 router = APIRouter(tags=["upload"])

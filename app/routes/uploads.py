@@ -11,8 +11,9 @@ from app.errors import ApiError
 from app.routes.upload import CamelModel, ErrorOut, UploadOut
 from campaign.domain.csv_rules import CsvErrorCode
 from campaign.domain.ids import BATCH_ID_FORMAT, BATCH_ID_PATTERN, is_batch_id
-from campaign.domain.models import BatchRecord, BatchState, upload_counts
+from campaign.domain.models import BatchRecord, BatchState
 from campaign.limits import MAX_LARGE_UPLOAD_BYTES, MAX_LARGE_UPLOAD_ROWS, UPLOAD_URL_TTL_SECONDS
+from campaign.services.ingest import upload_counts
 from campaign.services.reserve_upload import reserve_upload
 
 router = APIRouter(tags=["large uploads"])

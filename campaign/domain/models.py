@@ -1,7 +1,7 @@
 """The records the service stores and reports, as plain data."""
 
 from enum import StrEnum
-from typing import NamedTuple, Protocol, TypedDict
+from typing import NamedTuple
 
 from campaign.domain.status import DeliveryOutcome, EmailStatus
 
@@ -94,44 +94,6 @@ class BatchRecord(NamedTuple):
     already_accepted_rows: tuple[AcceptedElsewhereReport, ...] = ()
     # The size a large upload's client declared (POST /uploads); the ingest holds the object to it.
     declared_size: int | None = None
-
-
-class UploadCounts(TypedDict):
-    """The counts every summary of an upload reports: POST /upload, GET /uploads/{id}, GraphQL's batch."""
-
-    batch_id: str
-    total: int
-    enqueued: int
-    skipped: int
-    not_enqueued: int
-    already_accepted: int
-
-
-class _CountedUpload(Protocol):
-    @property
-    def batch_id(self) -> str: ...
-    @property
-    def total(self) -> int: ...
-    @property
-    def enqueued(self) -> int: ...
-    @property
-    def skipped(self) -> int: ...
-    @property
-    def not_enqueued(self) -> int: ...
-    @property
-    def already_accepted(self) -> int: ...
-
-
-def upload_counts(upload: _CountedUpload) -> UploadCounts:
-    """The one mapping of a stored batch (or a fresh ingest's result) to the counts its summaries share."""
-    return UploadCounts(
-        batch_id=upload.batch_id,
-        total=upload.total,
-        enqueued=upload.enqueued,
-        skipped=upload.skipped,
-        not_enqueued=upload.not_enqueued,
-        already_accepted=upload.already_accepted,
-    )
 
 
 class SuppressionReason(StrEnum):

@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, TypedDict
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
@@ -44,7 +44,6 @@ from campaign.domain.models import (
     BatchState,
     SendRow,
     SkippedRowReport,
-    upload_counts,
 )
 from campaign.domain.reports import accepted_elsewhere_report, in_file_order, skipped_report
 from campaign.domain.retention import Retention
@@ -98,6 +97,29 @@ class UploadResult(NamedTuple):
     @property
     def created(self) -> bool:
         return not self.duplicate
+
+
+class UploadCounts(TypedDict):
+    """The counts every summary of an upload reports: POST /upload, GET /uploads/{id}, GraphQL's batch."""
+
+    batch_id: str
+    total: int
+    enqueued: int
+    skipped: int
+    not_enqueued: int
+    already_accepted: int
+
+
+def upload_counts(upload: BatchRecord | UploadResult) -> UploadCounts:
+    """The one mapping of a stored batch (or a fresh ingest's result) to the counts its summaries share."""
+    return UploadCounts(
+        batch_id=upload.batch_id,
+        total=upload.total,
+        enqueued=upload.enqueued,
+        skipped=upload.skipped,
+        not_enqueued=upload.not_enqueued,
+        already_accepted=upload.already_accepted,
+    )
 
 
 class IngestGateways(NamedTuple):
