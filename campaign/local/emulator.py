@@ -21,11 +21,16 @@ Fidelity (tests install these too):
 Fidelity for `terraform apply` (the emulator server only; tests/infra/test_apply_on_emulator.py):
 * SQS: moto stores a queue's `RedriveAllowPolicy` but never returns it (GetQueueAttributes with "All"
   omits it, and asking for it by name is an InvalidAttributeName), so the AWS provider waits for ever
-  for the policy it set. Here it is returned as SQS does.
+  for the policy it set. Here it is returned as SQS does. `RedrivePolicy` comes back as compact JSON,
+  as SQS returns it (moto's spaces made every re-plan update the queues and what depends on them).
+* Lambda: moto has no `LoggingConfig`; here a function's configuration has Lambda's default (Text
+  format, log group /aws/lambda/<name>); a LoggingConfig given to CreateFunction is still dropped.
 * SESv2 GetConfigurationSet: moto nests `SendingOptions` ({"SendingEnabled": {"SendingEnabled": true}}),
   which the AWS provider cannot read, and returns options never set as empty objects. Here the answer
   has SES's documented shape: `SendingOptions.SendingEnabled` a boolean (true unless disabled),
   `DeliveryOptions.TlsPolicy` defaulting to OPTIONAL, options that were never set left out.
+* SESv2 email identities: moto files a new identity's tags under `...:email-identity/<name>`, while its
+  ARN (and the AWS provider's tag reads) is `...:identity/<name>`; here they are filed under the latter too.
 * SESv2 configuration set event destinations (Create, GetConfigurationSetEventDestinations, Update,
   Delete) are missing from moto; here they are kept on the configuration set, in SES's shapes (events are
   not published to the destinations).
@@ -67,6 +72,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from moto.awslambda import models as lambda_models
 from moto.core.responses import ActionResult
 from moto.dynamodb import models as dynamodb_models
 from moto.dynamodb import responses as dynamodb_responses
@@ -81,6 +87,7 @@ from moto.iam.access_control import IAMPolicy, PermissionResult
 from moto.s3 import models as s3_models
 from moto.s3.responses import S3Response
 from moto.server import ThreadedMotoServer
+from moto.sesv2 import models as sesv2_models
 from moto.sesv2 import urls as sesv2_urls
 from moto.sesv2.responses import SESV2Response
 from moto.sqs import models as sqs_models
@@ -317,6 +324,8 @@ def _attributes_with_redrive_allow_policy(getter: Callable[[Any], dict[str, Any]
         policy = getattr(queue, "redrive_allow_policy", None)
         if policy:
             result[REDRIVE_ALLOW_POLICY] = policy
+        if getattr(queue, "redrive_policy", None):
+            result["RedrivePolicy"] = json.dumps(queue.redrive_policy, separators=(",", ":"))
         return result
 
     attributes.__dict__["_redrive_allow_policy"] = True
@@ -427,11 +436,27 @@ def _delete_configuration_set_event_destination(response: Any) -> str:
     return json.dumps({})
 
 
+def _tagging_identity_arn(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def create_email_identity(backend: Any, email_identity: str, tags: Any, *args: Any, **kwargs: Any) -> Any:
+        identity = method(backend, email_identity, tags, *args, **kwargs)
+        if tags:
+            arn = f"arn:{backend.partition}:ses:{backend.region_name}:{backend.account_id}:identity/{email_identity}"
+            backend.core_backend.tagger.tag_resource(arn=arn, tags=tags)
+        return identity
+
+    create_email_identity.__dict__["_identity_arn_tags"] = True
+    return create_email_identity
+
+
 _CONFIGURATION_SET_PATH = "{0}/v2/email/configuration-sets/(?P<ConfigurationSetName>[^/]+)"
 
 
 def install_ses_configuration_set_shape() -> None:
     SESV2Response.get_configuration_set = _get_configuration_set  # type: ignore[method-assign,assignment]
+    backend = sesv2_models.SESV2Backend
+    if not getattr(backend.create_email_identity, "_identity_arn_tags", False):
+        backend.create_email_identity = _tagging_identity_arn(backend.create_email_identity)  # type: ignore[method-assign]
     handlers = {
         "create_configuration_set_event_destination": _create_configuration_set_event_destination,
         "get_configuration_set_event_destinations": _get_configuration_set_event_destinations,
@@ -540,12 +565,33 @@ def install_s3_policy_conditions() -> None:
     s3_models.FakeBucket.get_permission = _bucket_permission  # type: ignore[method-assign,assignment]
 
 
+def _with_logging_config(method: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    @functools.wraps(method)
+    def get_configuration(function: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        configuration = method(function, *args, **kwargs)
+        # moto stores no LoggingConfig (CreateFunction's is dropped): Lambda's default stands in.
+        configuration.setdefault(
+            "LoggingConfig", {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{function.function_name}"}
+        )
+        return configuration
+
+    get_configuration.__dict__["_logging_config"] = True
+    return get_configuration
+
+
+def install_lambda_logging_config() -> None:
+    function = lambda_models.LambdaFunction
+    if not getattr(function.get_configuration, "_logging_config", False):
+        function.get_configuration = _with_logging_config(function.get_configuration)  # type: ignore[method-assign]
+
+
 def install_terraform_fidelity() -> None:
     """The patches `terraform apply` of terraform/ and terraform/bootstrap/ needs (see the module docstring)."""
     install_sqs_redrive_allow_policy()
     install_ses_configuration_set_shape()
     install_s3_lifecycle_newer_versions()
     install_s3_policy_conditions()
+    install_lambda_logging_config()
 
 
 def main() -> None:
