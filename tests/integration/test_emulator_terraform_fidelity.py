@@ -1,7 +1,9 @@
 """The emulator's fixes that `terraform apply` needs (campaign/local/emulator.py, install_terraform_fidelity):
 each answer in the shape AWS documents, over the emulator's HTTP server, as the AWS provider reads it."""
 
+import io
 import json
+import zipfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,9 +12,11 @@ import httpx
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from moto.awslambda import models as lambda_models
 from moto.s3 import models as s3_models
 from moto.s3.responses import S3Response
 from moto.server import ThreadedMotoServer
+from moto.sesv2 import models as sesv2_models
 from moto.sesv2 import urls as sesv2_urls
 from moto.sesv2.responses import SESV2Response
 from moto.sqs import models as sqs_models
@@ -33,6 +37,8 @@ PATCHED = (
     (s3_models.FakeBucket, "set_lifecycle"),
     (s3_models.FakeBucket, "get_permission"),
     (S3Response, "get_bucket_lifecycle"),
+    (lambda_models.LambdaFunction, "get_configuration"),
+    (sesv2_models.SESV2Backend, "create_email_identity"),
 )
 
 
@@ -220,3 +226,37 @@ def test_condition_evaluation() -> None:
     assert emulator._condition_holds({"NumericLessThan": {"s3:TlsVersion": "1.2"}}) is False
     assert emulator._condition_holds({"StringEquals": {"aws:PrincipalOrgID": "o-1"}}) is None
     assert emulator._condition_holds({"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}) is None
+
+
+def test_sqs_redrive_policy_is_compact_json(endpoint: str) -> None:
+    # Given a queue with a redrive policy as Terraform's jsonencode writes it / Then it comes back unchanged
+    sqs = _client("sqs", endpoint)
+    dlq_arn = "arn:aws:sqs:us-east-1:123456789012:sends-dlq"
+    sqs.create_queue(QueueName="sends-dlq")
+    policy = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5}, separators=(",", ":"))
+    queue = sqs.create_queue(QueueName="sends", Attributes={"RedrivePolicy": policy})["QueueUrl"]
+    assert sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])["Attributes"]["RedrivePolicy"] == policy
+
+
+def test_sesv2_identity_tags_are_read_by_its_arn(endpoint: str) -> None:
+    # Given an identity created with tags / Then they are listed under the identity's ARN
+    ses = _client("sesv2", endpoint)
+    ses.create_email_identity(EmailIdentity="mail.acme-campaigns.io", Tags=[{"Key": "Stage", "Value": "dev"}])
+    arn = "arn:aws:ses:us-east-1:123456789012:identity/mail.acme-campaigns.io"
+    assert ses.list_tags_for_resource(ResourceArn=arn)["Tags"] == [{"Key": "Stage", "Value": "dev"}]
+
+
+def test_lambda_configuration_has_the_default_logging_config(endpoint: str) -> None:
+    # Given a function / Then its configuration has Lambda's default LoggingConfig
+    iam = _client("iam", endpoint)
+    role = iam.create_role(RoleName="fn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    lambda_ = _client("lambda", endpoint)
+    with io.BytesIO() as buffer:
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.writestr("handler.py", "def handler(event, context):\n    return None\n")
+        code = buffer.getvalue()
+    lambda_.create_function(
+        FunctionName="fn", Runtime="python3.12", Role=role, Handler="handler.handler", Code={"ZipFile": code}
+    )
+    configuration = lambda_.get_function_configuration(FunctionName="fn")
+    assert configuration["LoggingConfig"] == {"LogFormat": "Text", "LogGroup": "/aws/lambda/fn"}
