@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 
 CHECKOV_VENV := .venv-checkov
 
-.PHONY: help venv lock run test lint format demo load fuzz bench clean package checkov lint-tf chromium ses-outage ses-recover
+.PHONY: deploy-local help venv lock run test lint format demo load fuzz bench clean package checkov lint-tf chromium ses-outage ses-recover
 
 help:
 	@echo "make run    - local stack: AWS emulator, API on http://127.0.0.1:8000, worker"
@@ -20,6 +20,7 @@ help:
 	@echo "make package - build/ingestor.zip and build/worker.zip for Lambda (arm64, python3.12), from their locks"
 	@echo "make lock   - after changing a pin in pyproject.toml: regenerate uv.lock and requirements/*.txt"
 	@echo "make checkov - scan terraform/ with checkov (in its own virtualenv)"
+	@echo "make deploy-local - terraform apply (bootstrap, then dev) to the running \`make run\` emulator; prints the outputs"
 
 # The virtualenv holds exactly requirements/dev.txt (exported from uv.lock: every dependency of [api,dev], each
 # checked against its hash), then the project itself, editable, without resolving anything more.
@@ -83,6 +84,16 @@ checkov: $(CHECKOV_VENV)/bin/checkov
 
 package: venv
 	$(BIN)/python scripts/package_lambdas.py
+
+# terraform/bootstrap, then terraform/ in the dev workspace (STAGE=prod for prod), applied offline to the emulator
+# of a running `make run` (LOCAL_AWS_ENDPOINT, default http://127.0.0.1:4566; or start one alone with
+# `.venv/bin/python -m campaign.local.emulator --port 4566`). Works on copies in build/deploy-local/ (the state
+# lives in the emulator's state bucket); providers from the local mirror (TF_PLUGIN_MIRROR to name another).
+# Placeholder Lambda zips: the emulator never runs them. docs/deploy.md, "Try it on the emulator".
+LOCAL_AWS_ENDPOINT ?= http://127.0.0.1:4566
+STAGE ?= dev
+deploy-local: venv
+	$(BIN)/python -m campaign.local.terraform_local --endpoint $(LOCAL_AWS_ENDPOINT) --stage $(STAGE)
 
 # Needs the Terraform binary and the provider registry: the GitHub workflow runs it.
 lint-tf:

@@ -307,7 +307,8 @@ def wait_for_emulator(endpoint: str, seconds: float = 30.0) -> None:
     deadline = time.monotonic() + seconds
     while True:
         try:
-            if httpx.get(f"{endpoint}/moto-api/data.json", timeout=2.0).status_code == 200:
+            # Not /moto-api/data.json: it fails (500) once some of the stack's resources exist.
+            if httpx.get(f"{endpoint}/moto-api/", timeout=2.0).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
@@ -323,9 +324,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--workdir", type=Path, default=PROJECT_ROOT / "build" / "deploy-local")
     args = parser.parse_args(argv)
     wait_for_emulator(args.endpoint, seconds=5.0)
-    # A fresh copy each time; the state lives in the emulator's state bucket, so a rerun against the same
-    # emulator updates what the last one applied.
-    shutil.rmtree(args.workdir, ignore_errors=True)
+    # The stacks' files are copied afresh each time; the bootstrap's local state stays in the work directory
+    # and the stage's state in the emulator's state bucket, so a rerun updates what the last one applied.
     deployment = LocalDeployment(args.workdir, args.endpoint)
     print(f"bootstrap -> {args.endpoint} (state bucket {STATE_BUCKET})", flush=True)
     deployment.apply_bootstrap()
