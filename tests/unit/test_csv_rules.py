@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+import campaign.domain.csv_rules as rules
 from campaign.domain.addresses import ascii_address
 from campaign.domain.csv_rules import (
     CampaignRow,
@@ -346,21 +347,31 @@ def test_row_with_a_malformed_email_is_skipped_as_invalid_email(email: str) -> N
     ],
 )
 def test_an_address_ses_would_refuse_is_skipped_as_invalid_email(email: str) -> None:
+    # Given a row whose address is valid by the RFCs but not one SES accepts
+    # When the file is parsed, Then the row is skipped as invalid_email
     assert only_skip(parse(HEADER, f"{email},Hello,Body")).reason is SkipReason.INVALID_EMAIL
 
 
 def test_a_local_part_of_exactly_64_octets_is_accepted() -> None:
+    # Given an address whose local part is exactly 64 octets, SES's limit
     email = "a" * 64 + "@example.com"
+    # When the file is parsed, Then the row is accepted with the address as written
     assert only_row(parse(HEADER, f"{email},Hello,Body")).email == email
 
 
 def test_an_internationalized_domain_is_accepted_and_kept_as_written() -> None:
+    # Given an address whose domain is internationalized
+    # When the file is parsed
     row = only_row(parse(HEADER, "ann@bücher.de,Hello,Body"))
+    # Then the row is accepted, its address and its key kept in Unicode as written
     assert (row.email, row.email_key) == ("ann@bücher.de", "ann@bücher.de")
 
 
 def test_an_internationalized_domain_is_sent_as_punycode() -> None:
+    # Given an address with an internationalized domain, and one in plain ASCII
+    # When each is turned into the address given to SES, Then the first domain becomes punycode
     assert ascii_address("ann@bücher.de") == "ann@xn--bcher-kva.de"
+    # and the ASCII address is unchanged
     assert ascii_address("ann@example.com") == "ann@example.com"
 
 
@@ -749,8 +760,6 @@ def test_file_errors_carry_a_code_and_a_human_message() -> None:
 
 def test_more_data_rows_than_the_limit_refuses_the_file(monkeypatch: pytest.MonkeyPatch) -> None:
     # Given a limit of 3 rows and a file of 4 (blank lines do not count)
-    import campaign.domain.csv_rules as rules
-
     monkeypatch.setattr(rules, "MAX_UPLOAD_ROWS", 3)
     content = b"email,subject,content\na@example.com,s,c\n\nb@example.com,s,c\nbad,s,c\nd@example.com,s,c\n"
     # When the file is parsed
@@ -762,8 +771,9 @@ def test_more_data_rows_than_the_limit_refuses_the_file(monkeypatch: pytest.Monk
 
 
 def test_exactly_the_row_limit_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
-    import campaign.domain.csv_rules as rules
-
+    # Given a limit of 3 rows and a file of exactly 3, one of them with a bad address
     monkeypatch.setattr(rules, "MAX_UPLOAD_ROWS", 3)
+    # When the file is parsed
     parsed = rules.parse_campaign_csv(b"email,subject,content\na@example.com,s,c\nb@example.com,s,c\nbad,s,c\n")
+    # Then it is accepted, all 3 rows counted
     assert parsed.total == 3

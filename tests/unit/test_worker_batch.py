@@ -66,20 +66,29 @@ def failures(monkeypatch: pytest.MonkeyPatch) -> Iterator[Plan]:
 
 
 def test_only_the_records_that_raised_come_back(failures: Plan) -> None:
+    # Given a batch of three records, the second of which fails with a retryable error
     failures["send-m2"] = RetryLaterError("row not written yet")
+    # When the worker processes the batch
     response = worker.handler.process_batch([_record("m1"), _record("m2"), _record("m3")])
+    # Then only the second record is reported as failed, for SQS to deliver again
     assert response == {"batchItemFailures": [{"itemIdentifier": "m2"}]}
 
 
 def test_a_wholly_failed_batch_is_reported_item_by_item_instead_of_raising(failures: Plan) -> None:
+    # Given a batch whose every record fails: one unreadable body, one send that raises
     failures["send-m2"] = RuntimeError("boom")
+    # When the worker processes the batch
     response = worker.handler.process_batch([_record("m1", UNREADABLE), _record("m2")])
+    # Then it does not raise, and each record is reported as failed on its own
     assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m2"}]}
 
 
 def test_a_failed_record_is_logged_with_its_message_id_and_traceback(failures: Plan, logs: io.StringIO) -> None:
+    # Given a record whose send fails with a retryable error
     failures["send-m1"] = RetryLaterError("row not written yet")
+    # When the worker processes it
     worker.handler.process_batch([_record("m1")])
+    # Then one warning line carries its message id, the exception's name and its traceback text
     (line,) = [d for d in json_lines(logs.getvalue()) if d.get("messageId") == "m1"]
     assert line["level"] == "WARNING"
     assert line["exception_name"] == "RetryLaterError"
@@ -89,6 +98,7 @@ def test_a_failed_record_is_logged_with_its_message_id_and_traceback(failures: P
 def test_a_failed_records_ids_do_not_label_the_next_records_lines(failures: Plan, logs: io.StringIO) -> None:
     # Given a record that fails once its ids are known, then one whose body cannot be read
     failures["send-m1"] = RuntimeError("boom")
+    # When the worker processes them with a third, good record
     worker.handler.process_batch([_record("m1"), _record("m2", UNREADABLE), _record("m3")])
     # Then the unreadable record's line carries no ids, each other line only its own record's, and
     # none are left for the next invocation
