@@ -268,6 +268,16 @@ class LocalDeployment:
         self.bootstrap.run("init", "-input=false", "-lockfile=readonly")
         self.bootstrap.run("apply", "-auto-approve", "-input=false", *self.bootstrap_vars())
 
+    def plan_bootstrap(self) -> tuple[int, Any]:
+        """The bootstrap's `plan -detailed-exitcode` exit code and `terraform show -json` of the plan."""
+        result = self.bootstrap.run(
+            "plan", "-detailed-exitcode", "-input=false", "-out=tfplan", *self.bootstrap_vars(), ok=(0, 2)
+        )
+        return result.returncode, json.loads(self.bootstrap.run("show", "-json", "tfplan").stdout)
+
+    def destroy_bootstrap(self, ok: Sequence[int] = (0,)) -> subprocess.CompletedProcess[str]:
+        return self.bootstrap.run("destroy", "-auto-approve", "-input=false", *self.bootstrap_vars(), ok=ok)
+
     def init_stack(self, stages: Sequence[str] = ("dev", "prod")) -> None:
         """init with the S3 backend in the state bucket, and the stages' workspaces."""
         self.stack.run("init", "-input=false", "-lockfile=readonly", *backend_config(self.endpoint))

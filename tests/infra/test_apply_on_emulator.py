@@ -5,7 +5,8 @@ The mechanics (mirror, overrides, backend, placeholders) are campaign/local/terr
 One test, in order: the emulator starts on a free loopback port; the bootstrap stack is applied (local state) and
 makes the state bucket; the stage stack is initialised with the S3 backend in that bucket (as the deploy workflow
 does) and applied in the dev and the prod workspace side by side; a second plan of each must change nothing but
-the emulator gaps in PLAN_GAPS; dev is destroyed; prod's destroy is refused by the table's deletion protection.
+the emulator gaps in PLAN_GAPS (the bootstrap's too); dev is destroyed; prod's destroy is refused by the
+table's deletion protection, and the bootstrap's by its state bucket's prevent_destroy.
 The Lambda zips are placeholders: what is tested is the infrastructure, not the functions' code.
 """
 
@@ -134,6 +135,8 @@ def test_apply_replan_destroy_on_the_emulator(emulator: str, tmp_path: Path) -> 
             changes = plan_changes(plan)
             assert unexpected(changes) == {}, f"{stage}: the re-plan changes more than the emulator gaps"
             assert (code == 0) == (changes == {}), f"{stage}: plan exit {code} for changes {changes}"
+        code, plan = deployment.plan_bootstrap()
+        assert unexpected(plan_changes(plan)) == {} and code == 0, "bootstrap: the re-plan changes something"
         outputs = deployment.outputs("dev")
         assert {"api_url", "queue_url", "table_name"} <= set(outputs)
 
@@ -144,6 +147,10 @@ def test_apply_replan_destroy_on_the_emulator(emulator: str, tmp_path: Path) -> 
         assert prod.returncode == 1
         assert "deletion protection" in prod.stderr.lower() or "deletionprotection" in prod.stderr.lower(), prod.stderr
         assert "aws_dynamodb_table.this" in deployment.stack.run("state", "list", workspace="prod").stdout
+        # And the bootstrap's destroy is refused: its state bucket holds every stage's state (prevent_destroy)
+        bootstrap = deployment.destroy_bootstrap(ok=(1,))
+        assert "prevent_destroy" in bootstrap.stderr, bootstrap.stderr[-4000:]
+        assert "aws_s3_bucket.state" in deployment.bootstrap.run("state", "list").stdout
     except TerraformError as error:
         pytest.fail(f"{error}\n" + "\n".join(deployment.stack.log))
     finally:
