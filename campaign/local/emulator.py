@@ -4,7 +4,8 @@ Fidelity (tests install these too):
 * DynamoDB evaluates a conditional write atomically per item; moto evaluates the condition and
   applies the write without a lock, so two threads can both pass `attribute_not_exists`. A lock
   around moto's item writes restores DynamoDB's guarantee (the race tests rely on it). Reads take
-  the same lock, so a Query or Scan never walks moto's dicts while a write changes them.
+  the same lock, so a Query or Scan never walks moto's dicts while a write changes them; so does the
+  building of a write's answer (ReturnValues), which moto reads from the live item after the write.
 * TransactWriteItems with a ClientRequestToken is idempotent for ten minutes in DynamoDB (a repeat
   of a call that succeeded succeeds without writing again); moto ignores the token. The stream
   consumer relies on it, so the emulator honours it.
@@ -136,12 +137,24 @@ def _serialized(method: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+# Requests whose answer moto builds from the live item after the write returns: ReturnValues
+# (ALL_NEW, UPDATED_NEW) would otherwise show a concurrent later write's values, as two reservations
+# of the send-rate bucket both reading the same new `tat`. DynamoDB answers from the item as its own
+# write left it.
+_ANSWERED_FROM_THE_ITEM = ("put_item", "update_item", "delete_item")
+
+
 def install_dynamodb_item_lock() -> None:
     backend = dynamodb_models.DynamoDBBackend
     for name in _ITEM_ACCESS:
         method = getattr(backend, name)
         if not getattr(method, "_serialized", False):
             setattr(backend, name, _serialized(method))
+    handler = dynamodb_responses.DynamoHandler
+    for name in _ANSWERED_FROM_THE_ITEM:
+        method = getattr(handler, name)
+        if not getattr(method, "_serialized", False):
+            setattr(handler, name, _serialized(method))
 
 
 _TOKEN_SECONDS = 600
