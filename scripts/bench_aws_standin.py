@@ -34,9 +34,6 @@ import contextlib
 import hashlib
 import json
 import re
-import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -45,8 +42,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Context, Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from scripts.loopback import serving
 
 if TYPE_CHECKING:
     from campaign.local.provision import LocalResources
@@ -1174,37 +1172,11 @@ def serve(port: int) -> None:
 # Client side: start it, reset it, provision the bench's resources in it
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
 @contextlib.contextmanager
-def standin_process(cwd: Path | None = None) -> Iterator[tuple[str, int]]:
+def standin_process() -> Iterator[tuple[str, int]]:
     """The stand-in in a process of its own: yields (endpoint, pid)."""
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "scripts.bench_aws_standin", "--port", str(port)],
-        cwd=cwd or Path(__file__).resolve().parent.parent,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while not _listening(port):
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError("the AWS stand-in did not start")
-            time.sleep(0.02)
-        yield f"http://127.0.0.1:{port}", server.pid
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    with serving("scripts.bench_aws_standin") as running:
+        yield running
 
 
 def control(endpoint: str, path: str) -> Any:

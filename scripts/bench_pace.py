@@ -89,8 +89,9 @@ from campaign.observability import logger
 from campaign.services.ingest import candidate_for
 from scripts.bench_aws_standin import RESET_PATH, STATS_PATH, control, provision_standin, standin_process
 from scripts.bench_data import campaign_csv
-from scripts.bench_pipeline import _free_port, _listening, emulator, fresh_stack
+from scripts.bench_pipeline import emulator, fresh_stack
 from scripts.bench_report import PHASE_ENV
+from scripts.loopback import serving
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV_SES_ENDPOINT = "AWS_ENDPOINT_URL_SESV2"
@@ -138,23 +139,8 @@ def cases(quick: bool) -> list[Case]:
 
 @contextlib.contextmanager
 def ses_simulator() -> Iterator[str]:
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "scripts.ses_simulator_server", "--port", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while not _listening(port):
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError("the SES simulator did not start")
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    with serving("scripts.ses_simulator_server") as (endpoint, _pid):
+        yield endpoint
 
 
 @contextlib.contextmanager
@@ -165,7 +151,7 @@ def _aws(kind: str) -> Iterator[str]:
         with emulator() as endpoint:
             yield endpoint
         return
-    with standin_process(ROOT) as (endpoint, _pid):
+    with standin_process() as (endpoint, _pid):
         os.environ["AWS_ENDPOINT_URL"] = endpoint
         yield endpoint
 

@@ -20,9 +20,6 @@ import argparse
 import contextlib
 import json
 import os
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -40,6 +37,7 @@ from campaign.services.ingest import IngestGateways, ingest_csv, ingest_gateways
 from scripts.bench_calls import CallMeter, PhaseStats, zero_cost_aws
 from scripts.bench_data import campaign_csv
 from scripts.bench_naive import NaiveIngest, NaiveWorker
+from scripts.loopback import serving
 
 DELAYED_PHASES = frozenset({"ingest", "worker", "ingest_sent_before", "ingest_own_bodies"})
 # Every row of the second file ours ingests has its own body this large: too large for its row.
@@ -125,37 +123,14 @@ OURS = Design("ours", _ours_ingest, _ours_handler)
 NAIVE = Design("naive", _naive_ingest, _naive_handler)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
 @contextlib.contextmanager
 def emulator() -> Iterator[str]:
-    port = _free_port()
-    log = open(os.environ.get("BENCH_EMULATOR_LOG", os.devnull), "w")  # noqa: SIM115 (closed below)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "campaign.local.emulator", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=log
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while not _listening(port):
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError("the emulator did not start")
-            time.sleep(0.1)
+    with (
+        open(os.environ.get("BENCH_EMULATOR_LOG", os.devnull), "w") as log,
+        serving("campaign.local.emulator", stderr=log) as (endpoint, _pid),
+    ):
         os.environ["AWS_ENDPOINT_URL"] = endpoint
         yield endpoint
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        log.close()
 
 
 def fresh_stack(endpoint: str) -> LocalResources:
