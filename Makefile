@@ -48,7 +48,7 @@ lock: $(BIN)/uv
 	$(BIN)/python scripts/package_lambdas.py --lock
 
 run: venv
-	$(BIN)/python -m campaign.local.run
+	$(BIN)/python -m scripts.local.run
 
 test: venv lint chromium
 	$(BIN)/python -m pytest
@@ -87,13 +87,13 @@ package: venv
 
 # terraform/bootstrap, then terraform/ in the dev workspace (STAGE=prod for prod), applied offline to the emulator
 # of a running `make run` (LOCAL_AWS_ENDPOINT, default http://127.0.0.1:4566; or start one alone with
-# `.venv/bin/python -m campaign.local.emulator --port 4566`). Works on copies in build/deploy-local/ (the state
+# `.venv/bin/python -m scripts.local.emulator --port 4566`). Works on copies in build/deploy-local/ (the state
 # lives in the emulator's state bucket); providers from the local mirror (TF_PLUGIN_MIRROR to name another).
 # Placeholder Lambda zips: the emulator never runs them. docs/deploy.md, "Try it on the emulator".
 LOCAL_AWS_ENDPOINT ?= http://127.0.0.1:4566
 STAGE ?= dev
 deploy-local: venv
-	$(BIN)/python -m campaign.local.terraform_local --endpoint $(LOCAL_AWS_ENDPOINT) --stage $(STAGE)
+	$(BIN)/python -m scripts.local.terraform_local --endpoint $(LOCAL_AWS_ENDPOINT) --stage $(STAGE)
 
 # Needs the Terraform binary and the provider registry: the GitHub workflow runs it.
 lint-tf:
@@ -107,14 +107,14 @@ format: venv
 demo:
 	scripts/demo.sh
 
-# For `SEND_MODE=ses,smtp make run`: while the emulated SES is down (campaign/local/emulator.py, its
+# For `SEND_MODE=ses,smtp make run`: while the emulated SES is down (scripts/local/emulator.py, its
 # outage file), sends fail over to the SMTP provider (the local mailbox) and SES's circuit breaker
 # opens; once it is back, the first send after the breaker's cooldown probes SES and closes it.
 ses-outage: venv
-	$(BIN)/python -c 'from campaign.local.emulator import outage_file; outage_file().touch()'
+	$(BIN)/python -c 'from scripts.local.emulator import outage_file; outage_file().touch()'
 
 ses-recover: venv
-	$(BIN)/python -c 'from campaign.local.emulator import outage_file; outage_file().unlink(missing_ok=True)'
+	$(BIN)/python -c 'from scripts.local.emulator import outage_file; outage_file().unlink(missing_ok=True)'
 
 # Starts its own local stack on free loopback ports and stops it at the end. LOAD_BASE_URL=<url> (with
 # API_KEY) targets a running `make run` instead; LOAD_ARGS passes more options (see --help).
@@ -139,7 +139,7 @@ fuzz: venv
 
 # Not part of `make test`: it takes minutes and measures this machine. Method: docs/BENCHMARKS.md.
 bench: venv
-	$(BIN)/python scripts/bench.py
+	$(BIN)/python -m scripts.bench
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) build .pytest_cache .mypy_cache .ruff_cache

@@ -51,7 +51,7 @@ FOOTER_OFF = "off"
 ENV_DEDUPE_WINDOW_DAYS = "DEDUPE_WINDOW_DAYS"
 ENV_RETENTION_DAYS = "RETENTION_DAYS"
 # The SMTP provider (SEND_MODE names smtp): any relay (SendGrid, Mailgun, Postmark...), or locally the
-# mailbox that `make run` starts (campaign/local/mailbox.py, on DEFAULT_SMTP_PORT unless told otherwise).
+# mailbox that `make run` starts (scripts/local/mailbox.py, on DEFAULT_SMTP_PORT unless told otherwise).
 # Its credentials: deployed, a Secrets Manager secret holding {"username": ..., "password": ...};
 # locally (and in tests) the two values themselves. Neither: no AUTH.
 ENV_SMTP_HOST = "SMTP_HOST"

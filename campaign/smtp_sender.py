@@ -1,5 +1,5 @@
 """The smtp provider: hand each message to an SMTP relay (SendGrid, Mailgun, Postmark, SES's own SMTP
-endpoint...), or locally to the mailbox `make run` starts (campaign/local/mailbox.py). The bytes are the
+endpoint...), or locally to the mailbox `make run` starts (scripts/local/mailbox.py). The bytes are the
 ones SES would get (Letterhead.message_bytes), so the local mailbox shows what any provider is given.
 
 Why here, beside campaign/aws rather than in it: it is no AWS client. The worker's handler imports it

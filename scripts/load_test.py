@@ -1,6 +1,6 @@
 """A bounded load run against the local stack, on loopback only (`make load`).
 
-With --start-stack it starts the local stack itself (scripts/local_stack.py: free loopback ports,
+With --start-stack it starts the local stack itself (scripts/local/stack.py: free loopback ports,
 stopped at the end whatever happens); otherwise it targets a running `make run` (--base-url, API_KEY).
 
 For --seconds, --concurrency workers mix uploads (each a distinct CSV of 20-50 valid rows with
@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from campaign.aws.queue_spec import VISIBILITY_TIMEOUT_SECONDS
-from scripts.local_stack import local_stack
+from scripts.local.stack import local_stack
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 STATUSES = ("PENDING", "QUEUED", "SENT", "ERROR")

@@ -1,5 +1,5 @@
-"""A server module of this project run as a child process on a free loopback port, for the benches:
-the emulator, the AWS stand-in and the simulated SES are started, waited for and stopped the same way."""
+"""What the local stack, the benches and the tests share: the project's root, ports on 127.0.0.1, the
+offline AWS settings, and a server module of this project run as a child process on a free port."""
 
 import contextlib
 import socket
@@ -10,14 +10,33 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 START_SECONDS = 30.0
+# The one region the emulator serves; every local and bench resource lives in it.
+REGION = "us-east-1"
+
+
+def offline_aws_env(credential: str) -> dict[str, str]:
+    """Credentials no AWS account accepts, so that a process pointed at the emulator or a stand-in can
+    never reach a real account by mistake; `credential` names who is calling in the emulator's logs."""
+    return {"AWS_ACCESS_KEY_ID": credential, "AWS_SECRET_ACCESS_KEY": credential, "AWS_DEFAULT_REGION": REGION}
+
+
+def free_ports(count: int) -> list[int]:
+    """Distinct ports the kernel reports free on 127.0.0.1 (held open together, so never the same), for
+    servers that cannot bind port 0 themselves."""
+    probes = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    return free_ports(1)[0]
 
 
 def listening(port: int) -> bool:
@@ -31,7 +50,7 @@ def serving(module: str, stderr: IO[str] | int = subprocess.DEVNULL) -> Iterator
     port accepts connections. Raises if it exits or does not listen within START_SECONDS."""
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", module, "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr
+        [sys.executable, "-m", module, "--port", str(port)], cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=stderr
     )
     try:
         deadline = time.monotonic() + START_SECONDS

@@ -3,8 +3,8 @@
 Each zip holds the third-party wheels for the Lambda platform (Linux arm64, CPython 3.12), installed by
 pip from its lock file, requirements/<name>.txt (see "Locked" below), plus our own packages:
 
-- worker:   the base dependencies + email-validator + campaign/ (less campaign/local/) + worker/
-- ingestor: the base dependencies + [api]             + campaign/ (less campaign/local/) + app/
+- worker:   the base dependencies + email-validator + campaign/ + worker/
+- ingestor: the base dependencies + [api]             + campaign/ + app/
 
 The worker zip serves two functions: the SQS worker (worker/handler.py) and the streaming ingest
 (worker/s3_ingest.py), which judges CSV rows with campaign/domain/csv_rules.py and so needs
@@ -32,7 +32,7 @@ that nothing in the API uses; FastAPI only imports it to ask whether a route's t
 answers "no" when the import fails (its code expects pydantic to drop it). Importing it costs the API
 about 94 ms of every cold start here (28 modules, 82 million instructions). Left out of the zip, the
 API runs as it does with it (tests/integration/test_api_as_packaged.py), and the cold-start bench
-imports the handler the same way (scripts/bench_coldstart.py).
+imports the handler the same way (scripts/bench/coldstart.py).
 
 Locked: uv.lock (`uv lock`, the version pinned in pyproject.toml) is one resolution of every pin in
 pyproject.toml, transitive dependencies included, for every platform, with the hash of every file.
@@ -116,6 +116,8 @@ FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o100644 << 16  # regular file, rw-r--r--
 SKIPPED_DIRS = frozenset({"__pycache__", "bin"})
 SKIPPED_SUFFIXES = (".pyc", ".pyo")
+# The local stack, the benches and the tests: never in a Lambda.
+DEV_ONLY = frozenset({"scripts", "tests"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +125,6 @@ class Component:
     name: str
     extras: tuple[str, ...]
     packages: tuple[str, ...]  # our top-level packages that go in
-    excluded: tuple[str, ...] = ("campaign/local",)  # local tooling only, never deployed
     # Single distributions taken, at their pyproject.toml pin, from an optional extra.
     picked: tuple[str, ...] = ()
     # Modules of dependencies that are removed from the package (see the module docstring).
@@ -170,8 +171,6 @@ def own_files(component: Component, root: Path = ROOT) -> dict[str, Path]:
         for path in sorted((root / package).rglob("*")):
             arcname = path.relative_to(root).as_posix()
             if not path.is_file() or _skipped(arcname):
-                continue
-            if any(arcname == ex or arcname.startswith(ex + "/") for ex in component.excluded):
                 continue
             files[arcname] = path
     return files
@@ -539,8 +538,8 @@ def check_contents(component: Component, zip_path: Path, *, bytecode: bool) -> N
         raise SystemExit(f"{zip_path}: missing our packages {sorted(missing)}")
     if left_in(names, component.left_out):
         raise SystemExit(f"{zip_path}: holds {left_in(names, component.left_out)[:3]}, meant to be left out")
-    if any(n.startswith("campaign/local/") for n in names):
-        raise SystemExit(f"{zip_path}: campaign/local/ must not be deployed")
+    if present & DEV_ONLY:
+        raise SystemExit(f"{zip_path}: development code must not be deployed: {sorted(present & DEV_ONLY)}")
     if component.name == "worker" and present & WORKER_FORBIDDEN:
         raise SystemExit(f"{zip_path}: the worker must not contain {sorted(present & WORKER_FORBIDDEN)}")
 

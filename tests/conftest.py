@@ -16,19 +16,18 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "CampaignTest")
 import worker.count_changes
 import worker.handler
 from campaign.aws.batch_counts import BatchCounts
-from campaign.caches import clear_all, register
+from campaign.caches import clear_all
 from campaign.domain.models import StatusCounts
-from campaign.local import stream_poller
-from campaign.local.emulator import (
+from campaign.observability import logger
+from scripts.local.emulator import (
     install_dynamodb_item_lock,
     install_ses_account,
     install_transaction_checks_first,
     install_transaction_tokens,
 )
-from campaign.local.provision import LocalResources, environment_of, provision
-from campaign.local.sqs_poller import PollResult, poll_once
-from campaign.local.stream_poller import StreamPoller
-from campaign.observability import logger
+from scripts.local.provision import LocalResources, environment_of, provision
+from scripts.local.sqs_poller import PollResult, poll_once
+from scripts.local.stream_poller import StreamPoller
 from tests.support import TEST_API_KEY
 from tests.support.hypothesis_profiles import register_and_load
 from tests.support.seed import RETENTION
@@ -36,10 +35,6 @@ from tests.support.seed import RETENTION
 # Before any test module is imported (their @settings copy the loaded profile): derandomized unless
 # HYPOTHESIS_PROFILE says otherwise (`make fuzz`); tests/support/hypothesis_profiles.py.
 register_and_load()
-
-
-# The local stream poller's client is cached too, and not yet registered where it is built.
-register(stream_poller._streams.cache_clear)
 
 
 def reset_process_caches() -> None:

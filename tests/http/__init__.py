@@ -1,1 +1,1 @@
-"""Black-box tests over real HTTP against `python -m campaign.local.run` (marked slow)."""
+"""Black-box tests over real HTTP against `python -m scripts.local.run` (marked slow)."""

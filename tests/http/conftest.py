@@ -1,6 +1,6 @@
-"""The live local stack (`python -m campaign.local.run`) on free loopback ports, shared by the session.
+"""The live local stack (`python -m scripts.local.run`) on free loopback ports, shared by the session.
 
-The first test that asks for it starts it (nothing to run by hand; scripts/local_stack.py) and the
+The first test that asks for it starts it (nothing to run by hand; scripts/local/stack.py) and the
 session's end stops its whole process group. Every test here talks to it over real HTTP, so each is
 marked `slow`.
 """
@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from scripts.local_stack import LiveStack, local_stack
+from scripts.local.stack import LiveStack, local_stack
 from tests.http.helpers import Emulator
 
 HTTP_TEST_API_KEY = "http-test-key-5f0c9d2e41a7b8"

@@ -7,9 +7,9 @@ import boto3
 import httpx
 
 from campaign.aws.table_schema import PARTITION_KEY, suppression_pk
-from campaign.local.provision import resource_names
+from scripts.local.provision import resource_names
 
-# `make run` provisions its resources with stage "local" (campaign/local/run.py).
+# `make run` provisions its resources with stage "local" (scripts/local/run.py).
 TABLE_NAME, QUEUE_NAME, DLQ_NAME = resource_names("local")
 
 BATCH = "query($b: String!) { batch(batchId: $b) { batchId total enqueued skipped notEnqueued state } }"

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from campaign.limits import MAX_REQUEST_BYTES
-from scripts.local_stack import LiveStack
+from scripts.local.stack import LiveStack
 from tests.http.helpers import Emulator, assert_json_error, batch
 from tests.support.apigw import multipart_framing
 

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from campaign.limits import BREAKER_COOLDOWN_SECONDS
-from campaign.local.emulator import ENV_LOCAL_SES_OUTAGE_FILE
-from scripts.local_stack import LiveStack, local_stack
+from scripts.local.emulator import ENV_LOCAL_SES_OUTAGE_FILE
+from scripts.local.stack import LiveStack, local_stack
 from tests.http.helpers import graphql
 
 API_KEY = "failover-test-key-0b6e1c"

@@ -4,7 +4,7 @@ never text/plain and never a 5xx; the GraphiQL page itself stays public and HTML
 import httpx
 import pytest
 
-from scripts.local_stack import LiveStack
+from scripts.local.stack import LiveStack
 from tests.http.helpers import assert_json_error
 
 

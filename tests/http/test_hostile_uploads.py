@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from campaign.limits import MAX_REQUEST_BYTES, MAX_UPLOAD_BYTES, MAX_UPLOAD_ROWS
-from scripts.local_stack import LiveStack
+from scripts.local.stack import LiveStack
 from tests.http.helpers import Emulator, assert_json_error, batch, batch_id_of, graphql
 
 HEADER = b"email,subject,content\n"

@@ -9,7 +9,7 @@ import time
 import boto3
 import httpx
 
-from scripts.local_stack import LiveStack
+from scripts.local.stack import LiveStack
 from tests.http.helpers import COUNTS, QUEUE_NAME, batch, batch_id_of, graphql
 
 FINAL_WITHIN_SECONDS = 30

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from scripts.local_stack import LiveStack
+from scripts.local.stack import LiveStack
 
 ARRIVE_WITHIN_SECONDS = 30
 ONE_CLICK = "List-Unsubscribe=One-Click"

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from schemathesis.core.result import Ok
 from schemathesis.specs.openapi import checks
 
-from scripts.local_stack import LiveStack
+from scripts.local.stack import LiveStack
 from tests.support.hypothesis_profiles import examples
 
 MAX_EXAMPLES = 50

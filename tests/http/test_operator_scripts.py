@@ -24,8 +24,9 @@ from campaign.aws.send_rows import Claimed, SendRows
 from campaign.domain.clock import now_iso
 from campaign.domain.models import SendRow
 from campaign.domain.status import EmailStatus, ErrorKind
-from campaign.local.provision import LocalResources, provision
-from scripts.local_stack import PROJECT_ROOT, LiveStack
+from scripts.local.provision import LocalResources, provision
+from scripts.local.stack import LiveStack
+from scripts.loopback import PROJECT_ROOT
 from tests.support.seed import seed_batch
 
 SCRIPT_TIMEOUT_SECONDS = 60

@@ -38,7 +38,7 @@ RUNTIME_ENV: dict[str, frozenset[str]] = {"stream_ingest": frozenset({"AWS_LAMBD
 # - counts (DynamoDB Streams): read the table's stream (AWS: "IAM policy to allow an AWS Lambda function
 #   to access DynamoDB stream records"), and describe a delivery that failed every retry to the mapping's
 #   on-failure destination.
-# The local pollers (campaign/local/sqs_poller.py, stream_poller.py) stand in for the mappings; the IAM
+# The local pollers (scripts/local/sqs_poller.py, stream_poller.py) stand in for the mappings; the IAM
 # test checks that the calls they make are within this list.
 EVENT_SOURCE_MAPPING: dict[str, frozenset[tuple[str, str]]] = {
     "worker": frozenset(

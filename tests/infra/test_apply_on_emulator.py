@@ -1,6 +1,6 @@
 """terraform/bootstrap and terraform/ applied for real, offline, to the local emulator.
 
-The mechanics (mirror, overrides, backend, placeholders) are campaign/local/terraform_local.py's.
+The mechanics (mirror, overrides, backend, placeholders) are scripts/local/terraform_local.py's.
 
 One test, in order: the emulator starts on a free loopback port; the bootstrap stack is applied (local state) and
 makes the state bucket; the stage stack is initialised with the S3 backend in that bucket (as the deploy workflow
@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 
-from campaign.local.terraform_local import PROJECT_ROOT, LocalDeployment, TerraformError, wait_for_emulator
-from tests.support.ports import free_port
+from scripts.local.terraform_local import LocalDeployment, TerraformError, wait_for_emulator
+from scripts.loopback import PROJECT_ROOT, free_port
 
 pytestmark = [
     pytest.mark.slow,
@@ -35,7 +35,7 @@ STAGES = ("dev", "prod")
 
 # What a re-plan right after an apply may still change, and why: emulator gaps only, never drift. Keyed by
 # resource address; the values are the attributes allowed to change ("read" for a data source read again).
-# Every gap found so far is fixed in campaign/local/emulator.py instead (its docstring lists them), so this
+# Every gap found so far is fixed in scripts/local/emulator.py instead (its docstring lists them), so this
 # is empty: any change fails the test. A gap that cannot be fixed there is added here with its reason.
 PLAN_GAPS: dict[str, dict[str, str]] = {}
 
@@ -88,11 +88,11 @@ def test_plan_comparison_fails_on_a_change_outside_the_gaps() -> None:
 
 @pytest.fixture
 def emulator(tmp_path: Path) -> Iterator[str]:
-    """The project's emulator (`python -m campaign.local.emulator`) on a free port; stopped after the test."""
+    """The project's emulator (`python -m scripts.local.emulator`) on a free port; stopped after the test."""
     port = free_port()
     log = (tmp_path / "emulator.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "campaign.local.emulator", "--port", str(port)],
+        [sys.executable, "-m", "scripts.local.emulator", "--port", str(port)],
         cwd=PROJECT_ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,

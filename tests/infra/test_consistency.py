@@ -53,11 +53,11 @@ from campaign.limits import (
     WORKER_SEND_MARGIN_SECONDS,
     WORKER_TIMEOUT_SECONDS,
 )
-from campaign.local.provision import LocalResources, resource_names, upload_bucket_name
-from campaign.local.sqs_poller import LocalLambdaContext
-from campaign.local.stream_poller import STREAM_BATCH_SIZE
 from campaign.services.count_changes import count_changes
 from campaign.services.ingest import ingest_csv, ingest_gateways_for
+from scripts.local.provision import LocalResources, resource_names, upload_bucket_name
+from scripts.local.sqs_poller import LocalLambdaContext
+from scripts.local.stream_poller import STREAM_BATCH_SIZE
 from tests.infra.allowlists import LOCAL_ONLY_ENV, PENDING, RUNTIME_ENV
 from tests.infra.terraform import STAGES, Ref, call_argument, hcl_object, load, reference
 from tests.support.apigw import http_api_event

@@ -70,9 +70,10 @@ from campaign.limits import (
     DEFAULT_DEDUPE_WINDOW_DAYS,
     DEFAULT_RETENTION_DAYS,
 )
-from campaign.local.provision import LocalResources
-from campaign.local.s3_events import object_created_event
-from campaign.local.sqs_poller import LocalLambdaContext, poll_once
+from scripts.local.provision import LocalResources
+from scripts.local.s3_events import object_created_event
+from scripts.local.sqs_poller import LocalLambdaContext, poll_once
+from scripts.loopback import free_port
 from tests.conftest import reset_process_caches
 from tests.infra.allowlists import (
     ASYNC_ON_FAILURE,
@@ -87,7 +88,6 @@ from tests.support import TEST_API_KEY
 from tests.support.apigw import http_api_event, multipart
 from tests.support.aws_calls import Fault, client_error, faults
 from tests.support.leases import expire_lease
-from tests.support.ports import free_port
 
 # The relay stand-in takes AUTH in plain text on loopback (as the local mailbox may); aiosmtpd warns per connection.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")

@@ -102,7 +102,7 @@ def test_own_files_hold_the_terraform_handler_and_no_local_tooling(function: str
     # Then they hold the handler and the settings, and no local tooling or bytecode of the working tree
     assert handler_module.replace(".", "/") + ".py" in files
     assert "campaign/config.py" in files
-    assert not [name for name in files if name.startswith("campaign/local/")]
+    assert not [name for name in files if name.split("/")[0] in package_lambdas.DEV_ONLY]
     assert not [name for name in files if "__pycache__" in name or name.endswith(".pyc")]
 
 

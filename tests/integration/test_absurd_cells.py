@@ -14,7 +14,7 @@ from campaign.aws.table_schema import PARTITION_KEY, batch_pk
 from campaign.domain.ids import batch_id_for
 from campaign.domain.reports import ELLIPSIS
 from campaign.limits import ECHO_MAX_CHARS, MAX_CONTENT_BYTES
-from campaign.local.provision import LocalResources
+from scripts.local.provision import LocalResources
 from tests.support.large_uploads import put_and_notify, reserve
 
 Upload = Callable[[bytes], Response]

@@ -21,8 +21,8 @@ LEFT_OUT = package_lambdas.COMPONENTS["ingestor"].left_out
 _CHILD = """
 import json, os, sys
 from moto import mock_aws
-from campaign.local.provision import environment_of, provision
-from campaign.local.sqs_poller import LocalLambdaContext
+from scripts.local.provision import environment_of, provision
+from scripts.local.sqs_poller import LocalLambdaContext
 from tests.support import TEST_API_KEY
 from tests.support.apigw import http_api_event, multipart
 

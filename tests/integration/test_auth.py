@@ -9,7 +9,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from app.main import create_app
 from campaign.aws.clients import client
-from campaign.local.provision import LocalResources
+from scripts.local.provision import LocalResources
 from tests.conftest import reset_process_caches
 from tests.support import TEST_API_KEY
 from tests.support.aws_calls import recording

@@ -21,7 +21,7 @@ from campaign.limits import (
     DYNAMODB_TRANSACT_MAX,
     DYNAMODB_TRANSACT_MAX_BYTES,
 )
-from campaign.local.provision import LocalResources
+from scripts.local.provision import LocalResources
 from tests.support.aws_calls import recording
 from tests.support.csv_files import csv_of
 

@@ -14,7 +14,7 @@ import httpx
 from app.main import create_app
 from campaign.aws.clients import client
 from campaign.limits import MAX_REQUEST_BYTES
-from campaign.local.provision import LocalResources
+from scripts.local.provision import LocalResources
 from tests.support import TEST_API_KEY
 from tests.support.apigw import multipart_framing
 from tests.support.csv_files import campaign_csv

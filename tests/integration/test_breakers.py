@@ -7,7 +7,7 @@ import pytest
 
 from campaign.aws.breakers import Breakers
 from campaign.domain.breaker import BreakerPolicy, Phase
-from campaign.local.provision import LocalResources
+from scripts.local.provision import LocalResources
 from tests.support.aws_calls import recording
 
 POLICY = BreakerPolicy(failures_to_open=3, window_seconds=60, cooldown_seconds=30)

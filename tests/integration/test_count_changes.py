@@ -11,10 +11,10 @@ from campaign.aws.batch_counts import BatchCounts, CountChange
 from campaign.aws.clients import client
 from campaign.domain.histogram import bucket_of
 from campaign.domain.status import DeliveryOutcome, EmailStatus
-from campaign.local.provision import LocalResources
-from campaign.local.sqs_poller import LocalLambdaContext
-from campaign.local.stream_poller import STREAM_BATCH_SIZE, _streams
 from campaign.services.count_changes import count_changes, delivery_token
+from scripts.local.provision import LocalResources
+from scripts.local.sqs_poller import LocalLambdaContext
+from scripts.local.stream_poller import STREAM_BATCH_SIZE, _streams
 from tests.support.aws_calls import recording
 from tests.support.csv_files import campaign_csv
 from tests.support.seed import RETENTION

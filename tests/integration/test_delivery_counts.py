@@ -14,10 +14,10 @@ from campaign.aws.send_rows import SendRows
 from campaign.aws.suppressions import Suppressions
 from campaign.domain.ids import send_id_for
 from campaign.domain.models import OutcomeCounts
-from campaign.local.provision import LocalResources
-from campaign.local.sqs_poller import LocalLambdaContext
-from campaign.local.stream_poller import _streams
 from campaign.services.delivery_events import EventOutcome, handle_delivery_event
+from scripts.local.provision import LocalResources
+from scripts.local.sqs_poller import LocalLambdaContext
+from scripts.local.stream_poller import _streams
 from tests.support.aws_calls import recording
 from tests.support.seed import RETENTION
 

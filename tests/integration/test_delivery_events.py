@@ -13,10 +13,10 @@ from campaign.aws.suppressions import Suppressions
 from campaign.domain.ids import batch_id_for, send_id_for
 from campaign.domain.models import SendRow, SuppressionReason
 from campaign.domain.status import DeliveryOutcome, EmailStatus, ErrorKind
-from campaign.local.provision import LocalResources
-from campaign.local.ses_simulator import simulator_events
-from campaign.local.sqs_poller import poll_once
 from campaign.services.delivery_events import EventOutcome, handle_delivery_event
+from scripts.local.provision import LocalResources
+from scripts.local.ses_simulator import simulator_events
+from scripts.local.sqs_poller import poll_once
 
 CSV = b"email,subject,content\nann@example.com,Hello,Body\n"
 

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from app.docs import STATIC_DIR
 from app.main import create_app
-from campaign.local.provision import LocalResources
+from scripts.local.provision import LocalResources
 
 # Lambda's synchronous response limit; Mangum returns a text asset as a JSON string.
 LAMBDA_RESPONSE_BYTES = 6_291_456

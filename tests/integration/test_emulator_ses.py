@@ -1,4 +1,4 @@
-"""The emulator's SES (campaign/local/emulator.py): GetAccount, which moto lacks, and the local outage
+"""The emulator's SES (scripts/local/emulator.py): GetAccount, which moto lacks, and the local outage
 switch that lets a user of `make run` watch sends fail over and come back."""
 
 from collections.abc import Iterator
@@ -13,8 +13,8 @@ from moto.server import ThreadedMotoServer
 from moto.sesv2.responses import SESV2Response
 
 from campaign.aws.clients import client
-from campaign.local import emulator
-from tests.support.ports import free_port
+from scripts.local import emulator
+from scripts.loopback import free_port
 
 SENDER = "sender@example.com"
 

@@ -1,4 +1,4 @@
-"""The emulator's fixes that `terraform apply` needs (campaign/local/emulator.py, install_terraform_fidelity):
+"""The emulator's fixes that `terraform apply` needs (scripts/local/emulator.py, install_terraform_fidelity):
 each answer in the shape AWS documents, over the emulator's HTTP server, as the AWS provider reads it."""
 
 import io
@@ -21,8 +21,8 @@ from moto.sesv2 import urls as sesv2_urls
 from moto.sesv2.responses import SESV2Response
 from moto.sqs import models as sqs_models
 
-from campaign.local import emulator
-from tests.support.ports import free_port
+from scripts.local import emulator
+from scripts.loopback import free_port
 
 CONFIG_SET = "csv-campaign-dev"
 TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:csv-campaign-dev-ses-events"

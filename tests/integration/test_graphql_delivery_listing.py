@@ -16,8 +16,8 @@ from campaign.domain.delivery import DeliveryEvent
 from campaign.domain.listing_plan import OUTCOME_FAMILIES, IndexAnswer, IndexQuery
 from campaign.domain.models import SendRow
 from campaign.domain.status import OUTCOME_RANK, DeliveryOutcome, EmailStatus
-from campaign.local.provision import LocalResources
 from campaign.services.list_sends import SendFilter, list_sends
+from scripts.local.provision import LocalResources
 from tests.support.aws_calls import recording
 from tests.support.seed import in_listing_order, seed_batch
 

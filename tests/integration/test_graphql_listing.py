@@ -9,7 +9,7 @@ from campaign.aws.send_rows import SendRows
 from campaign.domain.models import SendRow
 from campaign.domain.status import EmailStatus
 from campaign.limits import MAX_PAGE_SIZE
-from campaign.local.provision import LocalResources
+from scripts.local.provision import LocalResources
 from tests.support.aws_calls import CallLog, client_error, faults, recording
 from tests.support.seed import in_listing_order, seed_batch
 

@@ -11,7 +11,7 @@ from httpx import Response
 import campaign.aws.suppressions as suppressions_module
 from campaign.aws.suppressions import Suppressions
 from campaign.domain.models import SuppressionReason
-from campaign.local.provision import LocalResources
+from scripts.local.provision import LocalResources
 from tests.support.aws_calls import recording
 
 GraphQL = Callable[..., dict[str, Any]]

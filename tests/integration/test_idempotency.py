@@ -19,8 +19,8 @@ from campaign.aws.upload_store import upload_key
 from campaign.domain.ids import batch_id_for
 from campaign.domain.models import BatchState
 from campaign.limits import INGEST_LEASE_SECONDS
-from campaign.local.provision import LocalResources
-from campaign.local.sqs_poller import LocalLambdaContext, receive, sqs_event
+from scripts.local.provision import LocalResources
+from scripts.local.sqs_poller import LocalLambdaContext, receive, sqs_event
 from tests.conftest import reset_process_caches
 from tests.support import TEST_API_KEY
 from tests.support.aws_calls import CallLog, faults, recording

@@ -11,9 +11,9 @@ from campaign.aws.send_rows import SendRows
 from campaign.aws.table_schema import SUPPRESSION_PREFIX
 from campaign.domain.models import StatusCounts
 from campaign.limits import DYNAMODB_BATCH_WRITE_MAX, DYNAMODB_TRANSACT_MAX, SQS_SEND_BATCH_MAX
-from campaign.local.provision import LocalResources
 from campaign.services.list_sends import SendFilter, list_sends
 from campaign.services.redrive import redrive_pending
+from scripts.local.provision import LocalResources
 from tests.support.aws_calls import client_error, faults, recording
 from tests.support.csv_files import campaign_csv
 

@@ -5,8 +5,8 @@ import json
 from typing import Any
 
 from campaign.domain.csv_rules import CsvErrorCode
-from campaign.local.provision import LocalResources
-from campaign.local.sqs_poller import LocalLambdaContext
+from scripts.local.provision import LocalResources
+from scripts.local.sqs_poller import LocalLambdaContext
 from tests.support.apigw import http_api_event, multipart
 from tests.support.csv_files import campaign_csv
 

@@ -16,8 +16,8 @@ from campaign.domain.csv_rules import CsvErrorCode
 from campaign.domain.ids import batch_id_for
 from campaign.domain.models import StatusCounts
 from campaign.limits import MAX_LARGE_UPLOAD_BYTES
-from campaign.local.provision import LocalResources
-from campaign.local.sqs_poller import LocalLambdaContext
+from scripts.local.provision import LocalResources
+from scripts.local.sqs_poller import LocalLambdaContext
 from tests.support.aws_calls import Fault, faults, recording
 from tests.support.csv_files import campaign_csv
 from tests.support.large_uploads import notify, put_and_notify, reserve, sha256_of

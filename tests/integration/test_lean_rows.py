@@ -23,7 +23,7 @@ from campaign.limits import (
     MAX_PAGE_RESPONSE_BYTES,
     WRITE_UNIT_BYTES,
 )
-from campaign.local.provision import LocalResources
+from scripts.local.provision import LocalResources
 from tests.conftest import reset_process_caches
 from tests.support.aws_calls import recording
 from tests.support.csv_files import csv_of

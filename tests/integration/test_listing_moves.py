@@ -17,10 +17,10 @@ from campaign.aws.table_schema import SEND_PREFIX
 from campaign.domain.clock import now_iso
 from campaign.domain.listing_plan import IndexAnswer, IndexQuery
 from campaign.domain.status import EmailStatus, ErrorKind
-from campaign.local.provision import LocalResources
-from campaign.local.sqs_poller import poll_once
 from campaign.services.list_sends import SendFilter, list_sends
 from campaign.services.redrive import ResendGateways, resend_row
+from scripts.local.provision import LocalResources
+from scripts.local.sqs_poller import poll_once
 from tests.support.csv_files import campaign_csv
 from tests.support.seed import RETENTION
 

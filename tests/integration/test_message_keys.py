@@ -18,7 +18,7 @@ from campaign.aws.items import to_attributes
 from campaign.aws.table_schema import ACCEPTED_UNTIL, MESSAGE_PREFIX
 from campaign.domain.ids import batch_id_for
 from campaign.limits import SKIPPED_ROWS_CAP
-from campaign.local.provision import LocalResources
+from scripts.local.provision import LocalResources
 from tests.conftest import reset_process_caches
 from tests.support import TEST_API_KEY
 from tests.support.aws_calls import recording

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 import worker.handler
-from campaign.local.provision import LocalResources
-from campaign.local.sqs_poller import LocalLambdaContext, receive, sqs_event
 from campaign.observability import mask_emails
+from scripts.local.provision import LocalResources
+from scripts.local.sqs_poller import LocalLambdaContext, receive, sqs_event
 from tests.conftest import reset_process_caches
 from tests.support import TEST_API_KEY
 from tests.support.apigw import http_api_event, multipart

@@ -9,7 +9,7 @@ import pytest
 from campaign.aws.clients import client
 from campaign.aws.send_pace import SendPace, UnpacedSends
 from campaign.aws.table_schema import PACE_KEY, PARTITION_KEY, TTL_ATTRIBUTE
-from campaign.local.provision import LocalResources
+from scripts.local.provision import LocalResources
 from tests.support.aws_calls import recording
 
 T0 = 1_800_000_000.0

@@ -21,8 +21,8 @@ from campaign.config import SmtpCredentials, SmtpServer, SmtpTls
 from campaign.domain.ids import SEND_ID_HEADER
 from campaign.domain.message import Composition, Letterhead
 from campaign.smtp_sender import SmtpSender
+from scripts.loopback import free_port
 from tests.support.aws_calls import recording
-from tests.support.ports import free_port
 from tests.support.tls import Certificate, issue_loopback_certificate
 
 SENDER = "campaigns@example.com"

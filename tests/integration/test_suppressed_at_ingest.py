@@ -14,7 +14,7 @@ from campaign.aws.suppressions import Suppressions
 from campaign.aws.table_schema import SUPPRESSION_PREFIX
 from campaign.domain.ids import batch_id_for
 from campaign.domain.models import SuppressionReason
-from campaign.local.provision import LocalResources
+from scripts.local.provision import LocalResources
 from tests.support.aws_calls import recording
 from tests.support.csv_files import campaign_csv, csv_of
 from tests.support.large_uploads import put_and_notify, reserve

@@ -13,7 +13,7 @@ from campaign.aws.table_schema import TTL_ATTRIBUTE, suppression_pk
 from campaign.domain.cursor import InvalidCursorError, encode_suppression_cursor
 from campaign.domain.models import SuppressionReason
 from campaign.limits import DYNAMODB_BATCH_GET_MAX
-from campaign.local.provision import LocalResources
+from scripts.local.provision import LocalResources
 from tests.support.aws_calls import faults, recording
 
 

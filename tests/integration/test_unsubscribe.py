@@ -14,7 +14,7 @@ from campaign.aws.suppressions import Suppressions
 from campaign.domain.ids import batch_id_for, send_id_for
 from campaign.domain.models import SendRow, SuppressionReason
 from campaign.domain.unsubscribe import unsubscribe_token
-from campaign.local.provision import LOCAL_UNSUBSCRIBE_KEY, LocalResources
+from scripts.local.provision import LOCAL_UNSUBSCRIBE_KEY, LocalResources
 from tests.conftest import reset_process_caches
 from tests.support.aws_calls import recording
 

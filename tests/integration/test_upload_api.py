@@ -11,7 +11,7 @@ import campaign.domain.csv_rules as rules
 from campaign.aws.clients import client
 from campaign.domain.csv_rules import CsvErrorCode
 from campaign.limits import MAX_UPLOAD_BYTES, SKIPPED_ROWS_CAP
-from campaign.local.provision import LocalResources
+from scripts.local.provision import LocalResources
 from tests.support.aws_calls import client_error, faults
 from tests.support.csv_files import campaign_csv
 

@@ -25,9 +25,9 @@ from campaign.domain.models import SendRow
 from campaign.domain.retention import Retention
 from campaign.domain.status import EmailStatus, ErrorKind
 from campaign.limits import DEFAULT_DEDUPE_WINDOW_DAYS, DEFAULT_RETENTION_DAYS
-from campaign.local.provision import LocalResources
-from campaign.local.sqs_poller import LocalLambdaContext, receive, sqs_event
 from campaign.services.redrive import ResendGateways, redrive_dead_letters
+from scripts.local.provision import LocalResources
+from scripts.local.sqs_poller import LocalLambdaContext, receive, sqs_event
 from tests.conftest import reset_process_caches
 from tests.support.aws_calls import client_error, faults, recording
 from tests.support.csv_files import campaign_csv

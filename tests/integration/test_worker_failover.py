@@ -19,13 +19,13 @@ from campaign.aws.table_schema import BREAKER_PREFIX
 from campaign.domain.models import SendRow
 from campaign.domain.status import EmailStatus, ErrorKind
 from campaign.limits import BREAKER_COOLDOWN_SECONDS, BREAKER_FAILURES_TO_OPEN
-from campaign.local.mailbox import RunningMailbox, serving
-from campaign.local.provision import LocalResources
-from campaign.local.sqs_poller import LocalLambdaContext, receive, sqs_event
+from scripts.local.mailbox import RunningMailbox, serving
+from scripts.local.provision import LocalResources
+from scripts.local.sqs_poller import LocalLambdaContext, receive, sqs_event
+from scripts.loopback import free_port
 from tests.conftest import reset_process_caches
 from tests.support.aws_calls import client_error, faults, recording
 from tests.support.csv_files import campaign_csv
-from tests.support.ports import free_port
 
 Upload = Callable[[bytes], Response]
 UNAVAILABLE = client_error("ServiceUnavailableException", "SES is down", status=503)
@@ -130,21 +130,27 @@ def test_after_the_cooldown_one_probe_closes_the_breaker_and_ses_sends_again(
     upload: Upload, stack: LocalResources, relay: RunningMailbox
 ) -> None:
     # Given SES's breaker opened by failures, its cooldown gone by, and SES healthy again
-    upload(campaign_csv(BREAKER_FAILURES_TO_OPEN + 3))
+    upload(campaign_csv(BREAKER_FAILURES_TO_OPEN + 4))
     messages = receive(stack.queue_url, wait_seconds=0)
-    failing, later = messages[:BREAKER_FAILURES_TO_OPEN], messages[BREAKER_FAILURES_TO_OPEN:]
+    failing, probe, later = (
+        messages[:BREAKER_FAILURES_TO_OPEN],
+        messages[BREAKER_FAILURES_TO_OPEN : BREAKER_FAILURES_TO_OPEN + 1],
+        messages[BREAKER_FAILURES_TO_OPEN + 1 :],
+    )
     with faults("sesv2", "SendEmail", [UNAVAILABLE] * BREAKER_FAILURES_TO_OPEN, single_attempt=True):
         _invoke(failing, stack)
     _cooldown_passes(stack)
-    # When the next batch is sent
+    # When the next send goes out (sends beside an unfinished probe take the next provider, so it goes
+    # alone), and then a batch after it
     with recording("sesv2") as log:
+        _invoke(probe, stack)
         _invoke(later, stack)
-    # Then its first send probed SES and closed the breaker, and SES sent the whole batch
+    # Then the first send probed SES and closed the breaker, and SES sent everything after it
     breakers = Breakers(stack.table_name, ["ses", "smtp"])
     breakers.refresh()
     assert breakers.phase("ses") == "closed"
-    assert log.count("SendEmail") == 3
-    assert {row.provider for row in _rows(stack, later)} == {"ses"}
+    assert log.count("SendEmail") == 1 + len(later)
+    assert {row.provider for row in _rows(stack, probe + later)} == {"ses"}
 
 
 def test_an_unknown_outcome_never_fails_over(upload: Upload, stack: LocalResources, relay: RunningMailbox) -> None:

@@ -18,8 +18,8 @@ from campaign.aws.send_rows import SendRows
 from campaign.domain.models import SendRow
 from campaign.domain.status import EmailStatus, ErrorKind
 from campaign.limits import WORKER_SEND_MARGIN_SECONDS
-from campaign.local.provision import LocalResources
-from campaign.local.sqs_poller import LocalLambdaContext, receive, sqs_event
+from scripts.local.provision import LocalResources
+from scripts.local.sqs_poller import LocalLambdaContext, receive, sqs_event
 from tests.conftest import reset_process_caches
 from tests.support.aws_calls import client_error, faults, recording
 from tests.support.csv_files import campaign_csv

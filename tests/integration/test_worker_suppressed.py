@@ -18,9 +18,9 @@ from campaign.aws.suppressions import Suppressions
 from campaign.aws.table_schema import SEND_PREFIX, SUPPRESSION_PREFIX
 from campaign.domain.models import SendRow, SuppressionReason
 from campaign.domain.status import EmailStatus, ErrorKind
-from campaign.local.provision import LocalResources
-from campaign.local.sqs_poller import LocalLambdaContext, receive, sqs_event
 from campaign.services.redrive import ResendGateways, redrive_dead_letters
+from scripts.local.provision import LocalResources
+from scripts.local.sqs_poller import LocalLambdaContext, receive, sqs_event
 from tests.conftest import reset_process_caches
 from tests.support.aws_calls import client_error, faults, recording
 from tests.support.csv_files import campaign_csv, csv_of

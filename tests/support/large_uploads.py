@@ -13,9 +13,9 @@ from httpx import Response
 from campaign.aws.clients import client
 from campaign.aws.upload_store import upload_key
 from campaign.domain.ids import batch_id_for
-from campaign.local.provision import LocalResources
-from campaign.local.s3_events import object_created_event
-from campaign.local.sqs_poller import LocalLambdaContext
+from scripts.local.provision import LocalResources
+from scripts.local.s3_events import object_created_event
+from scripts.local.sqs_poller import LocalLambdaContext
 from worker import s3_ingest
 
 

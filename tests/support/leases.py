@@ -3,7 +3,7 @@
 from campaign.aws.clients import client
 from campaign.aws.items import to_attributes
 from campaign.aws.table_schema import PARTITION_KEY, batch_pk
-from campaign.local.provision import LocalResources
+from scripts.local.provision import LocalResources
 
 
 def expire_lease(stack: LocalResources, batch_id: str) -> None:

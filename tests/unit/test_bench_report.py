@@ -1,9 +1,9 @@
 """`make bench` decides each cold-start target on instruction counts (they repeat from run to run);
-the timed medians are info (scripts/bench_report.py, docs/BENCHMARKS.md)."""
+the timed medians are info (scripts/bench/report.py, docs/BENCHMARKS.md)."""
 
 from typing import Any
 
-from scripts.bench_report import COLD_START_TARGET, Row, cold_start_rows
+from scripts.bench.report import COLD_START_TARGET, Row, cold_start_rows
 
 NAMES = (
     ("worker.handler", "boto3", "boto3, collector paused", "worker libraries"),

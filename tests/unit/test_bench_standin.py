@@ -1,4 +1,4 @@
-"""The pace benchmark's AWS stand-in (scripts/bench_aws_standin.py) against moto: the same scripted
+"""The pace benchmark's AWS stand-in (scripts/bench/aws_standin.py) against moto: the same scripted
 gateway calls, run once on in-process moto (the `stack` fixture's real table and queues) and once on
 the stand-in (provisioned the way the bench does), must give the same outcomes. The calls are the
 project's own (SendRows, SendPace, Breakers, Suppressions, SendQueue and the poller's receive): what
@@ -23,9 +23,9 @@ from campaign.aws.suppressions import Suppressions
 from campaign.domain.breaker import BreakerPolicy
 from campaign.domain.models import SendRow, SuppressionReason
 from campaign.domain.status import EmailStatus, ErrorKind
-from campaign.local.provision import LocalResources
-from campaign.local.sqs_poller import receive
-from scripts.bench_aws_standin import RESET_PATH, StandIn, _Server, control, provision_standin
+from scripts.bench.aws_standin import RESET_PATH, StandIn, _Server, control, provision_standin
+from scripts.local.provision import LocalResources
+from scripts.local.sqs_poller import receive
 from tests.conftest import reset_process_caches
 
 T0 = 1_800_000_000.0

@@ -1,4 +1,4 @@
-"""The local emulator's SQS speed-up (campaign/local/emulator.py) under concurrent calls.
+"""The local emulator's SQS speed-up (scripts/local/emulator.py) under concurrent calls.
 
 moto's server handles calls in threads, and the API's ingest sends to one queue from several at once
 while the worker receives from it. The speed-up once swapped the queue's attribute list on the shared
@@ -12,7 +12,7 @@ from collections.abc import Callable
 import pytest
 from moto.sqs import models as sqs_models
 
-from campaign.local import emulator
+from scripts.local import emulator
 
 COUNTERS = set(emulator._COUNTERS)
 ACCOUNT_ID = "123456789012"  # moto's default account

@@ -1,4 +1,4 @@
-"""The local mailbox (campaign/local/mailbox.py): what it keeps of each message sent to its SMTP port,
+"""The local mailbox (scripts/local/mailbox.py): what it keeps of each message sent to its SMTP port,
 and how its JSON API and its pages show it, in process on loopback ports."""
 
 import smtplib
@@ -13,8 +13,8 @@ from typing import Any, NamedTuple
 import httpx
 import pytest
 
-from campaign.local.mailbox import ONE_CLICK, Mailbox, RunningMailbox, serving
-from tests.support.ports import free_port
+from scripts.local.mailbox import ONE_CLICK, Mailbox, RunningMailbox, serving
+from scripts.loopback import free_port
 
 SENDER = "campaigns@example.com"
 RECIPIENT = "ann@example.com"

@@ -22,9 +22,9 @@ from campaign.config import (
     worker_settings,
 )
 from campaign.domain.message import Composition, Letterhead
-from campaign.local.mailbox import RunningMailbox, serving
 from campaign.smtp_sender import SmtpSender
-from tests.support.ports import free_port
+from scripts.local.mailbox import RunningMailbox, serving
+from scripts.loopback import free_port
 
 SENDER = "campaigns@example.com"
 LETTERHEAD = Letterhead(Composition(SENDER), "http://127.0.0.1:8000/unsubscribe", b"test-unsubscribe-key")

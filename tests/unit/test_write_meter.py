@@ -1,4 +1,4 @@
-"""The write-unit and storage rules of the write benchmark (scripts/write_meter.py), one rule per test."""
+"""The write-unit and storage rules of the write benchmark (scripts/bench/write_meter.py), one rule per test."""
 
 from typing import Any
 
@@ -11,7 +11,7 @@ from campaign.aws.table_schema import (
     SUPPRESSION_INDEX,
     create_table_request,
 )
-from scripts.write_meter import (
+from scripts.bench.write_meter import (
     STORAGE_OVERHEAD_BYTES,
     TABLE,
     IndexSpec,

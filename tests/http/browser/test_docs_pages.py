@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Route, expect
 
 from campaign.domain.ids import batch_id_for
-from scripts.local_stack import LiveStack
+from scripts.local.stack import LiveStack
 
 CAMPAIGN_CSV = Path(__file__).resolve().parents[3] / "example_csv" / "campaign.csv"
 # Each step and each expectation: loading a 3.5 MB GraphiQL bundle takes longer than a click.

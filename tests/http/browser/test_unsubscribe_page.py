@@ -20,8 +20,8 @@ from playwright.sync_api import Page
 from campaign.domain.ids import batch_id_for, send_id_for
 from campaign.domain.models import SuppressionReason
 from campaign.domain.unsubscribe import unsubscribe_token
-from campaign.local.provision import LOCAL_UNSUBSCRIBE_KEY
-from scripts.local_stack import LiveStack
+from scripts.local.provision import LOCAL_UNSUBSCRIBE_KEY
+from scripts.local.stack import LiveStack
 from tests.http.helpers import Emulator
 
 

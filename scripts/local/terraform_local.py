@@ -1,6 +1,6 @@
-"""terraform/ applied to the local emulator (campaign/local/emulator.py), offline.
+"""terraform/ applied to the local emulator (scripts/local/emulator.py), offline.
 
-Used by tests/infra/test_apply_on_emulator.py and `make deploy-local` (`python -m campaign.local.terraform_local`).
+Used by tests/infra/test_apply_on_emulator.py and `make deploy-local` (`python -m scripts.local.terraform_local`).
 
 * Providers come from a local filesystem mirror (`TF_PLUGIN_MIRROR`, else the first of MIRROR_CANDIDATES that
   holds registry.terraform.io/hashicorp/aws) through a generated CLI configuration (TF_CLI_CONFIG_FILE); with
@@ -33,7 +33,8 @@ from typing import Any
 
 import httpx
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from scripts.loopback import PROJECT_ROOT, REGION, offline_aws_env
+
 TERRAFORM_DIR = PROJECT_ROOT / "terraform"
 BOOTSTRAP_DIR = TERRAFORM_DIR / "bootstrap"
 
@@ -64,7 +65,6 @@ SERVICES = (
     "sts",
 )
 
-REGION = "us-east-1"
 DEFAULT_ENDPOINT = "http://127.0.0.1:4566"
 STATE_BUCKET = "csv-campaign-tfstate-local"
 STATE_KEY = "csv-campaign/terraform.tfstate"
@@ -121,7 +121,7 @@ def provider_override(endpoint: str) -> str:
     """providers_override.tf: the stack's provider "aws", merged with every endpoint at the emulator."""
     endpoints = "".join(f"    {service:<14} = {json.dumps(endpoint)}\n" for service in SERVICES)
     return (
-        "# Written by campaign/local/terraform_local.py: the emulator in place of AWS.\n"
+        "# Written by scripts/local/terraform_local.py: the emulator in place of AWS.\n"
         'provider "aws" {\n'
         f"{_dummy_credentials()}"
         "  skip_credentials_validation = true\n"
@@ -215,8 +215,7 @@ def terraform_env(config_dir: Path, environ: Mapping[str, str] = os.environ) -> 
         TF_IN_AUTOMATION="1",
         TF_INPUT="0",
         CHECKPOINT_DISABLE="1",
-        AWS_ACCESS_KEY_ID="test",
-        AWS_SECRET_ACCESS_KEY="test",
+        **offline_aws_env("test"),
         AWS_REGION=REGION,
         AWS_EC2_METADATA_DISABLED="true",
     )

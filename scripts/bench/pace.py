@@ -1,11 +1,11 @@
 """Send rate against a simulated SES: one worker instance, and a fleet held to SES's rate.
 
-Run by scripts/bench.py in a process of its own (`python -m scripts.bench_pace`, environment set by
+Run by scripts/bench/__main__.py in a process of its own (`python -m scripts.bench.pace`, environment set by
 the caller, or defaults when run alone); prints one JSON object. Three kinds of process:
 
-* the AWS stand-in (scripts/bench_aws_standin.py): an in-memory DynamoDB and SQS in a process of its
+* the AWS stand-in (scripts/bench/aws_standin.py): an in-memory DynamoDB and SQS in a process of its
   own, reset for every case and provisioned with the bench's table (keyed by `pk`) and queues. Not
-  moto's server (campaign/local/emulator.py), because moto spends about 7 ms of CPU per request in
+  moto's server (scripts/local/emulator.py), because moto spends about 7 ms of CPU per request in
   one process: 17-21 ms of its CPU per send, so it alone caps the whole system at 50-60 sends a
   second on this machine (the last run on it: 41/s for one instance, 20% of 200/s; 200/s would need
   ~2.8 cores of moto), and the targets would measure moto, not the worker. The stand-in answers in
@@ -13,12 +13,12 @@ the caller, or defaults when run alone); prints one JSON object. Three kinds of 
   (claims, results, the pace bucket, breakers, suppressions, the queue) on moto and on the stand-in
   and requires equal outcomes. `--aws emulator` runs the phase on moto's server instead, to
   reproduce the emulator-bound figures (the instances then take turns to delete, see
-  scripts/bench_pace_worker.py);
-* the simulated SES (scripts/ses_simulator_server.py): SendEmail answers after 60 ms, and is throttled
+  scripts/bench/pace_worker.py);
+* the simulated SES (scripts/bench/ses_server.py): SendEmail answers after 60 ms, and is throttled
   (429 TooManyRequestsException) by a token bucket holding one second of `rate`, refilled at `rate`
   per second;
   GetAccount reports `rate` as MaxSendRate. The workers reach it through AWS_ENDPOINT_URL_SESV2;
-* worker instances (scripts/bench_pace_worker.py), each a process polling the send queue as the event
+* worker instances (scripts/bench/pace_worker.py), each a process polling the send queue as the event
   source mapping does and invoking the handler with a context that counts down from 30 s. Every
   DynamoDB and SQS request of theirs waits 10 ms first (CallMeter); SES has its own 60 ms.
 
@@ -36,7 +36,7 @@ Cases and what is measured:
   rows SENT / the instance's wall time from go to the end of its last batch (deletes included): the
   instance's own throughput, its per-batch steps included, not just the span between two SES calls.
   The mapping's receives and deletes run beside the handler, as Lambda's pollers do
-  (scripts/bench_pace_worker.py). The simulator's span rate is kept in the raw results too.
+  (scripts/bench/pace_worker.py). The simulator's span rate is kept in the raw results too.
 * `fleet_50`, `fleet_200`: four instances, SEND_RATE_PER_SECOND unset, so the workers pace to
   GetAccount's MaxSendRate. The achieved rate is measured at the simulator over the steady span,
   the run without its first and last second (start-up and drain, STEADY_TRIM_SECONDS): of the
@@ -84,16 +84,15 @@ from campaign.domain.ids import batch_id_for
 from campaign.domain.models import BatchRecord, BatchState
 from campaign.domain.retention import Retention
 from campaign.limits import SQS_SEND_BATCH_MAX
-from campaign.local.provision import LocalResources, environment_of
 from campaign.observability import logger
 from campaign.services.ingest import candidate_for
-from scripts.bench_aws_standin import RESET_PATH, STATS_PATH, control, provision_standin, standin_process
-from scripts.bench_data import campaign_csv
-from scripts.bench_pipeline import emulator, fresh_stack
-from scripts.bench_report import PHASE_ENV
-from scripts.loopback import serving
+from scripts.bench.aws_standin import RESET_PATH, STATS_PATH, control, provision_standin, standin_process
+from scripts.bench.data import campaign_csv
+from scripts.bench.pipeline import emulator, fresh_stack
+from scripts.bench.report import PHASE_ENV
+from scripts.local.provision import LocalResources, environment_of
+from scripts.loopback import PROJECT_ROOT, serving
 
-ROOT = Path(__file__).resolve().parent.parent
 ENV_SES_ENDPOINT = "AWS_ENDPOINT_URL_SESV2"
 ENV_SEND_RATE = "SEND_RATE_PER_SECOND"
 QUEUE_COUNTERS = (
@@ -109,7 +108,7 @@ RETENTION = Retention(30, 90)
 # The two AWS the targets can run against: the stand-in (the default: what `make bench` runs) and
 # moto's server (emulator-bound figures, kept for comparison).
 STANDIN, EMULATOR = "standin", "emulator"
-AWS_MODULES = {STANDIN: "scripts.bench_aws_standin", EMULATOR: "campaign.local.emulator"}
+AWS_MODULES = {STANDIN: "scripts.bench.aws_standin", EMULATOR: "scripts.local.emulator"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +138,7 @@ def cases(quick: bool) -> list[Case]:
 
 @contextlib.contextmanager
 def ses_simulator() -> Iterator[str]:
-    with serving("scripts.ses_simulator_server") as (endpoint, _pid):
+    with serving("scripts.bench.ses_server") as (endpoint, _pid):
         yield endpoint
 
 
@@ -269,7 +268,7 @@ def _start_instances(
             [
                 sys.executable,
                 "-m",
-                "scripts.bench_pace_worker",
+                "scripts.bench.pace_worker",
                 "--index",
                 str(i),
                 "--design",
@@ -282,7 +281,7 @@ def _start_instances(
                 str(deadline),
                 *(["--delete-lock"] if delete_lock else []),
             ],
-            cwd=ROOT,
+            cwd=PROJECT_ROOT,
             env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,  # the Lambda's logs and metrics
@@ -440,7 +439,7 @@ def run_case(
         instances = _start_instances(
             case, out, _worker_env(ses_endpoint), latency_ms, deadline_seconds + 30, delete_lock=aws == EMULATOR
         )
-        modules = (AWS_MODULES[aws], "scripts.ses_simulator_server")
+        modules = (AWS_MODULES[aws], "scripts.bench.ses_server")
         cpu_before = {module: _cpu_of(module) for module in modules}
         requests_before, residence_before = _aws_requests(aws, endpoint)
         go_at = time.monotonic()
@@ -493,7 +492,7 @@ def run_case(
         "cpu_seconds": {
             # the AWS behind the run (the stand-in or the emulator), under the emulator's old name
             "emulator": cpu[AWS_MODULES[aws]],
-            "ses_simulator": cpu["scripts.ses_simulator_server"],
+            "ses_simulator": cpu["scripts.bench.ses_server"],
         },
         # The AWS process serves requests on one core (one process, one interpreter lock): at this
         # much of its CPU per accepted send, it cannot answer for more than 1 / that sends a second.

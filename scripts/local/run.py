@@ -8,7 +8,6 @@ import contextlib
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -19,12 +18,13 @@ from contextlib import contextmanager
 
 from campaign.aws.clients import clear_client_cache
 from campaign.config import DEFAULT_SMTP_PORT, DRY_RUN, Provider, clear_settings_cache
-from campaign.local.emulator import outage_file
-from campaign.local.mailbox import DEFAULT_HTTP_PORT
-from campaign.local.provision import LocalResources, environment_of, events_queue_names, provision
-from campaign.local.sqs_poller import poll_once
-from campaign.local.stream_ingest_runner import watch_uploads
-from campaign.local.stream_poller import StreamPoller
+from scripts.local.emulator import outage_file
+from scripts.local.mailbox import DEFAULT_HTTP_PORT
+from scripts.local.provision import LocalResources, environment_of, events_queue_names, provision
+from scripts.local.sqs_poller import poll_once
+from scripts.local.stream_ingest_runner import watch_uploads
+from scripts.local.stream_poller import StreamPoller
+from scripts.loopback import listening, offline_aws_env
 
 API_HOST = "127.0.0.1"
 API_PORT = int(os.environ.get("API_PORT", "8000"))
@@ -44,11 +44,6 @@ _SEND_MODES: dict[str, str] = {
 _STREAM_IDLE_SECONDS = 0.25
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) != 0
-
-
 def _wait_for(url: str, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -62,9 +57,7 @@ def _wait_for(url: str, seconds: float = 30) -> None:
 
 def _base_environment() -> dict[str, str]:
     return {
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
-        "AWS_DEFAULT_REGION": "us-east-1",
+        **offline_aws_env("local"),
         "AWS_ENDPOINT_URL": f"http://127.0.0.1:{EMULATOR_PORT}",
         "STAGE": "local",
         "SEND_MODE": os.environ.get("SEND_MODE", Provider.SMTP.value),
@@ -128,7 +121,7 @@ def _stop_on_sigterm() -> None:
 def main() -> None:
     _stop_on_sigterm()
     for port in (API_PORT, EMULATOR_PORT, MAILBOX_PORT, MAILBOX_SMTP_PORT):
-        if not _port_free(port):
+        if listening(port):
             raise SystemExit(f"port {port} is already in use on 127.0.0.1 (another `make run`?)")
     outage_file().unlink(missing_ok=True)  # an outage left by an earlier run would surprise this one
     env = {**os.environ, **_base_environment()}
@@ -136,10 +129,10 @@ def main() -> None:
     env["API_KEY"] = api_key
     os.environ.update(env)
     events_queue, _ = events_queue_names("local")
-    mailbox = [sys.executable, "-m", "campaign.local.mailbox", "--port", str(MAILBOX_PORT)]
+    mailbox = [sys.executable, "-m", "scripts.local.mailbox", "--port", str(MAILBOX_PORT)]
     mailbox += ["--ses-events-queue", events_queue]
     with (
-        _child([sys.executable, "-m", "campaign.local.emulator", "--port", str(EMULATOR_PORT)], env),
+        _child([sys.executable, "-m", "scripts.local.emulator", "--port", str(EMULATOR_PORT)], env),
         _child([*mailbox, "--smtp-port", str(MAILBOX_SMTP_PORT)], env),
     ):
         _wait_for(f"http://127.0.0.1:{EMULATOR_PORT}/moto-api/data.json")

@@ -1,8 +1,8 @@
 """DynamoDB write units and storage per sent email: ours (lean rows) against the previous layout.
 
-Run by scripts/bench.py in a process of its own (`python -m scripts.bench_writes [--emails N]`); prints
+Run by scripts/bench/__main__.py in a process of its own (`python -m scripts.bench.writes [--emails N]`); prints
 one JSON object on its last stdout line. Units and bytes follow AWS's documented rules, as
-scripts/write_meter.py applies them (1 unit per started KB of the larger of the item before and after,
+scripts/bench/write_meter.py applies them (1 unit per started KB of the larger of the item before and after,
 2x in a transaction, a write per index whose entry changes, a delete and a put when its keys change;
 storage is every item and index entry plus 100 bytes each).
 
@@ -56,12 +56,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
-os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
-os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "campaign-bench")
-os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "CampaignBench")
-os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+from scripts.bench.report import PHASE_ENV
+
+# Run alone, the phase gets the settings `make bench` gives it (Powertools reads them at import).
+os.environ.update(PHASE_ENV | os.environ)
 
 from moto import mock_aws
 from moto.core.models import DEFAULT_ACCOUNT_ID
@@ -83,25 +81,15 @@ from campaign.aws.table_schema import (
     create_table_request,
     send_pk,
 )
-from campaign.caches import clear_all, register
+from campaign.caches import clear_all
 from campaign.domain.clock import to_iso
 from campaign.domain.csv_rules import CampaignRow, parse_campaign_csv
 from campaign.domain.ids import batch_id_for, send_id_for
 from campaign.domain.retention import Retention
 from campaign.limits import DEFAULT_DEDUPE_WINDOW_DAYS, DEFAULT_MAX_RECEIVE_COUNT, DEFAULT_RETENTION_DAYS
-from campaign.local import stream_poller
-from campaign.local.emulator import (
-    install_dynamodb_item_lock,
-    install_ses_account,
-    install_transaction_checks_first,
-    install_transaction_tokens,
-)
-from campaign.local.provision import LocalResources, environment_of, provision
-from campaign.local.sqs_poller import poll_once
-from campaign.local.stream_poller import StreamPoller
 from campaign.observability import logger
 from campaign.services.ingest import ingest_csv, ingest_gateways_for
-from scripts.write_meter import (
+from scripts.bench.write_meter import (
     TABLE,
     TableSpec,
     Tally,
@@ -110,9 +98,15 @@ from scripts.write_meter import (
     table_spec,
     write_cost,
 )
-
-# The local stream poller's client is cached too, and not yet registered where it is built.
-register(stream_poller._streams.cache_clear)
+from scripts.local.emulator import (
+    install_dynamodb_item_lock,
+    install_ses_account,
+    install_transaction_checks_first,
+    install_transaction_tokens,
+)
+from scripts.local.provision import LocalResources, environment_of, provision
+from scripts.local.sqs_poller import poll_once
+from scripts.local.stream_poller import StreamPoller
 
 REGION = "us-east-1"
 RETENTION = Retention(DEFAULT_DEDUPE_WINDOW_DAYS, DEFAULT_RETENTION_DAYS)

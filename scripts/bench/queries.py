@@ -1,16 +1,16 @@
 """Items read per row returned, and rounds of requests per page, by listEmailStatus at 100,000 rows.
 
-Run by scripts/bench.py in a process of its own (`python -m scripts.bench_queries`); prints one JSON
+Run by scripts/bench/__main__.py in a process of its own (`python -m scripts.bench.queries`); prints one JSON
 object. moto runs in this process (mock_aws). The table is filled straight through moto's backend
 with the items the project's own items module writes (`send_row_item`, `counts_item`, `batch_item`,
 so the index keys and stripes are the real ones); reads then go through botocore and moto as usual,
-inside `frozen_reads()` (see scripts/bench_moto.py), after a self-check that the speed-ups change no
+inside `frozen_reads()` (see scripts/bench/moto_reads.py), after a self-check that the speed-ups change no
 reply on a small table.
 
 Ours is `list_sends` (what the GraphQL resolver calls); "items read" counts every item DynamoDB read
 for it, the batch summaries included (ScannedCount of each Query, each item a GetItem found), and a
 round is a set of requests made side by side (the summaries, then each `read_round`). The naive
-baseline scans the whole table with a FilterExpression for every page (scripts/bench_naive.py). Both
+baseline scans the whole table with a FilterExpression for every page (scripts/bench/naive.py). Both
 must return the same rows in the same order, page for page (the naive pages take the sizes of ours).
 
 The data: 40 uploads of 2,500 rows twelve hours apart. The older ones are sent (95% SENT, 5% ERROR,
@@ -46,12 +46,12 @@ from campaign.domain.retention import Retention
 from campaign.domain.status import EmailStatus
 from campaign.limits import DEFAULT_DEDUPE_WINDOW_DAYS, DEFAULT_RETENTION_DAYS, HISTOGRAM_BUCKETS
 from campaign.services.list_sends import SendFilter, list_sends
-from scripts.bench_calls import CallMeter
-from scripts.bench_moto import frozen_reads, unchecked_item_sizes
-from scripts.bench_naive import NaiveFilter, naive_list
+from scripts.bench.calls import CallMeter
+from scripts.bench.moto_reads import frozen_reads, unchecked_item_sizes
+from scripts.bench.naive import NaiveFilter, naive_list
+from scripts.loopback import REGION
 
 PAGE = 50
-REGION = "us-east-1"
 _EPOCH = datetime(2026, 9, 1, 9, 0, tzinfo=UTC)
 _RETENTION = Retention(DEFAULT_DEDUPE_WINDOW_DAYS, DEFAULT_RETENTION_DAYS)
 _S = EmailStatus
@@ -309,7 +309,7 @@ def check_same_answers(meter: CallMeter) -> int:
         for prefix in ("plain ", "fast ")
     ]
     if answers[0] != answers[1]:
-        raise RuntimeError("the moto speed-ups changed a reply: scripts/bench_moto.py is wrong")
+        raise RuntimeError("the moto speed-ups changed a reply: scripts/bench/moto_reads.py is wrong")
     return len(answers[0])
 
 

@@ -1,4 +1,4 @@
-"""One worker instance of the pace benchmark (scripts/bench_pace.py starts one to four of these).
+"""One worker instance of the pace benchmark (scripts/bench/pace.py starts one to four of these).
 
 Each is a process of its own, as each Lambda instance is: it polls the send queue the way the event
 source mapping does (receive a batch of WORKER_BATCH_SIZE, invoke, delete what succeeded) and invokes
@@ -13,7 +13,7 @@ its deadline), then writes `result-<index>.json`. Its stdout is the Lambda's log
 metrics), which the bench discards.
 
 Every DynamoDB and SQS request, the polling's included, waits the simulated network latency first
-(CallMeter); SES requests do not: the simulated SES (scripts/ses_simulator_server.py) has its own.
+(CallMeter); SES requests do not: the simulated SES (scripts/bench/ses_server.py) has its own.
 """
 
 import argparse
@@ -34,8 +34,8 @@ from typing import Any
 from campaign.aws.clients import client, single_attempt_client
 from campaign.config import worker_settings
 from campaign.limits import SQS_RECEIVE_MAX, WORKER_TIMEOUT_SECONDS
-from campaign.local.sqs_poller import LocalLambdaContext, receive, sqs_event
-from scripts.bench_calls import CallMeter
+from scripts.bench.calls import CallMeter
+from scripts.local.sqs_poller import LocalLambdaContext, receive, sqs_event
 
 SES_SERVICE = "sesv2"
 # An empty receive waits this long before the next: Lambda's mapping long-polls, which costs AWS
@@ -121,7 +121,7 @@ def _handler(design: str) -> Callable[[dict[str, Any], Any], Any]:
         import worker.handler
 
         return worker.handler.handler
-    from scripts.bench_naive import NaiveWorker
+    from scripts.bench.naive import NaiveWorker
 
     settings = worker_settings()
     assert settings.sender_address is not None
@@ -151,7 +151,7 @@ def _delete(queue_url: str, done: list[dict[str, Any]], lock: Path | None) -> in
     instances take turns (a file lock): moto deletes a message by rebuilding the queue's list of
     messages without a lock, so two deletes at once can put back a message the other just deleted (it
     then shows as in flight until its visibility timeout). SQS has no such race, nor has the stand-in
-    (scripts/bench_aws_standin.py answers each request under one lock): no lock then."""
+    (scripts/bench/aws_standin.py answers each request under one lock): no lock then."""
     with contextlib.ExitStack() as stack:
         if lock is not None:
             fcntl.flock(stack.enter_context(lock.open("a")), fcntl.LOCK_EX)

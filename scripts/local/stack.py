@@ -1,4 +1,4 @@
-"""The local stack (`python -m campaign.local.run`) as a child process on free loopback ports.
+"""The local stack (`python -m scripts.local.run`) as a child process on free loopback ports.
 
 Used by tests/http (a session fixture) and scripts/load_test.py (`make load`). The stack runs in its
 own process group; leaving the context sends that group Ctrl-C, then SIGKILL to whatever is left, so
@@ -9,7 +9,6 @@ does (SEND_MODE=smtp): every message lands in its mailbox (`LiveStack.mailbox_ur
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -22,7 +21,8 @@ from typing import NamedTuple
 
 import httpx
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+from scripts.loopback import PROJECT_ROOT, free_ports
+
 STARTUP_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 15.0
 
@@ -50,20 +50,8 @@ class LiveStack(NamedTuple):
     base_url: str
     api_key: str
     emulator_url: str
-    # The local mailbox (campaign/local/mailbox.py): what the worker sent, SEND_MODE=smtp being the default.
+    # The local mailbox (scripts/local/mailbox.py): what the worker sent, SEND_MODE=smtp being the default.
     mailbox_url: str
-
-
-def _free_ports(count: int) -> list[int]:
-    """Distinct ports the kernel reports free on 127.0.0.1 (held open together, so never the same)."""
-    probes = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
-    try:
-        for probe in probes:
-            probe.bind(("127.0.0.1", 0))
-        return [int(probe.getsockname()[1]) for probe in probes]
-    finally:
-        for probe in probes:
-            probe.close()
 
 
 def _wait_for_health(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
@@ -116,9 +104,9 @@ def _sigterm_interrupts() -> Iterator[None]:
 
 @contextmanager
 def local_stack(api_key: str, log: Path, env_overrides: dict[str, str] | None = None) -> Iterator[LiveStack]:
-    """A running `python -m campaign.local.run` with this API key (and these variables set, e.g.
+    """A running `python -m scripts.local.run` with this API key (and these variables set, e.g.
     SEND_MODE), its output in `log`."""
-    api_port, emulator_port, mailbox_port, mailbox_smtp_port = _free_ports(4)
+    api_port, emulator_port, mailbox_port, mailbox_smtp_port = free_ports(4)
     env = {name: value for name, value in os.environ.items() if name not in NOT_INHERITED}
     env |= {
         "API_PORT": str(api_port),
@@ -131,7 +119,7 @@ def local_stack(api_key: str, log: Path, env_overrides: dict[str, str] | None = 
     } | (env_overrides or {})
     with _sigterm_interrupts(), log.open("wb") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "campaign.local.run"],
+            [sys.executable, "-m", "scripts.local.run"],
             cwd=PROJECT_ROOT,
             env=env,
             stdin=subprocess.DEVNULL,

@@ -1,4 +1,4 @@
-"""Runs the benchmark phases (see scripts/bench.py) and turns their results into one table."""
+"""Runs the benchmark phases (see scripts/bench/__main__.py) and turns their results into one table."""
 
 import argparse
 import importlib.util
@@ -9,16 +9,14 @@ import subprocess
 import sys
 import time
 from dataclasses import astuple, dataclass
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "build" / "bench" / "results.json"
+from scripts.loopback import PROJECT_ROOT, offline_aws_env
+
+RESULTS = PROJECT_ROOT / "build" / "bench" / "results.json"
 # Fake credentials and Powertools settings for every phase; the phases pick their own endpoints.
 PHASE_ENV = {
-    "AWS_ACCESS_KEY_ID": "bench",
-    "AWS_SECRET_ACCESS_KEY": "bench",
-    "AWS_DEFAULT_REGION": "us-east-1",
+    **offline_aws_env("bench"),
     "POWERTOOLS_SERVICE_NAME": "campaign-bench",
     "POWERTOOLS_METRICS_NAMESPACE": "CampaignBench",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
@@ -38,7 +36,7 @@ WRITE_UNIT_TARGETS = {"2KB": 12.0, "20KB": 30.0, "100KB": 110.0}
 STORAGE_TARGET_BYTES = 3 * 1024
 MEMORY_TARGET_MB = 64.0
 COLD_START_TARGET = 1.3
-# Send rate (scripts/bench_pace.py): one worker instance against a simulated SES that never limits, and a
+# Send rate (scripts/bench/pace.py): one worker instance against a simulated SES that never limits, and a
 # fleet of four held to SES's rate (achieved rate as a share of it, measured at the simulated SES).
 PACE_SENDS_TARGET = 100.0
 PACE_RATIO_TARGET = 5.0
@@ -62,9 +60,9 @@ def _phase_env() -> dict[str, str]:
 
 
 def _start(phase: str, args: list[str]) -> subprocess.Popen[str]:
-    command = [sys.executable, "-m", f"scripts.bench_{phase}", *args]
+    command = [sys.executable, "-m", f"scripts.bench.{phase}", *args]
     return subprocess.Popen(
-        command, cwd=ROOT, env=_phase_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command, cwd=PROJECT_ROOT, env=_phase_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
 
 
@@ -218,7 +216,7 @@ def query_rows(q: dict[str, Any]) -> list[Row]:
 
 
 def write_rows(w: dict[str, Any]) -> list[Row]:
-    """Write units and storage per sent email against the previous layout (scripts/bench_writes.py)."""
+    """Write units and storage per sent email against the previous layout (scripts/bench/writes.py)."""
     rows = []
     for case, case_result in w["cases"].items():
         ours, old = case_result["ours"], case_result["old_layout"]
@@ -258,7 +256,7 @@ def _content(case: str) -> str:
 
 
 def pace_rows(p: dict[str, Any]) -> list[Row]:
-    """Send rates against the simulated SES (scripts/bench_pace.py, docs/BENCHMARKS.md)."""
+    """Send rates against the simulated SES (scripts/bench/pace.py, docs/BENCHMARKS.md)."""
     ms = _fmt(p["latency_ms"], 0)
     one, naive = p["one_ours"], p["one_naive"]
     o, n = float(one["instance_rate"] or 0.0), float(naive["instance_rate"] or 0.0)
@@ -302,7 +300,7 @@ def pace_rows(p: dict[str, Any]) -> list[Row]:
     }
     rows += [Row(figure, str(total), "—", "—", "0", _verdict(total == 0)) for figure, total in totals.items()]
     emulator = max(float(case["instances"]["emulator_ms_per_request"]) for case in ours)
-    # The AWS behind the run: the in-memory stand-in (scripts/bench_aws_standin.py) or moto's server.
+    # The AWS behind the run: the in-memory stand-in (scripts/bench/aws_standin.py) or moto's server.
     aws = "the stand-in's" if p.get("aws", "emulator") == "standin" else "the emulator's"
     rows += [
         Row("  throttled requests SES answered (429), every run of ours", str(throttled), "—", "—", "—", "info"),
@@ -489,5 +487,5 @@ def main() -> int:
     print(table(rows))
     if args.details:
         print("\n" + details(results))
-    print(f"\nraw results: {saved.relative_to(ROOT)}")
+    print(f"\nraw results: {saved.relative_to(PROJECT_ROOT)}")
     return 1 if any(row.result == "FAIL" for row in rows) else 0

@@ -1,5 +1,5 @@
 """The local mailbox: an SMTP server that keeps every message the local stack sends, and a web page and
-JSON API to read them (`make run` starts it; `python -m campaign.local.mailbox` runs it alone).
+JSON API to read them (`make run` starts it; `python -m scripts.local.mailbox` runs it alone).
 
 SMTP (aiosmtpd) on 127.0.0.1:1025 accepts any sender and recipient and keeps the message as received,
 in memory only: the newest 1,000 (`DEFAULT_LIMIT`), older ones are dropped, so a long `make load`
@@ -20,7 +20,7 @@ keeps memory flat. HTTP (the standard library's ThreadingHTTPServer) on 127.0.0.
     GET    /api/messages/{id}/raw     the message's bytes as received
     DELETE /api/messages              empties the mailbox
 
-Everything a message holds is escaped where a page shows it. Development tooling only: campaign/local
+Everything a message holds is escaped where a page shows it. Development tooling only: scripts/local
 is never packaged into a Lambda (scripts/package_lambdas.py).
 """
 
@@ -51,7 +51,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from campaign.config import DEFAULT_SMTP_PORT
 from campaign.domain.ids import SEND_ID_HEADER
-from campaign.local.ses_simulator import SimulatorRelay
+from scripts.local.ses_simulator import SimulatorRelay
 
 LOOPBACK = "127.0.0.1"
 DEFAULT_HTTP_PORT = 8025
@@ -178,7 +178,7 @@ class Mailbox:
             self._messages.clear()
 
 
-# Called with each message once it is kept: SES's part locally (campaign/local/ses_simulator.py).
+# Called with each message once it is kept: SES's part locally (scripts/local/ses_simulator.py).
 OnReceive = Callable[[StoredMessage], None]
 
 

@@ -11,7 +11,7 @@ moto's own sort gives them); for a Scan, the table in moto's order starting at t
 and Query/Scan replies are written with json.dumps (attribute values in DynamoDB's JSON). moto still
 applies the key conditions, Limit, the 1 MB page limit, filters, ScannedCount, Count and
 LastEvaluatedKey with its own code. Writes raise inside the context, so a cache can never go stale.
-`check_same_answers` in scripts/bench_queries.py compares every reply with plain moto's on a small
+`check_same_answers` in scripts/bench/queries.py compares every reply with plain moto's on a small
 table before the big one is measured.
 """
 
@@ -232,7 +232,7 @@ def frozen_reads() -> Iterator[None]:
 def _refuse(name: str) -> Callable[..., Any]:
     def refuse(*args: Any, **kwargs: Any) -> Any:
         del args, kwargs
-        raise FrozenTableError(f"{name} while moto's read caches are in use (scripts/bench_moto.py)")
+        raise FrozenTableError(f"{name} while moto's read caches are in use (scripts/bench/moto_reads.py)")
 
     return refuse
 

@@ -1,6 +1,6 @@
 """A simulated SES (SESv2's REST JSON) for the pace benchmark: slow, and throttling above its rate.
 
-Run as its own process (`python -m scripts.ses_simulator_server --port N`); boto3 clients reach it
+Run as its own process (`python -m scripts.bench.ses_server --port N`); boto3 clients reach it
 through the service-specific endpoint variable AWS_ENDPOINT_URL_SESV2, while DynamoDB and SQS stay
 on the emulator (AWS_ENDPOINT_URL). Requests are signed by botocore and the signature is ignored.
 

@@ -3,7 +3,7 @@
 Every sample is a new `python -c` process that times one import with perf_counter (interpreter
 start-up, the same for all, is not included). The targets take turns, round after round, so a burst
 of load on the machine hits all of them alike; the first round is thrown away. Times here vary by
-±15% from sample to sample; scripts/bench_instructions.py counts the same imports' instructions,
+±15% from sample to sample; scripts/bench/instructions.py counts the same imports' instructions,
 which repeat exactly.
 
 Each round imports from a different call depth. CPython 3.11 and 3.12 (Lambda's runtime) allocate a
@@ -23,7 +23,7 @@ Every module loads from bytecode, as in Lambda, where `make package` ships a .py
 of ours and of our dependencies: the first round writes the caches of all the targets into one
 PYTHONPYCACHEPREFIX folder, whatever PYTHONDONTWRITEBYTECODE says outside (left set, it made our own
 modules compile from source in every sample while the libraries' came from pip's caches).
-Run by scripts/bench.py (`python -m scripts.bench_coldstart`); prints JSON.
+Run by scripts/bench/__main__.py (`python -m scripts.bench.coldstart`); prints JSON.
 """
 
 import argparse
@@ -35,25 +35,27 @@ import sys
 import tempfile
 from pathlib import Path
 
+from scripts.loopback import PROJECT_ROOT, offline_aws_env
 from scripts.package_lambdas import COMPONENTS, without_modules
 
-ROOT = Path(__file__).resolve().parent.parent
+# Each target is the statement a probe times. The baselines: `import boto3` for the worker; for the API,
+# the bare FastAPI + Strawberry + Mangum app and nothing of ours (scripts/bench/bare_app.py).
+BARE_APP = "import scripts.bench.bare_app"
+_PAUSED = "from campaign.cold_start import collector_paused\nwith collector_paused():\n    {}"
 TARGETS = {
-    "boto3": "boto3",
-    "worker.handler": "worker.handler",
-    "bare FastAPI+Strawberry+Mangum": "scripts.bench_bare_app",
-    "app.handler": "app.handler",
+    "boto3": "import boto3",
+    "worker.handler": "import worker.handler",
+    "bare FastAPI+Strawberry+Mangum": BARE_APP,
+    "app.handler": "import app.handler",
     # The baselines again with the collector paused as the handlers pause it (campaign/cold_start.py):
     # the verdict is against the baselines as defined, these show how much of the margin is the pause's.
-    "boto3, collector paused": "scripts.bench_paused_boto3",
-    "bare app, collector paused": "scripts.bench_paused_bare_app",
+    "boto3, collector paused": _PAUSED.format("import boto3"),
+    "bare app, collector paused": _PAUSED.format(BARE_APP),
 }
 # What the handlers read at import (as Lambda sets it): the API builds its app, and so its settings,
 # at import. A local API key means no Secrets Manager; nothing here calls AWS.
 HANDLER_ENV = {
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_ACCESS_KEY_ID": "bench",
-    "AWS_SECRET_ACCESS_KEY": "bench",
+    **offline_aws_env("bench"),
     "TABLE_NAME": "csv-campaign-bench",
     "QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/csv-campaign-bench-sends",
     "UPLOAD_BUCKET": "csv-campaign-bench-uploads",
@@ -71,7 +73,7 @@ def at_depth(n):
     if n:
         return at_depth(n - 1)
     started = time.perf_counter()
-    import {module}
+    exec({statement!r}, {{}})
     return time.perf_counter() - started
 print(at_depth({depth}))"""
 LEFT_OUT = tuple(sorted({module for component in COMPONENTS.values() for module in component.left_out}))
@@ -90,19 +92,19 @@ _OUTSIDE_ONLY = ("AWS_", "POWERTOOLS_", "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACH
 def probe_env(bytecode_cache: Path) -> dict[str, str]:
     """The environment of one probe process: the handlers' settings, bytecode cached in one folder."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(_OUTSIDE_ONLY)}
-    return env | HANDLER_ENV | {"PYTHONPATH": str(ROOT), "PYTHONPYCACHEPREFIX": str(bytecode_cache)}
+    return env | HANDLER_ENV | {"PYTHONPATH": str(PROJECT_ROOT), "PYTHONPYCACHEPREFIX": str(bytecode_cache)}
 
 
-def import_seconds(module: str, bytecode_cache: Path, depth: int = 0) -> float:
+def import_seconds(statement: str, bytecode_cache: Path, depth: int = 0) -> float:
     done = subprocess.run(
-        [sys.executable, "-c", as_packaged(_PROBE.format(module=module, depth=depth))],
+        [sys.executable, "-c", as_packaged(_PROBE.format(statement=statement, depth=depth))],
         env=probe_env(bytecode_cache),
-        cwd=ROOT,
+        cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
     )
     if done.returncode != 0:
-        raise RuntimeError(f"importing {module} failed:\n{done.stderr}")
+        raise RuntimeError(f"{statement!r} failed:\n{done.stderr}")
     return float(done.stdout.strip().splitlines()[-1])
 
 
@@ -113,8 +115,8 @@ def main() -> None:
     samples: dict[str, list[float]] = {name: [] for name in TARGETS}
     with tempfile.TemporaryDirectory(prefix="bench-pycache-") as bytecode_cache:
         for round_ in range(args.rounds + 1):
-            for name, module in TARGETS.items():
-                seconds = import_seconds(module, Path(bytecode_cache), DEPTHS[(round_ - 1) % len(DEPTHS)])
+            for name, statement in TARGETS.items():
+                seconds = import_seconds(statement, Path(bytecode_cache), DEPTHS[(round_ - 1) % len(DEPTHS)])
                 if round_:
                     samples[name].append(seconds)
     medians = {name: statistics.median(values) for name, values in samples.items()}

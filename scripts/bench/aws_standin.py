@@ -1,4 +1,4 @@
-"""A fast in-memory stand-in for DynamoDB and SQS, for the pace benchmark (scripts/bench_pace.py).
+"""A fast in-memory stand-in for DynamoDB and SQS, for the pace benchmark (scripts/bench/pace.py).
 
 Why: moto's server spends about 7 ms of CPU per request in one process (17-21 ms per send on this
 machine), so it alone caps the whole system at 50-60 sends a second, below the targets the pace phase
@@ -6,7 +6,7 @@ measures. This process answers the same requests in a fraction of that, so what 
 is the worker, not the emulator. tests/unit/test_bench_standin.py runs the same gateway calls against
 moto and against this stand-in and requires equal outcomes: that is what makes it faithful enough.
 
-Run as its own process (`python -m scripts.bench_aws_standin --port N`); boto3 reaches it through
+Run as its own process (`python -m scripts.bench.aws_standin --port N`); boto3 reaches it through
 AWS_ENDPOINT_URL. It speaks what botocore sends for both services: JSON 1.0 over POST, the operation
 in `X-Amz-Target` (`DynamoDB_20120810.<Operation>`, `AmazonSQS.<Operation>`); signatures are ignored.
 One global lock makes every request atomic (a long-polling ReceiveMessage waits on a condition of
@@ -44,17 +44,16 @@ from decimal import Context, Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
-from scripts.loopback import serving
+from scripts.loopback import REGION, serving
 
 if TYPE_CHECKING:
-    from campaign.local.provision import LocalResources
+    from scripts.local.provision import LocalResources
 
 DDB_PREFIX = "DynamoDB_20120810"
 SQS_PREFIX = "AmazonSQS"
 DDB_ERROR = "com.amazonaws.dynamodb.v20120810#"
 SQS_ERROR = "com.amazonaws.sqs#"
 ACCOUNT_ID = "123456789012"
-REGION = "us-east-1"
 KEY = "pk"
 RESET_PATH = "/standin/reset"
 STATS_PATH = "/standin/stats"
@@ -1175,7 +1174,7 @@ def serve(port: int) -> None:
 @contextlib.contextmanager
 def standin_process() -> Iterator[tuple[str, int]]:
     """The stand-in in a process of its own: yields (endpoint, pid)."""
-    with serving("scripts.bench_aws_standin") as running:
+    with serving("scripts.bench.aws_standin") as running:
         yield running
 
 
@@ -1195,7 +1194,7 @@ def provision_standin(stage: str) -> "LocalResources":
     redrive policy (no message of the bench is received five times). Returns LocalResources."""
     from campaign.aws.clients import client
     from campaign.aws.queue_spec import VISIBILITY_TIMEOUT_SECONDS
-    from campaign.local.provision import DEFAULT_SENDER, LocalResources, resource_names, upload_bucket_name
+    from scripts.local.provision import DEFAULT_SENDER, LocalResources, resource_names, upload_bucket_name
 
     table, queue_name, dlq_name = resource_names(stage)
     client("dynamodb").create_table(

@@ -4,14 +4,14 @@ consumer with real stream-shaped events; a consumer that raises gets the same re
 
 import logging
 from collections.abc import Callable
-from functools import cache
 from typing import Any
 
 import boto3
 from botocore.config import Config
 
 from campaign.aws.table_schema import PARTITION_KEY, SEND_PREFIX
-from campaign.local.sqs_poller import LocalLambdaContext
+from campaign.caches import per_container
+from scripts.local.sqs_poller import LocalLambdaContext
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ Handler = Callable[[dict[str, Any], Any], Any]
 STREAM_BATCH_SIZE = 1000
 
 
-@cache
+@per_container
 def _streams() -> Any:
     # botocore sends stream calls to an account-specific host that moto does not route; the plain
     # regional endpoint is the same service.

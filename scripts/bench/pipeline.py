@@ -1,8 +1,8 @@
 """Ingest and worker, ours and the naive baseline, against moto's server on loopback.
 
-Run by scripts/bench.py in a process of its own (`python -m scripts.bench_pipeline`, environment set
+Run by scripts/bench/__main__.py in a process of its own (`python -m scripts.bench.pipeline`, environment set
 by the caller); prints one JSON object. The emulator is the project's own (moto's server with the SQS
-speed-up and the per-item DynamoDB lock, campaign/local/emulator.py) in a separate process, so its
+speed-up and the per-item DynamoDB lock, scripts/local/emulator.py) in a separate process, so its
 CPU time is not taken from this process, and it is reset to an empty stack before every run.
 
 Per design, a run ingests one file (timed: the ingest call) and then lets the worker take the first
@@ -12,7 +12,7 @@ requests per sent row are counted over those. The worker is timed inside the han
 the mapping receives and deletes outside the function, and those requests are not the worker's
 (they are counted apart, as "poll"). Every request of both phases gets the simulated network delay.
 
-Our ingest is also run against a zero-cost AWS (scripts/bench_calls.py `zero_cost_aws`): it has
+Our ingest is also run against a zero-cost AWS (scripts/bench/calls.py `zero_cost_aws`): it has
 eight steps in flight, so the emulator's time cannot simply be subtracted from its wall time.
 """
 
@@ -31,12 +31,12 @@ from campaign.aws.clients import clear_client_cache, client
 from campaign.caches import clear_all
 from campaign.domain.ids import batch_id_for
 from campaign.domain.retention import Retention
-from campaign.local.provision import LocalResources, environment_of, provision
-from campaign.local.sqs_poller import Handler, poll_once
 from campaign.services.ingest import IngestGateways, ingest_csv, ingest_gateways_for
-from scripts.bench_calls import CallMeter, PhaseStats, zero_cost_aws
-from scripts.bench_data import campaign_csv
-from scripts.bench_naive import NaiveIngest, NaiveWorker
+from scripts.bench.calls import CallMeter, PhaseStats, zero_cost_aws
+from scripts.bench.data import campaign_csv
+from scripts.bench.naive import NaiveIngest, NaiveWorker
+from scripts.local.provision import LocalResources, environment_of, provision
+from scripts.local.sqs_poller import Handler, poll_once
 from scripts.loopback import serving
 
 DELAYED_PHASES = frozenset({"ingest", "worker", "ingest_sent_before", "ingest_own_bodies"})
@@ -127,7 +127,7 @@ NAIVE = Design("naive", _naive_ingest, _naive_handler)
 def emulator() -> Iterator[str]:
     with (
         open(os.environ.get("BENCH_EMULATOR_LOG", os.devnull), "w") as log,
-        serving("campaign.local.emulator", stderr=log) as (endpoint, _pid),
+        serving("scripts.local.emulator", stderr=log) as (endpoint, _pid),
     ):
         os.environ["AWS_ENDPOINT_URL"] = endpoint
         yield endpoint

@@ -1,6 +1,6 @@
 """Peak RSS of the streaming ingest (campaign/services/stream_ingest.py) at 10k and at 1M rows.
 
-`python -m scripts.bench_memory` writes both files to a temporary directory and ingests each in a
+`python -m scripts.bench.memory` writes both files to a temporary directory and ingests each in a
 fresh interpreter (`--file PATH --batch-id ID`), which prints its peak RSS (getrusage ru_maxrss) as
 JSON. The gateways there are counting no-ops: subclasses of the real ones that count what they are
 given and answer success, with no boto3 client and no emulator, so only the ingest's own memory
@@ -37,9 +37,9 @@ from campaign.domain.retention import Retention
 from campaign.limits import DEFAULT_DEDUPE_WINDOW_DAYS, DEFAULT_RETENTION_DAYS
 from campaign.services.ingest import IngestGateways
 from campaign.services.stream_ingest import StreamGateways, StreamOutcome, ingest_upload
-from scripts.bench_data import accepted_rows, write_campaign_csv
+from scripts.bench.data import accepted_rows, write_campaign_csv
+from scripts.loopback import PROJECT_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 SIZES = (10_000, 1_000_000)
 
 
@@ -194,8 +194,8 @@ def measure(sizes: Sequence[int]) -> dict[str, Any]:
             path = Path(folder) / f"campaign-{rows}.csv"
             size = write_campaign_csv(path, rows, f"m{rows}")
             batch_id = batch_id_for_digest(_sha256(path))
-            child = [sys.executable, "-m", "scripts.bench_memory", "--file", str(path), "--batch-id", batch_id]
-            done = subprocess.run(child, cwd=ROOT, capture_output=True, text=True)
+            child = [sys.executable, "-m", "scripts.bench.memory", "--file", str(path), "--batch-id", batch_id]
+            done = subprocess.run(child, cwd=PROJECT_ROOT, capture_output=True, text=True)
             if done.returncode != 0:
                 raise RuntimeError(f"streaming ingest of {rows} rows failed:\n{done.stderr}")
             result = json.loads(done.stdout.strip().splitlines()[-1])

@@ -12,8 +12,8 @@ from typing import Any
 
 from campaign.aws.continuation import continuation_event
 from campaign.limits import STREAM_INGEST_TIMEOUT_SECONDS
-from campaign.local.s3_events import UploadWatcher
-from campaign.local.sqs_poller import LocalLambdaContext
+from scripts.local.s3_events import UploadWatcher
+from scripts.local.sqs_poller import LocalLambdaContext
 
 _log = logging.getLogger(__name__)
 _POLL_SECONDS = 1.0

@@ -1,6 +1,6 @@
 """The cold-start baseline for the API Lambda: FastAPI + Strawberry + Mangum and nothing of ours.
 
-Imported (not run) by scripts/bench_coldstart.py; it builds the app and the adapter at import, as
+Imported by the cold-start probes (scripts/bench/coldstart.py); it builds the app and the adapter at import, as
 app/handler.py does.
 """
 
