@@ -1,14 +1,18 @@
 """What the local stack, the benches and the tests share: the project's root, ports on 127.0.0.1, the
-offline AWS settings, and a server module of this project run as a child process on a free port."""
+offline AWS settings, a server module of this project run as a child process on a free port, and the
+HTTP handler the benches' stand-ins for AWS answer with."""
 
 import contextlib
+import json
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 START_SECONDS = 30.0
@@ -62,3 +66,32 @@ def serving(module: str, stderr: IO[str] | int = subprocess.DEVNULL) -> Iterator
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+class AwsLikeHandler(BaseHTTPRequestHandler):
+    """A stand-in AWS endpoint's request handler: silent, and answering JSON as AWS does."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive, as botocore's pooled connections expect
+    # Headers and body go out in two writes: without TCP_NODELAY the client's delayed ACK holds the
+    # second back ~40 ms on loopback, which would be counted as the stand-in's latency.
+    disable_nagle_algorithm = True
+
+    def log_message(self, format: str, *args: Any) -> None:
+        del format, args
+
+    def answer(
+        self,
+        status: int,
+        payload: dict[str, Any],
+        content_type: str = "application/json",
+        error_type: str | None = None,
+    ) -> None:
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        if error_type is not None:
+            self.send_header("x-amzn-ErrorType", error_type)
+        self.end_headers()
+        self.wfile.write(body)

@@ -41,10 +41,10 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Context, Decimal, InvalidOperation
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
-from scripts.loopback import REGION, serving
+from scripts.loopback import REGION, AwsLikeHandler, serving
 
 if TYPE_CHECKING:
     from scripts.local.provision import LocalResources
@@ -514,7 +514,20 @@ def apply_update(clauses: dict[str, list[Any]], old: Item) -> tuple[Item, list[s
 # DynamoDB
 
 
-def _params(request: dict[str, Any], operation: str, allowed: set[str]) -> None:
+# The parameters every conditional single-item write takes besides what names its item.
+_CONDITIONAL_WRITE = frozenset(
+    {
+        "TableName",
+        "ConditionExpression",
+        "ExpressionAttributeNames",
+        "ExpressionAttributeValues",
+        "ReturnValues",
+        "ReturnValuesOnConditionCheckFailure",
+    }
+)
+
+
+def _params(request: dict[str, Any], operation: str, allowed: set[str] | frozenset[str]) -> None:
     extra = sorted(set(request) - allowed)
     if extra:
         raise unsupported(f"the parameter(s) {', '.join(extra)} of {operation}")
@@ -592,19 +605,7 @@ class Dynamo:
         return {} if item is None else {"Item": _project(item, projection)}
 
     def op_PutItem(self, request: dict[str, Any]) -> dict[str, Any]:
-        _params(
-            request,
-            "PutItem",
-            {
-                "TableName",
-                "Item",
-                "ConditionExpression",
-                "ExpressionAttributeNames",
-                "ExpressionAttributeValues",
-                "ReturnValues",
-                "ReturnValuesOnConditionCheckFailure",
-            },
-        )
+        _params(request, "PutItem", _CONDITIONAL_WRITE | {"Item"})
         table = self._table(request.get("TableName"))
         returns = _choice(request, "ReturnValues", ("NONE", "ALL_OLD"))
         raw = request.get("Item")
@@ -617,20 +618,7 @@ class Dynamo:
         return {"Attributes": old} if returns == "ALL_OLD" and old is not None else {}
 
     def op_UpdateItem(self, request: dict[str, Any]) -> dict[str, Any]:
-        _params(
-            request,
-            "UpdateItem",
-            {
-                "TableName",
-                "Key",
-                "UpdateExpression",
-                "ConditionExpression",
-                "ExpressionAttributeNames",
-                "ExpressionAttributeValues",
-                "ReturnValues",
-                "ReturnValuesOnConditionCheckFailure",
-            },
-        )
+        _params(request, "UpdateItem", _CONDITIONAL_WRITE | {"Key", "UpdateExpression"})
         table = self._table(request.get("TableName"))
         returns = _choice(request, "ReturnValues", ("NONE", "ALL_NEW", "UPDATED_NEW", "ALL_OLD", "UPDATED_OLD"))
         key = self._key_of(request.get("Key"))
@@ -659,19 +647,7 @@ class Dynamo:
         return {}
 
     def op_DeleteItem(self, request: dict[str, Any]) -> dict[str, Any]:
-        _params(
-            request,
-            "DeleteItem",
-            {
-                "TableName",
-                "Key",
-                "ConditionExpression",
-                "ExpressionAttributeNames",
-                "ExpressionAttributeValues",
-                "ReturnValues",
-                "ReturnValuesOnConditionCheckFailure",
-            },
-        )
+        _params(request, "DeleteItem", _CONDITIONAL_WRITE | {"Key"})
         table = self._table(request.get("TableName"))
         returns = _choice(request, "ReturnValues", ("NONE", "ALL_OLD"))
         key = self._key_of(request.get("Key"))
@@ -1076,24 +1052,11 @@ class StandIn:
         raise unsupported(f"the service of X-Amz-Target {target!r}")
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as botocore's pooled connections expect
-    # Sets TCP_NODELAY on each accepted socket: headers and body go out in two writes, and without it
-    # the client's delayed ACK would hold the second back ~40 ms on loopback.
-    disable_nagle_algorithm = True
+class _Handler(AwsLikeHandler):
     server: "_Server"
 
-    def log_message(self, format: str, *args: Any) -> None:
-        del format, args
-
     def _answer(self, status: int, payload: dict[str, Any], content_type: str = "application/x-amz-json-1.0") -> None:
-        body = json.dumps(payload, separators=(",", ":")).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
-        self.end_headers()
-        self.wfile.write(body)
+        self.answer(status, payload, content_type)
 
     def handle_one_request(self) -> None:
         self._started: float | None = None

@@ -27,8 +27,10 @@ import threading
 import time
 import uuid
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
+
+from scripts.loopback import AwsLikeHandler
 
 SEND_PATH = "/v2/email/outbound-emails"
 ACCOUNT_PATH = "/v2/email/account"
@@ -119,15 +121,8 @@ class Simulator:
             }
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as botocore's pooled connections expect
-    # Headers and body go out in two writes: without TCP_NODELAY the client's delayed ACK holds the
-    # second back ~40 ms on loopback, which would add to the simulated latency.
-    disable_nagle_algorithm = True
+class _Handler(AwsLikeHandler):
     server: "_Server"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        del format, args
 
     def _body(self) -> dict[str, Any]:
         length = int(self.headers.get("Content-Length") or 0)
@@ -136,15 +131,7 @@ class _Handler(BaseHTTPRequestHandler):
         return parsed if isinstance(parsed, dict) else {}
 
     def _answer(self, status: int, payload: dict[str, Any], error_type: str | None = None) -> None:
-        body = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
-        if error_type is not None:
-            self.send_header("x-amzn-ErrorType", error_type)
-        self.end_headers()
-        self.wfile.write(body)
+        self.answer(status, payload, error_type=error_type)
 
     def do_POST(self) -> None:
         path = self.path.split("?", 1)[0]

@@ -62,6 +62,7 @@ import argparse
 import contextvars
 import functools
 import hashlib
+import inspect
 import json
 import logging
 import os
@@ -123,6 +124,23 @@ def _without_counters(method: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+_WRAPPED_BY = "_emulator_wrapped_by"
+
+
+def _wrap_once(owner: type, name: str, wrap: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
+    """`owner.name = wrap(owner.name)` (a property's getter for a property), unless `wrap` is already in
+    place: the stack, the tests and the benches each install the patches they need, and installing one
+    twice must not stack a second wrapper on the first."""
+    current = inspect.getattr_static(owner, name)
+    target: Callable[..., Any] = current.fget if isinstance(current, property) else getattr(owner, name)  # type: ignore[assignment]
+    applied: tuple[str, ...] = getattr(target, _WRAPPED_BY, ())
+    if wrap.__qualname__ in applied:
+        return
+    wrapped = wrap(target)
+    wrapped.__dict__[_WRAPPED_BY] = (*applied, wrap.__qualname__)
+    setattr(owner, name, property(wrapped) if isinstance(current, property) else wrapped)
+
+
 _ITEM_ACCESS = ("put_item", "update_item", "delete_item", "transact_write_items", "get_item", "query", "scan")
 _item_lock = threading.RLock()
 
@@ -133,7 +151,6 @@ def _serialized(method: Callable[..., Any]) -> Callable[..., Any]:
         with _item_lock:
             return method(*args, **kwargs)
 
-    wrapper.__dict__["_serialized"] = True
     return wrapper
 
 
@@ -145,16 +162,10 @@ _ANSWERED_FROM_THE_ITEM = ("put_item", "update_item", "delete_item")
 
 
 def install_dynamodb_item_lock() -> None:
-    backend = dynamodb_models.DynamoDBBackend
     for name in _ITEM_ACCESS:
-        method = getattr(backend, name)
-        if not getattr(method, "_serialized", False):
-            setattr(backend, name, _serialized(method))
-    handler = dynamodb_responses.DynamoHandler
+        _wrap_once(dynamodb_models.DynamoDBBackend, name, _serialized)
     for name in _ANSWERED_FROM_THE_ITEM:
-        method = getattr(handler, name)
-        if not getattr(method, "_serialized", False):
-            setattr(handler, name, _serialized(method))
+        _wrap_once(dynamodb_responses.DynamoHandler, name, _serialized)
 
 
 _TOKEN_SECONDS = 600
@@ -180,14 +191,11 @@ def _idempotent(method: Callable[[Any], Any]) -> Callable[[Any], Any]:
             _tokens[token] = (digest, time.monotonic())
         return result
 
-    wrapper.__dict__["_idempotent"] = True
     return wrapper
 
 
 def install_transaction_tokens() -> None:
-    handler = dynamodb_responses.DynamoHandler
-    if not getattr(handler.transact_write_items, "_idempotent", False):
-        handler.transact_write_items = _idempotent(handler.transact_write_items)  # type: ignore[method-assign,assignment]
+    _wrap_once(dynamodb_responses.DynamoHandler, "transact_write_items", _idempotent)
 
 
 def _check_then_write(backend: Any, transact_items: list[dict[str, Any]]) -> None:
@@ -317,13 +325,11 @@ def _unless_outage(method: Callable[[Any], Any]) -> Callable[[Any], Any]:
         body = {"__type": "ServiceUnavailableException", "message": f"local SES outage: {outage_file()} exists"}
         return json.dumps(body), {"status": 503, "Content-Type": "application/json"}
 
-    wrapper.__dict__["_outage_switch"] = True
     return wrapper
 
 
 def install_ses_outage_switch() -> None:
-    if not getattr(SESV2Response.send_email, "_outage_switch", False):
-        SESV2Response.send_email = _unless_outage(SESV2Response.send_email)  # type: ignore[method-assign,assignment]
+    _wrap_once(SESV2Response, "send_email", _unless_outage)
 
 
 REDRIVE_ALLOW_POLICY = "RedriveAllowPolicy"
@@ -341,7 +347,6 @@ def _attributes_with_redrive_allow_policy(getter: Callable[[Any], dict[str, Any]
             result["RedrivePolicy"] = json.dumps(queue.redrive_policy, separators=(",", ":"))
         return result
 
-    attributes.__dict__["_redrive_allow_policy"] = True
     return attributes
 
 
@@ -358,17 +363,12 @@ def _answering_redrive_allow_policy(method: Callable[..., dict[str, Any]]) -> Ca
             result[REDRIVE_ALLOW_POLICY] = policy
         return result
 
-    get_queue_attributes.__dict__["_redrive_allow_policy"] = True
     return get_queue_attributes
 
 
 def install_sqs_redrive_allow_policy() -> None:
-    queue = sqs_models.Queue
-    if not getattr(queue.attributes.fget, "_redrive_allow_policy", False):  # type: ignore[attr-defined]
-        queue.attributes = property(_attributes_with_redrive_allow_policy(queue.attributes.fget))  # type: ignore[assignment,method-assign,attr-defined]
-    backend = sqs_models.SQSBackend
-    if not getattr(backend.get_queue_attributes, "_redrive_allow_policy", False):
-        backend.get_queue_attributes = _answering_redrive_allow_policy(backend.get_queue_attributes)  # type: ignore[method-assign]
+    _wrap_once(sqs_models.Queue, "attributes", _attributes_with_redrive_allow_policy)
+    _wrap_once(sqs_models.SQSBackend, "get_queue_attributes", _answering_redrive_allow_policy)
 
 
 def _sending_enabled(config_set: Any) -> bool:
@@ -458,7 +458,6 @@ def _tagging_identity_arn(method: Callable[..., Any]) -> Callable[..., Any]:
             backend.core_backend.tagger.tag_resource(arn=arn, tags=tags)
         return identity
 
-    create_email_identity.__dict__["_identity_arn_tags"] = True
     return create_email_identity
 
 
@@ -467,9 +466,7 @@ _CONFIGURATION_SET_PATH = "{0}/v2/email/configuration-sets/(?P<ConfigurationSetN
 
 def install_ses_configuration_set_shape() -> None:
     SESV2Response.get_configuration_set = _get_configuration_set  # type: ignore[method-assign,assignment]
-    backend = sesv2_models.SESV2Backend
-    if not getattr(backend.create_email_identity, "_identity_arn_tags", False):
-        backend.create_email_identity = _tagging_identity_arn(backend.create_email_identity)  # type: ignore[method-assign]
+    _wrap_once(sesv2_models.SESV2Backend, "create_email_identity", _tagging_identity_arn)
     handlers = {
         "create_configuration_set_event_destination": _create_configuration_set_event_destination,
         "get_configuration_set_event_destinations": _get_configuration_set_event_destinations,
@@ -496,7 +493,6 @@ def _keeping_newer_noncurrent_versions(method: Callable[..., None]) -> Callable[
             expiration = rule.get("NoncurrentVersionExpiration") or {}
             stored.nve_newer_versions = expiration.get(NEWER_NONCURRENT_VERSIONS)
 
-    set_lifecycle.__dict__["_newer_noncurrent_versions"] = True
     return set_lifecycle
 
 
@@ -521,16 +517,12 @@ def _returning_newer_noncurrent_versions(method: Callable[[Any], Any]) -> Callab
         finally:
             del response.serialized
 
-    get_bucket_lifecycle.__dict__["_newer_noncurrent_versions"] = True
     return get_bucket_lifecycle
 
 
 def install_s3_lifecycle_newer_versions() -> None:
-    bucket = s3_models.FakeBucket
-    if not getattr(bucket.set_lifecycle, "_newer_noncurrent_versions", False):
-        bucket.set_lifecycle = _keeping_newer_noncurrent_versions(bucket.set_lifecycle)  # type: ignore[method-assign]
-    if not getattr(S3Response.get_bucket_lifecycle, "_newer_noncurrent_versions", False):
-        S3Response.get_bucket_lifecycle = _returning_newer_noncurrent_versions(S3Response.get_bucket_lifecycle)  # type: ignore[method-assign,assignment]
+    _wrap_once(s3_models.FakeBucket, "set_lifecycle", _keeping_newer_noncurrent_versions)
+    _wrap_once(S3Response, "get_bucket_lifecycle", _returning_newer_noncurrent_versions)
 
 
 # The request context of a call to the emulator, as if made to AWS's HTTPS endpoint.
@@ -588,14 +580,11 @@ def _with_logging_config(method: Callable[..., dict[str, Any]]) -> Callable[...,
         )
         return configuration
 
-    get_configuration.__dict__["_logging_config"] = True
     return get_configuration
 
 
 def install_lambda_logging_config() -> None:
-    function = lambda_models.LambdaFunction
-    if not getattr(function.get_configuration, "_logging_config", False):
-        function.get_configuration = _with_logging_config(function.get_configuration)  # type: ignore[method-assign]
+    _wrap_once(lambda_models.LambdaFunction, "get_configuration", _with_logging_config)
 
 
 def install_terraform_fidelity() -> None:
