@@ -5,6 +5,7 @@ from typing import NamedTuple
 from botocore.exceptions import ClientError
 
 from campaign.aws.clients import client
+from campaign.aws.conditional import create_unless_exists, is_conditional_failure
 from campaign.aws.items import (
     accepted_elsewhere_attribute,
     batch_from_item,
@@ -59,18 +60,9 @@ class Batches:
     def claim(self, batch: BatchRecord) -> NewBatch | ExistingBatch:
         """Create the batch unless it exists: one conditional PutItem, so concurrent uploads of the same
         file agree on a single winner without a read-then-write race."""
-        try:
-            self._ddb.put_item(
-                TableName=self._table,
-                Item=batch_item(batch, self._retention.expiry_of(batch.created_at)),
-                ConditionExpression="attribute_not_exists(pk)",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            return ExistingBatch(batch_from_item(exc.response["Item"]))
-        return NewBatch(batch)
+        item = batch_item(batch, self._retention.expiry_of(batch.created_at))
+        found = create_unless_exists(self._ddb, self._table, item)
+        return NewBatch(batch) if found is None else ExistingBatch(batch_from_item(found))
 
     def take_over(self, batch: BatchRecord, lease_until: str) -> bool:
         """Take the lease of an ingest whose holder died (its lease lapsed), unless someone else did."""
@@ -150,7 +142,7 @@ class Batches:
         try:
             self._ddb.update_item(**args)
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            if is_conditional_failure(exc):
                 return False
             raise
         return True

@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError
 
 from campaign.aws.bulk import get_all
 from campaign.aws.clients import client
+from campaign.aws.conditional import is_conditional_failure
 from campaign.aws.items import Item, from_attributes, to_attributes
 from campaign.aws.table_schema import BREAKER_PREFIX, PARTITION_KEY
 from campaign.domain.breaker import (
@@ -65,10 +66,6 @@ def _state(item: Item | None) -> BreakerState:
         opened_at=None if opened_at is None else float(opened_at),
         probe_until=None if probe_until is None else float(probe_until),
     )
-
-
-def _is_conditional_failure(exc: ClientError) -> bool:
-    return bool(exc.response["Error"]["Code"] == "ConditionalCheckFailedException")
 
 
 class Breakers:
@@ -167,7 +164,7 @@ class Breakers:
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
             except ClientError as exc:
-                if not _is_conditional_failure(exc):
+                if not is_conditional_failure(exc):
                     raise
                 self._keep(provider, exc.response.get("Item"))  # closed or opened again meanwhile
                 return False
@@ -218,7 +215,7 @@ class Breakers:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
-            if not _is_conditional_failure(exc):
+            if not is_conditional_failure(exc):
                 raise
             self._keep(provider, exc.response.get("Item"))
             return False

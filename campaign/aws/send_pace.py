@@ -19,6 +19,7 @@ from collections.abc import Callable
 from botocore.exceptions import ClientError
 
 from campaign.aws.clients import client
+from campaign.aws.conditional import is_conditional_failure
 from campaign.aws.items import to_attributes
 from campaign.aws.table_schema import PACE_KEY, PARTITION_KEY, TTL_ATTRIBUTE
 from campaign.domain.pace import (
@@ -100,7 +101,7 @@ class SendPace:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            if not is_conditional_failure(exc):
                 raise
             found = exc.response.get("Item") or {}
             return (int(found["tat"]["N"]) if "tat" in found else _NO_ITEM), False

@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 
 from campaign.aws.bulk import get_all, put_all
 from campaign.aws.clients import client
+from campaign.aws.conditional import create_unless_exists, is_conditional_failure
 from campaign.aws.items import send_row_from_item, send_row_item, to_attributes
 from campaign.aws.table_schema import (
     DELIVERY_KEY,
@@ -58,10 +59,6 @@ class DeliveryWrite(NamedTuple):
 _OUTRANKS_RECORDED_OUTCOME = "attribute_exists(pk) AND (attribute_not_exists(deliveryRank) OR deliveryRank < :rank)"
 
 
-def _is_conditional_failure(exc: ClientError) -> bool:
-    return bool(exc.response["Error"]["Code"] == "ConditionalCheckFailedException")
-
-
 class SendRows:
     """Repository of send rows in one table."""
 
@@ -75,17 +72,7 @@ class SendRows:
 
     def put_new(self, row: SendRow, expires_at: int) -> bool:
         """Create one row unless it exists (an operator's re-drive run twice creates it once)."""
-        try:
-            self._ddb.put_item(
-                TableName=self._table,
-                Item=send_row_item(row, expires_at),
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-        except ClientError as exc:
-            if _is_conditional_failure(exc):
-                return False
-            raise
-        return True
+        return create_unless_exists(self._ddb, self._table, send_row_item(row, expires_at)) is None
 
     def record_delivery(self, event: DeliveryEvent) -> DeliveryWrite:
         """Write a provider's outcome onto its send, whatever the send's status (an event may overtake
@@ -133,7 +120,7 @@ class SendRows:
                 ReturnValues="ALL_NEW",
             )
         except ClientError as exc:
-            if _is_conditional_failure(exc):  # a higher outcome was recorded between the read and the write
+            if is_conditional_failure(exc):  # a higher outcome was recorded between the read and the write
                 return DeliveryWrite(recipient, updated=None)
             raise
         return DeliveryWrite(recipient, send_row_from_item(response["Attributes"]))
@@ -167,7 +154,7 @@ class SendRows:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
-            if not _is_conditional_failure(exc):
+            if not is_conditional_failure(exc):
                 raise
             old = exc.response.get("Item")
             return NotClaimable(send_row_from_item(old)) if old else Missing()
@@ -260,7 +247,7 @@ class SendRows:
                 **({"ExpressionAttributeNames": names} if names else {}),
             )
         except ClientError as exc:
-            if _is_conditional_failure(exc):
+            if is_conditional_failure(exc):
                 return False
             raise
         return True
