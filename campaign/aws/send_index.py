@@ -3,15 +3,11 @@ indexes, a round of stripe queries side by side. Always key conditions, never a 
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from campaign.aws.clients import client
 from campaign.aws.items import batch_listing_from_item, counts_key, send_row_from_item
 from campaign.aws.table_schema import (
-    ALL_BATCHES,
-    BATCH_INDEX,
-    BATCH_INDEX_KEY,
-    BATCH_ORDER_KEY,
+    BATCHES_NEWEST_FIRST,
     PENDING_INDEX,
     PENDING_KEY,
     POSITION_KEY,
@@ -37,27 +33,16 @@ class SendIndex:
 
     def batch_summaries(self, *, lower: str | None, upper: str | None, limit: int) -> list[BatchListing]:
         """Batches whose order key (`<createdAt>#<batchId>`) lies in [lower, upper], newest first."""
-        condition = "#k = :all"
-        values: dict[str, Any] = {":all": {"S": ALL_BATCHES}}
         if lower is not None and upper is not None:
-            condition += " AND #o BETWEEN :lo AND :hi"
-            values |= {":lo": {"S": lower}, ":hi": {"S": upper}}
+            bound = "#o BETWEEN :lo AND :hi"
         elif lower is not None:
-            condition += " AND #o >= :lo"
-            values[":lo"] = {"S": lower}
+            bound = "#o >= :lo"
         elif upper is not None:
-            condition += " AND #o <= :hi"
-            values[":hi"] = {"S": upper}
-        names = {"#k": BATCH_INDEX_KEY} | ({"#o": BATCH_ORDER_KEY} if "#o" in condition else {})
-        response = self._ddb.query(
-            TableName=self._table,
-            IndexName=BATCH_INDEX,
-            KeyConditionExpression=condition,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-            ScanIndexForward=False,
-            Limit=limit,
-        )
+            bound = "#o <= :hi"
+        else:
+            bound = ""
+        values = {name: value for name, value in ((":lo", lower), (":hi", upper)) if value is not None}
+        response = self._ddb.query(**BATCHES_NEWEST_FIRST.query(self._table, bound, values), Limit=limit)
         return [batch_listing_from_item(item) for item in response.get("Items", [])]
 
     def pending_rows(self, batch_id: str) -> list[SendRow]:

@@ -7,20 +7,15 @@ the suppression index, newest first (a key condition, never a Scan or a filter).
 """
 
 from collections.abc import Collection
-from typing import Any
-
-from botocore.exceptions import ClientError
 
 from campaign.aws.bulk import get_all
 from campaign.aws.clients import client
+from campaign.aws.conditional import create_unless_exists
 from campaign.aws.items import Item, suppression_from_item, suppression_item
 from campaign.aws.table_schema import (
-    ALL_SUPPRESSIONS,
     PARTITION_KEY,
-    SUPPRESSION_INDEX,
-    SUPPRESSION_INDEX_KEY,
-    SUPPRESSION_ORDER_KEY,
     SUPPRESSION_PREFIX,
+    SUPPRESSIONS_NEWEST_FIRST,
     suppression_order,
     suppression_pk,
 )
@@ -44,18 +39,8 @@ class Suppressions:
         """The address's suppression as stored, and whether this call added it: one conditional
         PutItem, which returns the existing item when the address is suppressed already."""
         suppression = Suppression(email_key, reason, source, now_iso())
-        try:
-            self._ddb.put_item(
-                TableName=self._table,
-                Item=suppression_item(suppression),
-                ConditionExpression="attribute_not_exists(pk)",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            return suppression_from_item(exc.response["Item"]), False
-        return suppression, True
+        found = create_unless_exists(self._ddb, self._table, suppression_item(suppression))
+        return (suppression, True) if found is None else (suppression_from_item(found), False)
 
     def remove(self, email_key: str) -> bool:
         """Take an address off the list; True if it was on it."""
@@ -83,23 +68,16 @@ class Suppressions:
         a moment later."""
         if not 1 <= first <= MAX_PAGE_SIZE:
             raise ValueError(f"first must be between 1 and {MAX_PAGE_SIZE}")
-        condition = "#k = :all"
-        names = {"#k": SUPPRESSION_INDEX_KEY}
-        values: dict[str, Any] = {":all": {"S": ALL_SUPPRESSIONS}}
-        if after is not None:
-            condition += " AND #o < :after"
-            names["#o"] = SUPPRESSION_ORDER_KEY
-            values[":after"] = {"S": decode_suppression_cursor(after)}
+        if after is None:
+            query = SUPPRESSIONS_NEWEST_FIRST.query(self._table)
+        else:  # the suppressions older than the cursor's
+            query = SUPPRESSIONS_NEWEST_FIRST.query(
+                self._table, "#o < :after", {":after": decode_suppression_cursor(after)}
+            )
         # One more than the page, to know whether another follows (a Query stops at 1 MB: the paginator
         # goes on if it did).
         pages = self._ddb.get_paginator("query").paginate(
-            TableName=self._table,
-            IndexName=SUPPRESSION_INDEX,
-            KeyConditionExpression=condition,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-            ScanIndexForward=False,
-            PaginationConfig={"MaxItems": first + 1, "PageSize": first + 1},
+            **query, PaginationConfig={"MaxItems": first + 1, "PageSize": first + 1}
         )
         items: list[Item] = [item for page in pages for item in page.get("Items", [])]
         listed = [suppression_from_item(item) for item in items[:first]]

@@ -21,7 +21,7 @@ on, by batch, latest delivery outcome and stripe, sorted by position), the batch
 with rows, newest first) and the suppression index (every suppression, newest first).
 """
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from campaign.domain.listing_plan import OUTCOME_FAMILIES, Family, is_outcome_family
 from campaign.domain.status import DeliveryOutcome, EmailStatus, ListingClass, listing_class
@@ -111,6 +111,39 @@ BATCH_SUMMARY_ATTRIBUTES = (
     "error",
     "resent",
     HISTOGRAM,
+)
+
+
+class NewestFirst(NamedTuple):
+    """A list kept whole in one partition of its own index (the batches, the suppressions), in the
+    order of its order key: read backwards, newest first, a page at a time."""
+
+    index_name: str
+    partition_key: str
+    partition: str
+    order_key: str
+
+    def query(self, table_name: str, bound: str = "", values: dict[str, str] | None = None) -> dict[str, Any]:
+        """A Query's arguments (a key condition, never a Scan or a filter): the list newest first,
+        within `bound` if given, a condition on the order key (`#o`), whose placeholders `values` fill
+        (order keys are strings)."""
+        condition = "#k = :all" + (f" AND {bound}" if bound else "")
+        names = {"#k": self.partition_key} | ({"#o": self.order_key} if bound else {})
+        return {
+            "TableName": table_name,
+            "IndexName": self.index_name,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": {
+                name: {"S": value} for name, value in ({":all": self.partition} | (values or {})).items()
+            },
+            "ScanIndexForward": False,
+        }
+
+
+BATCHES_NEWEST_FIRST = NewestFirst(BATCH_INDEX, BATCH_INDEX_KEY, ALL_BATCHES, BATCH_ORDER_KEY)
+SUPPRESSIONS_NEWEST_FIRST = NewestFirst(
+    SUPPRESSION_INDEX, SUPPRESSION_INDEX_KEY, ALL_SUPPRESSIONS, SUPPRESSION_ORDER_KEY
 )
 
 
