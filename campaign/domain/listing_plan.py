@@ -21,7 +21,7 @@ so such a page reads the rest of its batches with each stripe asked for its shar
 
 import json
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -106,6 +106,16 @@ class Span(NamedTuple):
     end: int
 
 
+def _from_start(batches: Sequence[BatchListing], start: Position | None) -> Iterator[tuple[BatchListing, int]]:
+    """Each batch with the first position the page reads of it: the cursor's in the cursor's batch (the
+    first of `batches`, or before it), 0 in the later ones. A batch with no position left from there
+    holds nothing the page can show: it is passed over."""
+    for batch in batches:
+        first = start.seq if start is not None and batch.batch_id == start.batch_id else 0
+        if first < batch.positions:
+            yield batch, first
+
+
 def plan_spans(
     batches: Sequence[BatchListing], start: Position | None, reads: Sequence[FamilyRead], need: int
 ) -> list[Span]:
@@ -117,10 +127,7 @@ def plan_spans(
     kept = frozenset().union(*(read.keep for read in reads))
     spans: list[Span] = []
     expected = 0.0
-    for batch in batches:
-        first = start.seq if start is not None and batch.batch_id == start.batch_id else 0
-        if first >= batch.positions:
-            continue
+    for batch, first in _from_start(batches, start):
         end = end_for(batch, kept, first, need - expected)
         if end is not None:
             spans.append(Span(batch, first, max(end, first + 1)))
@@ -138,10 +145,7 @@ def _unsized_spans(batches: Sequence[BatchListing], start: Position | None, need
     next page, or the single-round second pass, goes on from there."""
     spans: list[Span] = []
     could_hold = 0.0
-    for batch in batches:
-        first = start.seq if start is not None and batch.batch_id == start.batch_id else 0
-        if first >= batch.positions:
-            continue
+    for batch, first in _from_start(batches, start):
         spans.append(Span(batch, first, batch.positions))
         could_hold += expected_rows(batch, FINAL_STATUSES, first, batch.positions)
         if could_hold >= need:
