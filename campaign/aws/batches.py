@@ -2,10 +2,8 @@
 
 from typing import NamedTuple
 
-from botocore.exceptions import ClientError
-
 from campaign.aws.clients import client
-from campaign.aws.conditional import create_unless_exists, is_conditional_failure
+from campaign.aws.conditional import conditional_write, create_unless_exists
 from campaign.aws.items import (
     accepted_elsewhere_attribute,
     batch_from_item,
@@ -139,13 +137,7 @@ class Batches:
         }
         if condition is not None:
             args["ConditionExpression"] = condition
-        try:
-            self._ddb.update_item(**args)
-        except ClientError as exc:
-            if is_conditional_failure(exc):
-                return False
-            raise
-        return True
+        return conditional_write(self._ddb.update_item, **args)[1]
 
     def get(self, batch_id: str) -> BatchRecord | None:
         response = self._ddb.get_item(TableName=self._table, Key={PARTITION_KEY: {"S": batch_pk(batch_id)}})

@@ -23,11 +23,9 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from campaign.aws.bulk import get_all
 from campaign.aws.clients import client
-from campaign.aws.conditional import is_conditional_failure
+from campaign.aws.conditional import conditional_write
 from campaign.aws.items import Item, from_attributes, to_attributes
 from campaign.aws.table_schema import BREAKER_PREFIX, PARTITION_KEY
 from campaign.domain.breaker import (
@@ -155,21 +153,17 @@ class Breakers:
         if probed is None:
             return False
         with self._writes:
-            try:
-                self._ddb.delete_item(
-                    TableName=self._table,
-                    Key=self._key(provider),
-                    ConditionExpression=f"{_OPENED_AT} = :opened",
-                    ExpressionAttributeValues=to_attributes({":opened": _number(probed)}),
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                )
-            except ClientError as exc:
-                if not is_conditional_failure(exc):
-                    raise
-                self._keep(provider, exc.response.get("Item"))  # closed or opened again meanwhile
-                return False
-            self._keep(provider, None)
-            return True
+            # Deleted: closed, no item. Not: another worker closed it, or it opened again, meanwhile (as found).
+            found, closed = conditional_write(
+                self._ddb.delete_item,
+                TableName=self._table,
+                Key=self._key(provider),
+                ConditionExpression=f"{_OPENED_AT} = :opened",
+                ExpressionAttributeValues=to_attributes({":opened": _number(probed)}),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+            self._keep(provider, found)
+            return closed
 
     def seconds_until_probe(self) -> float | None:
         """When no provider is closed: how long until the first of them may be probed (0: now).
@@ -204,23 +198,18 @@ class Breakers:
 
     def _update(self, provider: str, update: str, condition: str, values: dict[str, Any]) -> bool:
         """One conditional UpdateItem; either way the snapshot takes the item as it now is."""
-        try:
-            response = self._ddb.update_item(
-                TableName=self._table,
-                Key=self._key(provider),
-                UpdateExpression=update,
-                ConditionExpression=condition,
-                ExpressionAttributeValues=to_attributes(values),
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if not is_conditional_failure(exc):
-                raise
-            self._keep(provider, exc.response.get("Item"))
-            return False
-        self._keep(provider, response["Attributes"])
-        return True
+        item, updated = conditional_write(
+            self._ddb.update_item,
+            TableName=self._table,
+            Key=self._key(provider),
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeValues=to_attributes(values),
+            ReturnValues="ALL_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+        self._keep(provider, item)
+        return updated
 
     def _keep(self, provider: str, item: Item | None) -> None:
         with self._lock:

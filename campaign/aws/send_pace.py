@@ -16,10 +16,8 @@ costs no request at all.
 import time
 from collections.abc import Callable
 
-from botocore.exceptions import ClientError
-
 from campaign.aws.clients import client
-from campaign.aws.conditional import is_conditional_failure
+from campaign.aws.conditional import conditional_write
 from campaign.aws.items import to_attributes
 from campaign.aws.table_schema import PACE_KEY, PARTITION_KEY, TTL_ATTRIBUTE
 from campaign.domain.pace import (
@@ -89,23 +87,19 @@ class SendPace:
             values[":tat"] = now_us + inc
         else:
             values |= {":inc": inc, ":latest": latest_start_us(now_us, horizon_us, count, self._rate)}
-        try:
-            response = self._ddb.update_item(
-                TableName=self._table,
-                Key={PARTITION_KEY: {"S": PACE_KEY}},
-                UpdateExpression=update,
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#ttl": TTL_ATTRIBUTE},
-                ExpressionAttributeValues=to_attributes(values),
-                ReturnValues="UPDATED_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if not is_conditional_failure(exc):
-                raise
-            found = exc.response.get("Item") or {}
-            return (int(found["tat"]["N"]) if "tat" in found else _NO_ITEM), False
-        return int(response["Attributes"]["tat"]["N"]), True
+        item, written = conditional_write(
+            self._ddb.update_item,
+            TableName=self._table,
+            Key={PARTITION_KEY: {"S": PACE_KEY}},
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeNames={"#ttl": TTL_ATTRIBUTE},
+            ExpressionAttributeValues=to_attributes(values),
+            ReturnValues="UPDATED_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+        # Written, the new tat is returned; not, the item as found (none: the bucket is idle).
+        return (int(item["tat"]["N"]) if item and "tat" in item else _NO_ITEM), written
 
 
 class UnpacedSends:

@@ -9,11 +9,9 @@ outcome writes the row and puts (or, for a later outcome, moves) its entry in th
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from botocore.exceptions import ClientError
-
 from campaign.aws.bulk import get_all, put_all
 from campaign.aws.clients import client
-from campaign.aws.conditional import create_unless_exists, is_conditional_failure
+from campaign.aws.conditional import conditional_write, create_unless_exists
 from campaign.aws.items import send_row_from_item, send_row_item, to_attributes
 from campaign.aws.table_schema import (
     DELIVERY_KEY,
@@ -110,20 +108,17 @@ class SendRows:
         }
         sets = ["delivery = :outcome", "deliveryAt = :at", "deliveryRank = :rank", f"{DELIVERY_KEY} = :key"]
         sets += [f"{name} = :{name}" for name in ("bounceType", "bounceSubType") if values[f":{name}"] is not None]
-        try:
-            response = self._ddb.update_item(
-                TableName=self._table,
-                Key=key,
-                UpdateExpression="SET " + ", ".join(sets),
-                ConditionExpression=_OUTRANKS_RECORDED_OUTCOME,
-                ExpressionAttributeValues=to_attributes(values),
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as exc:
-            if is_conditional_failure(exc):  # a higher outcome was recorded between the read and the write
-                return DeliveryWrite(recipient, updated=None)
-            raise
-        return DeliveryWrite(recipient, send_row_from_item(response["Attributes"]))
+        updated, _ = conditional_write(
+            self._ddb.update_item,
+            TableName=self._table,
+            Key=key,
+            UpdateExpression="SET " + ", ".join(sets),
+            ConditionExpression=_OUTRANKS_RECORDED_OUTCOME,
+            ExpressionAttributeValues=to_attributes(values),
+            ReturnValues="ALL_NEW",
+        )
+        # None: a higher outcome was recorded between the read and the write.
+        return DeliveryWrite(recipient, send_row_from_item(updated) if updated is not None else None)
 
     def existing(self, send_ids: Sequence[str]) -> dict[str, SendRow]:
         """Read rows by id (BatchGetItem, 100 per call): an ingest that resumes must not rewrite them."""
@@ -140,25 +135,22 @@ class SendRows:
     def claim(self, send_id: str, now: str) -> ClaimResult:
         """Take the right to send: only one delivery of a message can hold an unclaimed, unfinished row."""
         claimable = {f":claimable{i}": status.value for i, status in enumerate(sorted(CLAIMABLE_STATUSES))}
-        try:
-            response = self._ddb.update_item(
-                TableName=self._table,
-                Key={PARTITION_KEY: {"S": send_pk(send_id)}},
-                UpdateExpression="SET claimedAt = :now ADD claims :one",
-                ConditionExpression=(
-                    f"attribute_exists(pk) AND #s IN ({', '.join(claimable)}) AND attribute_not_exists(claimedAt)"
-                ),
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues=to_attributes({":now": now, ":one": 1, **claimable}),
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if not is_conditional_failure(exc):
-                raise
-            old = exc.response.get("Item")
-            return NotClaimable(send_row_from_item(old)) if old else Missing()
-        return Claimed(send_row_from_item(response["Attributes"]))
+        item, claimed = conditional_write(
+            self._ddb.update_item,
+            TableName=self._table,
+            Key={PARTITION_KEY: {"S": send_pk(send_id)}},
+            UpdateExpression="SET claimedAt = :now ADD claims :one",
+            ConditionExpression=(
+                f"attribute_exists(pk) AND #s IN ({', '.join(claimable)}) AND attribute_not_exists(claimedAt)"
+            ),
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues=to_attributes({":now": now, ":one": 1, **claimable}),
+            ReturnValues="ALL_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+        if item is None:  # not claimed, and no row found
+            return Missing()
+        return Claimed(send_row_from_item(item)) if claimed else NotClaimable(send_row_from_item(item))
 
     def mark_queued(self, row: SendRow, now: str) -> bool:
         """PENDING → QUEUED once a re-drive has put the row's message on the queue. Both are listed in
@@ -237,17 +229,12 @@ class SendRows:
         reserved words in DynamoDB, hence the placeholders."""
         expressions = update + condition
         names = {name: value for name, value in (("#status", "status"), ("#error", "error")) if name in expressions}
-        try:
-            self._ddb.update_item(
-                TableName=self._table,
-                Key={PARTITION_KEY: {"S": send_pk(row.send_id)}},
-                UpdateExpression=update,
-                ConditionExpression=condition,
-                ExpressionAttributeValues=to_attributes(values),
-                **({"ExpressionAttributeNames": names} if names else {}),
-            )
-        except ClientError as exc:
-            if is_conditional_failure(exc):
-                return False
-            raise
-        return True
+        return conditional_write(
+            self._ddb.update_item,
+            TableName=self._table,
+            Key={PARTITION_KEY: {"S": send_pk(row.send_id)}},
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeValues=to_attributes(values),
+            **({"ExpressionAttributeNames": names} if names else {}),
+        )[1]
