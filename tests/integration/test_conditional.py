@@ -7,7 +7,7 @@ from botocore.exceptions import ClientError
 from campaign.aws.clients import client
 from campaign.aws.conditional import conditional_write, create_unless_exists
 from campaign.aws.items import from_attributes, to_attributes
-from campaign.local.provision import LocalResources
+from scripts.local.provision import LocalResources
 from tests.support.aws_calls import client_error, faults, recording
 
 _KEY = {"pk": {"S": "TEST#a"}}
