@@ -219,8 +219,10 @@ def test_s3_unconditional_deny_still_denies(endpoint: str) -> None:
     assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
 
 
-def test_condition_evaluation() -> None:
-    # A condition on the TLS keys is evaluated for a request over TLS 1.3; any other key is left to moto
+def test_tls_conditions_are_evaluated_as_tls_1_3_and_other_keys_are_left_to_moto() -> None:
+    # Given a request to the emulator, taken as made over TLS 1.3
+    # When bucket-policy conditions are evaluated
+    # Then a condition on the TLS keys holds or fails as on AWS's HTTPS endpoint; any other key is left to moto
     assert emulator._condition_holds({"Bool": {"aws:SecureTransport": "false"}}) is False
     assert emulator._condition_holds({"Bool": {"aws:SecureTransport": ["true"]}}) is True
     assert emulator._condition_holds({"NumericLessThan": {"s3:TlsVersion": "1.2"}}) is False
