@@ -43,7 +43,7 @@ resource "aws_cloudwatch_metric_alarm" "worker_errors" {
   alarm_description   = "The worker Lambda failed whole invocations."
   namespace           = "AWS/Lambda"
   metric_name         = "Errors"
-  dimensions          = { FunctionName = aws_lambda_function.worker.function_name }
+  dimensions          = { FunctionName = module.worker.function_name }
   statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1
@@ -59,7 +59,7 @@ resource "aws_cloudwatch_metric_alarm" "worker_throttles" {
   alarm_description   = "The worker Lambda was throttled (account concurrency exhausted): messages wait and use up receives."
   namespace           = "AWS/Lambda"
   metric_name         = "Throttles"
-  dimensions          = { FunctionName = aws_lambda_function.worker.function_name }
+  dimensions          = { FunctionName = module.worker.function_name }
   statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1
@@ -127,7 +127,7 @@ resource "aws_cloudwatch_metric_alarm" "stream_ingest_errors" {
   alarm_description   = "The streaming-ingest Lambda failed invocations (Lambda retries them; see its logs)."
   namespace           = "AWS/Lambda"
   metric_name         = "Errors"
-  dimensions          = { FunctionName = aws_lambda_function.stream_ingest.function_name }
+  dimensions          = { FunctionName = module.stream_ingest.function_name }
   statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1
@@ -163,7 +163,7 @@ resource "aws_cloudwatch_metric_alarm" "counts_iterator_age" {
   alarm_description   = "Batch counts lag the table's changes by more than ${var.counts_lag_alarm_seconds} s: look at the counts logs and errors."
   namespace           = "AWS/Lambda"
   metric_name         = "IteratorAge"
-  dimensions          = { FunctionName = aws_lambda_function.counts.function_name }
+  dimensions          = { FunctionName = module.counts.function_name }
   statistic           = "Maximum"
   period              = 300
   evaluation_periods  = 1

@@ -12,7 +12,7 @@ resource "aws_apigatewayv2_integration" "ingestor" {
   api_id                 = aws_apigatewayv2_api.this.id
   integration_type       = "AWS_PROXY"
   integration_method     = "POST"
-  integration_uri        = aws_lambda_function.ingestor.invoke_arn
+  integration_uri        = module.ingestor.invoke_arn
   payload_format_version = "2.0"
   # The HTTP API's ceiling; the function itself stops at 29 s (locals.tf).
   timeout_milliseconds = 30000
@@ -79,7 +79,7 @@ resource "aws_apigatewayv2_stage" "default" {
 resource "aws_lambda_permission" "api" {
   statement_id  = "AllowHttpApiInvoke"
   action        = "lambda:InvokeFunction"
-  function_name = aws_lambda_function.ingestor.function_name
+  function_name = module.ingestor.function_name
   principal     = "apigateway.amazonaws.com"
   # Any stage and route of this API only.
   source_arn = "${aws_apigatewayv2_api.this.execution_arn}/*/*"

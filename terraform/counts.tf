@@ -3,57 +3,56 @@
 # item (worker/count_changes.py, in the worker zip)
 ################################################################################
 
-resource "aws_cloudwatch_log_group" "counts" {
-  #checkov:skip=CKV_AWS_158:Logs hold batch ids and record counts and are encrypted by CloudWatch's own key; a CMK per stage is not worth its cost here.
-  name              = "/aws/lambda/${local.name}-counts"
-  retention_in_days = local.cfg.log_retention_days
-}
+module "counts" {
+  source = "./modules/lambda_function"
 
-resource "aws_lambda_function" "counts" {
-  #checkov:skip=CKV_AWS_116:Invoked by the stream event source mapping, which sets aside a delivery it gave up on in its own on-failure destination (below); a function DLQ only applies to asynchronous invokes.
-  #checkov:skip=CKV_AWS_117:Talks only to a regional AWS API (DynamoDB); a VPC would add NAT or endpoint costs and cold-start latency for no isolation gain.
-  #checkov:skip=CKV_AWS_173:The environment holds resource names and settings, no secrets; Lambda encrypts it at rest with its own key.
-  #checkov:skip=CKV_AWS_272:Packages are built and deployed by our own pipeline from the repository; code signing is not set up.
-  #checkov:skip=CKV_AWS_115:Concurrency is bounded by the stream: the mapping runs one invocation per shard at a time (parallelization factor 1); reserving concurrency would take it from the account pool.
-  function_name = "${local.name}-counts"
-  description   = "Keeps each batch's status counts from the table's stream of send-row changes"
-  role          = aws_iam_role.counts.arn
+  name_prefix = local.name
+  name        = "counts"
+  description = "Keeps each batch's status counts from the table's stream of send-row changes"
 
   # The worker's package: it holds worker/count_changes.py and no web framework (scripts/package_lambdas.py).
-  filename         = var.worker_zip
-  source_code_hash = filebase64sha256(var.worker_zip)
-  handler          = "worker.count_changes.handler"
-  runtime          = "python3.12"
-  architectures    = ["arm64"]
-
+  filename = var.worker_zip
+  handler  = "worker.count_changes.handler"
   # Sizes and the timeout are explained in locals.tf.
   memory_size = local.counts_memory_mb
   timeout     = local.counts_timeout_seconds
 
-  tracing_config {
-    mode = "Active"
-  }
+  role_description   = "Execution role of the csv-campaign ${local.stage} stream-consumer (batch counts) Lambda"
+  policy_json        = data.aws_iam_policy_document.counts.json
+  log_retention_days = local.cfg.log_retention_days
 
-  logging_config {
-    log_format = "Text"
-    log_group  = aws_cloudwatch_log_group.counts.name
+  environment_variables = {
+    # campaign.config.counter_settings()
+    TABLE_NAME         = aws_dynamodb_table.this.name
+    STAGE              = local.stage
+    DEDUPE_WINDOW_DAYS = tostring(var.dedupe_window_days)
+    RETENTION_DAYS     = tostring(var.retention_days)
+    # Powertools Logger, Metrics and Tracer (campaign/observability.py)
+    POWERTOOLS_SERVICE_NAME      = local.counts_service
+    POWERTOOLS_LOG_LEVEL         = local.cfg.log_level
+    POWERTOOLS_METRICS_NAMESPACE = local.metrics_namespace
   }
+}
 
-  environment {
-    variables = {
-      # campaign.config.counter_settings()
-      TABLE_NAME         = aws_dynamodb_table.this.name
-      STAGE              = local.stage
-      DEDUPE_WINDOW_DAYS = tostring(var.dedupe_window_days)
-      RETENTION_DAYS     = tostring(var.retention_days)
-      # Powertools Logger, Metrics and Tracer (campaign/observability.py)
-      POWERTOOLS_SERVICE_NAME      = local.counts_service
-      POWERTOOLS_LOG_LEVEL         = local.cfg.log_level
-      POWERTOOLS_METRICS_NAMESPACE = local.metrics_namespace
-    }
-  }
+# Where these resources were before the module: Terraform moves them, nothing is replaced.
+moved {
+  from = aws_cloudwatch_log_group.counts
+  to   = module.counts.aws_cloudwatch_log_group.this
+}
 
-  depends_on = [aws_iam_role_policy.counts]
+moved {
+  from = aws_iam_role.counts
+  to   = module.counts.aws_iam_role.this
+}
+
+moved {
+  from = aws_iam_role_policy.counts
+  to   = module.counts.aws_iam_role_policy.this
+}
+
+moved {
+  from = aws_lambda_function.counts
+  to   = module.counts.aws_lambda_function.this
 }
 
 # Where the mapping describes a delivery it gave up on (every retry failed): the shard and the range of
@@ -67,7 +66,7 @@ resource "aws_sqs_queue" "counts_failures" {
 
 resource "aws_lambda_event_source_mapping" "counts" {
   event_source_arn = aws_dynamodb_table.this.stream_arn
-  function_name    = aws_lambda_function.counts.arn
+  function_name    = module.counts.arn
   # From the oldest record the stream still holds, so changes made before the mapping existed (or while
   # it was disabled) are counted too.
   starting_position = "TRIM_HORIZON"
@@ -104,5 +103,5 @@ resource "aws_lambda_event_source_mapping" "counts" {
   }
 
   # The mapping reads the stream, and sends to the destination, with the function's role.
-  depends_on = [aws_iam_role_policy.counts]
+  depends_on = [module.counts]
 }

@@ -81,8 +81,8 @@ locals {
         metrics = [
           [local.metrics_namespace, "RowsAccepted", "service", local.api_service, { label = "rows accepted" }],
           [local.metrics_namespace, "RowsNotEnqueued", "service", local.api_service, { label = "rows not enqueued" }],
-          ["AWS/Lambda", "Errors", "FunctionName", aws_lambda_function.worker.function_name, { label = "worker errors", yAxis = "right" }],
-          ["AWS/Lambda", "Throttles", "FunctionName", aws_lambda_function.worker.function_name, { label = "worker throttles", yAxis = "right" }],
+          ["AWS/Lambda", "Errors", "FunctionName", module.worker.function_name, { label = "worker errors", yAxis = "right" }],
+          ["AWS/Lambda", "Throttles", "FunctionName", module.worker.function_name, { label = "worker throttles", yAxis = "right" }],
         ]
       }
     },
@@ -97,8 +97,8 @@ locals {
         metrics = [
           [local.metrics_namespace, "RowsAccepted", "service", local.stream_ingest_service, { label = "rows accepted" }],
           [local.metrics_namespace, "RowsNotEnqueued", "service", local.stream_ingest_service, { label = "rows not enqueued" }],
-          ["AWS/Lambda", "Errors", "FunctionName", aws_lambda_function.stream_ingest.function_name, { label = "ingest errors", yAxis = "right" }],
-          ["AWS/Lambda", "Throttles", "FunctionName", aws_lambda_function.stream_ingest.function_name, { label = "ingest throttles (queued)", yAxis = "right" }],
+          ["AWS/Lambda", "Errors", "FunctionName", module.stream_ingest.function_name, { label = "ingest errors", yAxis = "right" }],
+          ["AWS/Lambda", "Throttles", "FunctionName", module.stream_ingest.function_name, { label = "ingest throttles (queued)", yAxis = "right" }],
           ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", aws_sqs_queue.stream_ingest_failures.name, { stat = "Maximum", label = "failed events", yAxis = "right" }],
         ]
       }
@@ -111,8 +111,8 @@ locals {
         period = 300
         view   = "timeSeries"
         metrics = [
-          ["AWS/Lambda", "IteratorAge", "FunctionName", aws_lambda_function.counts.function_name, { stat = "Maximum", label = "counts lag (ms)" }],
-          ["AWS/Lambda", "Errors", "FunctionName", aws_lambda_function.counts.function_name, { stat = "Sum", label = "consumer errors", yAxis = "right" }],
+          ["AWS/Lambda", "IteratorAge", "FunctionName", module.counts.function_name, { stat = "Maximum", label = "counts lag (ms)" }],
+          ["AWS/Lambda", "Errors", "FunctionName", module.counts.function_name, { stat = "Sum", label = "consumer errors", yAxis = "right" }],
           ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", aws_sqs_queue.counts_failures.name, { stat = "Maximum", label = "failed deliveries", yAxis = "right" }],
         ]
       }

@@ -105,7 +105,7 @@ resource "aws_sns_topic_subscription" "events" {
 
 resource "aws_lambda_event_source_mapping" "worker_events" {
   event_source_arn = aws_sqs_queue.events.arn
-  function_name    = aws_lambda_function.worker.arn
+  function_name    = module.worker.arn
 
   batch_size                         = local.worker_batch_size
   maximum_batching_window_in_seconds = var.worker_batching_window_seconds
@@ -115,5 +115,5 @@ resource "aws_lambda_event_source_mapping" "worker_events" {
     maximum_concurrency = var.worker_max_concurrency
   }
 
-  depends_on = [aws_iam_role_policy.worker]
+  depends_on = [module.worker]
 }

@@ -1,30 +1,13 @@
 ################################################################################
-# One execution role per Lambda, each allowed only the calls its code makes, on only what it touches.
-# tests/infra/test_iam.py records the AWS calls of the real code paths (on moto) and holds these
-# documents to them.
+# One execution role per Lambda, each allowed only the calls its code makes, on only what it touches:
+# these documents, which modules/lambda_function completes with the function's own log group and X-Ray.
+# tests/infra/test_iam.py records the AWS calls of the real code paths (on moto) and holds the roles'
+# policies to them.
 ################################################################################
-
-data "aws_iam_policy_document" "lambda_assume" {
-  statement {
-    sid     = "LambdaAssumesRole"
-    actions = ["sts:AssumeRole"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["lambda.amazonaws.com"]
-    }
-  }
-}
 
 # ------------------------------------------------------------------------------
 # Ingestor
 # ------------------------------------------------------------------------------
-
-resource "aws_iam_role" "ingestor" {
-  name               = "${local.name}-ingestor"
-  description        = "Execution role of the csv-campaign ${local.stage} ingestor (API) Lambda"
-  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
-}
 
 data "aws_iam_policy_document" "ingestor" {
   # Batch claim/lease/finish (PutItem, UpdateItem, GetItem), message keys (TransactWriteItems of
@@ -83,36 +66,11 @@ data "aws_iam_policy_document" "ingestor" {
     actions   = ["secretsmanager:GetSecretValue"]
     resources = [aws_secretsmanager_secret.unsubscribe_key.arn]
   }
-
-  statement {
-    sid       = "OwnLogGroup"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.ingestor.arn}:*"]
-  }
-
-  # X-Ray active tracing; these actions take no resource.
-  statement {
-    sid       = "XRay"
-    actions   = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
-    resources = ["*"]
-  }
-}
-
-resource "aws_iam_role_policy" "ingestor" {
-  name   = "ingestor"
-  role   = aws_iam_role.ingestor.id
-  policy = data.aws_iam_policy_document.ingestor.json
 }
 
 # ------------------------------------------------------------------------------
 # Worker
 # ------------------------------------------------------------------------------
-
-resource "aws_iam_role" "worker" {
-  name               = "${local.name}-worker"
-  description        = "Execution role of the csv-campaign ${local.stage} worker Lambda"
-  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
-}
 
 data "aws_iam_policy_document" "worker" {
   # Claim, release and finish a send row: conditional UpdateItem only (campaign/aws/send_rows.py). The
@@ -220,36 +178,11 @@ data "aws_iam_policy_document" "worker" {
       values   = [local.sender_address]
     }
   }
-
-  statement {
-    sid       = "OwnLogGroup"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.worker.arn}:*"]
-  }
-
-  # X-Ray active tracing; these actions take no resource.
-  statement {
-    sid       = "XRay"
-    actions   = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
-    resources = ["*"]
-  }
-}
-
-resource "aws_iam_role_policy" "worker" {
-  name   = "worker"
-  role   = aws_iam_role.worker.id
-  policy = data.aws_iam_policy_document.worker.json
 }
 
 # ------------------------------------------------------------------------------
 # Streaming ingest
 # ------------------------------------------------------------------------------
-
-resource "aws_iam_role" "stream_ingest" {
-  name               = "${local.name}-stream-ingest"
-  description        = "Execution role of the csv-campaign ${local.stage} streaming-ingest Lambda"
-  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
-}
 
 data "aws_iam_policy_document" "stream_ingest" {
   # Read the uploaded file, twice (campaign/aws/upload_store.py UploadStore.open).
@@ -304,36 +237,11 @@ data "aws_iam_policy_document" "stream_ingest" {
     actions   = ["sqs:SendMessage"]
     resources = [aws_sqs_queue.stream_ingest_failures.arn]
   }
-
-  statement {
-    sid       = "OwnLogGroup"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.stream_ingest.arn}:*"]
-  }
-
-  # X-Ray active tracing; these actions take no resource.
-  statement {
-    sid       = "XRay"
-    actions   = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
-    resources = ["*"]
-  }
-}
-
-resource "aws_iam_role_policy" "stream_ingest" {
-  name   = "stream-ingest"
-  role   = aws_iam_role.stream_ingest.id
-  policy = data.aws_iam_policy_document.stream_ingest.json
 }
 
 # ------------------------------------------------------------------------------
 # Stream consumer (batch counts)
 # ------------------------------------------------------------------------------
-
-resource "aws_iam_role" "counts" {
-  name               = "${local.name}-counts"
-  description        = "Execution role of the csv-campaign ${local.stage} stream-consumer (batch counts) Lambda"
-  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
-}
 
 data "aws_iam_policy_document" "counts" {
   # Each batch's counts: TransactWriteItems of Update actions, which IAM authorizes as UpdateItem
@@ -362,23 +270,4 @@ data "aws_iam_policy_document" "counts" {
     actions   = ["sqs:SendMessage"]
     resources = [aws_sqs_queue.counts_failures.arn]
   }
-
-  statement {
-    sid       = "OwnLogGroup"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.counts.arn}:*"]
-  }
-
-  # X-Ray active tracing; these actions take no resource.
-  statement {
-    sid       = "XRay"
-    actions   = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
-    resources = ["*"]
-  }
-}
-
-resource "aws_iam_role_policy" "counts" {
-  name   = "counts"
-  role   = aws_iam_role.counts.id
-  policy = data.aws_iam_policy_document.counts.json
 }

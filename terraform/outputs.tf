@@ -40,22 +40,22 @@ output "retention_days" {
 
 output "ingestor_function_name" {
   description = "Ingestor (API) Lambda function."
-  value       = aws_lambda_function.ingestor.function_name
+  value       = module.ingestor.function_name
 }
 
 output "worker_function_name" {
   description = "Worker Lambda function."
-  value       = aws_lambda_function.worker.function_name
+  value       = module.worker.function_name
 }
 
 output "stream_ingest_function_name" {
   description = "Streaming-ingest Lambda function (large uploads from the upload bucket)."
-  value       = aws_lambda_function.stream_ingest.function_name
+  value       = module.stream_ingest.function_name
 }
 
 output "counts_function_name" {
   description = "Stream-consumer Lambda function that keeps each batch's status counts."
-  value       = aws_lambda_function.counts.function_name
+  value       = module.counts.function_name
 }
 
 output "upload_bucket_name" {

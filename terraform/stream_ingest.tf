@@ -3,64 +3,64 @@
 # own continuation, -> the file's rows queued window by window (worker/s3_ingest.py, in the worker zip)
 ################################################################################
 
-resource "aws_cloudwatch_log_group" "stream_ingest" {
-  #checkov:skip=CKV_AWS_158:Logs hold batch ids and progress and are encrypted by CloudWatch's own key; a CMK per stage is not worth its cost here.
-  name              = "/aws/lambda/${local.stream_ingest_function_name}"
-  retention_in_days = local.cfg.log_retention_days
-}
+module "stream_ingest" {
+  source = "./modules/lambda_function"
 
-resource "aws_lambda_function" "stream_ingest" {
-  #checkov:skip=CKV_AWS_116:Failed asynchronous events go to an on-failure destination (aws_lambda_function_event_invoke_config below), which keeps the error with the event; a function DLQ would keep the event only.
-  #checkov:skip=CKV_AWS_117:Talks only to regional AWS APIs (S3, DynamoDB, SQS, Lambda); a VPC would add NAT or endpoint costs and cold-start latency for no isolation gain.
-  #checkov:skip=CKV_AWS_173:The environment holds resource names and settings, no secrets; Lambda encrypts it at rest with its own key.
-  #checkov:skip=CKV_AWS_272:Packages are built and deployed by our own pipeline from the repository; code signing is not set up.
-  function_name = local.stream_ingest_function_name
-  description   = "Ingests a large CSV from the upload bucket: checks it, then queues its rows window by window"
-  role          = aws_iam_role.stream_ingest.arn
+  name_prefix = local.name
+  name        = "stream-ingest"
+  description = "Ingests a large CSV from the upload bucket: checks it, then queues its rows window by window"
 
   # The worker's package: it holds worker/s3_ingest.py and no web framework (scripts/package_lambdas.py).
-  filename         = var.worker_zip
-  source_code_hash = filebase64sha256(var.worker_zip)
-  handler          = "worker.s3_ingest.handler"
-  runtime          = "python3.12"
-  architectures    = ["arm64"]
-
+  filename = var.worker_zip
+  handler  = "worker.s3_ingest.handler"
   # Sizes, the timeout (= campaign.limits.STREAM_INGEST_TIMEOUT_SECONDS) and the concurrency cap are
   # explained in locals.tf and variables.tf.
   memory_size                    = local.stream_ingest_memory_mb
   timeout                        = local.stream_ingest_timeout_seconds
   reserved_concurrent_executions = var.stream_ingest_reserved_concurrency
 
-  tracing_config {
-    mode = "Active"
-  }
+  role_description   = "Execution role of the csv-campaign ${local.stage} streaming-ingest Lambda"
+  policy_json        = data.aws_iam_policy_document.stream_ingest.json
+  log_retention_days = local.cfg.log_retention_days
 
-  logging_config {
-    log_format = "Text"
-    log_group  = aws_cloudwatch_log_group.stream_ingest.name
+  environment_variables = {
+    # campaign.config.stream_ingest_settings(). AWS_LAMBDA_FUNCTION_NAME, which the continuation
+    # invokes, is set by the Lambda runtime (a reserved name that cannot be set here).
+    TABLE_NAME            = aws_dynamodb_table.this.name
+    STAGE                 = local.stage
+    QUEUE_URL             = aws_sqs_queue.this.url
+    ENQUEUE_DELAY_SECONDS = tostring(var.enqueue_delay_seconds)
+    UPLOAD_BUCKET         = aws_s3_bucket.uploads.bucket
+    # Days a message key blocks a second send of the same message, and days rows, bodies and
+    # batches are kept before their time to live (variables.tf).
+    DEDUPE_WINDOW_DAYS = tostring(var.dedupe_window_days)
+    RETENTION_DAYS     = tostring(var.retention_days)
+    # Powertools Logger, Metrics and Tracer (campaign/observability.py)
+    POWERTOOLS_SERVICE_NAME      = local.stream_ingest_service
+    POWERTOOLS_LOG_LEVEL         = local.cfg.log_level
+    POWERTOOLS_METRICS_NAMESPACE = local.metrics_namespace
   }
+}
 
-  environment {
-    variables = {
-      # campaign.config.stream_ingest_settings(). AWS_LAMBDA_FUNCTION_NAME, which the continuation
-      # invokes, is set by the Lambda runtime (a reserved name that cannot be set here).
-      TABLE_NAME            = aws_dynamodb_table.this.name
-      STAGE                 = local.stage
-      QUEUE_URL             = aws_sqs_queue.this.url
-      ENQUEUE_DELAY_SECONDS = tostring(var.enqueue_delay_seconds)
-      UPLOAD_BUCKET         = aws_s3_bucket.uploads.bucket
-      # Days a message key blocks a second send of the same message, and days rows, bodies and
-      # batches are kept before their time to live (variables.tf).
-      DEDUPE_WINDOW_DAYS = tostring(var.dedupe_window_days)
-      RETENTION_DAYS     = tostring(var.retention_days)
-      # Powertools Logger, Metrics and Tracer (campaign/observability.py)
-      POWERTOOLS_SERVICE_NAME      = local.stream_ingest_service
-      POWERTOOLS_LOG_LEVEL         = local.cfg.log_level
-      POWERTOOLS_METRICS_NAMESPACE = local.metrics_namespace
-    }
-  }
+# Where these resources were before the module: Terraform moves them, nothing is replaced.
+moved {
+  from = aws_cloudwatch_log_group.stream_ingest
+  to   = module.stream_ingest.aws_cloudwatch_log_group.this
+}
 
-  depends_on = [aws_iam_role_policy.stream_ingest]
+moved {
+  from = aws_iam_role.stream_ingest
+  to   = module.stream_ingest.aws_iam_role.this
+}
+
+moved {
+  from = aws_iam_role_policy.stream_ingest
+  to   = module.stream_ingest.aws_iam_role_policy.this
+}
+
+moved {
+  from = aws_lambda_function.stream_ingest
+  to   = module.stream_ingest.aws_lambda_function.this
 }
 
 # Where an event goes once Lambda has given up on it (every retry failed, or it grew too old): the
@@ -74,7 +74,7 @@ resource "aws_sqs_queue" "stream_ingest_failures" {
 # S3 notifications and the continuation are asynchronous invokes: Lambda queues them, retries a failed
 # one, then hands it to the on-failure destination.
 resource "aws_lambda_function_event_invoke_config" "stream_ingest" {
-  function_name = aws_lambda_function.stream_ingest.function_name
+  function_name = module.stream_ingest.function_name
 
   # Retries are safe and useful: the ingest checkpoints after every window and a retry resumes after
   # the last checkpoint once the crashed attempt's lease (campaign.limits.INGEST_LEASE_SECONDS) lapses;
@@ -91,5 +91,5 @@ resource "aws_lambda_function_event_invoke_config" "stream_ingest" {
   }
 
   # Lambda checks that the execution role may send to the destination when this is saved.
-  depends_on = [aws_iam_role_policy.stream_ingest]
+  depends_on = [module.stream_ingest]
 }

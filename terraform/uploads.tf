@@ -127,7 +127,7 @@ resource "aws_s3_bucket_cors_configuration" "uploads" {
 resource "aws_lambda_permission" "uploads" {
   statement_id  = "AllowUploadBucketNotifications"
   action        = "lambda:InvokeFunction"
-  function_name = aws_lambda_function.stream_ingest.function_name
+  function_name = module.stream_ingest.function_name
   principal     = "s3.amazonaws.com"
   # This bucket, in this account (bucket names are global: a deleted bucket's name could be taken).
   source_arn     = aws_s3_bucket.uploads.arn
@@ -140,7 +140,7 @@ resource "aws_s3_bucket_notification" "uploads" {
   # Every way an object is created (a pre-signed PUT, or an operator's multipart copy) under the
   # prefix and suffix the code names its uploads with (UPLOAD_PREFIX / UPLOAD_SUFFIX).
   lambda_function {
-    lambda_function_arn = aws_lambda_function.stream_ingest.arn
+    lambda_function_arn = module.stream_ingest.arn
     events              = ["s3:ObjectCreated:*"]
     filter_prefix       = local.upload_prefix
     filter_suffix       = local.upload_suffix

@@ -3,91 +3,90 @@
 # at the fleet's shared rate (worker/handler.py)
 ################################################################################
 
-resource "aws_cloudwatch_log_group" "worker" {
-  #checkov:skip=CKV_AWS_158:Logs hold send ids and outcomes and are encrypted by CloudWatch's own key; a CMK per stage is not worth its cost here.
-  name              = "/aws/lambda/${local.name}-worker"
-  retention_in_days = local.cfg.log_retention_days
-}
+module "worker" {
+  source = "./modules/lambda_function"
 
-resource "aws_lambda_function" "worker" {
-  #checkov:skip=CKV_AWS_116:Invoked by the SQS event source mapping; failed messages go to the queue's own DLQ (queue.tf), a function DLQ only applies to asynchronous invokes.
-  #checkov:skip=CKV_AWS_117:Talks only to regional AWS APIs (DynamoDB, SES, SQS, Secrets Manager) and, when send_mode names smtp, the SMTP relay over TLS; a VPC would add NAT or endpoint costs and cold-start latency for no isolation gain.
-  #checkov:skip=CKV_AWS_173:The environment holds resource names and settings, no secrets (the SMTP login is read from Secrets Manager); Lambda encrypts it at rest with its own key.
-  #checkov:skip=CKV_AWS_272:Packages are built and deployed by our own pipeline from the repository; code signing is not set up.
-  #checkov:skip=CKV_AWS_115:Concurrency is capped by the event source mapping's maximum_concurrency (local.worker_concurrency), which AWS recommends over reserved concurrency for SQS.
-  function_name = "${local.name}-worker"
-  description   = "Sends one queued campaign email per SQS message through SES or an SMTP relay"
-  role          = aws_iam_role.worker.arn
+  name_prefix = local.name
+  name        = "worker"
+  description = "Sends one queued campaign email per SQS message through SES or an SMTP relay"
 
-  filename         = var.worker_zip
-  source_code_hash = filebase64sha256(var.worker_zip)
-  handler          = "worker.handler.handler"
-  runtime          = "python3.12"
-  architectures    = ["arm64"]
-
+  filename = var.worker_zip
+  handler  = "worker.handler.handler"
   # Sizes and the timeout (= campaign.limits.WORKER_TIMEOUT_SECONDS) are explained in locals.tf.
   memory_size = local.worker_memory_mb
   timeout     = local.worker_timeout_seconds
 
-  tracing_config {
-    mode = "Active"
-  }
+  role_description   = "Execution role of the csv-campaign ${local.stage} worker Lambda"
+  policy_json        = data.aws_iam_policy_document.worker.json
+  log_retention_days = local.cfg.log_retention_days
 
-  logging_config {
-    log_format = "Text"
-    log_group  = aws_cloudwatch_log_group.worker.name
-  }
+  # campaign.config.worker_settings(). The entries merged in after the first exist only when their
+  # setting does: SEND_RATE_PER_SECOND when send_rate_per_second is set, the SMTP relay's when
+  # send_mode names smtp.
+  environment_variables = merge(
+    {
+      TABLE_NAME = aws_dynamodb_table.this.name
+      STAGE      = local.stage
+      SEND_MODE  = var.send_mode
+      # The send queue: a message that gets no send token within the invocation goes back on it, delayed.
+      QUEUE_URL             = aws_sqs_queue.this.url
+      SENDER_ADDRESS        = local.sender_address
+      SES_CONFIGURATION_SET = aws_sesv2_configuration_set.this.configuration_set_name
+      # The second event source (events.tf): records from this queue are SES events, not sends.
+      DELIVERY_EVENTS_QUEUE_ARN = aws_sqs_queue.events.arn
+      # Every message's one-click unsubscribe link: POST /unsubscribe on the API, signed with this key.
+      UNSUBSCRIBE_URL            = "${aws_apigatewayv2_api.this.api_endpoint}/unsubscribe"
+      UNSUBSCRIBE_KEY_SECRET_ARN = aws_secretsmanager_secret.unsubscribe_key.arn
+      UNSUBSCRIBE_FOOTER         = var.unsubscribe_footer
+      # Must equal the redrive policy's maxReceiveCount (queue.tf): the worker records ERROR on that receive.
+      MAX_RECEIVE_COUNT = tostring(var.max_receive_count)
+      # Days a message key blocks a second send of the same message, and days rows, bodies and
+      # batches are kept before their time to live (variables.tf).
+      DEDUPE_WINDOW_DAYS = tostring(var.dedupe_window_days)
+      RETENTION_DAYS     = tostring(var.retention_days)
+      # Powertools Logger, Metrics and Tracer (campaign/observability.py)
+      POWERTOOLS_SERVICE_NAME      = local.worker_service
+      POWERTOOLS_LOG_LEVEL         = local.cfg.log_level
+      POWERTOOLS_METRICS_NAMESPACE = local.metrics_namespace
+    },
+    # The fleet's send rate cap; unset, the SES account's MaxSendRate applies.
+    var.send_rate_per_second == null ? null : {
+      SEND_RATE_PER_SECOND = tostring(var.send_rate_per_second)
+    },
+    # The SMTP relay; its login is read from the secret (secrets.tf), never set here.
+    local.smtp_is_provider ? {
+      SMTP_HOST       = var.smtp_host
+      SMTP_PORT       = tostring(var.smtp_port)
+      SMTP_TLS        = var.smtp_tls
+      SMTP_SECRET_ARN = aws_secretsmanager_secret.smtp[0].arn
+    } : null,
+  )
+}
 
-  environment {
-    # campaign.config.worker_settings(). The entries merged in after the first exist only when their
-    # setting does: SEND_RATE_PER_SECOND when send_rate_per_second is set, the SMTP relay's when
-    # send_mode names smtp.
-    variables = merge(
-      {
-        TABLE_NAME = aws_dynamodb_table.this.name
-        STAGE      = local.stage
-        SEND_MODE  = var.send_mode
-        # The send queue: a message that gets no send token within the invocation goes back on it, delayed.
-        QUEUE_URL             = aws_sqs_queue.this.url
-        SENDER_ADDRESS        = local.sender_address
-        SES_CONFIGURATION_SET = aws_sesv2_configuration_set.this.configuration_set_name
-        # The second event source (events.tf): records from this queue are SES events, not sends.
-        DELIVERY_EVENTS_QUEUE_ARN = aws_sqs_queue.events.arn
-        # Every message's one-click unsubscribe link: POST /unsubscribe on the API, signed with this key.
-        UNSUBSCRIBE_URL            = "${aws_apigatewayv2_api.this.api_endpoint}/unsubscribe"
-        UNSUBSCRIBE_KEY_SECRET_ARN = aws_secretsmanager_secret.unsubscribe_key.arn
-        UNSUBSCRIBE_FOOTER         = var.unsubscribe_footer
-        # Must equal the redrive policy's maxReceiveCount (queue.tf): the worker records ERROR on that receive.
-        MAX_RECEIVE_COUNT = tostring(var.max_receive_count)
-        # Days a message key blocks a second send of the same message, and days rows, bodies and
-        # batches are kept before their time to live (variables.tf).
-        DEDUPE_WINDOW_DAYS = tostring(var.dedupe_window_days)
-        RETENTION_DAYS     = tostring(var.retention_days)
-        # Powertools Logger, Metrics and Tracer (campaign/observability.py)
-        POWERTOOLS_SERVICE_NAME      = local.worker_service
-        POWERTOOLS_LOG_LEVEL         = local.cfg.log_level
-        POWERTOOLS_METRICS_NAMESPACE = local.metrics_namespace
-      },
-      # The fleet's send rate cap; unset, the SES account's MaxSendRate applies.
-      var.send_rate_per_second == null ? null : {
-        SEND_RATE_PER_SECOND = tostring(var.send_rate_per_second)
-      },
-      # The SMTP relay; its login is read from the secret (secrets.tf), never set here.
-      local.smtp_is_provider ? {
-        SMTP_HOST       = var.smtp_host
-        SMTP_PORT       = tostring(var.smtp_port)
-        SMTP_TLS        = var.smtp_tls
-        SMTP_SECRET_ARN = aws_secretsmanager_secret.smtp[0].arn
-      } : null,
-    )
-  }
+# Where these resources were before the module: Terraform moves them, nothing is replaced.
+moved {
+  from = aws_cloudwatch_log_group.worker
+  to   = module.worker.aws_cloudwatch_log_group.this
+}
 
-  depends_on = [aws_iam_role_policy.worker]
+moved {
+  from = aws_iam_role.worker
+  to   = module.worker.aws_iam_role.this
+}
+
+moved {
+  from = aws_iam_role_policy.worker
+  to   = module.worker.aws_iam_role_policy.this
+}
+
+moved {
+  from = aws_lambda_function.worker
+  to   = module.worker.aws_lambda_function.this
 }
 
 resource "aws_lambda_event_source_mapping" "worker" {
   event_source_arn = aws_sqs_queue.this.arn
-  function_name    = aws_lambda_function.worker.arn
+  function_name    = module.worker.arn
 
   # campaign.limits.WORKER_BATCH_SIZE (locals.tf); the window (at least a second: Lambda requires one for
   # batches over 10) fills batches during an ingest burst.
@@ -102,5 +101,5 @@ resource "aws_lambda_event_source_mapping" "worker" {
     maximum_concurrency = local.worker_concurrency
   }
 
-  depends_on = [aws_iam_role_policy.worker]
+  depends_on = [module.worker]
 }

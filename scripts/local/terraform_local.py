@@ -6,7 +6,9 @@ Used by tests/infra/test_apply_on_emulator.py and `make deploy-local` (`python -
   holds registry.terraform.io/hashicorp/aws) through a generated CLI configuration (TF_CLI_CONFIG_FILE); with
   no mirror, `terraform init` uses the registry as usual.
 * The stacks are copied to a working directory, so no state, `.terraform/` or override lands in the repo, and
-  an override file points every AWS endpoint the stacks use at the emulator, with dummy credentials. The
+  an override file points every AWS endpoint the stacks use at the emulator, with dummy credentials. The copy
+  keeps the repository's layout (terraform/, terraform/bootstrap/, terraform/modules/), so both stacks' local
+  module sources (./modules/..., ../modules/...) resolve there as they do here. The
   provider asks the emulator's STS for the account id (no skip_requesting_account_id): without it, the ARNs
   the provider builds (SESv2's) have no account, and its tag reads by those ARNs find nothing.
 * The bootstrap stack (local state) makes the state bucket; the stage stack then keeps its state there, in the
@@ -37,6 +39,7 @@ from scripts.loopback import PROJECT_ROOT, REGION, offline_aws_env
 
 TERRAFORM_DIR = PROJECT_ROOT / "terraform"
 BOOTSTRAP_DIR = TERRAFORM_DIR / "bootstrap"
+MODULES_DIR = TERRAFORM_DIR / "modules"
 
 ENV_PLUGIN_MIRROR = "TF_PLUGIN_MIRROR"
 MIRROR_CANDIDATES = (
@@ -245,8 +248,10 @@ class LocalDeployment:
     def __post_init__(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         self.env = terraform_env(self.root, self.environ)
-        self.bootstrap = Terraform(copy_stack(BOOTSTRAP_DIR, self.root / "bootstrap", self.endpoint), self.env)
-        self.stack = Terraform(copy_stack(TERRAFORM_DIR, self.root / "terraform", self.endpoint), self.env)
+        stack_dir = self.root / "terraform"
+        self.stack = Terraform(copy_stack(TERRAFORM_DIR, stack_dir, self.endpoint), self.env)
+        self.bootstrap = Terraform(copy_stack(BOOTSTRAP_DIR, stack_dir / "bootstrap", self.endpoint), self.env)
+        shutil.copytree(MODULES_DIR, stack_dir / "modules", dirs_exist_ok=True)
         self.stack.log = self.bootstrap.log
         (self.stack.workdir / "backend_s3.tf").write_text('terraform {\n  backend "s3" {}\n}\n')
         self.worker_zip = write_dummy_zip(self.root / "build" / "worker.zip")

@@ -10,7 +10,8 @@ the stage's tfvars value), `terraform.workspace`, `tostring()`, `lookup()`, `coa
 compares against a value it could not really work out. A reference to a resource or data source
 evaluates to a `Ref` holding its address (e.g. `aws_sqs_queue.dlq.arn`,
 `aws_secretsmanager_secret.smtp[0].arn`). `load(directory)` reads another root module
-(terraform/bootstrap) the same way.
+(terraform/bootstrap) or a local module (terraform/modules/<name>) the same way; a root's calls of local
+modules are in `modules`, its `moved` blocks in `moved`.
 """
 
 import ast
@@ -26,7 +27,10 @@ from typing import Any
 import hcl2
 
 TERRAFORM_DIR = Path(__file__).resolve().parents[2] / "terraform"
+MODULES_DIR = TERRAFORM_DIR / "modules"
 STAGES = ("dev", "prod")
+# The source every Lambda function of terraform/ is declared through.
+LAMBDA_MODULE = "./modules/lambda_function"
 
 _OPTIONS = hcl2.SerializationOptions(strip_string_quotes=True, explicit_blocks=False, with_comments=False)
 
@@ -57,12 +61,37 @@ class Configuration:
     locals: dict[str, Any] = field(default_factory=dict)
     variables: dict[str, dict[str, Any]] = field(default_factory=dict)
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    modules: dict[str, dict[str, Any]] = field(default_factory=dict)
+    moved: list[dict[str, str]] = field(default_factory=list)
     terraform: list[dict[str, Any]] = field(default_factory=list)
     providers: list[dict[str, Any]] = field(default_factory=list)
     directory: Path = TERRAFORM_DIR
 
     def resource(self, kind: str, name: str) -> dict[str, Any]:
         return self.resources[kind][name]
+
+    @property
+    def functions(self) -> dict[str, dict[str, Any]]:
+        """The Lambda functions, by module name: the arguments of each call of modules/lambda_function."""
+        return {name: call for name, call in self.modules.items() if call["source"] == LAMBDA_MODULE}
+
+    def function(self, name: str) -> dict[str, Any]:
+        return self.functions[name]
+
+    def called_modules(self) -> dict[str, "Configuration"]:
+        """Each local module this configuration calls, read as a configuration of its own, by source."""
+        return {
+            call["source"]: load((self.directory / call["source"]).resolve())
+            for call in self.modules.values()
+            if call["source"].startswith(("./", "../"))
+        }
+
+    def function_name(self, function: str, stage: str) -> Any:
+        """The function's name in the stage, as modules/lambda_function builds it from the call's arguments."""
+        module = load(MODULES_DIR / "lambda_function")
+        call, outer = self.function(function), self.evaluator(stage)
+        arguments = {name: outer.value(call[name]) for name in ("name_prefix", "name")}
+        return Evaluator(module, stage, arguments).value(module.locals["function_name"])
 
     def tfvars(self, stage: str) -> dict[str, Any]:
         return parse(self.directory / f"{stage}.tfvars")
@@ -80,14 +109,14 @@ class Configuration:
 
     def lambda_variables(self, function: str) -> dict[str, Any]:
         """Every environment variable the function may get (unevaluated), whatever its condition."""
-        raw = self.resource("aws_lambda_function", function)["environment"][0]["variables"]
+        raw = self.function(function)["environment_variables"]
         merged: dict[str, Any] = {}
         for _condition, entries in merge_arguments(raw):
             merged |= entries
         return merged
 
 
-@lru_cache(maxsize=2)
+@lru_cache(maxsize=8)
 def load(directory: Path = TERRAFORM_DIR) -> Configuration:
     config = Configuration(directory=directory)
     for path in sorted(directory.glob("*.tf")):
@@ -107,6 +136,9 @@ def load(directory: Path = TERRAFORM_DIR) -> Configuration:
             config.variables.update(block)
         for block in parsed.get("output", []):
             config.outputs.update(block)
+        for block in parsed.get("module", []):
+            config.modules.update(block)
+        config.moved += parsed.get("moved", [])
         config.terraform += parsed.get("terraform", [])
         config.providers += parsed.get("provider", [])
     return config

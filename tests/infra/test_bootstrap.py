@@ -171,11 +171,15 @@ def is_granted(action: str) -> bool:
 
 
 def stack_block_kinds() -> set[str]:
-    stack = load()
-    return (
-        set(stack.resources)
-        | {f"data.{kind}" for kind in stack.data}
-        | {f"ephemeral.{kind}" for kind in stack.ephemeral}
+    """The kinds of block terraform/ declares, its local modules' included."""
+    configs = [load(), *load().called_modules().values()]
+    return set().union(
+        *(
+            set(config.resources)
+            | {f"data.{kind}" for kind in config.data}
+            | {f"ephemeral.{kind}" for kind in config.ephemeral}
+            for config in configs
+        )
     )
 
 

@@ -59,10 +59,11 @@ from scripts.local.provision import LocalResources, resource_names, upload_bucke
 from scripts.local.sqs_poller import LocalLambdaContext
 from scripts.local.stream_poller import STREAM_BATCH_SIZE
 from tests.infra.allowlists import LOCAL_ONLY_ENV, PENDING, RUNTIME_ENV
-from tests.infra.terraform import STAGES, Ref, call_argument, hcl_object, load, reference
+from tests.infra.terraform import MODULES_DIR, STAGES, Ref, call_argument, hcl_object, load, reference
 from tests.support.apigw import http_api_event
 
 ROOT = Path(__file__).resolve().parents[2]
+LAMBDA_MODULE = MODULES_DIR / "lambda_function"
 SETTINGS: dict[str, Callable[[], object]] = {
     "ingestor": config.api_settings,
     "worker": config.worker_settings,
@@ -137,7 +138,7 @@ def _load_settings(function: str, env: dict[str, str], monkeypatch: pytest.Monke
 
 def _lambda_environment(function: str, stage: str, **overrides: Any) -> dict[str, Any]:
     """The function's environment in the stage (with these variables set as -var would)."""
-    variables = load().resource("aws_lambda_function", function)["environment"][0]["variables"]
+    variables = load().function(function)["environment_variables"]
     evaluated: dict[str, Any] = load().evaluator(stage, overrides=overrides).value(variables)
     return evaluated
 
@@ -169,7 +170,7 @@ def test_only_campaign_config_reads_the_environment() -> None:
 
 def test_every_lambda_is_held_to_its_settings() -> None:
     # Given the Lambda functions of the Terraform
-    functions = set(load().resources["aws_lambda_function"])
+    functions = set(load().functions)
     # Then each has its settings and its package here, and no settings or package lacks a function
     assert functions == set(SETTINGS) == set(PACKAGE)
 
@@ -208,8 +209,7 @@ def test_code_accepts_the_terraform_environment(function: str, stage: str, monke
     }
     # And the function's own name, which the Lambda runtime adds
     if config.ENV_LAMBDA_FUNCTION_NAME in RUNTIME_ENV.get(function, frozenset()):
-        spec = load().resource("aws_lambda_function", function)
-        env[config.ENV_LAMBDA_FUNCTION_NAME] = load().evaluator(stage).value(spec["function_name"])
+        env[config.ENV_LAMBDA_FUNCTION_NAME] = load().function_name(function, stage)
     # When the function's settings are built from it, then they load (no SettingsError at cold start)
     _load_settings(function, env, monkeypatch)
 
@@ -513,8 +513,8 @@ def test_resource_names_follow_the_local_stack_pattern(stage: str) -> None:
 def test_timeouts_match_the_code(stage: str) -> None:
     # Given the functions' timeouts and the send queue's visibility timeout in this stage
     evaluator = load().evaluator(stage)
-    worker = load().resource("aws_lambda_function", "worker")
-    ingestor = load().resource("aws_lambda_function", "ingestor")
+    worker = load().function("worker")
+    ingestor = load().function("ingestor")
     visibility = evaluator.value(load().resource("aws_sqs_queue", "this")["visibility_timeout_seconds"])
     worker_timeout = evaluator.value(worker["timeout"])
     ingestor_timeout = evaluator.value(ingestor["timeout"])
@@ -525,7 +525,7 @@ def test_timeouts_match_the_code(stage: str) -> None:
     assert ingestor_timeout < HTTP_API_TIMEOUT_SECONDS
     assert ingestor_timeout < INGEST_LEASE_SECONDS
     # And the streaming ingest runs as long as its code budgets for, with room left for its hand-over margin.
-    stream_timeout = evaluator.value(load().resource("aws_lambda_function", "stream_ingest")["timeout"])
+    stream_timeout = evaluator.value(load().function("stream_ingest")["timeout"])
     assert stream_timeout == STREAM_INGEST_TIMEOUT_SECONDS
     assert stream_timeout > STREAM_CONTINUE_MARGIN_SECONDS
 
@@ -538,7 +538,7 @@ def test_stream_mapping_feeds_the_counts_consumer_from_the_start_of_the_stream(s
     mapping = config_.resource("aws_lambda_event_source_mapping", "counts")
     # Then the consumer reads the table's stream, from its oldest record, in the local poller's batches
     assert reference(mapping["event_source_arn"]) == "aws_dynamodb_table.this.stream_arn"
-    assert reference(mapping["function_name"]) == "aws_lambda_function.counts.arn"
+    assert reference(mapping["function_name"]) == "module.counts.arn"
     assert mapping["starting_position"] == "TRIM_HORIZON"
     assert evaluator.value(mapping["batch_size"]) == STREAM_BATCH_SIZE
     assert 0 <= evaluator.value(mapping["maximum_batching_window_in_seconds"]) <= 300
@@ -551,7 +551,7 @@ def test_stream_mapping_feeds_the_counts_consumer_from_the_start_of_the_stream(s
     queue = config_.resource("aws_sqs_queue", "counts_failures")
     assert queue["sqs_managed_sse_enabled"] is True
     assert str(evaluator.value(queue["message_retention_seconds"])) == dlq_attributes()["MessageRetentionPeriod"]
-    assert mapping["depends_on"] == ["${aws_iam_role_policy.counts}"]
+    assert mapping["depends_on"] == ["${module.counts}"]
 
 
 def _matches(pattern: Any, value: Any) -> bool:
@@ -629,7 +629,7 @@ def test_event_source_mapping_matches_the_worker_contract() -> None:
     # Then it feeds the worker from the send queue in the code's batches, failing messages one by one,
     # with a batching window and the concurrency the rate needs
     assert reference(mapping["event_source_arn"]) == "aws_sqs_queue.this.arn"
-    assert reference(mapping["function_name"]) == "aws_lambda_function.worker.arn"
+    assert reference(mapping["function_name"]) == "module.worker.arn"
     assert evaluator.value(mapping["batch_size"]) == WORKER_BATCH_SIZE
     assert mapping["function_response_types"] == ["ReportBatchItemFailures"]
     assert "maximum_batching_window_in_seconds" in mapping
@@ -684,7 +684,7 @@ def test_a_worker_batch_over_ten_messages_has_the_batching_window_lambda_require
 def test_a_worker_batch_is_sent_well_inside_the_timeout_and_the_visibility_timeout(stage: str) -> None:
     # Given the worker's timeout and the send queue's visibility timeout in this stage
     evaluator = load().evaluator(stage)
-    timeout = evaluator.value(load().resource("aws_lambda_function", "worker")["timeout"])
+    timeout = evaluator.value(load().function("worker")["timeout"])
     visibility = evaluator.value(load().resource("aws_sqs_queue", "this")["visibility_timeout_seconds"])
     # Then the worker stops sending while a send and the give-back of the rest still fit; a message stays
     # hidden through the window and the invocation (and six timeouts: test_timeouts_match_the_code).
@@ -694,10 +694,13 @@ def test_a_worker_batch_is_sent_well_inside_the_timeout_and_the_visibility_timeo
 
 @pytest.mark.parametrize("function", sorted(SETTINGS))
 def test_lambda_runtime_package_and_tracing(function: str) -> None:
-    # Given the function in the Terraform
-    spec = load().resource("aws_lambda_function", function)
+    # Given the function in the Terraform: its call of modules/lambda_function, and the module's function
+    call = load().function(function)
+    module = load(LAMBDA_MODULE)
+    spec = module.resource("aws_lambda_function", "this")
     # Then the handler named in Terraform is a function of the code (read, not imported: importing builds the app).
-    module_name, _, attribute = spec["handler"].rpartition(".")
+    assert spec["handler"] == "${var.handler}"
+    module_name, _, attribute = call["handler"].rpartition(".")
     module_spec = importlib.util.find_spec(module_name)
     assert module_spec is not None and module_spec.origin is not None
     tree = ast.parse(Path(module_spec.origin).read_text())
@@ -706,14 +709,36 @@ def test_lambda_runtime_package_and_tracing(function: str) -> None:
     assert spec["tracing_config"][0]["mode"] == "Active"
     # And the package comes from the zip that scripts/package_lambdas.py builds, and redeploys when it changes.
     variable = f"{PACKAGE[function]}_zip"
-    assert spec["filename"] == f"${{var.{variable}}}"
-    assert spec["source_code_hash"] == f"${{filebase64sha256(var.{variable})}}"
+    assert call["filename"] == f"${{var.{variable}}}"
+    assert (spec["filename"], spec["source_code_hash"]) == ("${var.filename}", "${filebase64sha256(var.filename)}")
     assert load().variables[variable]["default"].endswith(f"build/{PACKAGE[function]}.zip")
     # And logs go to the function's own log group, kept per stage.
-    log_group = reference(spec["logging_config"][0]["log_group"])
-    assert log_group == f"aws_cloudwatch_log_group.{function}.name"
-    retention = load().resource("aws_cloudwatch_log_group", function)["retention_in_days"]
-    assert retention == "${local.cfg.log_retention_days}"
+    assert reference(spec["logging_config"][0]["log_group"]) == "aws_cloudwatch_log_group.this.name"
+    log_group = module.resource("aws_cloudwatch_log_group", "this")
+    assert log_group["name"] == "/aws/lambda/${local.function_name}"
+    assert spec["function_name"] == "${local.function_name}"
+    assert log_group["retention_in_days"] == "${var.log_retention_days}"
+    assert call["log_retention_days"] == "${local.cfg.log_retention_days}"
+    # And the function is created only once its role may log and call what it needs.
+    assert spec["depends_on"] == ["${aws_iam_role_policy.this}"]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_function_role_and_log_group_keep_their_names(stage: str) -> None:
+    # Given the names of the functions, in the stage (the module builds them from its call's arguments)
+    module = load(LAMBDA_MODULE)
+    names = {function: load().function_name(function, stage) for function in load().functions}
+    # Then each is csv-campaign-<stage>-<name>, the role's name and the inline policy's the function's
+    assert names == {
+        "ingestor": f"csv-campaign-{stage}-ingestor",
+        "worker": f"csv-campaign-{stage}-worker",
+        "stream_ingest": f"csv-campaign-{stage}-stream-ingest",
+        "counts": f"csv-campaign-{stage}-counts",
+    }
+    assert module.resource("aws_iam_role", "this")["name"] == "${local.function_name}"
+    assert module.resource("aws_iam_role_policy", "this")["name"] == "${var.name}"
+    # And the streaming ingest's name is the one its role may invoke (locals.tf builds the ARN from it)
+    assert names["stream_ingest"] == load().evaluator(stage).value("${local.stream_ingest_function_name}")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -729,14 +754,14 @@ def test_upload_notification_matches_how_the_code_names_uploads() -> None:
     (target,) = notification["lambda_function"]
     # Then every object the API asks for (uploads/<batchId>.csv), however it is created, starts the ingest
     assert reference(notification["bucket"]) == "aws_s3_bucket.uploads.id"
-    assert reference(target["lambda_function_arn"]) == "aws_lambda_function.stream_ingest.arn"
+    assert reference(target["lambda_function_arn"]) == "module.stream_ingest.arn"
     assert target["events"] == ["s3:ObjectCreated:*"]
     assert evaluator.value(target["filter_prefix"]) == UPLOAD_PREFIX
     assert evaluator.value(target["filter_suffix"]) == UPLOAD_SUFFIX
     # And S3 may invoke it for this bucket of this account only, allowed before the notification is saved
     permission = config_.resource("aws_lambda_permission", "uploads")
     assert (permission["action"], permission["principal"]) == ("lambda:InvokeFunction", "s3.amazonaws.com")
-    assert reference(permission["function_name"]) == "aws_lambda_function.stream_ingest.function_name"
+    assert reference(permission["function_name"]) == "module.stream_ingest.function_name"
     assert reference(permission["source_arn"]) == "aws_s3_bucket.uploads.arn"
     assert evaluator.value(permission["source_account"]) == Ref("data.aws_caller_identity.current.account_id")
     assert notification["depends_on"] == ["${aws_lambda_permission.uploads}"]
@@ -808,7 +833,7 @@ def test_streaming_ingest_events_that_fail_every_retry_are_kept_and_alarmed(stag
     config_ = load()
     evaluator = config_.evaluator(stage)
     invoke = config_.resource("aws_lambda_function_event_invoke_config", "stream_ingest")
-    assert reference(invoke["function_name"]) == "aws_lambda_function.stream_ingest.function_name"
+    assert reference(invoke["function_name"]) == "module.stream_ingest.function_name"
     # Then the retry count and event age are stated, within what Lambda allows
     assert 0 <= evaluator.value(invoke["maximum_retry_attempts"]) <= 2
     assert 60 <= evaluator.value(invoke["maximum_event_age_in_seconds"]) <= 6 * 3600
@@ -818,16 +843,15 @@ def test_streaming_ingest_events_that_fail_every_retry_are_kept_and_alarmed(stag
     queue = config_.resource("aws_sqs_queue", "stream_ingest_failures")
     assert queue["sqs_managed_sse_enabled"] is True
     assert str(evaluator.value(queue["message_retention_seconds"])) == dlq_attributes()["MessageRetentionPeriod"]
-    assert "dead_letter_config" not in config_.resource("aws_lambda_function", "stream_ingest")
+    assert "dead_letter_config" not in load(LAMBDA_MODULE).resource("aws_lambda_function", "this")
 
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_the_continuation_invokes_the_function_itself(stage: str) -> None:
     config_ = load()
     evaluator = config_.evaluator(stage)
-    spec = config_.resource("aws_lambda_function", "stream_ingest")
     # Given the name the runtime gives the function (AWS_LAMBDA_FUNCTION_NAME, which the continuation invokes)
-    name = evaluator.value(spec["function_name"])
+    name = config_.function_name("stream_ingest", stage)
     # Then the ARN its role may invoke, built without a reference to the function, is that function's
     arn = evaluator.value("${local.stream_ingest_function_arn}")
     partition, account = Ref("data.aws_partition.current.partition"), Ref("data.aws_caller_identity.current.account_id")
@@ -842,9 +866,11 @@ def test_the_continuation_invokes_the_function_itself(stage: str) -> None:
 
 def test_streaming_ingest_concurrency_is_capped_or_explicitly_unreserved() -> None:
     # Given the streaming ingest in the Terraform
-    spec = load().resource("aws_lambda_function", "stream_ingest")
+    spec = load().function("stream_ingest")
     # Then its concurrency comes from a variable which caps it or leaves it unreserved by default
     assert spec["reserved_concurrent_executions"] == "${var.stream_ingest_reserved_concurrency}"
+    function = load(LAMBDA_MODULE).resource("aws_lambda_function", "this")
+    assert function["reserved_concurrent_executions"] == "${var.reserved_concurrent_executions}"
     default = load().variables["stream_ingest_reserved_concurrency"]["default"]
     assert default == -1 or default >= 1  # 0 would stop the function
 
@@ -971,7 +997,7 @@ def test_api_integration_and_stage() -> None:
     # Then the ingestor serves every request as a proxy; the one stage deploys itself, logs access, and is
     # throttled in every stage
     assert (integration["integration_type"], integration["payload_format_version"]) == ("AWS_PROXY", "2.0")
-    assert reference(integration["integration_uri"]) == "aws_lambda_function.ingestor.invoke_arn"
+    assert reference(integration["integration_uri"]) == "module.ingestor.invoke_arn"
     assert (stage["name"], stage["auto_deploy"]) == ("$default", True)
     assert reference(stage["access_log_settings"][0]["destination_arn"]) == "aws_cloudwatch_log_group.api_access.arn"
     throttling = stage["default_route_settings"][0]
@@ -995,17 +1021,17 @@ def test_alarms_cover_the_failure_modes_and_notify() -> None:
     expected = [
         ("AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": "${aws_sqs_queue.dlq.name}"}),
         ("AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": "${aws_sqs_queue.events_dlq.name}"}),
-        ("AWS/Lambda", "Errors", {"FunctionName": "${aws_lambda_function.worker.function_name}"}),
-        ("AWS/Lambda", "Throttles", {"FunctionName": "${aws_lambda_function.worker.function_name}"}),
+        ("AWS/Lambda", "Errors", {"FunctionName": "${module.worker.function_name}"}),
+        ("AWS/Lambda", "Throttles", {"FunctionName": "${module.worker.function_name}"}),
         ("AWS/SQS", "ApproximateAgeOfOldestMessage", {"QueueName": "${aws_sqs_queue.this.name}"}),
         (
             "AWS/SQS",
             "ApproximateNumberOfMessagesVisible",
             {"QueueName": "${aws_sqs_queue.stream_ingest_failures.name}"},
         ),
-        ("AWS/Lambda", "Errors", {"FunctionName": "${aws_lambda_function.stream_ingest.function_name}"}),
+        ("AWS/Lambda", "Errors", {"FunctionName": "${module.stream_ingest.function_name}"}),
         ("AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": "${aws_sqs_queue.counts_failures.name}"}),
-        ("AWS/Lambda", "IteratorAge", {"FunctionName": "${aws_lambda_function.counts.function_name}"}),
+        ("AWS/Lambda", "IteratorAge", {"FunctionName": "${module.counts.function_name}"}),
     ]
     # Then each failure mode has its alarm
     for namespace, metric, dimensions in expected:

@@ -95,10 +95,10 @@ def test_every_background_function_has_its_errors_charted() -> None:
     charted = {
         row[3] for widget in WIDGETS for row in widget["properties"]["metrics"] if row[:2] == ["AWS/Lambda", "Errors"]
     }
-    functions = load().resources["aws_lambda_function"]
+    functions = load().functions
     # Then they include every function but the API, whose failures reach its callers as 5xx answers
     # (alarmed); the others fail unseen but for these
-    assert charted >= {f"${{aws_lambda_function.{name}.function_name}}" for name in functions if name != "ingestor"}
+    assert charted >= {f"${{module.{name}.function_name}}" for name in functions if name != "ingestor"}
 
 
 def test_queue_age_and_dlq_depth_are_charted() -> None:

@@ -83,7 +83,7 @@ from tests.infra.allowlists import (
     PENDING,
     platform_actions,
 )
-from tests.infra.terraform import load, reference
+from tests.infra.terraform import MODULES_DIR, load, reference
 from tests.support import TEST_API_KEY
 from tests.support.apigw import http_api_event, multipart
 from tests.support.aws_calls import Fault, client_error, faults
@@ -120,8 +120,9 @@ SMTP_SECRET = "csv-campaign-test/smtp-credentials"
 SMTP_LOGIN = ("apikey", "relay-password")
 # The streaming ingest's name, as the Lambda runtime gives it (AWS_LAMBDA_FUNCTION_NAME).
 STREAM_INGEST_FUNCTION = "csv-campaign-test-stream-ingest"
-# Every function in terraform/.
-FUNCTIONS = sorted(load().resources["aws_lambda_function"])
+# Every function in terraform/: the calls of modules/lambda_function.
+FUNCTIONS = sorted(load().functions)
+LAMBDA_MODULE = MODULES_DIR / "lambda_function"
 
 CSV_FIRST = b"email,subject,content\nada@example.com,Hello,Hi Ada\nbob@example.com,Hello,Hi Bob\nnot-an-email,Hello,x\n"
 CSV_RESUMED = b"email,subject,content\ncy@example.com,Again,Hi Cy\ndee@example.com,Again,Hi Dee\n"
@@ -625,23 +626,31 @@ def _resource_kind(expression: str) -> str:
     raise AssertionError(f"a policy names a resource the tests do not know: {expression}")
 
 
+def _document(config: Any, expression: str) -> dict[str, Any]:
+    """The aws_iam_policy_document whose json `expression` is."""
+    document = reference(expression)
+    assert document is not None and document.startswith("data.aws_iam_policy_document.") and document.endswith(".json")
+    spec: dict[str, Any] = config.data["aws_iam_policy_document"][document.split(".")[2]]
+    return spec
+
+
 def _policy_statements(function: str) -> list[dict[str, Any]]:
-    """The statements of every policy on the function's execution role."""
-    config = load()
-    role_ref = reference(config.resource("aws_lambda_function", function)["role"])
-    assert role_ref is not None and role_ref.endswith(".arn")
-    role_address = role_ref.removesuffix(".arn")
-    role = config.resource(*role_address.split(".")[:2])
+    """The statements of every policy on the function's execution role: modules/lambda_function's one inline
+    policy, which is the call's own document (policy_json) followed by the module's statements."""
+    module = load(LAMBDA_MODULE)
+    role_ref = reference(module.resource("aws_lambda_function", "this")["role"])
+    assert role_ref == "aws_iam_role.this.arn"
     # Only our inline policy: no managed policies (AWSLambdaBasicExecutionRole allows logs on *).
-    assert not {"managed_policy_arns", "inline_policy"} & set(role)
-    assert "aws_iam_role_policy_attachment" not in config.resources
-    statements = []
-    for policy in config.resources["aws_iam_role_policy"].values():
-        if reference(policy["role"]) in (f"{role_address}.id", f"{role_address}.name"):
-            document = reference(policy["policy"])
-            assert document is not None and document.startswith("data.aws_iam_policy_document.")
-            spec = config.data["aws_iam_policy_document"][document.split(".")[2]]
-            statements += spec.get("statement", []) + _dynamic_statements(spec)
+    assert not {"managed_policy_arns", "inline_policy"} & set(module.resource("aws_iam_role", "this"))
+    for config in (module, load()):
+        assert "aws_iam_role_policy_attachment" not in config.resources
+        assert "aws_iam_role" not in config.resources or config is module, "a role outside the module"
+    (policy,) = module.resources["aws_iam_role_policy"].values()
+    assert reference(policy["role"]) == "aws_iam_role.this.id"
+    document = _document(module, policy["policy"])
+    assert document["source_policy_documents"] == ["${var.policy_json}"]
+    own = _document(load(), load().function(function)["policy_json"])
+    statements: list[dict[str, Any]] = own.get("statement", []) + _dynamic_statements(own) + document["statement"]
     assert statements, f"the {function} role has no policy"
     return statements
 
@@ -672,7 +681,9 @@ def _granted(function: str) -> set[Permission]:
 
 
 def _own_log_group(function: str) -> str:
-    log_group = reference(load().resource("aws_lambda_function", function)["logging_config"][0]["log_group"])
+    """The log group the function logs to: the module's, which each call of it has its own of."""
+    assert function in load().functions
+    log_group = reference(load(LAMBDA_MODULE).resource("aws_lambda_function", "this")["logging_config"][0]["log_group"])
     assert log_group is not None
     return log_group.split(".")[1]
 
@@ -840,8 +851,11 @@ def test_metrics_need_no_cloudwatch_permission(function: str) -> None:
 
 
 def test_roles_are_assumed_by_lambda_only() -> None:
-    # Given the roles' trust policy
-    (statement,) = load().data["aws_iam_policy_document"]["lambda_assume"]["statement"]
+    # Given the roles' trust policy (modules/lambda_function's, the one role of every function)
+    module = load(LAMBDA_MODULE)
+    trust = _document(module, module.resource("aws_iam_role", "this")["assume_role_policy"])
+    assert trust is module.data["aws_iam_policy_document"]["assume"]
+    (statement,) = module.data["aws_iam_policy_document"]["assume"]["statement"]
     # Then Lambda alone may assume them
     assert statement["actions"] == ["sts:AssumeRole"]
     assert statement["principals"] == [{"type": "Service", "identifiers": ["lambda.amazonaws.com"]}]

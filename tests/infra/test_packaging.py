@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from packaging.utils import canonicalize_name
 
-from tests.infra.terraform import load
+from tests.infra.terraform import MODULES_DIR, load
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,12 +40,12 @@ def _load_script() -> ModuleType:
 
 package_lambdas = _load_script()
 # Every Lambda function in terraform/, each deployed from one of the packages.
-FUNCTIONS = sorted(load().resources["aws_lambda_function"])
+FUNCTIONS = sorted(load().functions)
 
 
 def _component(function: str) -> Any:
     """The package Terraform deploys the function from (its filename is var.<package>_zip)."""
-    match = re.fullmatch(r"\$\{var\.(\w+)_zip\}", load().resource("aws_lambda_function", function)["filename"])
+    match = re.fullmatch(r"\$\{var\.(\w+)_zip\}", load().function(function)["filename"])
     assert match is not None and match.group(1) in package_lambdas.COMPONENTS, function
     return package_lambdas.COMPONENTS[match.group(1)]
 
@@ -98,7 +98,7 @@ def test_ingestor_adds_the_api_extra() -> None:
 def test_own_files_hold_the_terraform_handler_and_no_local_tooling(function: str) -> None:
     # Given the project's own files the function's package takes, and the handler Terraform names
     files = package_lambdas.own_files(_component(function))
-    handler_module = load().resource("aws_lambda_function", function)["handler"].rpartition(".")[0]
+    handler_module = load().function(function)["handler"].rpartition(".")[0]
     # Then they hold the handler and the settings, and no local tooling or bytecode of the working tree
     assert handler_module.replace(".", "/") + ".py" in files
     assert "campaign/config.py" in files
@@ -141,7 +141,9 @@ def test_wheels_and_bytecode_target_the_runtime_terraform_deploys(function: str)
     # Given the Python version the packaging targets
     major, minor = package_lambdas.LAMBDA_PYTHON_VERSION
     # Then it is the runtime Terraform deploys the function on, and the platform pip installs wheels for
-    assert load().resource("aws_lambda_function", function)["runtime"] == f"python{major}.{minor}"
+    assert function in load().functions  # every function is the one module's, on its one runtime
+    runtime = load(MODULES_DIR / "lambda_function").resource("aws_lambda_function", "this")["runtime"]
+    assert runtime == f"python{major}.{minor}"
     assert package_lambdas.PIP_PLATFORM[-1] == f"{major}.{minor}"
 
 
@@ -350,7 +352,7 @@ def _cold_start_imports(module: str) -> tuple[set[str], set[str]]:
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_cold_start_needs_only_what_the_package_and_runtime_hold(function: str) -> None:
     # Given the distributions the handler module loads when Lambda imports it
-    handler_module = load().resource("aws_lambda_function", function)["handler"].rpartition(".")[0]
+    handler_module = load().function(function)["handler"].rpartition(".")[0]
     imported, modules = _cold_start_imports(handler_module)
     # When compared with what its zip will hold (pinned requirements and their dependencies) and what the
     # runtime provides (boto3 and its dependencies)
@@ -384,7 +386,7 @@ def test_a_module_left_out_is_removed_from_the_tree_and_found_if_it_comes_back(t
 
 def test_the_sqs_worker_starts_without_asyncio() -> None:
     # Given the modules the SQS worker's handler loads when Lambda imports it
-    handler_module = load().resource("aws_lambda_function", "worker")["handler"].rpartition(".")[0]
+    handler_module = load().function("worker")["handler"].rpartition(".")[0]
     _, modules = _cold_start_imports(handler_module)
     # Then asyncio is not among them: nothing in the worker is async, and what brought it in (wrapt 2.x
     # under the X-Ray SDK, Powertools' batch utility) cost 6-7% of the worker's cold start each
@@ -394,7 +396,7 @@ def test_the_sqs_worker_starts_without_asyncio() -> None:
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_a_cold_start_runs_no_garbage_collection_and_leaves_the_collector_on(function: str) -> None:
     # Given a fresh interpreter that counts the collector's passes
-    handler_module = load().resource("aws_lambda_function", function)["handler"].rpartition(".")[0]
+    handler_module = load().function(function)["handler"].rpartition(".")[0]
     # When Lambda imports the handler module
     passes, enabled, frozen = _at_cold_start(
         "import gc, importlib, json, sys\n"

@@ -8,14 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.infra.terraform import STAGES, TERRAFORM_DIR, load, parse
+from tests.infra.terraform import MODULES_DIR, STAGES, TERRAFORM_DIR, Configuration, load, parse
 
 TERRAFORM_FILES = sorted(TERRAFORM_DIR.glob("*.tf")) + sorted(TERRAFORM_DIR.glob("*.tfvars"))
+MODULE_DIRS = sorted(path for path in MODULES_DIR.iterdir() if path.is_dir())
+MODULE_FILES = sorted(MODULES_DIR.glob("*/*.tf"))
 # Names that would put a secret into a committed var-file.
 SECRET_WORDS = re.compile(r"secret|password|api_key$|token|credential", re.IGNORECASE)
 
 
-@pytest.mark.parametrize("path", TERRAFORM_FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", TERRAFORM_FILES + MODULE_FILES, ids=lambda p: str(p.relative_to(TERRAFORM_DIR)))
 def test_every_file_parses(path: Path) -> None:
     # Given a Terraform or tfvars file / When python-hcl2 parses it / Then it is valid HCL
     assert isinstance(parse(path), dict)
@@ -44,6 +46,45 @@ def test_one_file_per_concern_exists() -> None:
         "counts.tf",
     } | {f"{stage}.tfvars" for stage in STAGES}
     assert expected <= {path.name for path in TERRAFORM_FILES}
+
+
+@pytest.mark.parametrize("directory", MODULE_DIRS, ids=lambda p: p.name)
+def test_local_modules_are_split_typed_and_described(directory: Path) -> None:
+    # Given a local module of terraform/modules
+    module = load(directory)
+    # Then it follows the terraform-aws-modules split, every variable typed and described, every output
+    # described, and it needs no provider the stacks do not already lock
+    assert {"main.tf", "variables.tf", "outputs.tf", "versions.tf"} <= {p.name for p in directory.glob("*.tf")}
+    for name, spec in module.variables.items():
+        assert spec.get("type") and spec.get("description"), name
+    for name, spec in module.outputs.items():
+        assert spec.get("description"), name
+    (block,) = module.terraform
+    assert set(block["required_providers"][0]) == {"aws"}
+    assert block["required_providers"][0]["aws"] == load().terraform[0]["required_providers"][0]["aws"]
+    # And a stack calls it
+    called = {path.resolve() for config in (load(), load(TERRAFORM_DIR / "bootstrap")) for path in _sources(config)}
+    assert directory.resolve() in called
+
+
+def _sources(config: Configuration) -> list[Path]:
+    return [config.directory / call["source"] for call in config.modules.values()]
+
+
+def test_every_moved_block_lands_on_something_declared() -> None:
+    # Given the moved blocks of the stacks (addresses renamed when blocks became for_each or a module call)
+    for config in (load(), load(TERRAFORM_DIR / "bootstrap")):
+        for moved in config.moved:
+            target = moved["to"].removeprefix("${").removesuffix("}")
+            # Then each lands on a module call or a resource that the stack declares
+            if target.startswith("module."):
+                assert target.split(".")[1].split("[")[0] in config.modules, target
+            else:
+                kind, name = target.split("[")[0].split(".")[:2]
+                assert name in config.resources.get(kind, {}), target
+        # And no address is moved twice
+        sources = [moved["from"] for moved in config.moved]
+        assert len(sources) == len(set(sources))
 
 
 def test_versions_are_pinned() -> None:
