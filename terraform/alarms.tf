@@ -19,156 +19,157 @@ locals {
   alarm_actions = [aws_sns_topic.alarms.arn]
 }
 
-# A message in the DLQ is a send that ended in ERROR after max_receive_count tries, or a malformed body.
-resource "aws_cloudwatch_metric_alarm" "dlq_not_empty" {
-  alarm_name          = "${local.name}-dlq-not-empty"
-  alarm_description   = "Messages reached ${aws_sqs_queue.dlq.name}: look at the ERROR rows and the worker logs."
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = aws_sqs_queue.dlq.name }
-  statistic           = "Maximum"
-  period              = 300
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = 0
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
+################################################################################
+# Every alarm: one definition per entry of local.alarms, one resource for all of them. An entry names its
+# metric and threshold; unless it says otherwise it fires on a value over the threshold in a 5-minute
+# period, an idle metric (no data) is OK, and it notifies the alarm topic both ways.
+################################################################################
+
+locals {
+  alarm_defaults = {
+    dimensions          = null
+    period              = 300
+    comparison_operator = "GreaterThanThreshold"
+  }
+
+  # Keyed by the alarm's name after csv-campaign-<stage>-.
+  alarm_definitions = merge(
+    {
+      # A message in the DLQ is a send that ended in ERROR after max_receive_count tries, or a malformed body.
+      dlq-not-empty = {
+        description = "Messages reached ${aws_sqs_queue.dlq.name}: look at the ERROR rows and the worker logs."
+        namespace   = "AWS/SQS"
+        metric_name = "ApproximateNumberOfMessagesVisible"
+        dimensions  = { QueueName = aws_sqs_queue.dlq.name }
+        statistic   = "Maximum"
+        threshold   = 0
+      }
+      # Record failures are reported per message and do not count here: an Error is the whole invocation
+      # failing (a bug, a timeout, or a settings error at cold start).
+      worker-errors = {
+        description = "The worker Lambda failed whole invocations."
+        namespace   = "AWS/Lambda"
+        metric_name = "Errors"
+        dimensions  = { FunctionName = module.worker.function_name }
+        statistic   = "Sum"
+        threshold   = 0
+      }
+      worker-throttles = {
+        description = "The worker Lambda was throttled (account concurrency exhausted): messages wait and use up receives."
+        namespace   = "AWS/Lambda"
+        metric_name = "Throttles"
+        dimensions  = { FunctionName = module.worker.function_name }
+        statistic   = "Sum"
+        threshold   = 0
+      }
+      api-5xx = {
+        description = "The HTTP API answered 5xx (Lambda errors or timeouts, integration failures)."
+        namespace   = "AWS/ApiGateway"
+        metric_name = "5xx"
+        dimensions  = { ApiId = aws_apigatewayv2_api.this.id, Stage = aws_apigatewayv2_stage.default.name }
+        statistic   = "Sum"
+        threshold   = var.api_5xx_alarm_threshold
+      }
+      # Sends are falling behind: the worker is failing, capped too low, or SES is throttling.
+      queue-oldest-message = {
+        description = "The oldest message on ${aws_sqs_queue.this.name} is older than ${var.queue_age_alarm_seconds} s."
+        namespace   = "AWS/SQS"
+        metric_name = "ApproximateAgeOfOldestMessage"
+        dimensions  = { QueueName = aws_sqs_queue.this.name }
+        statistic   = "Maximum"
+        threshold   = var.queue_age_alarm_seconds
+      }
+      # An upload event Lambda gave up on (every retry failed, or it waited too long): its upload stays
+      # INGESTING or AWAITING_UPLOAD until someone acts (GET /uploads/{id}, then re-PUT the file).
+      stream-ingest-failed-events = {
+        description = "Upload events reached ${aws_sqs_queue.stream_ingest_failures.name}: read the message (it carries the error) and the stream-ingest logs."
+        namespace   = "AWS/SQS"
+        metric_name = "ApproximateNumberOfMessagesVisible"
+        dimensions  = { QueueName = aws_sqs_queue.stream_ingest_failures.name }
+        statistic   = "Maximum"
+        threshold   = 0
+      }
+      # Any failed attempt, including ones a retry then completes: an early warning before the alarm above.
+      stream-ingest-errors = {
+        description = "The streaming-ingest Lambda failed invocations (Lambda retries them; see its logs)."
+        namespace   = "AWS/Lambda"
+        metric_name = "Errors"
+        dimensions  = { FunctionName = module.stream_ingest.function_name }
+        statistic   = "Sum"
+        threshold   = 0
+      }
+      # A delivery of stream records the counts consumer gave up on (every retry failed): the rows are
+      # right, but the status counts of their batches are off, and so is what listings plan their pages from.
+      counts-failed-deliveries = {
+        description = "Stream deliveries reached ${aws_sqs_queue.counts_failures.name}: the message names the shard and sequence numbers; read the counts logs. Those batches' counts are off."
+        namespace   = "AWS/SQS"
+        metric_name = "ApproximateNumberOfMessagesVisible"
+        dimensions  = { QueueName = aws_sqs_queue.counts_failures.name }
+        statistic   = "Maximum"
+        threshold   = 0
+      }
+      # Counts are falling behind the rows: the consumer is failing and retrying (before the alarm above),
+      # or throttled. IteratorAge is how old the last record of a delivery was when it reached the
+      # function (ms).
+      counts-iterator-age = {
+        description = "Batch counts lag the table's changes by more than ${var.counts_lag_alarm_seconds} s: look at the counts logs and errors."
+        namespace   = "AWS/Lambda"
+        metric_name = "IteratorAge"
+        dimensions  = { FunctionName = module.counts.function_name }
+        statistic   = "Maximum"
+        threshold   = var.counts_lag_alarm_seconds * 1000
+      }
+      # SES events the worker could not record after every try (the table unreachable): the sends are
+      # right, their delivery outcomes and any suppression from them are missing until the events are
+      # moved back (SQS console: "Start DLQ redrive").
+      ses-events-dlq-not-empty = {
+        description = "SES events reached ${aws_sqs_queue.events_dlq.name}: worker logs, then redrive them to ${aws_sqs_queue.events.name}."
+        namespace   = "AWS/SQS"
+        metric_name = "ApproximateNumberOfMessagesVisible"
+        dimensions  = { QueueName = aws_sqs_queue.events_dlq.name }
+        statistic   = "Maximum"
+        threshold   = 0
+      }
+    },
+    # The account's SES reputation rates, published without dimensions (below).
+    { for key, alarm in local.ses_reputation_alarms : "ses-${key}" => {
+      description         = alarm.description
+      namespace           = "AWS/SES"
+      metric_name         = alarm.metric_name
+      statistic           = "Maximum"
+      period              = local.ses_reputation_period
+      comparison_operator = "GreaterThanOrEqualToThreshold"
+      threshold           = alarm.threshold
+    } },
+    # One per provider that send_mode names (below); none in a dry run.
+    { for provider in local.send_providers : "breaker-opened-${provider}" => {
+      description         = "The ${provider} circuit breaker opened: its sends are failing (worker logs; the provider's status page). Sends go to the next provider of send_mode, if any, until a probe succeeds."
+      namespace           = local.metrics_namespace
+      metric_name         = "BreakerOpened"
+      dimensions          = { service = local.worker_service, provider = provider }
+      statistic           = "Sum"
+      period              = local.breaker_alarm_period
+      comparison_operator = "GreaterThanOrEqualToThreshold"
+      threshold           = 1
+    } },
+  )
+
+  alarms = { for key, alarm in local.alarm_definitions : key => merge(local.alarm_defaults, alarm) }
 }
 
-# Record failures are reported per message and do not count here: an Error is the whole invocation
-# failing (a bug, a timeout, or a settings error at cold start).
-resource "aws_cloudwatch_metric_alarm" "worker_errors" {
-  alarm_name          = "${local.name}-worker-errors"
-  alarm_description   = "The worker Lambda failed whole invocations."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = module.worker.function_name }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = 0
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-}
+resource "aws_cloudwatch_metric_alarm" "this" {
+  for_each = local.alarms
 
-resource "aws_cloudwatch_metric_alarm" "worker_throttles" {
-  alarm_name          = "${local.name}-worker-throttles"
-  alarm_description   = "The worker Lambda was throttled (account concurrency exhausted): messages wait and use up receives."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Throttles"
-  dimensions          = { FunctionName = module.worker.function_name }
-  statistic           = "Sum"
-  period              = 300
+  alarm_name          = "${local.name}-${each.key}"
+  alarm_description   = each.value.description
+  namespace           = each.value.namespace
+  metric_name         = each.value.metric_name
+  dimensions          = each.value.dimensions
+  statistic           = each.value.statistic
+  period              = each.value.period
   evaluation_periods  = 1
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = 0
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-}
-
-resource "aws_cloudwatch_metric_alarm" "api_5xx" {
-  alarm_name          = "${local.name}-api-5xx"
-  alarm_description   = "The HTTP API answered 5xx (Lambda errors or timeouts, integration failures)."
-  namespace           = "AWS/ApiGateway"
-  metric_name         = "5xx"
-  dimensions          = { ApiId = aws_apigatewayv2_api.this.id, Stage = aws_apigatewayv2_stage.default.name }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = var.api_5xx_alarm_threshold
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-}
-
-# Sends are falling behind: the worker is failing, capped too low, or SES is throttling.
-resource "aws_cloudwatch_metric_alarm" "queue_oldest_message" {
-  alarm_name          = "${local.name}-queue-oldest-message"
-  alarm_description   = "The oldest message on ${aws_sqs_queue.this.name} is older than ${var.queue_age_alarm_seconds} s."
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateAgeOfOldestMessage"
-  dimensions          = { QueueName = aws_sqs_queue.this.name }
-  statistic           = "Maximum"
-  period              = 300
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = var.queue_age_alarm_seconds
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-}
-
-# An upload event Lambda gave up on (every retry failed, or it waited too long): its upload stays
-# INGESTING or AWAITING_UPLOAD until someone acts (GET /uploads/{id}, then re-PUT the file).
-resource "aws_cloudwatch_metric_alarm" "stream_ingest_failed_events" {
-  alarm_name          = "${local.name}-stream-ingest-failed-events"
-  alarm_description   = "Upload events reached ${aws_sqs_queue.stream_ingest_failures.name}: read the message (it carries the error) and the stream-ingest logs."
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = aws_sqs_queue.stream_ingest_failures.name }
-  statistic           = "Maximum"
-  period              = 300
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = 0
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-}
-
-# Any failed attempt, including ones a retry then completes: an early warning before the alarm above.
-resource "aws_cloudwatch_metric_alarm" "stream_ingest_errors" {
-  alarm_name          = "${local.name}-stream-ingest-errors"
-  alarm_description   = "The streaming-ingest Lambda failed invocations (Lambda retries them; see its logs)."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = module.stream_ingest.function_name }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = 0
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-}
-
-# A delivery of stream records the counts consumer gave up on (every retry failed): the rows are right,
-# but the status counts of their batches are off, and so is what listings plan their pages from.
-resource "aws_cloudwatch_metric_alarm" "counts_failed_deliveries" {
-  alarm_name          = "${local.name}-counts-failed-deliveries"
-  alarm_description   = "Stream deliveries reached ${aws_sqs_queue.counts_failures.name}: the message names the shard and sequence numbers; read the counts logs. Those batches' counts are off."
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = aws_sqs_queue.counts_failures.name }
-  statistic           = "Maximum"
-  period              = 300
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = 0
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-}
-
-# Counts are falling behind the rows: the consumer is failing and retrying (before the alarm above), or
-# throttled. IteratorAge is how old the last record of a delivery was when it reached the function (ms).
-resource "aws_cloudwatch_metric_alarm" "counts_iterator_age" {
-  alarm_name          = "${local.name}-counts-iterator-age"
-  alarm_description   = "Batch counts lag the table's changes by more than ${var.counts_lag_alarm_seconds} s: look at the counts logs and errors."
-  namespace           = "AWS/Lambda"
-  metric_name         = "IteratorAge"
-  dimensions          = { FunctionName = module.counts.function_name }
-  statistic           = "Maximum"
-  period              = 300
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = var.counts_lag_alarm_seconds * 1000
+  comparison_operator = each.value.comparison_operator
+  threshold           = each.value.threshold
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions
@@ -201,64 +202,81 @@ locals {
   }
 }
 
-resource "aws_cloudwatch_metric_alarm" "ses_reputation" {
-  for_each = local.ses_reputation_alarms
-
-  alarm_name          = "${local.name}-ses-${each.key}"
-  alarm_description   = each.value.description
-  namespace           = "AWS/SES"
-  metric_name         = each.value.metric_name
-  statistic           = "Maximum"
-  period              = local.ses_reputation_period
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  threshold           = each.value.threshold
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-}
-
-# SES events the worker could not record after every try (the table unreachable): the sends are
-# right, their delivery outcomes and any suppression from them are missing until the events are moved
-# back (SQS console: "Start DLQ redrive").
-resource "aws_cloudwatch_metric_alarm" "events_dlq_not_empty" {
-  alarm_name          = "${local.name}-ses-events-dlq-not-empty"
-  alarm_description   = "SES events reached ${aws_sqs_queue.events_dlq.name}: worker logs, then redrive them to ${aws_sqs_queue.events.name}."
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = aws_sqs_queue.events_dlq.name }
-  statistic           = "Maximum"
-  period              = 300
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = 0
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-}
-
 # A provider's circuit breaker opened (campaign/aws/breakers.py): it failed
 # campaign.limits.BREAKER_FAILURES_TO_OPEN times within BREAKER_WINDOW_SECONDS, every worker now sends
 # through the next provider in send_mode (or, with none left, waits), and one send probes it again
-# after the cooldown. One alarm per provider that send_mode names; none in a dry run.
+# after the cooldown.
 locals {
   breaker_alarm_period = 300
 }
 
-resource "aws_cloudwatch_metric_alarm" "breaker_opened" {
-  for_each = toset(local.send_providers)
+# Where each alarm was before they shared one resource: Terraform moves them, nothing is replaced.
+moved {
+  from = aws_cloudwatch_metric_alarm.dlq_not_empty
+  to   = aws_cloudwatch_metric_alarm.this["dlq-not-empty"]
+}
 
-  alarm_name          = "${local.name}-breaker-opened-${each.key}"
-  alarm_description   = "The ${each.key} circuit breaker opened: its sends are failing (worker logs; the provider's status page). Sends go to the next provider of send_mode, if any, until a probe succeeds."
-  namespace           = local.metrics_namespace
-  metric_name         = "BreakerOpened"
-  dimensions          = { service = local.worker_service, provider = each.key }
-  statistic           = "Sum"
-  period              = local.breaker_alarm_period
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  threshold           = 1
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
+moved {
+  from = aws_cloudwatch_metric_alarm.worker_errors
+  to   = aws_cloudwatch_metric_alarm.this["worker-errors"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.worker_throttles
+  to   = aws_cloudwatch_metric_alarm.this["worker-throttles"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.api_5xx
+  to   = aws_cloudwatch_metric_alarm.this["api-5xx"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.queue_oldest_message
+  to   = aws_cloudwatch_metric_alarm.this["queue-oldest-message"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.stream_ingest_failed_events
+  to   = aws_cloudwatch_metric_alarm.this["stream-ingest-failed-events"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.stream_ingest_errors
+  to   = aws_cloudwatch_metric_alarm.this["stream-ingest-errors"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.counts_failed_deliveries
+  to   = aws_cloudwatch_metric_alarm.this["counts-failed-deliveries"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.counts_iterator_age
+  to   = aws_cloudwatch_metric_alarm.this["counts-iterator-age"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.events_dlq_not_empty
+  to   = aws_cloudwatch_metric_alarm.this["ses-events-dlq-not-empty"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.ses_reputation["bounce-rate"]
+  to   = aws_cloudwatch_metric_alarm.this["ses-bounce-rate"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.ses_reputation["complaint-rate"]
+  to   = aws_cloudwatch_metric_alarm.this["ses-complaint-rate"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.breaker_opened["ses"]
+  to   = aws_cloudwatch_metric_alarm.this["breaker-opened-ses"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.breaker_opened["smtp"]
+  to   = aws_cloudwatch_metric_alarm.this["breaker-opened-smtp"]
 }

@@ -287,6 +287,10 @@ class Evaluator:
             return {key: self.value(item) for key, item in raw.items()}
         if not isinstance(raw, str):
             return raw
+        if raw in self.scope:
+            # python-hcl2 writes a bare reference to one name (`provider = provider`) as that name, like
+            # a string: inside a `for` body, a value that is exactly one of its variables' names is it.
+            return self.scope[raw]
         inner = interpolation(raw)
         if inner is not None:
             return self.expression(inner)

@@ -1,6 +1,8 @@
 """The account's SES reputation: published, alarmed before SES reviews the account, to the alarm topic
 the other alarms use. A provider's circuit breaker opening: alarmed per provider."""
 
+from typing import Any
+
 import pytest
 
 from campaign import observability
@@ -21,25 +23,47 @@ def test_the_configuration_set_publishes_reputation_metrics() -> None:
     assert configuration_set["reputation_options"][0]["reputation_metrics_enabled"] is True
 
 
-def test_one_alarm_per_rate_on_the_account_metric_to_the_alarm_topic() -> None:
-    # Given the SES reputation alarm in the Terraform
-    config_ = load()
-    alarm = config_.resource("aws_cloudwatch_metric_alarm", "ses_reputation")
-    # Then one resource shape serves both rates, one instance per entry of the map
-    assert alarm["for_each"] == "${local.ses_reputation_alarms}"
-    assert set(config_.locals["ses_reputation_alarms"]) == set(REPUTATION)
-    assert alarm["alarm_name"] == "${local.name}-ses-${each.key}"
-    assert alarm["metric_name"] == "${each.value.metric_name}"
-    assert alarm["threshold"] == "${each.value.threshold}"
-    # And it watches the account's rates: SES publishes them in AWS/SES without dimensions
-    assert alarm["namespace"] == "AWS/SES"
-    assert "dimensions" not in alarm
-    # And it fires at or over the threshold, on the highest value of the period, to the alarm topic; an
-    # account that sent nothing is OK
-    assert (alarm["comparison_operator"], alarm["statistic"]) == ("GreaterThanOrEqualToThreshold", "Maximum")
+def _alarms(stage: str = "prod", **overrides: Any) -> dict[str, dict[str, Any]]:
+    """Every alarm of the stage, by its key (the alarm's name after csv-campaign-<stage>-), as evaluated."""
+    alarms: dict[str, dict[str, Any]] = load().evaluator(stage, overrides=overrides).value("${local.alarms}")
+    return alarms
+
+
+def test_one_resource_serves_every_alarm_to_the_alarm_topic() -> None:
+    # Given the one alarm resource of the Terraform
+    alarm = load().resource("aws_cloudwatch_metric_alarm", "this")
+    assert set(load().resources["aws_cloudwatch_metric_alarm"]) == {"this"}
+    # Then it makes one alarm per entry of local.alarms, named after its key, with the entry's settings
+    assert alarm["for_each"] == "${local.alarms}"
+    assert alarm["alarm_name"] == "${local.name}-${each.key}"
+    for argument in ("namespace", "metric_name", "dimensions", "statistic", "period", "threshold"):
+        assert alarm[argument] == f"${{each.value.{argument}}}", argument
+    assert alarm["comparison_operator"] == "${each.value.comparison_operator}"
+    # And each alarm notifies the alarm topic, both ways; a metric with no data is OK
     assert alarm["treat_missing_data"] == "notBreaching"
     assert alarm["alarm_actions"] == alarm["ok_actions"] == "${local.alarm_actions}"
-    assert config_.locals["alarm_actions"] == ["${aws_sns_topic.alarms.arn}"]
+    assert load().locals["alarm_actions"] == ["${aws_sns_topic.alarms.arn}"]
+    # And an entry fires over its threshold in a 5-minute period unless it says otherwise
+    assert all(set(a) >= {"namespace", "metric_name", "statistic", "threshold"} for a in _alarms().values())
+    assert load().evaluator("prod").value("${local.alarm_defaults}") == {
+        "dimensions": None,
+        "period": 300,
+        "comparison_operator": "GreaterThanThreshold",
+    }
+
+
+def test_one_alarm_per_rate_on_the_account_metric() -> None:
+    # Given the SES reputation alarms
+    config_ = load()
+    alarms = {key.removeprefix("ses-"): a for key, a in _alarms().items() if a["namespace"] == "AWS/SES"}
+    # Then there is one per rate of the map
+    assert set(alarms) == set(config_.locals["ses_reputation_alarms"]) == set(REPUTATION)
+    for key, alarm in alarms.items():
+        assert alarm["metric_name"] == REPUTATION[key][0]
+        # And it watches the account's rate: SES publishes it without dimensions
+        assert alarm["dimensions"] is None
+        # And it fires at or over the threshold, on the highest value of the period
+        assert (alarm["comparison_operator"], alarm["statistic"]) == ("GreaterThanOrEqualToThreshold", "Maximum")
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -54,8 +78,11 @@ def test_thresholds_are_the_variables_and_fire_before_ses_reviews_the_account(st
         assert 0 < alarms[key]["threshold"] < review, key
         # The description names the threshold as the alarm compares it: a fraction
         assert str(evaluator.variables[variable]) in alarms[key]["description"]
-    # And the alarm's period is a whole number of minutes
-    assert evaluator.value(load().resource("aws_cloudwatch_metric_alarm", "ses_reputation")["period"]) % 60 == 0
+    # And the alarms' period is a whole number of minutes
+    periods = {
+        a["period"] for key, a in _alarms(stage).items() if key.startswith("ses-") and a["namespace"] == "AWS/SES"
+    }
+    assert periods == {evaluator.value("${local.ses_reputation_period}")} and periods.pop() % 60 == 0
 
 
 def test_threshold_variables_are_fractions_below_the_pause_level() -> None:
@@ -71,33 +98,42 @@ def test_threshold_variables_are_fractions_below_the_pause_level() -> None:
 
 
 def test_a_breaker_opening_alarms_once_per_provider_of_send_mode() -> None:
-    # Given the breaker alarm in the Terraform
-    alarm = load().resource("aws_cloudwatch_metric_alarm", "breaker_opened")
-    # Then there is one alarm per provider that send_mode names (none in a dry run)
-    assert alarm["for_each"] == "${toset(local.send_providers)}"
+    # Given the breaker alarms for each send_mode
     for mode, providers in [
         (DRY_RUN, []),
         (Provider.SES.value, [Provider.SES.value]),
         (f"{Provider.SMTP},{Provider.SES}", [Provider.SMTP.value, Provider.SES.value]),
     ]:
-        evaluator = load().evaluator("prod", overrides={"send_mode": mode, "smtp_host": "smtp.example.com"})
+        overrides = {"send_mode": mode, "smtp_host": "smtp.example.com"}
+        evaluator = load().evaluator("prod", overrides=overrides)
         assert evaluator.value("${local.send_providers}") == providers, mode
-    # And it is on the metric the worker emits, under the dimensions it emits it with
-    assert alarm["namespace"] == "${local.metrics_namespace}"
-    assert alarm["metric_name"] == observability.METRIC_BREAKER_OPENED
-    assert alarm["dimensions"] == {
-        "service": "${local.worker_service}",
-        observability.DIMENSION_PROVIDER: "${each.key}",
-    }
-    assert alarm["alarm_name"] == "${local.name}-breaker-opened-${each.key}"
-    # And it fires on any opening in a period, to the alarm topic; no sends (or no failures) is OK
-    assert (alarm["statistic"], alarm["comparison_operator"], alarm["threshold"]) == (
-        "Sum",
-        "GreaterThanOrEqualToThreshold",
-        1,
-    )
-    assert alarm["treat_missing_data"] == "notBreaching"
-    assert alarm["alarm_actions"] == alarm["ok_actions"] == "${local.alarm_actions}"
-    # And it is charted over the alarm's own period (the dashboard's breaker widget), a whole number of minutes
-    period = load().evaluator("prod").value(alarm["period"])
-    assert period % 60 == 0 and period == load().evaluator("prod").value("${local.breaker_alarm_period}")
+        breakers = {key: a for key, a in _alarms(**overrides).items() if a["metric_name"] == "BreakerOpened"}
+        # Then there is one alarm per provider that send_mode names (none in a dry run)
+        assert sorted(breakers) == sorted(f"breaker-opened-{provider}" for provider in providers), mode
+        for key, alarm in breakers.items():
+            provider = key.removeprefix("breaker-opened-")
+            # And it is on the metric the worker emits, under the dimensions it emits it with
+            assert alarm["namespace"] == evaluator.value("${local.metrics_namespace}")
+            assert alarm["metric_name"] == observability.METRIC_BREAKER_OPENED
+            assert alarm["dimensions"] == {
+                "service": evaluator.value("${local.worker_service}"),
+                observability.DIMENSION_PROVIDER: provider,
+            }
+            # And it fires on any opening in a period; no sends (or no failures) is OK
+            assert (alarm["statistic"], alarm["comparison_operator"], alarm["threshold"]) == (
+                "Sum",
+                "GreaterThanOrEqualToThreshold",
+                1,
+            )
+            # And it is charted over the alarm's own period (the dashboard's breaker widget), whole minutes
+            period = alarm["period"]
+            assert period % 60 == 0 and period == evaluator.value("${local.breaker_alarm_period}")
+
+
+def test_every_alarm_of_a_provider_send_mode_may_move_from_its_old_address() -> None:
+    # Given the providers the worker knows: the breaker alarms there can be
+    moved = {m["from"]: m["to"] for m in load().moved}
+    # Then each one's alarm moves from the resource it had before all alarms shared one
+    for provider in Provider:
+        old = f'${{aws_cloudwatch_metric_alarm.breaker_opened["{provider.value}"]}}'
+        assert moved[old] == f'${{aws_cloudwatch_metric_alarm.this["breaker-opened-{provider.value}"]}}'
