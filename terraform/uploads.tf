@@ -14,93 +14,48 @@ resource "aws_s3_bucket" "uploads" {
   force_destroy = !local.cfg.deletion_protection
 }
 
-resource "aws_s3_bucket_public_access_block" "uploads" {
-  bucket = aws_s3_bucket.uploads.id
+# Private, encrypted and TLS-only (pre-signed URLs are https: boto3 signs https URLs); the objects are
+# the bucket owner's, whoever PUT them through a pre-signed URL.
+module "uploads_bucket" {
+  source = "./modules/private_bucket"
 
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
-}
-
-# ACLs off: the bucket owner owns every object, whoever PUT it through a pre-signed URL.
-resource "aws_s3_bucket_ownership_controls" "uploads" {
-  bucket = aws_s3_bucket.uploads.id
-
-  rule {
-    object_ownership = "BucketOwnerEnforced"
-  }
-}
-
-resource "aws_s3_bucket_server_side_encryption_configuration" "uploads" {
-  bucket = aws_s3_bucket.uploads.id
-
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm = "AES256"
-    }
-  }
-}
-
-data "aws_iam_policy_document" "uploads_bucket" {
-  # Pre-signed URLs are https (boto3 signs https URLs); anything else is refused.
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["s3:*"]
-    resources = [aws_s3_bucket.uploads.arn, "${aws_s3_bucket.uploads.arn}/*"]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
-}
-
-resource "aws_s3_bucket_policy" "uploads" {
-  bucket = aws_s3_bucket.uploads.id
-  policy = data.aws_iam_policy_document.uploads_bucket.json
-
-  # S3 refuses a bucket policy while the public access block is being changed.
-  depends_on = [aws_s3_bucket_public_access_block.uploads]
-}
-
-resource "aws_s3_bucket_lifecycle_configuration" "uploads" {
-  bucket = aws_s3_bucket.uploads.id
+  bucket     = aws_s3_bucket.uploads.id
+  bucket_arn = aws_s3_bucket.uploads.arn
 
   # An upload is read by its ingest within minutes (or hours, through Lambda's retries and
-  # continuations); after that its rows live in the table and the file is not needed.
-  rule {
-    id     = "expire-uploads"
-    status = "Enabled"
+  # continuations); after that its rows live in the table and the file is not needed. A multipart upload
+  # that never completed (say, an operator's interrupted `aws s3 cp`) is aborted by the module's own rule.
+  lifecycle_rules = [{
+    id              = "expire-uploads"
+    prefix          = local.upload_prefix
+    expiration_days = var.upload_expiration_days
+  }]
+}
 
-    filter {
-      prefix = local.upload_prefix
-    }
+# Where these resources were before the module: Terraform moves them, nothing is replaced.
+moved {
+  from = aws_s3_bucket_public_access_block.uploads
+  to   = module.uploads_bucket.aws_s3_bucket_public_access_block.this
+}
 
-    expiration {
-      days = var.upload_expiration_days
-    }
-  }
+moved {
+  from = aws_s3_bucket_ownership_controls.uploads
+  to   = module.uploads_bucket.aws_s3_bucket_ownership_controls.this
+}
 
-  # A multipart upload that never completed (say, an operator's interrupted `aws s3 cp`) is invisible
-  # but billed until aborted.
-  rule {
-    id     = "abort-incomplete-multipart-uploads"
-    status = "Enabled"
+moved {
+  from = aws_s3_bucket_server_side_encryption_configuration.uploads
+  to   = module.uploads_bucket.aws_s3_bucket_server_side_encryption_configuration.this
+}
 
-    filter {}
+moved {
+  from = aws_s3_bucket_policy.uploads
+  to   = module.uploads_bucket.aws_s3_bucket_policy.this
+}
 
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 1
-    }
-  }
+moved {
+  from = aws_s3_bucket_lifecycle_configuration.uploads
+  to   = module.uploads_bucket.aws_s3_bucket_lifecycle_configuration.this
 }
 
 # Browsers PUT straight to S3 with the pre-signed URL: allowed from the API's CORS origins only, and

@@ -54,7 +54,7 @@ locals {
 resource "aws_s3_bucket" "state" {
   #checkov:skip=CKV_AWS_18:Only the deploy roles and administrators touch the state; CloudTrail records who did what, and a log bucket would need a bootstrap of its own.
   #checkov:skip=CKV_AWS_144:Versioning keeps every state written; a replica in a second region adds cost without a recovery need for a state that can be re-imported.
-  #checkov:skip=CKV_AWS_145:SSE-S3, as the stacks' buckets use (../uploads.tf); a customer-managed KMS key would add cost and key grants to every deploy role for no extra control over who reads the state (IAM and the bucket policy decide that).
+  #checkov:skip=CKV_AWS_145:SSE-S3, as the stacks' buckets use (../modules/private_bucket); a customer-managed KMS key would add cost and key grants to every deploy role for no extra control over who reads the state (IAM and the bucket policy decide that).
   #checkov:skip=CKV2_AWS_62:Nothing reacts to a state write; the deploy workflow's logs record each apply.
   bucket = local.state_bucket_name
 
@@ -72,114 +72,53 @@ resource "aws_s3_bucket_versioning" "state" {
   }
 }
 
-resource "aws_s3_bucket_server_side_encryption_configuration" "state" {
-  bucket = aws_s3_bucket.state.id
+# Private, encrypted, TLS 1.2 or later only; the objects are the bucket owner's, whichever role wrote them.
+module "state_bucket" {
+  source = "../modules/private_bucket"
 
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm = "AES256"
-    }
-  }
-}
-
-resource "aws_s3_bucket_public_access_block" "state" {
-  bucket = aws_s3_bucket.state.id
-
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
-}
-
-# ACLs off: the bucket owner owns every object, whichever role wrote it.
-resource "aws_s3_bucket_ownership_controls" "state" {
-  bucket = aws_s3_bucket.state.id
-
-  rule {
-    object_ownership = "BucketOwnerEnforced"
-  }
-}
-
-data "aws_iam_policy_document" "state_bucket" {
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["s3:*"]
-    resources = [aws_s3_bucket.state.arn, "${aws_s3_bucket.state.arn}/*"]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
-
-  statement {
-    sid       = "DenyTlsBelow12"
-    effect    = "Deny"
-    actions   = ["s3:*"]
-    resources = [aws_s3_bucket.state.arn, "${aws_s3_bucket.state.arn}/*"]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "NumericLessThan"
-      variable = "s3:TlsVersion"
-      values   = ["1.2"]
-    }
-  }
-}
-
-resource "aws_s3_bucket_policy" "state" {
-  bucket = aws_s3_bucket.state.id
-  policy = data.aws_iam_policy_document.state_bucket.json
-
-  # S3 refuses a bucket policy while the public access block is being changed.
-  depends_on = [aws_s3_bucket_public_access_block.state]
-}
-
-resource "aws_s3_bucket_lifecycle_configuration" "state" {
-  bucket = aws_s3_bucket.state.id
+  bucket              = aws_s3_bucket.state.id
+  bucket_arn          = aws_s3_bucket.state.arn
+  minimum_tls_version = "1.2"
 
   # Every apply writes a version; old ones are only for recovery. The 10 newest stay whatever their age.
-  rule {
-    id     = "expire-old-state-versions"
-    status = "Enabled"
-
-    filter {}
-
-    noncurrent_version_expiration {
+  # A deleted lock file leaves a delete marker; it is dropped once its versions are gone.
+  lifecycle_rules = [{
+    id                           = "expire-old-state-versions"
+    expired_object_delete_marker = true
+    noncurrent_version_expiration = {
       noncurrent_days           = var.state_noncurrent_version_days
       newer_noncurrent_versions = 10
     }
+  }]
 
-    # A deleted lock file leaves a delete marker; drop it once its versions are gone.
-    expiration {
-      expired_object_delete_marker = true
-    }
-  }
-
-  rule {
-    id     = "abort-incomplete-multipart-uploads"
-    status = "Enabled"
-
-    filter {}
-
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 1
-    }
-  }
-
-  # Rules apply to the versions that exist when versioning is on.
+  # The lifecycle rules apply to the versions that exist when versioning is on.
   depends_on = [aws_s3_bucket_versioning.state]
+}
+
+# Where these resources were before the module: Terraform moves them, nothing is replaced.
+moved {
+  from = aws_s3_bucket_server_side_encryption_configuration.state
+  to   = module.state_bucket.aws_s3_bucket_server_side_encryption_configuration.this
+}
+
+moved {
+  from = aws_s3_bucket_public_access_block.state
+  to   = module.state_bucket.aws_s3_bucket_public_access_block.this
+}
+
+moved {
+  from = aws_s3_bucket_ownership_controls.state
+  to   = module.state_bucket.aws_s3_bucket_ownership_controls.this
+}
+
+moved {
+  from = aws_s3_bucket_policy.state
+  to   = module.state_bucket.aws_s3_bucket_policy.this
+}
+
+moved {
+  from = aws_s3_bucket_lifecycle_configuration.state
+  to   = module.state_bucket.aws_s3_bucket_lifecycle_configuration.this
 }
 
 ################################################################################

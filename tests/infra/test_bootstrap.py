@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.infra.terraform import TERRAFORM_DIR, load
+from tests.infra.test_private_bucket import private_bucket_call
 
 BOOTSTRAP_DIR = TERRAFORM_DIR / "bootstrap"
 DEPLOY_WORKFLOW = Path(__file__).resolve().parents[2] / ".github" / "workflows" / "deploy.yml"
@@ -220,41 +221,27 @@ def test_state_bucket_is_versioned_encrypted_private_and_kept() -> None:
     config = bootstrap()
     bucket = config.resource("aws_s3_bucket", "state")
     versioning = config.resource("aws_s3_bucket_versioning", "state")
-    encryption = config.resource("aws_s3_bucket_server_side_encryption_configuration", "state")
-    public = config.resource("aws_s3_bucket_public_access_block", "state")
-    ownership = config.resource("aws_s3_bucket_ownership_controls", "state")
-    # Then it keeps every version, encrypts at rest, blocks all public access, has no ACLs and cannot
-    # be destroyed by a plan
+    call = private_bucket_call(config, "state")
+    # Then it keeps every version, is made private, encrypted and TLS-only by the module
+    # (tests/infra/test_private_bucket.py), and cannot be destroyed by a plan
     assert versioning["versioning_configuration"][0]["status"] == "Enabled"
-    algorithm = encryption["rule"][0]["apply_server_side_encryption_by_default"][0]["sse_algorithm"]
-    assert algorithm in ("AES256", "aws:kms")
-    assert all(public[key] is True for key in ("block_public_acls", "block_public_policy", "ignore_public_acls"))
-    assert public["restrict_public_buckets"] is True
-    assert ownership["rule"][0]["object_ownership"] == "BucketOwnerEnforced"
+    assert versioning["bucket"] == "${aws_s3_bucket.state.id}"
     assert bucket["lifecycle"][0]["prevent_destroy"] is True
-    for part in (versioning, encryption, public, ownership):
-        assert part["bucket"] == "${aws_s3_bucket.state.id}"
+    # And old state versions expire, but never the 10 newest; the rules wait for versioning
+    (rule,) = call["lifecycle_rules"]
+    assert rule["noncurrent_version_expiration"] == {
+        "noncurrent_days": "${var.state_noncurrent_version_days}",
+        "newer_noncurrent_versions": 10,
+    }
+    assert rule["expired_object_delete_marker"] is True and "prefix" not in rule
+    assert call["depends_on"] == ["${aws_s3_bucket_versioning.state}"]
 
 
-def test_state_bucket_policy_refuses_requests_without_tls() -> None:
-    # Given the bucket policy
-    config = bootstrap()
-    policy = config.resource("aws_s3_bucket_policy", "state")["policy"]
-    assert policy == "${data.aws_iam_policy_document.state_bucket.json}"
-    statements = config.data["aws_iam_policy_document"]["state_bucket"]["statement"]
-    # Then a statement denies everything to everyone, on the bucket and its objects, without TLS
-    denials = [
-        s
-        for s in statements
-        if s["effect"] == "Deny"
-        and s["actions"] == ["s3:*"]
-        and s["principals"] == [{"type": "*", "identifiers": ["*"]}]
-        and set(s["resources"]) == {"${aws_s3_bucket.state.arn}", "${aws_s3_bucket.state.arn}/*"}
-    ]
-    conditions = [c for s in denials for c in s["condition"]]
-    assert {"test": "Bool", "variable": "aws:SecureTransport", "values": ["false"]} in conditions
-    # And no statement allows anything
-    assert all(s["effect"] == "Deny" for s in statements)
+def test_state_bucket_policy_refuses_requests_without_tls_or_below_tls_1_2() -> None:
+    # Given the state bucket's call of the module, whose policy refuses requests without TLS
+    call = private_bucket_call(bootstrap(), "state")
+    # Then it also refuses TLS older than 1.2
+    assert call["minimum_tls_version"] == "1.2"
 
 
 def test_trust_policy_allows_only_this_repository_and_its_environments() -> None:
