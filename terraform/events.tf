@@ -103,17 +103,4 @@ resource "aws_sns_topic_subscription" "events" {
   raw_message_delivery = true
 }
 
-resource "aws_lambda_event_source_mapping" "worker_events" {
-  event_source_arn = aws_sqs_queue.events.arn
-  function_name    = module.worker.arn
-
-  batch_size                         = local.worker_batch_size
-  maximum_batching_window_in_seconds = var.worker_batching_window_seconds
-  function_response_types            = ["ReportBatchItemFailures"]
-
-  scaling_config {
-    maximum_concurrency = var.worker_max_concurrency
-  }
-
-  depends_on = [module.worker]
-}
+# The worker consumes the queue through its second event source mapping (worker.tf).

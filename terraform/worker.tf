@@ -84,8 +84,27 @@ moved {
   to   = module.worker.aws_lambda_function.this
 }
 
+# The worker's two event sources: the send queue, and SES's delivery events (events.tf), whose records it
+# tells apart by their queue (DELIVERY_EVENTS_QUEUE_ARN).
+locals {
+  worker_event_sources = {
+    sends = {
+      queue_arn = aws_sqs_queue.this.arn
+      # Derived from send_rate_per_second when it is set (locals.tf worker_concurrency), else
+      # var.worker_max_concurrency.
+      maximum_concurrency = local.worker_concurrency
+    }
+    delivery-events = {
+      queue_arn           = aws_sqs_queue.events.arn
+      maximum_concurrency = var.worker_max_concurrency
+    }
+  }
+}
+
 resource "aws_lambda_event_source_mapping" "worker" {
-  event_source_arn = aws_sqs_queue.this.arn
+  for_each = local.worker_event_sources
+
+  event_source_arn = each.value.queue_arn
   function_name    = module.worker.arn
 
   # campaign.limits.WORKER_BATCH_SIZE (locals.tf); the window (at least a second: Lambda requires one for
@@ -95,11 +114,19 @@ resource "aws_lambda_event_source_mapping" "worker" {
   # The worker returns {"batchItemFailures": [...]}: only failed messages come back.
   function_response_types = ["ReportBatchItemFailures"]
 
-  # Derived from send_rate_per_second when it is set (locals.tf worker_concurrency), else
-  # var.worker_max_concurrency.
   scaling_config {
-    maximum_concurrency = local.worker_concurrency
+    maximum_concurrency = each.value.maximum_concurrency
   }
 
   depends_on = [module.worker]
+}
+
+moved {
+  from = aws_lambda_event_source_mapping.worker
+  to   = aws_lambda_event_source_mapping.worker["sends"]
+}
+
+moved {
+  from = aws_lambda_event_source_mapping.worker_events
+  to   = aws_lambda_event_source_mapping.worker["delivery-events"]
 }

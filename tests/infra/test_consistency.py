@@ -60,6 +60,7 @@ from scripts.local.sqs_poller import LocalLambdaContext
 from scripts.local.stream_poller import STREAM_BATCH_SIZE
 from tests.infra.allowlists import LOCAL_ONLY_ENV, PENDING, RUNTIME_ENV
 from tests.infra.terraform import MODULES_DIR, STAGES, Ref, call_argument, hcl_object, load, reference
+from tests.infra.test_private_bucket import private_bucket_call
 from tests.support.apigw import http_api_event
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -626,14 +627,23 @@ def test_event_source_mapping_matches_the_worker_contract() -> None:
     # Given the worker's event source mapping
     mapping = load().resource("aws_lambda_event_source_mapping", "worker")
     evaluator = load().evaluator("prod")
-    # Then it feeds the worker from the send queue in the code's batches, failing messages one by one,
-    # with a batching window and the concurrency the rate needs
-    assert reference(mapping["event_source_arn"]) == "aws_sqs_queue.this.arn"
+    sources = evaluator.value("${local.worker_event_sources}")
+    # Then it feeds the worker from the send queue and from SES's delivery events, in the code's batches,
+    # failing messages one by one, with a batching window; the sends with the concurrency the rate needs
+    assert mapping["for_each"] == "${local.worker_event_sources}"
+    assert mapping["event_source_arn"] == "${each.value.queue_arn}"
+    assert {key: source["queue_arn"] for key, source in sources.items()} == {
+        "sends": Ref("aws_sqs_queue.this.arn"),
+        "delivery-events": Ref("aws_sqs_queue.events.arn"),
+    }
     assert reference(mapping["function_name"]) == "module.worker.arn"
     assert evaluator.value(mapping["batch_size"]) == WORKER_BATCH_SIZE
     assert mapping["function_response_types"] == ["ReportBatchItemFailures"]
     assert "maximum_batching_window_in_seconds" in mapping
-    assert mapping["scaling_config"][0]["maximum_concurrency"] == "${local.worker_concurrency}"
+    assert mapping["scaling_config"][0]["maximum_concurrency"] == "${each.value.maximum_concurrency}"
+    assert sources["sends"]["maximum_concurrency"] == evaluator.value("${local.worker_concurrency}")
+    assert sources["delivery-events"]["maximum_concurrency"] == evaluator.variables["worker_max_concurrency"]
+    assert mapping["depends_on"] == ["${module.worker}"]
 
 
 def test_worker_instance_rate_is_the_codes() -> None:
@@ -768,46 +778,27 @@ def test_upload_notification_matches_how_the_code_names_uploads() -> None:
 
 
 def test_upload_bucket_is_private_encrypted_and_tls_only() -> None:
-    # Given the upload bucket's settings in the Terraform
-    config_ = load()
-    # Then every setting of the bucket is on the upload bucket
-    for kind in ("public_access_block", "ownership_controls", "server_side_encryption_configuration", "policy"):
-        assert reference(config_.resource(f"aws_s3_bucket_{kind}", "uploads")["bucket"]) == "aws_s3_bucket.uploads.id"
-    # And the bucket is private, its objects the owner's, encrypted at rest
-    block = config_.resource("aws_s3_bucket_public_access_block", "uploads")
-    flags = ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets")
-    assert all(block[flag] is True for flag in flags)
-    (ownership,) = config_.resource("aws_s3_bucket_ownership_controls", "uploads")["rule"]
-    assert ownership["object_ownership"] == "BucketOwnerEnforced"
-    (sse,) = config_.resource("aws_s3_bucket_server_side_encryption_configuration", "uploads")["rule"]
-    assert sse["apply_server_side_encryption_by_default"][0]["sse_algorithm"] in {"AES256", "aws:kms"}
-    # And a request without TLS is refused, on the bucket and on every object
-    policy = config_.resource("aws_s3_bucket_policy", "uploads")
-    assert policy["policy"] == "${data.aws_iam_policy_document.uploads_bucket.json}"
-    (deny,) = config_.data["aws_iam_policy_document"]["uploads_bucket"]["statement"]
-    assert (deny["effect"], deny["actions"]) == ("Deny", ["s3:*"])
-    assert deny["principals"] == [{"type": "*", "identifiers": ["*"]}]
-    assert deny["resources"] == ["${aws_s3_bucket.uploads.arn}", "${aws_s3_bucket.uploads.arn}/*"]
-    assert deny["condition"] == [{"test": "Bool", "variable": "aws:SecureTransport", "values": ["false"]}]
+    # Given the upload bucket's call of modules/private_bucket (tests/infra/test_private_bucket.py)
+    call = private_bucket_call(load(), "uploads")
+    # Then a request without TLS is refused (pre-signed URLs are https), without a minimum TLS version
+    assert "minimum_tls_version" not in call
 
 
 def test_uploads_expire_after_the_ingest_can_need_them_and_stray_multipart_uploads_are_aborted() -> None:
-    # Given the upload bucket's lifecycle rules in the Terraform
+    # Given the upload bucket's lifecycle rules in the Terraform (the module adds the multipart one)
     config_ = load()
     evaluator = config_.evaluator("prod")
-    rules = config_.resource("aws_s3_bucket_lifecycle_configuration", "uploads")["rule"]
-    # Then they are on, and uploads expire after the variable's days
-    assert all(rule["status"] == "Enabled" for rule in rules)
-    (expire,) = [rule for rule in rules if "expiration" in rule]
-    assert evaluator.value(expire["filter"][0]["prefix"]) == UPLOAD_PREFIX
-    assert expire["expiration"][0]["days"] == "${var.upload_expiration_days}"
+    (expire,) = private_bucket_call(config_, "uploads")["lifecycle_rules"]
+    # Then uploads expire after the variable's days
+    assert evaluator.value(expire["prefix"]) == UPLOAD_PREFIX
+    assert expire["expiration_days"] == "${var.upload_expiration_days}"
     # And are kept longer than Lambda may hold back (and retry) the event that reads the file
     max_event_age = evaluator.value(config_.locals["stream_ingest_max_event_age_seconds"])
     assert config_.variables["upload_expiration_days"]["default"] * 86_400 > max_event_age
     (validation,) = config_.variables["upload_expiration_days"]["validation"]
     assert "var.upload_expiration_days >= 1 " in validation["condition"]
     # And multipart uploads left incomplete are aborted, in the whole bucket
-    (abort,) = [rule for rule in rules if "abort_incomplete_multipart_upload" in rule]
+    (abort,) = load(MODULES_DIR / "private_bucket").resource("aws_s3_bucket_lifecycle_configuration", "this")["rule"]
     assert abort["filter"] == [{}]  # the whole bucket
     assert abort["abort_incomplete_multipart_upload"][0]["days_after_initiation"] >= 1
 
