@@ -81,6 +81,7 @@ resource "aws_s3_bucket_policy" "this" {
 }
 
 resource "aws_s3_bucket_lifecycle_configuration" "this" {
+  #checkov:skip=CKV_AWS_300:The last rule below aborts incomplete multipart uploads in the whole bucket after a day; checkov renders the dynamic rules in place of that static one (tests/infra/test_private_bucket.py checks it, and the emulator apply creates it).
   bucket = var.bucket
 
   dynamic "rule" {
