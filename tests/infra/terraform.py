@@ -1,11 +1,12 @@
 """Read terraform/ with python-hcl2 and evaluate the few expressions the infra tests compare with code.
 
-The evaluator knows literals (`null`, `true`, `false`, object constructors), arithmetic, comparisons,
-`!`, `&&` and `||` (both sides evaluated, as Terraform does), conditionals (`c ? a : b`), `for`
-expressions (`[for x in xs : ...]`, `{for k, v in m : k => ...}`), `local.*`, `var.*` (default, or
-the stage's tfvars value), `terraform.workspace`, `tostring()`, `lookup()`, `coalesce()`, `join()`,
-`split()`, `contains()`, `min()`, `max()`, `ceil()`, `floor()`, `length()`, `keys()`, `values()`, `lower()`,
-`alltrue()`, `anytrue()`, `regex()` (RE2 patterns read as Python's), `can()` (of a `regex()` only),
+The evaluator knows literals (`null`, `true`, `false`, list and object constructors), arithmetic,
+comparisons, `!`, `&&` and `||` (both sides evaluated, as Terraform does), conditionals (`c ? a : b`),
+`for` expressions (`[for x in xs : ...]`, `{for k, v in m : k => ...}`), `local.*`, `var.*` (default,
+or the stage's tfvars value), `terraform.workspace`, `tostring()`, `lookup()`, `coalesce()`, `join()`,
+`split()`, `replace()` (of a literal), `concat()`, `contains()`, `min()`, `max()`, `ceil()`, `floor()`,
+`length()`, `keys()`, `values()`, `lower()`, `alltrue()`, `anytrue()`, `regex()` (RE2 patterns read as
+Python's), `can()` (of a `regex()` only),
 `merge()` and string templates. Anything else that is not a plain reference raises, so a test never
 compares against a value it could not really work out. A reference to a resource or data source
 evaluates to a `Ref` holding its address (e.g. `aws_sqs_queue.dlq.arn`,
@@ -326,6 +327,11 @@ class Evaluator:
             return for_expression
         if text.startswith("{") and text.endswith("}") and _balanced(text[1:-1]):
             return self.value(hcl_object(text))
+        if text.startswith("[") and text.endswith("]") and _balanced(text[1:-1]):
+            return [self.expression(item) for item in split_top_level(text[1:-1])]  # a list of any items
+        arguments = _call(text, "concat")
+        if arguments is not None:
+            return [item for argument in split_top_level(arguments) for item in self.expression(argument)]
         arguments = _call(text, "merge")
         if arguments is not None:
             merged: dict[str, Any] = {}
@@ -428,6 +434,10 @@ class Evaluator:
             return str(args[0]).lower() if isinstance(args[0], bool) else _number_text(args[0])
         if function == "lookup":
             return args[0].get(args[1], *args[2:])
+        if function == "replace":
+            if str(args[1]).startswith("/"):
+                raise ValueError("replace() with a regular expression")
+            return str(args[0]).replace(str(args[1]), str(args[2]))
         if function == "join":
             return str(args[0]).join(args[1])
         if function == "split":

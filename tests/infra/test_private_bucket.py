@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.infra.terraform import MODULES_DIR, TERRAFORM_DIR, Configuration, load
+from tests.infra.terraform import MODULES_DIR, TERRAFORM_DIR, Configuration, Evaluator, load
 
 MODULE = MODULES_DIR / "private_bucket"
 SOURCES = {TERRAFORM_DIR: "./modules/private_bucket", TERRAFORM_DIR / "bootstrap": "../modules/private_bucket"}
@@ -39,27 +39,45 @@ def test_public_access_is_blocked_acls_are_off_and_objects_are_encrypted() -> No
     assert sse["apply_server_side_encryption_by_default"][0]["sse_algorithm"] in {"AES256", "aws:kms"}
 
 
-def test_requests_without_tls_are_refused_and_nothing_is_allowed() -> None:
-    # Given the module's bucket policy
+@pytest.mark.parametrize(("minimum_tls_version", "refused"), [(None, 1), ("1.2", 2)])
+def test_requests_without_tls_are_refused_and_nothing_is_allowed(minimum_tls_version: str | None, refused: int) -> None:
+    # Given the module's bucket policy, with and without a minimum TLS version
     module = load(MODULE)
     policy = module.resource("aws_s3_bucket_policy", "this")
     assert policy["policy"] == "${data.aws_iam_policy_document.this.json}"
     assert policy["depends_on"] == ["${aws_s3_bucket_public_access_block.this}"]
     document = module.data["aws_iam_policy_document"]["this"]
-    (deny,) = document["statement"]
-    (dynamic,) = document["dynamic"]
-    (tls,) = dynamic["statement"]["content"]
-    # Then requests without TLS are refused, and, when a minimum version is set, older TLS too: by everyone,
-    # on the bucket and on every object; no statement allows anything
-    for statement in (deny, tls):
-        assert (statement["effect"], statement["actions"]) == ("Deny", ["s3:*"])
-        assert statement["principals"] == [{"type": "*", "identifiers": ["*"]}]
-        assert statement["resources"] == ["${var.bucket_arn}", "${var.bucket_arn}/*"]
-    assert deny["condition"] == [{"test": "Bool", "variable": "aws:SecureTransport", "values": ["false"]}]
-    assert tls["condition"] == [
-        {"test": "NumericLessThan", "variable": "s3:TlsVersion", "values": ["${statement.value}"]}
+    assert "statement" not in document
+    ((kind, dynamic),) = document["dynamic"][0].items()
+    assert (kind, dynamic["for_each"]) == ("statement", "${local.denials}")
+    (statement,) = dynamic["content"]
+    denials = Evaluator(module, "prod", {"minimum_tls_version": minimum_tls_version}).value("${local.denials}")
+    # Then every statement denies everything, to everyone, on the bucket and on every object: nothing is allowed
+    assert (statement["effect"], statement["actions"]) == ("Deny", ["s3:*"])
+    assert statement["principals"] == [{"type": "*", "identifiers": ["*"]}]
+    assert statement["resources"] == ["${var.bucket_arn}", "${var.bucket_arn}/*"]
+    assert statement["condition"] == [
+        {
+            "test": "${statement.value.test}",
+            "variable": "${statement.value.variable}",
+            "values": ["${statement.value.value}"],
+        }
     ]
-    assert dynamic["statement"]["for_each"] == "${var.minimum_tls_version == null ? [] : [var.minimum_tls_version]}"
+    # And it refuses requests without TLS, and, when a minimum version is set, older TLS too
+    assert len(denials) == refused
+    assert denials[0] == {
+        "sid": "DenyInsecureTransport",
+        "test": "Bool",
+        "variable": "aws:SecureTransport",
+        "value": "false",
+    }
+    if minimum_tls_version is not None:
+        assert denials[1] == {
+            "sid": "DenyTlsBelow12",
+            "test": "NumericLessThan",
+            "variable": "s3:TlsVersion",
+            "value": minimum_tls_version,
+        }
 
 
 def test_incomplete_multipart_uploads_are_aborted_after_the_callers_rules() -> None:

@@ -31,29 +31,25 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
   }
 }
 
+locals {
+  # Requests the bucket refuses, from everyone, on the bucket and every object: without TLS, and, when a
+  # minimum version is set, over an older TLS.
+  denials = concat(
+    [{ sid = "DenyInsecureTransport", test = "Bool", variable = "aws:SecureTransport", value = "false" }],
+    var.minimum_tls_version == null ? [] : [{
+      sid      = "DenyTlsBelow${replace(var.minimum_tls_version, ".", "")}"
+      test     = "NumericLessThan"
+      variable = "s3:TlsVersion"
+      value    = var.minimum_tls_version
+    }],
+  )
+}
+
 data "aws_iam_policy_document" "this" {
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["s3:*"]
-    resources = [var.bucket_arn, "${var.bucket_arn}/*"]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
-
   dynamic "statement" {
-    for_each = var.minimum_tls_version == null ? [] : [var.minimum_tls_version]
+    for_each = local.denials
     content {
-      sid       = "DenyTlsBelow${replace(statement.value, ".", "")}"
+      sid       = statement.value.sid
       effect    = "Deny"
       actions   = ["s3:*"]
       resources = [var.bucket_arn, "${var.bucket_arn}/*"]
@@ -64,9 +60,9 @@ data "aws_iam_policy_document" "this" {
       }
 
       condition {
-        test     = "NumericLessThan"
-        variable = "s3:TlsVersion"
-        values   = [statement.value]
+        test     = statement.value.test
+        variable = statement.value.variable
+        values   = [statement.value.value]
       }
     }
   }
