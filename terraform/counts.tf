@@ -71,7 +71,7 @@ resource "aws_lambda_event_source_mapping" "counts" {
   # it was disabled) are counted too.
   starting_position = "TRIM_HORIZON"
 
-  # campaign.local.stream_poller.STREAM_BATCH_SIZE (locals.tf); the window gathers a burst of changes
+  # scripts.local.stream_poller.STREAM_BATCH_SIZE (locals.tf); the window gathers a burst of changes
   # into one delivery, so the counts are written once for all of them.
   batch_size                         = local.counts_batch_size
   maximum_batching_window_in_seconds = 1

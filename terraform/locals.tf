@@ -4,7 +4,7 @@ locals {
   # One workspace per stage: `terraform workspace select -or-create dev`. Only the stages below may be
   # applied; terraform_data.stage_guard stops a plan in any other workspace (including "default").
   stage = terraform.workspace
-  # The same pattern as campaign/local/provision.py resource_names(): csv-campaign-<stage>[-sends[-dlq]].
+  # The same pattern as scripts/local/provision.py resource_names(): csv-campaign-<stage>[-sends[-dlq]].
   name = "${local.project}-${local.stage}"
 
   # Per-stage sizing. dev mirrors prod's shape (same memory, same timeouts) so that what is measured in
@@ -82,7 +82,7 @@ locals {
   # transaction or a few; the timeout leaves room for botocore's retries of a throttled one.
   counts_memory_mb       = 256
   counts_timeout_seconds = 60
-  # campaign.local.stream_poller.STREAM_BATCH_SIZE: records per delivery. The larger the delivery, the
+  # scripts.local.stream_poller.STREAM_BATCH_SIZE: records per delivery. The larger the delivery, the
   # fewer count writes per row change (a campaign sending 1,000 emails a second updates a batch's counts
   # a few times a second, not 1,000).
   counts_batch_size = 1000

@@ -1,6 +1,6 @@
 ################################################################################
 # Upload bucket: large CSVs PUT through pre-signed URLs (POST /uploads), read by the streaming ingest.
-# campaign/aws/upload_store.py names the objects uploads/<batchId>.csv; campaign/local/provision.py
+# campaign/aws/upload_store.py names the objects uploads/<batchId>.csv; scripts/local/provision.py
 # creates the same bucket on the emulator (there without the account id).
 ################################################################################
 
