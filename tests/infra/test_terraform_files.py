@@ -125,7 +125,9 @@ def test_every_variable_is_typed_described_and_ranged() -> None:
 
 
 def test_every_output_is_described_and_the_required_ones_exist() -> None:
+    # Given the stack's outputs
     outputs = load().outputs
+    # Then the ones the docs, the smoke test and the operator scripts read are there, each described
     assert {
         "api_url",
         "table_name",
