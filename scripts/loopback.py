@@ -10,7 +10,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO, Any
 
@@ -66,6 +66,14 @@ def serving(module: str, stderr: IO[str] | int = subprocess.DEVNULL) -> Iterator
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+class AwsLikeServer(ThreadingHTTPServer):
+    """A stand-in AWS endpoint: a thread per connection (botocore keeps a pool of them open), a deep
+    backlog for a fleet connecting at once, and no thread left behind when the process stops."""
+
+    daemon_threads = True
+    request_queue_size = 256
 
 
 class AwsLikeHandler(BaseHTTPRequestHandler):

@@ -41,10 +41,9 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Context, Decimal, InvalidOperation
-from http.server import ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
-from scripts.loopback import REGION, AwsLikeHandler, serving
+from scripts.loopback import REGION, AwsLikeHandler, AwsLikeServer, serving
 
 if TYPE_CHECKING:
     from scripts.local.provision import LocalResources
@@ -216,20 +215,13 @@ class Placeholders:
     used_values: set[str] = field(default_factory=set)
 
     def check_all_used(self) -> None:
-        unused_names = sorted(set(self.names) - self.used_names)
-        if unused_names:
-            raise invalid(
-                "Value provided in ExpressionAttributeNames unused in expressions: keys: {"
-                + ", ".join(unused_names)
-                + "}"
-            )
-        unused_values = sorted(set(self.values) - self.used_values)
-        if unused_values:
-            raise invalid(
-                "Value provided in ExpressionAttributeValues unused in expressions: keys: {"
-                + ", ".join(unused_values)
-                + "}"
-            )
+        for parameter, given, used in (
+            ("ExpressionAttributeNames", self.names, self.used_names),
+            ("ExpressionAttributeValues", self.values, self.used_values),
+        ):
+            unused = sorted(set(given) - used)
+            if unused:
+                raise invalid(f"Value provided in {parameter} unused in expressions: keys: {{{', '.join(unused)}}}")
 
 
 class _Parser:
@@ -1110,10 +1102,7 @@ class _Handler(AwsLikeHandler):
         self._answer(404, {"__type": "NotFound", "message": f"no route for GET {self.path}"}, "application/json")
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 256
-
+class _Server(AwsLikeServer):
     def __init__(self, address: tuple[str, int], standin: StandIn) -> None:
         super().__init__(address, _Handler)
         self.standin = standin

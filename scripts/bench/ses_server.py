@@ -27,10 +27,9 @@ import threading
 import time
 import uuid
 from collections import Counter
-from http.server import ThreadingHTTPServer
 from typing import Any
 
-from scripts.loopback import AwsLikeHandler
+from scripts.loopback import AwsLikeHandler, AwsLikeServer
 
 SEND_PATH = "/v2/email/outbound-emails"
 ACCOUNT_PATH = "/v2/email/account"
@@ -163,10 +162,7 @@ class _Handler(AwsLikeHandler):
             self._answer(404, {"__type": "NotFoundException", "message": f"no route for GET {path}"})
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 256
-
+class _Server(AwsLikeServer):
     def __init__(self, address: tuple[str, int], simulator: Simulator) -> None:
         super().__init__(address, _Handler)
         self.simulator = simulator
