@@ -37,10 +37,10 @@ locals {
     {
       # A message in the DLQ is a send that ended in ERROR after max_receive_count tries, or a malformed body.
       dlq-not-empty = {
-        description = "Messages reached ${aws_sqs_queue.dlq.name}: look at the ERROR rows and the worker logs."
+        description = "Messages reached ${module.sends.dlq_name}: look at the ERROR rows and the worker logs."
         namespace   = "AWS/SQS"
         metric_name = "ApproximateNumberOfMessagesVisible"
-        dimensions  = { QueueName = aws_sqs_queue.dlq.name }
+        dimensions  = { QueueName = module.sends.dlq_name }
         statistic   = "Maximum"
         threshold   = 0
       }
@@ -72,10 +72,10 @@ locals {
       }
       # Sends are falling behind: the worker is failing, capped too low, or SES is throttling.
       queue-oldest-message = {
-        description = "The oldest message on ${aws_sqs_queue.this.name} is older than ${var.queue_age_alarm_seconds} s."
+        description = "The oldest message on ${module.sends.name} is older than ${var.queue_age_alarm_seconds} s."
         namespace   = "AWS/SQS"
         metric_name = "ApproximateAgeOfOldestMessage"
-        dimensions  = { QueueName = aws_sqs_queue.this.name }
+        dimensions  = { QueueName = module.sends.name }
         statistic   = "Maximum"
         threshold   = var.queue_age_alarm_seconds
       }
@@ -123,10 +123,10 @@ locals {
       # right, their delivery outcomes and any suppression from them are missing until the events are
       # moved back (SQS console: "Start DLQ redrive").
       ses-events-dlq-not-empty = {
-        description = "SES events reached ${aws_sqs_queue.events_dlq.name}: worker logs, then redrive them to ${aws_sqs_queue.events.name}."
+        description = "SES events reached ${module.ses_events.dlq_name}: worker logs, then redrive them to ${module.ses_events.name}."
         namespace   = "AWS/SQS"
         metric_name = "ApproximateNumberOfMessagesVisible"
-        dimensions  = { QueueName = aws_sqs_queue.events_dlq.name }
+        dimensions  = { QueueName = module.ses_events.dlq_name }
         statistic   = "Maximum"
         threshold   = 0
       }

@@ -52,8 +52,8 @@ locals {
         period = 60
         view   = "timeSeries"
         metrics = [
-          ["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", aws_sqs_queue.this.name, { stat = "Maximum", label = "oldest message age" }],
-          ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", aws_sqs_queue.dlq.name, { stat = "Maximum", label = "DLQ depth", yAxis = "right" }],
+          ["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", module.sends.name, { stat = "Maximum", label = "oldest message age" }],
+          ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", module.sends.dlq_name, { stat = "Maximum", label = "DLQ depth", yAxis = "right" }],
         ]
       }
     },

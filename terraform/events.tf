@@ -51,31 +51,34 @@ resource "aws_sesv2_configuration_set_event_destination" "events" {
   depends_on = [aws_sns_topic_policy.ses_events]
 }
 
-resource "aws_sqs_queue" "events_dlq" {
-  name                      = "${local.name}-ses-events-dlq"
-  message_retention_seconds = local.dlq_retention_seconds
-  sqs_managed_sse_enabled   = true
-}
+module "ses_events" {
+  source = "./modules/queue_with_dlq"
 
-resource "aws_sqs_queue" "events" {
-  name                       = "${local.name}-ses-events"
-  visibility_timeout_seconds = 6 * local.worker_timeout_seconds
-  message_retention_seconds  = local.queue_retention_seconds
-  sqs_managed_sse_enabled    = true
-
+  name                          = "${local.name}-ses-events"
+  visibility_timeout_seconds    = 6 * local.worker_timeout_seconds
+  message_retention_seconds     = local.queue_retention_seconds
+  dlq_message_retention_seconds = local.dlq_retention_seconds
   # An event the worker cannot record after this many tries (the table unreachable) waits in the DLQ;
   # an event it can never use (unknown send, junk) is dropped by the worker, not retried.
-  redrive_policy = jsonencode({
-    deadLetterTargetArn = aws_sqs_queue.events_dlq.arn
-    maxReceiveCount     = var.max_receive_count
-  })
+  max_receive_count       = var.max_receive_count
+  dlq_only_for_this_queue = false
+}
+
+moved {
+  from = aws_sqs_queue.events
+  to   = module.ses_events.aws_sqs_queue.this
+}
+
+moved {
+  from = aws_sqs_queue.events_dlq
+  to   = module.ses_events.aws_sqs_queue.dlq
 }
 
 data "aws_iam_policy_document" "events_queue" {
   statement {
     sid       = "TopicDeliversEvents"
     actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.events.arn]
+    resources = [module.ses_events.arn]
 
     principals {
       type        = "Service"
@@ -91,14 +94,14 @@ data "aws_iam_policy_document" "events_queue" {
 }
 
 resource "aws_sqs_queue_policy" "events" {
-  queue_url = aws_sqs_queue.events.id
+  queue_url = module.ses_events.url
   policy    = data.aws_iam_policy_document.events_queue.json
 }
 
 resource "aws_sns_topic_subscription" "events" {
   topic_arn = aws_sns_topic.ses_events.arn
   protocol  = "sqs"
-  endpoint  = aws_sqs_queue.events.arn
+  endpoint  = module.ses_events.arn
   # The SES event JSON itself, not wrapped in an SNS notification.
   raw_message_delivery = true
 }

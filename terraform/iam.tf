@@ -42,7 +42,7 @@ data "aws_iam_policy_document" "ingestor" {
   statement {
     sid       = "EnqueueSends"
     actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.this.arn]
+    resources = [module.sends.arn]
   }
 
   # POST /uploads signs a PUT of uploads/<batchId>.csv (campaign/aws/upload_store.py). Signing is local,
@@ -131,7 +131,7 @@ data "aws_iam_policy_document" "worker" {
   statement {
     sid       = "DeferSends"
     actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.this.arn]
+    resources = [module.sends.arn]
   }
 
   # The SES account's MaxSendRate, the fleet rate's ceiling (campaign/aws/send_quota.py), once per
@@ -151,7 +151,7 @@ data "aws_iam_policy_document" "worker" {
       "sqs:GetQueueAttributes",
       "sqs:ReceiveMessage",
     ]
-    resources = [aws_sqs_queue.this.arn, aws_sqs_queue.events.arn]
+    resources = [module.sends.arn, module.ses_events.arn]
   }
 
   # A hard bounce or a complaint puts its address on the suppression list: a conditional PutItem
@@ -220,7 +220,7 @@ data "aws_iam_policy_document" "stream_ingest" {
   statement {
     sid       = "EnqueueSends"
     actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.this.arn]
+    resources = [module.sends.arn]
   }
 
   # A file that needs more than one run continues in an asynchronous invocation of this same function

@@ -24,8 +24,8 @@ module "ingestor" {
     # the key itself, is for the local stack only and is never set here.
     TABLE_NAME            = aws_dynamodb_table.this.name
     STAGE                 = local.stage
-    QUEUE_URL             = aws_sqs_queue.this.url
-    DLQ_URL               = aws_sqs_queue.dlq.url
+    QUEUE_URL             = module.sends.url
+    DLQ_URL               = module.sends.dlq_url
     ENQUEUE_DELAY_SECONDS = tostring(var.enqueue_delay_seconds)
     API_KEY_SECRET_ARN    = aws_secretsmanager_secret.api_key.arn
     # Checks the tokens of POST /unsubscribe (the worker signs them with the same key).

@@ -10,22 +10,22 @@ output "table_name" {
 
 output "queue_name" {
   description = "SQS send queue."
-  value       = aws_sqs_queue.this.name
+  value       = module.sends.name
 }
 
 output "queue_url" {
   description = "SQS send queue URL."
-  value       = aws_sqs_queue.this.url
+  value       = module.sends.url
 }
 
 output "dlq_name" {
   description = "SQS dead-letter queue of the send queue."
-  value       = aws_sqs_queue.dlq.name
+  value       = module.sends.dlq_name
 }
 
 output "dlq_url" {
   description = "SQS dead-letter queue URL: DLQ_URL for scripts/redrive_dlq.py."
-  value       = aws_sqs_queue.dlq.url
+  value       = module.sends.dlq_url
 }
 
 output "dedupe_window_days" {

@@ -28,7 +28,7 @@ module "stream_ingest" {
     # invokes, is set by the Lambda runtime (a reserved name that cannot be set here).
     TABLE_NAME            = aws_dynamodb_table.this.name
     STAGE                 = local.stage
-    QUEUE_URL             = aws_sqs_queue.this.url
+    QUEUE_URL             = module.sends.url
     ENQUEUE_DELAY_SECONDS = tostring(var.enqueue_delay_seconds)
     UPLOAD_BUCKET         = aws_s3_bucket.uploads.bucket
     # Days a message key blocks a second send of the same message, and days rows, bodies and

@@ -29,11 +29,11 @@ module "worker" {
       STAGE      = local.stage
       SEND_MODE  = var.send_mode
       # The send queue: a message that gets no send token within the invocation goes back on it, delayed.
-      QUEUE_URL             = aws_sqs_queue.this.url
+      QUEUE_URL             = module.sends.url
       SENDER_ADDRESS        = local.sender_address
       SES_CONFIGURATION_SET = aws_sesv2_configuration_set.this.configuration_set_name
       # The second event source (events.tf): records from this queue are SES events, not sends.
-      DELIVERY_EVENTS_QUEUE_ARN = aws_sqs_queue.events.arn
+      DELIVERY_EVENTS_QUEUE_ARN = module.ses_events.arn
       # Every message's one-click unsubscribe link: POST /unsubscribe on the API, signed with this key.
       UNSUBSCRIBE_URL            = "${aws_apigatewayv2_api.this.api_endpoint}/unsubscribe"
       UNSUBSCRIBE_KEY_SECRET_ARN = aws_secretsmanager_secret.unsubscribe_key.arn
@@ -89,13 +89,13 @@ moved {
 locals {
   worker_event_sources = {
     sends = {
-      queue_arn = aws_sqs_queue.this.arn
+      queue_arn = module.sends.arn
       # Derived from send_rate_per_second when it is set (locals.tf worker_concurrency), else
       # var.worker_max_concurrency.
       maximum_concurrency = local.worker_concurrency
     }
     delivery-events = {
-      queue_arn           = aws_sqs_queue.events.arn
+      queue_arn           = module.ses_events.arn
       maximum_concurrency = var.worker_max_concurrency
     }
   }

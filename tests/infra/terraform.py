@@ -87,6 +87,16 @@ class Configuration:
             if call["source"].startswith(("./", "../"))
         }
 
+    def call_evaluator(self, call: str, stage: str) -> tuple["Configuration", "Evaluator"]:
+        """The local module that the module call `call` calls, and an evaluator of its expressions in the stage:
+        its variables are their defaults, then the call's arguments as this configuration evaluates them."""
+        arguments = self.modules[call]
+        module = load((self.directory / arguments["source"]).resolve())
+        outer = self.evaluator(stage)
+        values = {name: spec.get("default") for name, spec in module.variables.items()}
+        values |= {name: outer.value(arguments[name]) for name in module.variables if name in arguments}
+        return module, Evaluator(module, stage, values)
+
     def function_name(self, function: str, stage: str) -> Any:
         """The function's name in the stage, as modules/lambda_function builds it from the call's arguments."""
         module = load(MODULES_DIR / "lambda_function")

@@ -266,20 +266,21 @@ def test_environment_points_at_the_right_resources(stage: str) -> None:
     # Given the environment Terraform gives each function in this stage, and the queue's redrive policy
     ingestor, worker = _lambda_environment("ingestor", stage), _lambda_environment("worker", stage)
     counts = _lambda_environment("counts", stage)
-    redrive = hcl_object(call_argument(load().resource("aws_sqs_queue", "this")["redrive_policy"], "jsonencode"))
+    sends, sends_evaluator = load().call_evaluator("sends", stage)
+    redrive = hcl_object(call_argument(sends.resource("aws_sqs_queue", "this")["redrive_policy"], "jsonencode"))
     evaluator = load().evaluator(stage)
     # Then the functions use the one table, the ingestor the send queue, the worker the redrive count
     for env in (ingestor, worker, counts):
         assert env[config.ENV_TABLE_NAME] == Ref("aws_dynamodb_table.this.name")
         assert env[config.ENV_STAGE] == stage
-    assert ingestor[config.ENV_QUEUE_URL] == Ref("aws_sqs_queue.this.url")
+    assert ingestor[config.ENV_QUEUE_URL] == Ref("module.sends.url")
     # The worker puts deferred sends back on the queue it consumes
-    assert worker[config.ENV_QUEUE_URL] == Ref("aws_sqs_queue.this.url")
+    assert worker[config.ENV_QUEUE_URL] == Ref("module.sends.url")
     assert ingestor[config.ENV_API_KEY_SECRET_ARN] == Ref("aws_secretsmanager_secret.api_key.arn")
     for env in (ingestor, worker, counts):
         assert env[METRICS_NAMESPACE_ENV] == evaluator.value("${local.metrics_namespace}")
-    assert ingestor[config.ENV_DLQ_URL] == Ref("aws_sqs_queue.dlq.url")
-    assert worker[config.ENV_MAX_RECEIVE_COUNT] == str(evaluator.value(redrive["maxReceiveCount"]))
+    assert ingestor[config.ENV_DLQ_URL] == Ref("module.sends.dlq_url")
+    assert worker[config.ENV_MAX_RECEIVE_COUNT] == str(sends_evaluator.value(redrive["maxReceiveCount"]))
     assert worker[config.ENV_SES_CONFIGURATION_SET] == Ref("aws_sesv2_configuration_set.this.configuration_set_name")
     assert worker[config.ENV_SENDER_ADDRESS] == evaluator.value("${local.sender_address}")
 
@@ -462,12 +463,12 @@ def test_table_is_protected(stage: str) -> None:
     assert load().evaluator(stage).value(table["deletion_protection_enabled"]) is (stage == "prod")
 
 
+@pytest.mark.parametrize("call", ["sends", "ses_events"])
 @pytest.mark.parametrize("stage", STAGES)
-def test_queues_match_queue_spec(stage: str) -> None:
-    # Given the two Terraform queues, written as SQS attributes
-    config_ = load()
-    evaluator = config_.evaluator(stage)
-    queue, dlq = config_.resource("aws_sqs_queue", "this"), config_.resource("aws_sqs_queue", "dlq")
+def test_queues_match_queue_spec(stage: str, call: str) -> None:
+    # Given a queue and its DLQ as modules/queue_with_dlq declares them for the call, written as SQS attributes
+    module, evaluator = load().call_evaluator(call, stage)
+    queue, dlq = module.resource("aws_sqs_queue", "this"), module.resource("aws_sqs_queue", "dlq")
     redrive = hcl_object(call_argument(queue["redrive_policy"], "jsonencode"))
     assert reference(redrive["deadLetterTargetArn"]) == "aws_sqs_queue.dlq.arn"
     max_receive_count = evaluator.value(redrive["maxReceiveCount"])
@@ -489,13 +490,42 @@ def test_queues_match_queue_spec(stage: str) -> None:
     assert declared_dlq == dlq_attributes()
 
 
+def test_only_the_send_queue_may_dead_letter_into_its_dlq() -> None:
+    # Given the module's redrive allow policy and the two calls of modules/queue_with_dlq
+    module = load(MODULES_DIR / "queue_with_dlq")
+    allow = module.resource("aws_sqs_queue_redrive_allow_policy", "dlq")
+    policy = hcl_object(call_argument(allow["redrive_allow_policy"], "jsonencode"))
+    # Then, where a call asks for it (the sends'), the DLQ admits dead letters from its own queue only
+    assert allow["count"] == "${var.dlq_only_for_this_queue ? 1 : 0}"
+    assert reference(allow["queue_url"]) == "aws_sqs_queue.dlq.id"
+    assert policy["redrivePermission"] == "byQueue"
+    assert [reference(arn) for arn in policy["sourceQueueArns"]] == ["aws_sqs_queue.this.arn"]
+    assert load().modules["sends"]["dlq_only_for_this_queue"] is True
+    assert load().modules["ses_events"]["dlq_only_for_this_queue"] is False
+
+
+def test_queue_module_outputs_name_the_queue_and_its_dlq() -> None:
+    # Given the outputs of modules/queue_with_dlq, which the stack's references go through
+    outputs = load(MODULES_DIR / "queue_with_dlq").outputs
+    # Then each is the attribute its name says, of the queue or of the DLQ
+    assert {name: reference(output["value"]) for name, output in outputs.items()} == {
+        "arn": "aws_sqs_queue.this.arn",
+        "url": "aws_sqs_queue.this.url",
+        "name": "aws_sqs_queue.this.name",
+        "dlq_arn": "aws_sqs_queue.dlq.arn",
+        "dlq_url": "aws_sqs_queue.dlq.url",
+        "dlq_name": "aws_sqs_queue.dlq.name",
+    }
+
+
 @pytest.mark.parametrize("stage", STAGES)
 def test_resource_names_follow_the_local_stack_pattern(stage: str) -> None:
     # Given the names Terraform gives the table and the queues in this stage
     evaluator = load().evaluator(stage)
-    names = tuple(
-        evaluator.value(load().resource(kind, name)["name"])
-        for kind, name in (("aws_dynamodb_table", "this"), ("aws_sqs_queue", "this"), ("aws_sqs_queue", "dlq"))
+    sends, sends_evaluator = load().call_evaluator("sends", stage)
+    names = (
+        evaluator.value(load().resource("aws_dynamodb_table", "this")["name"]),
+        *(sends_evaluator.value(sends.resource("aws_sqs_queue", name)["name"]) for name in ("this", "dlq")),
     )
     # Then they are the local stack's names
     assert names == resource_names(stage)
@@ -516,7 +546,8 @@ def test_timeouts_match_the_code(stage: str) -> None:
     evaluator = load().evaluator(stage)
     worker = load().function("worker")
     ingestor = load().function("ingestor")
-    visibility = evaluator.value(load().resource("aws_sqs_queue", "this")["visibility_timeout_seconds"])
+    sends, sends_evaluator = load().call_evaluator("sends", stage)
+    visibility = sends_evaluator.value(sends.resource("aws_sqs_queue", "this")["visibility_timeout_seconds"])
     worker_timeout = evaluator.value(worker["timeout"])
     ingestor_timeout = evaluator.value(ingestor["timeout"])
     # Then the worker's timeout is the one its stale-claim rule assumes, and the queue hides messages 6x as long.
@@ -633,8 +664,8 @@ def test_event_source_mapping_matches_the_worker_contract() -> None:
     assert mapping["for_each"] == "${local.worker_event_sources}"
     assert mapping["event_source_arn"] == "${each.value.queue_arn}"
     assert {key: source["queue_arn"] for key, source in sources.items()} == {
-        "sends": Ref("aws_sqs_queue.this.arn"),
-        "delivery-events": Ref("aws_sqs_queue.events.arn"),
+        "sends": Ref("module.sends.arn"),
+        "delivery-events": Ref("module.ses_events.arn"),
     }
     assert reference(mapping["function_name"]) == "module.worker.arn"
     assert evaluator.value(mapping["batch_size"]) == WORKER_BATCH_SIZE
@@ -695,7 +726,8 @@ def test_a_worker_batch_is_sent_well_inside_the_timeout_and_the_visibility_timeo
     # Given the worker's timeout and the send queue's visibility timeout in this stage
     evaluator = load().evaluator(stage)
     timeout = evaluator.value(load().function("worker")["timeout"])
-    visibility = evaluator.value(load().resource("aws_sqs_queue", "this")["visibility_timeout_seconds"])
+    sends, sends_evaluator = load().call_evaluator("sends", stage)
+    visibility = sends_evaluator.value(sends.resource("aws_sqs_queue", "this")["visibility_timeout_seconds"])
     # Then the worker stops sending while a send and the give-back of the rest still fit; a message stays
     # hidden through the window and the invocation (and six timeouts: test_timeouts_match_the_code).
     assert timeout > WORKER_SEND_MARGIN_SECONDS
@@ -1008,11 +1040,11 @@ def test_alarms_cover_the_failure_modes_and_notify() -> None:
     alarms = load().evaluator("prod").value("${local.alarms}")
     watched = {(a["namespace"], a["metric_name"], frozenset((a["dimensions"] or {}).items())) for a in alarms.values()}
     expected = [
-        ("AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": "aws_sqs_queue.dlq.name"}),
-        ("AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": "aws_sqs_queue.events_dlq.name"}),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": "module.sends.dlq_name"}),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": "module.ses_events.dlq_name"}),
         ("AWS/Lambda", "Errors", {"FunctionName": "module.worker.function_name"}),
         ("AWS/Lambda", "Throttles", {"FunctionName": "module.worker.function_name"}),
-        ("AWS/SQS", "ApproximateAgeOfOldestMessage", {"QueueName": "aws_sqs_queue.this.name"}),
+        ("AWS/SQS", "ApproximateAgeOfOldestMessage", {"QueueName": "module.sends.name"}),
         ("AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": "aws_sqs_queue.stream_ingest_failures.name"}),
         ("AWS/Lambda", "Errors", {"FunctionName": "module.stream_ingest.function_name"}),
         ("AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": "aws_sqs_queue.counts_failures.name"}),

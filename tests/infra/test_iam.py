@@ -603,9 +603,9 @@ def _resource_kind(expression: str) -> str:
     kinds = {
         "${aws_dynamodb_table.this.arn}": "table",
         "${aws_dynamodb_table.this.arn}/index/*": "index",
-        "${aws_sqs_queue.this.arn}": "queue",
-        "${aws_sqs_queue.dlq.arn}": "dlq",
-        "${aws_sqs_queue.events.arn}": "events-queue",
+        "${module.sends.arn}": "queue",
+        "${module.sends.dlq_arn}": "dlq",
+        "${module.ses_events.arn}": "events-queue",
         "${aws_sesv2_email_identity.this.arn}": "ses-identity",
         "${aws_sesv2_configuration_set.this.arn}": "ses-configuration-set",
         "${aws_secretsmanager_secret.api_key.arn}": "api-key-secret",
