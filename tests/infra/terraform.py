@@ -5,7 +5,7 @@ comparisons, `!`, `&&` and `||` (both sides evaluated, as Terraform does), condi
 `for` expressions (`[for x in xs : ...]`, `{for k, v in m : k => ...}`), `local.*`, `var.*` (default,
 or the stage's tfvars value), `terraform.workspace`, `tostring()`, `lookup()`, `coalesce()`, `join()`,
 `split()`, `replace()` (of a literal), `concat()`, `contains()`, `min()`, `max()`, `ceil()`, `floor()`,
-`length()`, `keys()`, `values()`, `lower()`, `alltrue()`, `anytrue()`, `regex()` (RE2 patterns read as
+`length()`, `flatten()`, `keys()`, `values()`, `lower()`, `alltrue()`, `anytrue()`, `regex()` (RE2 patterns read as
 Python's), `can()` (of a `regex()` only),
 `merge()` and string templates. Anything else that is not a plain reference raises, so a test never
 compares against a value it could not really work out. A reference to a resource or data source
@@ -279,6 +279,11 @@ def merge_arguments(raw: Any) -> list[tuple[str | None, dict[str, Any]]]:
     return entries
 
 
+def _flatten(value: list[Any]) -> list[Any]:
+    """flatten(): the items of nested lists, in order, as one list."""
+    return [leaf for item in value for leaf in (_flatten(item) if isinstance(item, list) else [item])]
+
+
 class NoMatchError(ValueError):
     """regex() found no match: the one error can() turns into false."""
 
@@ -464,6 +469,8 @@ class Evaluator:
             return math.floor(args[0])
         if function == "length":
             return len(args[0])
+        if function == "flatten":
+            return _flatten(args[0])
         if function == "keys":
             return sorted(args[0])
         if function == "values":

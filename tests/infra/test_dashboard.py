@@ -5,9 +5,13 @@ from typing import Any
 
 from campaign import observability
 from campaign.config import Provider
-from tests.infra.terraform import load
+from tests.infra.terraform import Ref, load, reference
 
-WIDGETS = load().locals["dashboard_widgets"]
+# The widgets as the dashboard body renders them (prod's values; references stay `Ref`s).
+EVALUATOR = load().evaluator("prod")
+WIDGETS = EVALUATOR.value("${local.dashboard_widgets}")
+NAMESPACE = EVALUATOR.value("${local.metrics_namespace}")
+WORKER_SERVICE = EVALUATOR.value("${local.worker_service}")
 
 
 def _strings(value: Any) -> Iterator[str]:
@@ -39,7 +43,7 @@ def test_sends_failures_latency_and_accepted_rows_are_charted() -> None:
 
 def _custom_metric_rows() -> list[list[Any]]:
     rows = [row for widget in WIDGETS for row in widget["properties"]["metrics"]]
-    return [row for row in rows if row and row[0] == "${local.metrics_namespace}"]
+    return [row for row in rows if row and row[0] == NAMESPACE]
 
 
 def test_every_charted_custom_metric_is_one_the_code_emits() -> None:
@@ -87,7 +91,7 @@ def test_every_function_emitting_ingest_metrics_is_charted() -> None:
     # Given the services whose accepted rows the dashboard charts
     services = {row[3] for row in _custom_metric_rows() if row[1] == observability.METRIC_ROWS_ACCEPTED}
     # Then they are both ingest paths, each emitting RowsAccepted under its own service name
-    assert services == {"${local.api_service}", "${local.stream_ingest_service}"}
+    assert services == {EVALUATOR.value("${local.api_service}"), EVALUATOR.value("${local.stream_ingest_service}")}
 
 
 def test_every_background_function_has_its_errors_charted() -> None:
@@ -98,7 +102,7 @@ def test_every_background_function_has_its_errors_charted() -> None:
     functions = load().functions
     # Then they include every function but the API, whose failures reach its callers as 5xx answers
     # (alarmed); the others fail unseen but for these
-    assert charted >= {f"${{module.{name}.function_name}}" for name in functions if name != "ingestor"}
+    assert charted >= {Ref(f"module.{name}.function_name") for name in functions if name != "ingestor"}
 
 
 def test_queue_age_and_dlq_depth_are_charted() -> None:
@@ -118,20 +122,24 @@ def test_every_stream_consumer_has_its_lag_charted() -> None:
     }
     # Mappings with a starting position read a stream (an SQS mapping has none)
     mappings = load().resources["aws_lambda_event_source_mapping"].values()
-    consumers = {m["function_name"].replace(".arn}", ".function_name}") for m in mappings if "starting_position" in m}
+    consumers = {
+        Ref(str(reference(m["function_name"])).replace(".arn", ".function_name"))
+        for m in mappings
+        if "starting_position" in m
+    }
     # Then they are exactly the stream consumers
     assert consumers and charted == consumers
 
 
 def test_the_account_reputation_rates_are_charted_with_the_alarm_thresholds() -> None:
     # Given the SES reputation alarms and the dashboard's SES widget
-    alarms = load().locals["ses_reputation_alarms"]
+    alarms = EVALUATOR.value("${local.ses_reputation_alarms}")
     (widget,) = [w for w in WIDGETS if any(row[0] == "AWS/SES" for row in w["properties"]["metrics"])]
     rows = [row for row in widget["properties"]["metrics"] if row[0] == "AWS/SES"]
     # Then it charts the rates the alarms watch, as they watch them: AWS/SES, no dimensions, their period
     assert sorted(row[1] for row in rows) == sorted(alarm["metric_name"] for alarm in alarms.values())
     assert all(len(row) == 3 for row in rows)
-    assert widget["properties"]["period"] == "${local.ses_reputation_period}"
+    assert widget["properties"]["period"] == EVALUATOR.value("${local.ses_reputation_period}")
     # And a line at each alarm's threshold
     lines = [line["value"] for line in widget["properties"]["annotations"]["horizontal"]]
     assert sorted(lines) == sorted(alarm["threshold"] for alarm in alarms.values())
@@ -151,7 +159,7 @@ def test_the_achieved_send_rate_is_emails_sent_per_second() -> None:
     (expression,) = [row[0] for row in widget["properties"]["metrics"] if "expression" in row[0]]
     (sent,) = [row for row in widget["properties"]["metrics"] if row[1:2] == [observability.METRIC_EMAILS_SENT]]
     # Then it is SUM / PERIOD of the worker's EmailsSent
-    assert sent[2:4] == ["service", "${local.worker_service}"]
+    assert sent[2:4] == ["service", WORKER_SERVICE]
     assert sent[-1]["stat"] == "Sum" and sent[-1]["visible"] is False
     assert expression["expression"] == f"{sent[-1]['id']} / PERIOD({sent[-1]['id']})"
 
@@ -178,4 +186,32 @@ def test_provider_metrics_are_charted_for_every_provider() -> None:
         # Then each is charted once per provider the worker knows, by the provider dimension
         assert all(row[4] == observability.DIMENSION_PROVIDER for row in rows), metric
         assert sorted(row[5] for row in rows) == sorted(provider.value for provider in Provider), metric
-        assert all(row[2:4] == ["service", "${local.worker_service}"] for row in rows), metric
+        assert all(row[2:4] == ["service", WORKER_SERVICE] for row in rows), metric
+
+
+def test_widgets_tile_the_dashboard_without_overlap() -> None:
+    # Given each widget's place on the dashboard's 24-column grid
+    cells = [
+        {
+            (column, row)
+            for column in range(int(w["x"]), int(w["x"] + w["width"]))
+            for row in range(w["y"], w["y"] + w["height"])
+        }
+        for w in WIDGETS
+    ]
+    # Then every widget is a metric chart inside the grid, and no two share a cell
+    assert all(w["type"] == "metric" and w["x"] + w["width"] <= 24 for w in WIDGETS)
+    assert sum(len(c) for c in cells) == len(set().union(*cells))
+    # And each row of widgets fills the width, so the grid has no holes
+    rows: dict[int, float] = {}
+    for w in WIDGETS:
+        rows[w["y"]] = rows.get(w["y"], 0) + w["width"]
+    assert set(rows.values()) == {24}
+
+
+def test_every_chart_is_a_time_series_in_the_stacks_region() -> None:
+    # Given the widgets' properties
+    properties = [w["properties"] for w in WIDGETS]
+    # Then each is a time series of the stack's region, with its title, period and metrics
+    assert all(p["view"] == "timeSeries" and p["region"] == EVALUATOR.value("${var.aws_region}") for p in properties)
+    assert all({"title", "period", "metrics"} <= set(p) for p in properties)
