@@ -10,6 +10,9 @@ locals {
   api_service           = "campaign-api"
   stream_ingest_service = "campaign-stream-ingest"
   counts_service        = "campaign-counts"
+  # Every provider the worker can send through (campaign.config.Provider), charted whatever send_mode
+  # names, so a stage that changes its providers keeps its history on the same charts.
+  dashboard_providers = ["ses", "smtp"]
 
   # The dashboard's rows, top to bottom; each chart in a row gets an equal share of the 24 columns.
   # Every chart is a time series in the stack's region, 6 units high.
@@ -142,35 +145,26 @@ locals {
         ]
       },
       {
-        title  = "Emails sent by provider"
-        stat   = "Sum"
-        period = 60
-        metrics = [
-          [local.metrics_namespace, "EmailsSentVia", "service", local.worker_service, "provider", "ses", { label = "ses" }],
-          [local.metrics_namespace, "EmailsSentVia", "service", local.worker_service, "provider", "smtp", { label = "smtp" }],
-        ]
+        title   = "Emails sent by provider"
+        stat    = "Sum"
+        period  = 60
+        metrics = [for provider in local.dashboard_providers : [local.metrics_namespace, "EmailsSentVia", "service", local.worker_service, "provider", provider, { label = provider }]]
       },
     ],
     [
       # A provider that certainly refused a message handed it to the next one.
       {
-        title  = "Sends failed over, by the provider that refused them"
-        stat   = "Sum"
-        period = 60
-        metrics = [
-          [local.metrics_namespace, "SendsFailedOver", "service", local.worker_service, "provider", "ses", { label = "from ses" }],
-          [local.metrics_namespace, "SendsFailedOver", "service", local.worker_service, "provider", "smtp", { label = "from smtp" }],
-        ]
+        title   = "Sends failed over, by the provider that refused them"
+        stat    = "Sum"
+        period  = 60
+        metrics = [for provider in local.dashboard_providers : [local.metrics_namespace, "SendsFailedOver", "service", local.worker_service, "provider", provider, { label = "from ${provider}" }]]
       },
       # Each opening is also an alarm (alarms.tf breaker_opened).
       {
-        title  = "Circuit breakers opened, by provider"
-        stat   = "Sum"
-        period = local.breaker_alarm_period
-        metrics = [
-          [local.metrics_namespace, "BreakerOpened", "service", local.worker_service, "provider", "ses", { label = "ses" }],
-          [local.metrics_namespace, "BreakerOpened", "service", local.worker_service, "provider", "smtp", { label = "smtp" }],
-        ]
+        title   = "Circuit breakers opened, by provider"
+        stat    = "Sum"
+        period  = local.breaker_alarm_period
+        metrics = [for provider in local.dashboard_providers : [local.metrics_namespace, "BreakerOpened", "service", local.worker_service, "provider", provider, { label = provider }]]
       },
     ],
   ]
