@@ -11,28 +11,51 @@ resource "aws_sns_topic" "ses_events" {
   name = "${local.name}-ses-events"
 }
 
-data "aws_iam_policy_document" "ses_events_topic" {
+# Who may deliver into each step of the pipeline: SES publishes to the topic (for this account only), the
+# topic sends to the queue (this topic only). One statement each, its service principal and its condition.
+locals {
+  ses_events_deliveries = {
+    topic = {
+      sid       = "SesPublishesItsEvents"
+      action    = "sns:Publish"
+      resource  = aws_sns_topic.ses_events.arn
+      service   = "ses.amazonaws.com"
+      condition = { test = "StringEquals", variable = "AWS:SourceAccount", values = [local.account_id] }
+    }
+    queue = {
+      sid       = "TopicDeliversEvents"
+      action    = "sqs:SendMessage"
+      resource  = module.ses_events.arn
+      service   = "sns.amazonaws.com"
+      condition = { test = "ArnEquals", variable = "aws:SourceArn", values = [aws_sns_topic.ses_events.arn] }
+    }
+  }
+}
+
+data "aws_iam_policy_document" "ses_events_delivery" {
+  for_each = local.ses_events_deliveries
+
   statement {
-    sid       = "SesPublishesItsEvents"
-    actions   = ["sns:Publish"]
-    resources = [aws_sns_topic.ses_events.arn]
+    sid       = each.value.sid
+    actions   = [each.value.action]
+    resources = [each.value.resource]
 
     principals {
       type        = "Service"
-      identifiers = ["ses.amazonaws.com"]
+      identifiers = [each.value.service]
     }
 
     condition {
-      test     = "StringEquals"
-      variable = "AWS:SourceAccount"
-      values   = [local.account_id]
+      test     = each.value.condition.test
+      variable = each.value.condition.variable
+      values   = each.value.condition.values
     }
   }
 }
 
 resource "aws_sns_topic_policy" "ses_events" {
   arn    = aws_sns_topic.ses_events.arn
-  policy = data.aws_iam_policy_document.ses_events_topic.json
+  policy = data.aws_iam_policy_document.ses_events_delivery["topic"].json
 }
 
 resource "aws_sesv2_configuration_set_event_destination" "events" {
@@ -74,28 +97,9 @@ moved {
   to   = module.ses_events.aws_sqs_queue.dlq
 }
 
-data "aws_iam_policy_document" "events_queue" {
-  statement {
-    sid       = "TopicDeliversEvents"
-    actions   = ["sqs:SendMessage"]
-    resources = [module.ses_events.arn]
-
-    principals {
-      type        = "Service"
-      identifiers = ["sns.amazonaws.com"]
-    }
-
-    condition {
-      test     = "ArnEquals"
-      variable = "aws:SourceArn"
-      values   = [aws_sns_topic.ses_events.arn]
-    }
-  }
-}
-
 resource "aws_sqs_queue_policy" "events" {
   queue_url = module.ses_events.url
-  policy    = data.aws_iam_policy_document.events_queue.json
+  policy    = data.aws_iam_policy_document.ses_events_delivery["queue"].json
 }
 
 resource "aws_sns_topic_subscription" "events" {

@@ -1030,6 +1030,67 @@ def test_api_integration_and_stage() -> None:
         assert evaluator.value(throttling["throttling_burst_limit"]) > 0
 
 
+def test_only_ses_publishes_delivery_events_and_only_their_topic_delivers_them() -> None:
+    # Given the SES events pipeline's resource policies and the deliveries their documents are built from
+    config_ = load()
+    document = config_.data["aws_iam_policy_document"]["ses_events_delivery"]
+    deliveries = config_.evaluator("prod").value("${local.ses_events_deliveries}")
+    topic_policy = config_.resource("aws_sns_topic_policy", "ses_events")
+    queue_policy = config_.resource("aws_sqs_queue_policy", "events")
+    # Then the topic's and the queue's policies are their own delivery's document
+    assert document["for_each"] == "${local.ses_events_deliveries}"
+    assert (reference(topic_policy["arn"]), topic_policy["policy"]) == (
+        "aws_sns_topic.ses_events.arn",
+        '${data.aws_iam_policy_document.ses_events_delivery["topic"].json}',
+    )
+    assert (reference(queue_policy["queue_url"]), queue_policy["policy"]) == (
+        "module.ses_events.url",
+        '${data.aws_iam_policy_document.ses_events_delivery["queue"].json}',
+    )
+    # And each document is one statement: the delivery's one action on its one resource, for its service
+    # principal, under its condition
+    assert document["statement"] == [
+        {
+            "sid": "${each.value.sid}",
+            "actions": ["${each.value.action}"],
+            "resources": ["${each.value.resource}"],
+            "principals": [{"type": "Service", "identifiers": ["${each.value.service}"]}],
+            "condition": [
+                {
+                    "test": "${each.value.condition.test}",
+                    "variable": "${each.value.condition.variable}",
+                    "values": "${each.value.condition.values}",
+                }
+            ],
+        }
+    ]
+    # And SES may publish to the topic for this account only; only that topic may send to the queue
+    assert deliveries == {
+        "topic": {
+            "sid": "SesPublishesItsEvents",
+            "action": "sns:Publish",
+            "resource": Ref("aws_sns_topic.ses_events.arn"),
+            "service": "ses.amazonaws.com",
+            "condition": {
+                "test": "StringEquals",
+                "variable": "AWS:SourceAccount",
+                "values": [Ref("data.aws_caller_identity.current.account_id")],
+            },
+        },
+        "queue": {
+            "sid": "TopicDeliversEvents",
+            "action": "sqs:SendMessage",
+            "resource": Ref("module.ses_events.arn"),
+            "service": "sns.amazonaws.com",
+            "condition": {
+                "test": "ArnEquals",
+                "variable": "aws:SourceArn",
+                "values": [Ref("aws_sns_topic.ses_events.arn")],
+            },
+        },
+    }
+
+
 # ---------------------------------------------------------------------------------------------------
 # Alarms
 # ---------------------------------------------------------------------------------------------------
