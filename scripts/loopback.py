@@ -75,6 +75,15 @@ class AwsLikeServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256
 
+    def serve_until_interrupted(self) -> None:
+        """Serve until Ctrl-C, then close the listening socket (`serving`'s SIGTERM ends the process outright)."""
+        try:
+            self.serve_forever(poll_interval=0.2)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.server_close()
+
 
 class AwsLikeHandler(BaseHTTPRequestHandler):
     """A stand-in AWS endpoint's request handler: silent, and answering JSON as AWS does."""

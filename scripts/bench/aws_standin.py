@@ -1111,12 +1111,7 @@ class _Server(AwsLikeServer):
 
 def serve(port: int) -> None:
     server = _Server(("127.0.0.1", port), StandIn())
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    server.serve_until_interrupted()
 
 
 # ---------------------------------------------------------------------------------------------------

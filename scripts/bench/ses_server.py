@@ -175,12 +175,7 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=DEFAULT_LATENCY_MS)
     args = parser.parse_args()
     server = _Server(("127.0.0.1", args.port), Simulator(args.rate, args.latency_ms))
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    server.serve_until_interrupted()
 
 
 if __name__ == "__main__":
