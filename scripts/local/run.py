@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from campaign.aws.clients import clear_client_cache
@@ -167,16 +167,33 @@ def _delivery_events(resources: LocalResources) -> None:
         poll_once(resources.events_queue_url, resources.events_queue_arn, handler, wait_seconds=1)
 
 
+# Set once Ctrl-C arrives: the emulator is about to go, and a background poller's failed request is
+# then the shutdown, not an error worth a traceback.
+_stopping = threading.Event()
+
+
+def _background(name: str, poll: Callable[..., None], *args: object) -> None:
+    def run() -> None:
+        try:
+            poll(*args)
+        except Exception:
+            if not _stopping.is_set():
+                raise
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+
+
 def _run_worker(resources: LocalResources) -> None:
     from worker.handler import handler  # imported after the environment is set, as Lambda would
 
-    threading.Thread(target=watch_uploads, args=(resources.upload_bucket,), name="stream-ingest", daemon=True).start()
-    threading.Thread(target=_count_changes, args=(resources.table_name,), name="counts", daemon=True).start()
-    threading.Thread(target=_delivery_events, args=(resources,), name="delivery-events", daemon=True).start()
+    _background("stream-ingest", watch_uploads, resources.upload_bucket)
+    _background("counts", _count_changes, resources.table_name)
+    _background("delivery-events", _delivery_events, resources)
     try:
         while True:
             poll_once(resources.queue_url, resources.queue_arn, handler, wait_seconds=1)
     except KeyboardInterrupt:
+        _stopping.set()
         print("\nstopping…", flush=True)
 
 

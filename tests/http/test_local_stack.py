@@ -1,19 +1,22 @@
-"""The local stack itself (`make run`): its worker drains the queue and its API keeps answering.
+"""The local stack itself (`make run`): its worker drains the queue, its API keeps answering, and
+Ctrl-C stops it cleanly.
 
 Both behaviours once failed on `make run` only, where POWERTOOLS_METRICS_NAMESPACE was unset and
 every Powertools metric flush raised (Terraform sets it on the Lambdas).
 """
 
 import time
+from pathlib import Path
 
 import boto3
 import httpx
 
-from scripts.local.stack import LiveStack
+from scripts.local.stack import LiveStack, local_stack
 from tests.http.helpers import COUNTS, QUEUE_NAME, batch, batch_id_of, graphql
 
 FINAL_WITHIN_SECONDS = 30
-QUEUE_EMPTY_WITHIN_SECONDS = 15  # a poll cycle deletes what it handled within a second or two
+QUEUE_EMPTY_WITHIN_SECONDS = 15
+READY_WITHIN_SECONDS = 30  # a poll cycle deletes what it handled within a second or two
 
 
 def _wait_until_final(api: httpx.Client, batch_id: str, rows: int) -> None:
@@ -64,3 +67,18 @@ def test_one_api_process_serves_more_than_a_hundred_uploads(api: httpx.Client) -
 
     # Then every one is a new batch
     assert statuses == [201] * 110
+
+
+def test_ctrl_c_stops_the_stack_without_a_traceback(tmp_path: Path) -> None:
+    # Given a local stack started as `make run` starts it, its worker and pollers running
+    log = tmp_path / "run.log"
+    with local_stack("stop-test-key", log):
+        deadline = time.monotonic() + READY_WITHIN_SECONDS
+        while "Ctrl-C stops everything" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1)  # every background poller has made requests
+    # When leaving the block sent its process group Ctrl-C, as a terminal does
+    output = log.read_text()
+    # Then it said it was stopping, and no poller failed on the way out as the emulator went away
+    assert "stopping…" in output
+    assert "Traceback" not in output
