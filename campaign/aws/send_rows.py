@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 from campaign.aws.bulk import get_all, put_all
 from campaign.aws.clients import client
-from campaign.aws.conditional import conditional_write, create_unless_exists
+from campaign.aws.conditional import conditional_write
 from campaign.aws.items import send_row_from_item, send_row_item, to_attributes
 from campaign.aws.table_schema import (
     DELIVERY_KEY,
@@ -70,7 +70,12 @@ class SendRows:
 
     def put_new(self, row: SendRow, expires_at: int) -> bool:
         """Create one row unless it exists (an operator's re-drive run twice creates it once)."""
-        return create_unless_exists(self._ddb, self._table, send_row_item(row, expires_at)) is None
+        return conditional_write(
+            self._ddb.put_item,
+            TableName=self._table,
+            Item=send_row_item(row, expires_at),
+            ConditionExpression=f"attribute_not_exists({PARTITION_KEY})",
+        )[1]
 
     def record_delivery(self, event: DeliveryEvent) -> DeliveryWrite:
         """Write a provider's outcome onto its send, whatever the send's status (an event may overtake
